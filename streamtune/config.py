@@ -1,0 +1,152 @@
+"""Settings: the one place that reads the environment.
+
+Every option comes from ``STREAMTUNE_*`` environment variables or an optional
+``.env`` file; nested groups use ``__`` (``STREAMTUNE_KAFKA__BOOTSTRAP_SERVERS``).
+
+Examples
+--------
+>>> s = Settings(kafka={"bootstrap_servers": "kafka-1:9092"})
+>>> s.kafka.embedded
+False
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streamtune.errors import ConfigError
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(BaseModel):
+    """Where Kafka is and how clients talk to it."""
+
+    model_config = _FROZEN
+
+    bootstrap_servers: str = Field(
+        "", description="host:port list; empty means the embedded dev broker"
+    )
+    dev_broker_host: str = "127.0.0.1"
+    dev_broker_port: int = Field(19092, ge=1, le=65535)
+    client_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra librdkafka options, e.g. security.protocol, sasl.mechanism",
+    )
+    sasl_password: SecretStr | None = None
+
+    @property
+    def embedded(self) -> bool:
+        """True when no bootstrap servers are configured (the dev broker is used)."""
+        return not self.bootstrap_servers.strip()
+
+    @property
+    def servers(self) -> str:
+        """Bootstrap servers actually used."""
+        if self.embedded:
+            return f"{self.dev_broker_host}:{self.dev_broker_port}"
+        return self.bootstrap_servers.strip()
+
+    def client_config(self) -> dict[str, Any]:
+        """librdkafka configuration common to producers, consumers and admin clients."""
+        conf: dict[str, Any] = {"bootstrap.servers": self.servers, **self.client_options}
+        if self.sasl_password is not None:
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        return conf
+
+
+class TopicSettings(BaseModel):
+    """Topic naming and sizing (the catalogue in ``streamtune.schemas.topics`` uses these)."""
+
+    model_config = _FROZEN
+
+    prefix: str = Field("", pattern=r"^[A-Za-z0-9._-]{0,64}$")
+    partitions: int = Field(6, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1, le=16)
+    raw_retention_hours: int = Field(7 * 24, ge=1)
+    dlq_retention_hours: int = Field(30 * 24, ge=1)
+
+
+class StoreSettings(BaseModel):
+    """The ClickHouse target: ``chdb:///path`` (embedded) or ``http(s)://host:port/db``."""
+
+    model_config = _FROZEN
+
+    url: str = Field("", description="empty means chdb:///<data_dir>/chdb")
+    database: str = Field("streamtune", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    username: str = "default"
+    password: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in {"chdb", "http", "https"}:
+            raise ValueError("store url must start with chdb://, http:// or https://")
+        return value
+
+
+class WebhookSettings(BaseModel):
+    """Where alerts are posted and the secret that signs them."""
+
+    model_config = _FROZEN
+
+    endpoints: list[str] = Field(default_factory=list)
+    signing_secret: SecretStr | None = None
+    timeout_s: float = Field(5.0, gt=0, le=120)
+
+
+class Settings(BaseSettings):
+    """Effective configuration of one streamtune process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMTUNE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        frozen=True,
+        extra="forbid",
+    )
+
+    data_dir: Path = Path(".streamtune")
+    metrics_port: int = Field(9108, ge=0, le=65535)
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    store: StoreSettings = StoreSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+
+    @property
+    def store_url(self) -> str:
+        """The ClickHouse target actually used."""
+        return self.store.url or f"chdb://{(self.data_dir / 'chdb').resolve()}"
+
+    @property
+    def broker_dir(self) -> Path:
+        """Where the embedded dev broker keeps its data and pid file."""
+        return self.data_dir / "broker"
+
+    def masked(self) -> dict[str, Any]:
+        """Settings as plain data with every secret replaced by ``**********``."""
+        data = self.model_dump(mode="json")
+        data["store_url (effective)"] = self.store_url
+        data["kafka"]["bootstrap_servers (effective)"] = self.kafka.servers
+        return data
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Load settings once per process; a bad value becomes a one-line ConfigError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"bad setting {where}: {first['msg']}") from None

@@ -1,0 +1,87 @@
+"""Bounded field types shared by every event model.
+
+Every string, list, number and free-form object an event carries has a limit,
+so hostile input fails validation with a message naming the field instead of
+exhausting memory downstream.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, Field, JsonValue, StringConstraints
+
+MAX_EVENT_BYTES = 64 * 1024
+MAX_OBJECT_DEPTH = 4
+MAX_OBJECT_KEYS = 64
+MAX_OBJECT_ITEMS = 256
+MAX_OBJECT_KEY_CHARS = 64
+MAX_OBJECT_STRING_CHARS = 1000
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+]
+"""snake_case name: command types, error types, categories."""
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
+"""Short free text: ids from the control system, hosts, components, units."""
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+"""Command text and other user-entered lines."""
+
+LongText = Annotated[str, StringConstraints(max_length=4000)]
+"""Messages: error messages, comments."""
+
+Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(ge=0.0, le=86_400.0, allow_inf_nan=False)]
+Milliseconds = Annotated[float, Field(ge=0.0, le=86_400_000.0, allow_inf_nan=False)]
+Measurement = Annotated[float, Field(ge=-1e15, le=1e15, allow_inf_nan=False)]
+
+
+def _to_utc(value: datetime) -> datetime:
+    value = value.astimezone(UTC)
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("time must lie between 2000-01-01 and 2100-01-01 UTC")
+    return value
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware time, converted to UTC; naive times are rejected."""
+
+
+def _check_object(value: Any, depth: int = 1) -> int:
+    """Walk a JSON value; return the number of items; raise on a broken bound."""
+    if depth > MAX_OBJECT_DEPTH + 1:
+        raise ValueError(f"nested deeper than {MAX_OBJECT_DEPTH} levels")
+    if isinstance(value, str):
+        if len(value) > MAX_OBJECT_STRING_CHARS:
+            raise ValueError(f"a string value exceeds {MAX_OBJECT_STRING_CHARS} characters")
+        return 1
+    if isinstance(value, dict):
+        if len(value) > MAX_OBJECT_KEYS:
+            raise ValueError(f"an object has more than {MAX_OBJECT_KEYS} keys")
+        items = 1
+        for key, inner in value.items():
+            if len(key) > MAX_OBJECT_KEY_CHARS:
+                raise ValueError(f"a key exceeds {MAX_OBJECT_KEY_CHARS} characters")
+            items += _check_object(inner, depth + 1)
+        return items
+    if isinstance(value, list):
+        items = 1
+        for inner in value:
+            items += _check_object(inner, depth + 1)
+        return items
+    return 1
+
+
+def _bounded_object(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    if _check_object(value) > MAX_OBJECT_ITEMS:
+        raise ValueError(f"holds more than {MAX_OBJECT_ITEMS} values in all")
+    return value
+
+
+JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_bounded_object)]
+"""A free-form JSON object (parameters, context, ...) with depth and size limits."""

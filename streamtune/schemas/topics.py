@@ -1,0 +1,103 @@
+"""The topic catalogue: every topic streamtune reads or writes, in one place.
+
+Each data source has a raw topic (``raw.<source>``), its dead-letter queue
+(``raw.<source>.dlq``) and a clean topic (``clean.<source>``); the learning
+loop adds scored, drift, alerts (with its DLQ) and model-control topics.
+
+Examples
+--------
+>>> from streamtune.config import Settings
+>>> names = [t.name for t in catalogue(Settings())]
+>>> "raw.commands" in names and "raw.commands.dlq" in names
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streamtune.config import Settings
+
+SOURCES: dict[str, str] = {
+    "command": "commands",
+    "error": "errors",
+    "feedback": "feedback",
+    "correction": "corrections",
+    "trace": "traces",
+    "metric": "metrics",
+    "performance": "performance",
+    "error_state": "error_states",
+}
+"""Event kind -> source name used in topic and table names."""
+
+_HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """One topic: its name, what keys it, how it is sized and kept."""
+
+    name: str
+    role: str
+    key: str
+    partitions: int
+    retention_ms: int
+    cleanup_policy: str = "delete"
+
+    def config(self) -> dict[str, str]:
+        """Topic-level Kafka configuration."""
+        conf = {"cleanup.policy": self.cleanup_policy}
+        if self.cleanup_policy == "delete":
+            conf["retention.ms"] = str(self.retention_ms)
+        return conf
+
+
+def raw_topic(settings: Settings, kind: str) -> str:
+    """Raw topic for an event kind."""
+    return f"{settings.topics.prefix}raw.{SOURCES[kind]}"
+
+
+def dlq_topic(topic: str) -> str:
+    """Dead-letter queue of a topic."""
+    return f"{topic}.dlq"
+
+
+def clean_topic(settings: Settings, kind: str) -> str:
+    """Clean (validated, redacted) topic for an event kind."""
+    return f"{settings.topics.prefix}clean.{SOURCES[kind]}"
+
+
+def loop_topic(settings: Settings, name: str) -> str:
+    """Topic of the learning loop: scored, drift, alerts, alerts.dlq, model-control."""
+    return f"{settings.topics.prefix}{name}"
+
+
+def catalogue(settings: Settings) -> list[TopicSpec]:
+    """Every topic, in a stable order."""
+    t = settings.topics
+    raw_ms = t.raw_retention_hours * _HOUR_MS
+    dlq_ms = t.dlq_retention_hours * _HOUR_MS
+    specs: list[TopicSpec] = []
+    for kind in SOURCES:
+        raw = raw_topic(settings, kind)
+        specs += [
+            TopicSpec(raw, "raw events from the control system", "session_id", t.partitions, raw_ms),
+            TopicSpec(dlq_topic(raw), "dead letters of " + raw, "topic/partition", 1, dlq_ms),
+            TopicSpec(
+                clean_topic(settings, kind), "validated, redacted events", "session_id",
+                t.partitions, raw_ms,
+            ),
+        ]
+    specs += [
+        TopicSpec(loop_topic(settings, "scored"), "predictions per event", "session_id",
+                  t.partitions, raw_ms),
+        TopicSpec(loop_topic(settings, "drift"), "drift and new-pattern findings", "signal",
+                  1, dlq_ms),
+        TopicSpec(loop_topic(settings, "alerts"), "alerts to deliver by webhook", "alert_id",
+                  1, dlq_ms),
+        TopicSpec(dlq_topic(loop_topic(settings, "alerts")), "alerts past their retry budget",
+                  "alert_id", 1, dlq_ms),
+        TopicSpec(loop_topic(settings, "model-control"), "champion changes, hot swaps",
+                  "model_name", 1, dlq_ms, cleanup_policy="compact"),
+    ]
+    return specs
