@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 from typing import Annotated, Literal
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from streamtune.schemas.bounds import UtcTime
 
+_NAMESPACE = UUID("6f1c1c56-3a51-4b7e-9a51-0d7c1a2f9e10")
 FailureCategory = Literal["size", "json", "unknown_kind", "version", "validation", "processing"]
 
 
@@ -47,8 +48,14 @@ class DeadLetter(BaseModel):
         partition: int = -1,
         offset: int = -1,
     ) -> DeadLetter:
-        """Build a dead letter for ``raw`` received on ``topic``/``partition``/``offset``."""
+        """Build a dead letter for ``raw`` received on ``topic``/``partition``/``offset``.
+
+        A record read from Kafka gets an id derived from its position, so a replay
+        of the same offset yields the same dead letter (stored once).
+        """
+        ident = uuid5(_NAMESPACE, f"{topic}/{partition}/{offset}") if offset >= 0 else uuid4()
         return cls(
+            dead_letter_id=ident,
             raw_b64=base64.b64encode(raw).decode("ascii"),
             reason=reason[:2000],
             category=category,

@@ -52,9 +52,9 @@ class TopicSpec:
         return conf
 
 
-def raw_topic(settings: Settings, kind: str) -> str:
+def raw_topic(kind: str, prefix: str = "") -> str:
     """Raw topic for an event kind."""
-    return f"{settings.topics.prefix}raw.{SOURCES[kind]}"
+    return f"{prefix}raw.{SOURCES[kind]}"
 
 
 def dlq_topic(topic: str) -> str:
@@ -62,42 +62,43 @@ def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-def clean_topic(settings: Settings, kind: str) -> str:
+def clean_topic(kind: str, prefix: str = "") -> str:
     """Clean (validated, redacted) topic for an event kind."""
-    return f"{settings.topics.prefix}clean.{SOURCES[kind]}"
+    return f"{prefix}clean.{SOURCES[kind]}"
 
 
-def loop_topic(settings: Settings, name: str) -> str:
+def loop_topic(name: str, prefix: str = "") -> str:
     """Topic of the learning loop: scored, drift, alerts, alerts.dlq, model-control."""
-    return f"{settings.topics.prefix}{name}"
+    return f"{prefix}{name}"
 
 
 def catalogue(settings: Settings) -> list[TopicSpec]:
     """Every topic, in a stable order."""
     t = settings.topics
+    p = t.prefix
     raw_ms = t.raw_retention_hours * _HOUR_MS
     dlq_ms = t.dlq_retention_hours * _HOUR_MS
     specs: list[TopicSpec] = []
     for kind in SOURCES:
-        raw = raw_topic(settings, kind)
+        raw = raw_topic(kind, p)
         specs += [
             TopicSpec(raw, "raw events from the control system", "session_id", t.partitions, raw_ms),
             TopicSpec(dlq_topic(raw), "dead letters of " + raw, "topic/partition", 1, dlq_ms),
             TopicSpec(
-                clean_topic(settings, kind), "validated, redacted events", "session_id",
+                clean_topic(kind, p), "validated, redacted events", "session_id",
                 t.partitions, raw_ms,
             ),
         ]
     specs += [
-        TopicSpec(loop_topic(settings, "scored"), "predictions per event", "session_id",
+        TopicSpec(loop_topic("scored", p), "predictions per event", "session_id",
                   t.partitions, raw_ms),
-        TopicSpec(loop_topic(settings, "drift"), "drift and new-pattern findings", "signal",
+        TopicSpec(loop_topic("drift", p), "drift and new-pattern findings", "signal",
                   1, dlq_ms),
-        TopicSpec(loop_topic(settings, "alerts"), "alerts to deliver by webhook", "alert_id",
+        TopicSpec(loop_topic("alerts", p), "alerts to deliver by webhook", "alert_id",
                   1, dlq_ms),
-        TopicSpec(dlq_topic(loop_topic(settings, "alerts")), "alerts past their retry budget",
+        TopicSpec(dlq_topic(loop_topic("alerts", p)), "alerts past their retry budget",
                   "alert_id", 1, dlq_ms),
-        TopicSpec(loop_topic(settings, "model-control"), "champion changes, hot swaps",
+        TopicSpec(loop_topic("model-control", p), "champion changes, hot swaps",
                   "model_name", 1, dlq_ms, cleanup_policy="compact"),
     ]
     return specs

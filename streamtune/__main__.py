@@ -1,0 +1,5 @@
+"""``python -m streamtune`` runs the CLI."""
+
+from streamtune.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""Versioned, idempotent schema migrations for the ClickHouse store.
+
+Migrations are the ``NNNN_name.sql`` files beside this module, applied in
+order; each applied one is recorded with its checksum in
+``<db>.schema_migrations``, so running ``migrate`` again changes nothing.
+An applied migration whose file changed afterwards is an error, not a guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+
+from streamtune.errors import StoreUnavailable
+from streamtune.sinks.store import ClickHouseStore
+
+_FILENAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One migration file."""
+
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+
+    def statements(self, database: str) -> list[str]:
+        """The file's statements with the database name filled in, comments dropped."""
+        body = "\n".join(
+            line for line in self.sql.splitlines() if not line.lstrip().startswith("--")
+        )
+        return [s.strip().replace("{db}", database) for s in body.split(";") if s.strip()]
+
+
+def available() -> list[Migration]:
+    """Every migration shipped with the package, in version order."""
+    found = []
+    for entry in resources.files("streamtune.sinks").joinpath("migrations").iterdir():
+        match = _FILENAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda m: m.version)
+
+
+def applied(store: ClickHouseStore) -> dict[int, str]:
+    """Version -> checksum of every migration recorded in the store."""
+    exists = store.query_rows(
+        "SELECT count() FROM system.tables WHERE database = {db:String} "
+        "AND name = 'schema_migrations'",
+        {"db": store.database},
+    )[0][0]
+    if not exists:
+        return {}
+    rows = store.query_rows(f"SELECT version, checksum FROM {store.table('schema_migrations')}")
+    return {int(version): str(checksum) for version, checksum in rows}
+
+
+def migrate(store: ClickHouseStore) -> list[Migration]:
+    """Apply every migration not applied yet; return those applied now."""
+    store.command(f"CREATE DATABASE IF NOT EXISTS {store.database}")
+    store.command(
+        f"CREATE TABLE IF NOT EXISTS {store.table('schema_migrations')} ("
+        "version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC')"
+        ") ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    done = applied(store)
+    now_applied = []
+    for migration in available():
+        if migration.version in done:
+            if done[migration.version] != migration.checksum:
+                raise StoreUnavailable(
+                    f"migration {migration.version:04d}_{migration.name} changed after it was "
+                    "applied; add a new migration instead of editing an applied one"
+                )
+            continue
+        for statement in migration.statements(store.database):
+            store.command(statement)
+        store.insert(
+            "schema_migrations",
+            [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],
+            ["version", "name", "checksum", "applied_at"],
+        )
+        now_applied.append(migration)
+    return now_applied

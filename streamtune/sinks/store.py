@@ -1,0 +1,168 @@
+"""The ClickHouse store: chdb in-process (``chdb:///path``) or a server over HTTP.
+
+One code path for both, through clickhouse-connect. In embedded mode exactly
+one process may open a chdb path; a second one gets a clear
+:class:`~streamtune.errors.StoreUnavailable`.
+
+Examples
+--------
+>>> store = ClickHouseStore("chdb:///tmp/streamtune-doctest")  # doctest: +SKIP
+>>> store.query_rows("SELECT 1 + {n:UInt8}", {"n": 1})  # doctest: +SKIP
+[(2,)]
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError
+from pydantic import SecretStr
+
+from streamtune.config import Settings
+from streamtune.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def _open_client(url: str, *, username: str, password: SecretStr | None) -> Any:
+    parts = urlsplit(url)
+    if parts.scheme == "chdb":
+        path = Path(parts.path)
+        path.mkdir(parents=True, exist_ok=True)
+        return clickhouse_connect.get_client(dsn=f"chdb://{path}")
+    return clickhouse_connect.get_client(
+        host=parts.hostname or "localhost",
+        port=parts.port or (8443 if parts.scheme == "https" else 8123),
+        username=parts.username or username,
+        password=(password.get_secret_value() if password else parts.password) or "",
+        secure=parts.scheme == "https",
+        connect_timeout=5,
+    )
+
+
+def _explain(url: str, exc: Exception) -> str:
+    text = str(exc)
+    if "lock" in text.lower() or "already initialized" in text:
+        return (f"chdb store {url} is held by another process or store "
+                "(one process per chdb path: stop the worker or use its data via Kafka)")
+    if "Connection refused" in text or "Max retries exceeded" in text:
+        text = "connection refused (is the server running?)"
+    return f"cannot open ClickHouse store {_safe(url)}: {text.splitlines()[0][:200]}"
+
+
+def _safe(url: str) -> str:
+    """The URL without credentials, for messages and logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class ClickHouseStore:
+    """A connection to the streamtune database, embedded or remote.
+
+    Parameters
+    ----------
+    url
+        ``chdb:///absolute/path`` or ``http(s)://host:port``.
+    database
+        Database holding streamtune's tables (created by migrations).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        database: str = "streamtune",
+        username: str = "default",
+        password: SecretStr | None = None,
+    ) -> None:
+        self.url = url
+        self.database = database
+        try:
+            self._client = _open_client(url, username=username, password=password)
+            self._client.command("SELECT 1")
+        except Exception as exc:  # clickhouse-connect raises several unrelated types here
+            raise StoreUnavailable(_explain(url, exc)) from None
+        log.debug("opened store %s database %s", _safe(url), database)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClickHouseStore:
+        """Open the store the settings point at."""
+        return cls(
+            settings.store_url,
+            database=settings.store.database,
+            username=settings.store.username,
+            password=settings.store.password,
+        )
+
+    @property
+    def embedded(self) -> bool:
+        """True for a chdb store."""
+        return self.url.startswith("chdb:")
+
+    def table(self, name: str) -> str:
+        """Fully qualified table name."""
+        return f"{self.database}.{name}"
+
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
+        """Run a statement; values go in ``parameters`` (``{name:Type}`` placeholders)."""
+        try:
+            return self._client.command(sql, parameters=dict(parameters or {}))
+        except ClickHouseError as exc:
+            raise StoreUnavailable(f"ClickHouse statement failed: {str(exc)[:300]}") from exc
+
+    def query_rows(
+        self, sql: str, parameters: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run a query and return its rows as tuples."""
+        try:
+            result = self._client.query(sql, parameters=dict(parameters or {}))
+        except ClickHouseError as exc:
+            raise StoreUnavailable(f"ClickHouse query failed: {str(exc)[:300]}") from exc
+        return [tuple(row) for row in result.result_rows]
+
+    def query_dicts(
+        self, sql: str, parameters: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run a query and return its rows as dicts keyed by column name."""
+        result = self._client.query(sql, parameters=dict(parameters or {}))
+        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name -> ClickHouse type, in table order."""
+        rows = self.query_rows(
+            "SELECT name, type FROM system.columns WHERE database = {db:String} "
+            "AND table = {t:String} ORDER BY position",
+            {"db": self.database, "t": table},
+        )
+        return {name: kind for name, kind in rows}
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        """Insert rows (values in ``columns`` order) into ``table``."""
+        if not rows:
+            return
+        try:
+            self._client.insert(self.table(table), list(rows), column_names=list(columns))
+        except ClickHouseError as exc:
+            raise StoreUnavailable(f"insert into {table} failed: {str(exc)[:300]}") from exc
+
+    def count(self, table: str, *, final: bool = True) -> int:
+        """Rows in ``table``; with ``final`` replayed duplicates are not counted."""
+        suffix = " FINAL" if final else ""
+        return int(self.query_rows(f"SELECT count() FROM {self.table(table)}{suffix}")[0][0])
+
+    def close(self) -> None:
+        """Release the connection (and, for chdb, the data path)."""
+        self._client.close()
+
+    def __enter__(self) -> ClickHouseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

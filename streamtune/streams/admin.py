@@ -1,0 +1,92 @@
+"""Kafka administration: reachability, topic creation from the catalogue, message counts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streamtune.config import Settings
+from streamtune.errors import BrokerUnavailable
+from streamtune.schemas.topics import TopicSpec, catalogue
+
+log = logging.getLogger(__name__)
+_RDKAFKA_LOG = logging.getLogger("streamtune.rdkafka")
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    """librdkafka options for any client, with librdkafka's own logs routed to logging."""
+    return {**settings.kafka.client_config(), "logger": _RDKAFKA_LOG}
+
+
+def connect(settings: Settings, *, timeout: float = 5.0) -> AdminClient:
+    """An admin client for a broker that answered, or :class:`BrokerUnavailable`."""
+    admin = AdminClient(client_config(settings))
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        hint = " (start it with `streamtune broker start`)" if settings.kafka.embedded else ""
+        raise BrokerUnavailable(
+            f"cannot reach Kafka at {settings.kafka.servers}{hint}: {exc.args[0].str()}"
+        ) from None
+    return admin
+
+
+def create_topics(settings: Settings, *, timeout: float = 15.0) -> dict[str, str]:
+    """Create every catalogue topic that is missing. Returns name -> created|exists."""
+    admin = connect(settings)
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    result = {spec.name: "exists" for spec in catalogue(settings) if spec.name in existing}
+    missing = [
+        NewTopic(s.name, s.partitions, settings.topics.replication_factor, config=s.config())
+        for s in catalogue(settings)
+        if s.name not in existing
+    ]
+    if not missing:
+        return result
+    for name, future in admin.create_topics(missing, operation_timeout=timeout).items():
+        try:
+            future.result()
+            result[name] = "created"
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise BrokerUnavailable(f"cannot create topic {name}: {exc.args[0].str()}") from None
+            result[name] = "exists"
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class TopicState:
+    """A catalogue topic as the broker sees it."""
+
+    spec: TopicSpec
+    exists: bool
+    partitions: int
+    messages: int
+
+
+def describe_topics(settings: Settings, *, timeout: float = 10.0) -> list[TopicState]:
+    """Every catalogue topic with its partition count and messages held (end - start)."""
+    metadata = connect(settings).list_topics(timeout=timeout)
+    consumer = Consumer({**client_config(settings), "group.id": "streamtune-admin",
+                         "enable.auto.commit": False})
+    try:
+        states = []
+        for spec in catalogue(settings):
+            topic = metadata.topics.get(spec.name)
+            if topic is None:
+                states.append(TopicState(spec, False, 0, 0))
+                continue
+            total = 0
+            for part in topic.partitions:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(spec.name, part), timeout=timeout
+                )
+                total += max(high - low, 0)
+            states.append(TopicState(spec, True, len(topic.partitions), total))
+        return states
+    finally:
+        consumer.close()

@@ -1,0 +1,29 @@
+"""Fixtures shared by every test: settings pointing at throwaway places."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+from streamtune.config import Settings
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings built from arguments only (no environment, no .env)."""
+    return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique token for topic prefixes, group ids and database names."""
+    return uuid.uuid4().hex[:10]

@@ -1,0 +1,53 @@
+"""Real services for integration tests: the dev broker and a chdb store.
+
+The broker is started once per session on a free port and stopped at the end;
+each test gets its own topic prefix and its own database, so tests never see
+each other's data. chdb allows one data path per process, so the whole session
+shares one path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streamtune.config import Settings
+from streamtune.sinks.migrations import migrate
+from streamtune.sinks.store import ClickHouseStore
+from streamtune.streams.dev_broker import DevBroker
+from tests.conftest import free_port, make_settings
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevBroker]:
+    dev = DevBroker(tmp_path_factory.mktemp("broker"), port=free_port())
+    dev.start()
+    yield dev
+    dev.stop()
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def settings(broker: DevBroker, chdb_path: Path, tmp_path: Path, unique: str) -> Settings:
+    """Settings for one test: the session broker, a topic prefix and database of its own."""
+    return make_settings(
+        tmp_path,
+        kafka={"dev_broker_port": broker.port},
+        topics={"prefix": f"t{unique}.", "partitions": 3},
+        store={"url": f"chdb://{chdb_path}", "database": f"t{unique}"},
+    )
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[ClickHouseStore]:
+    """A migrated store in a database of this test's own."""
+    opened = ClickHouseStore.from_settings(settings)
+    migrate(opened)
+    yield opened
+    opened.command(f"DROP DATABASE IF EXISTS {opened.database}")

@@ -1,0 +1,65 @@
+"""Settings: environment, nesting, secrets, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from streamtune.config import Settings, get_settings
+from streamtune.errors import ConfigError
+
+
+def test_environment_with_nested_groups(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STREAMTUNE_KAFKA__BOOTSTRAP_SERVERS", "k1:9092,k2:9092")
+    monkeypatch.setenv("STREAMTUNE_TOPICS__PARTITIONS", "12")
+    monkeypatch.setenv("STREAMTUNE_STORE__URL", "https://ch.example:8443")
+    monkeypatch.setenv("STREAMTUNE_WEBHOOKS__ENDPOINTS", '["https://hooks.example/a"]')
+    settings = Settings()
+    assert settings.kafka.servers == "k1:9092,k2:9092" and not settings.kafka.embedded
+    assert settings.topics.partitions == 12
+    assert settings.store_url == "https://ch.example:8443"
+    assert settings.webhooks.endpoints == ["https://hooks.example/a"]
+
+
+def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()
+    assert settings.kafka.embedded and settings.kafka.servers == "127.0.0.1:19092"
+    assert settings.store_url == f"chdb://{tmp_path / '.streamtune' / 'chdb'}"
+
+
+def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("STREAMTUNE_METRICS_PORT=9999\n")
+    assert Settings().metrics_port == 9999
+
+
+def test_secrets_are_masked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STREAMTUNE_WEBHOOKS__SIGNING_SECRET", "hunter2-signing")
+    monkeypatch.setenv("STREAMTUNE_STORE__PASSWORD", "hunter2-store")
+    monkeypatch.setenv("STREAMTUNE_KAFKA__SASL_PASSWORD", "hunter2-kafka")
+    settings = Settings()
+    shown = str(settings.masked()) + repr(settings)
+    assert "hunter2" not in shown
+    assert settings.kafka.client_config()["sasl.password"] == "hunter2-kafka"
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        settings.metrics_port = 1  # type: ignore[misc]
+
+
+def test_bad_values_become_one_line_config_errors(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STREAMTUNE_STORE__URL", "mysql://db")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError) as info:
+        get_settings()
+    get_settings.cache_clear()
+    assert "store.url" in str(info.value) and "\n" not in str(info.value)

@@ -1,0 +1,185 @@
+"""Event schemas: round-trips, hostile input, schema evolution, JSON Schema export."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streamtune.errors import InvalidEvent
+from streamtune.schemas import EVENT_MODELS, DeadLetter, decode_batch, decode_event
+from streamtune.schemas.bounds import MAX_EVENT_BYTES, MAX_OBJECT_DEPTH
+from streamtune.schemas.export import export_json_schemas
+
+NOW = "2026-03-01T12:00:00Z"
+ENVELOPE = {"event_time": NOW, "source": "console", "session_id": "s-1"}
+
+VALID: dict[str, dict[str, Any]] = {
+    "command": {"raw_input": "restart pump 3", "command_type": "restart_device",
+                "parameters": {"device": "pump 3"}, "success": True, "execution_time": 0.4},
+    "error": {"failed_command": {"raw_input": "open valve 9"}, "error_type": "timeout",
+              "error_message": "valve 9 did not answer", "recovery_steps": ["retry"],
+              "success_indicator": False},
+    "feedback": {"refers_to": "6a1d6f4e-3b1c-4a57-9a4f-1d2e3f4a5b6c", "user_id": "u1",
+                 "rating": 4},
+    "correction": {"refers_to": "6a1d6f4e-3b1c-4a57-9a4f-1d2e3f4a5b6c",
+                   "original_input": "opn valve 9", "corrected_input": "open valve 9",
+                   "corrected_command_type": "open_valve"},
+    "trace": {"trace_id": "t1", "span_id": "a", "operation": "plc.write", "duration_ms": 12.5,
+              "status": "ok"},
+    "metric": {"host": "plc-1", "metric": "cpu", "value": 0.41, "unit": "ratio"},
+    "performance": {"command_type": "open_valve", "interval_s": 60, "count": 12,
+                    "latency_p50_ms": 10, "latency_p95_ms": 30, "latency_p99_ms": 45,
+                    "throughput_per_s": 0.2},
+    "error_state": {"component": "valve-bank", "state": "degraded", "severity_level": "medium"},
+}
+
+
+def payload(kind: str, **changes: Any) -> dict[str, Any]:
+    return {"kind": kind, **ENVELOPE, **VALID[kind], **changes}
+
+
+def reason_of(raw: bytes | str) -> InvalidEvent:
+    with pytest.raises(InvalidEvent) as info:
+        decode_event(raw)
+    return info.value
+
+
+@pytest.mark.parametrize("kind", list(EVENT_MODELS))
+def test_every_kind_round_trips_through_json(kind: str) -> None:
+    event = decode_event(json.dumps(payload(kind)))
+    assert event.kind == kind
+    again = decode_event(event.model_dump_json())
+    assert again == event
+    assert again.event_time == datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1,
+                max_size=200)
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), texts,
+                      st.floats(allow_nan=False, allow_infinity=False))
+json_object = st.dictionaries(st.text(min_size=1, max_size=20),
+                              st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3)
+                                           | st.dictionaries(st.text(max_size=8), inner,
+                                                             max_size=3), max_leaves=10),
+                              max_size=6)
+
+
+@given(raw=texts, params=json_object, context=json_object,
+       seconds=st.floats(0, 86_400), success=st.booleans(),
+       when=st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2099, 1, 1),
+                         timezones=st.just(UTC)))
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+def test_command_round_trip_property(raw: str, params: dict[str, Any], context: dict[str, Any],
+                                     seconds: float, success: bool, when: datetime) -> None:
+    body = payload("command", raw_input=raw, parameters=params, context=context,
+                   execution_time=seconds, success=success, event_time=when.isoformat())
+    try:
+        event = decode_event(json.dumps(body))
+    except InvalidEvent as exc:  # only the documented object bounds may refuse it
+        assert exc.category == "validation"
+        assert "parameters" in exc.reason or "context" in exc.reason
+        return
+    assert decode_event(event.model_dump_json()) == event
+    assert event.raw_input == raw
+
+
+@given(st.binary(max_size=2000))
+@settings(max_examples=300)
+def test_arbitrary_bytes_never_escape_as_another_exception(raw: bytes) -> None:
+    events, failures = decode_batch([raw])
+    assert len(events) + len(failures) == 1
+    for failure in failures:
+        assert failure.reason and failure.category in {"json", "validation", "unknown_kind",
+                                                       "version", "size"}
+
+
+def nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(depth - 1):
+        value = {"inner": value}
+    return value
+
+
+@pytest.mark.parametrize(("body", "category", "field"), [
+    (payload("command", raw_input="x" * 2001), "validation", "raw_input"),
+    (payload("command", execution_time="fast"), "validation", "execution_time"),
+    (payload("command", execution_time=-1), "validation", "execution_time"),
+    (payload("command", command_type="DROP TABLE"), "validation", "command_type"),
+    (payload("command", parameters=nested(MAX_OBJECT_DEPTH + 1)), "validation", "parameters"),
+    (payload("command", context={f"k{i}": i for i in range(65)}), "validation", "context"),
+    (payload("command", event_time="2026-03-01T12:00:00"), "validation", "event_time"),
+    (payload("command", event_time="1970-01-01T00:00:00Z"), "validation", "event_time"),
+    (payload("command", surprise=1), "validation", "surprise"),
+    (payload("error", recovery_steps=["s"] * 33), "validation", "recovery_steps"),
+    (payload("metric", unit="furlongs"), "validation", "unit"),
+    (payload("feedback", rating=9), "validation", "rating"),
+    ({k: v for k, v in payload("command").items() if k != "success"}, "validation", "success"),
+    ({**payload("command"), "kind": "telepathy"}, "unknown_kind", "kind"),
+    (payload("command", schema_version=9), "version", "schema_version"),
+    ([1, 2, 3], "validation", "event"),
+])
+def test_hostile_input_is_rejected_naming_the_field(body: Any, category: str, field: str) -> None:
+    error = reason_of(json.dumps(body))
+    assert error.category == category
+    assert field in error.reason
+
+
+def test_broken_json_and_oversized_events_are_rejected() -> None:
+    assert reason_of(b'{"kind": "command",').category == "json"
+    assert reason_of(b"\xff\xfe").category == "json"
+    huge = json.dumps(payload("command", comment="x" * MAX_EVENT_BYTES))
+    error = reason_of(huge)
+    assert error.category == "size" and str(MAX_EVENT_BYTES) in error.reason
+    assert reason_of(b"[" * 10_000 + b"]" * 10_000).category in {"json", "validation"}
+
+
+def test_previous_schema_version_is_upgraded() -> None:
+    old = {"kind": "metric", "schema_version": 1, "timestamp": 1_772_366_400,
+           "session_id": "s", **VALID["metric"]}
+    event = decode_event(json.dumps(old))
+    assert event.schema_version == 2
+    assert event.source == "unknown"
+    assert event.event_time == datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def test_times_are_converted_to_utc() -> None:
+    event = decode_event(json.dumps(payload("command", event_time="2026-03-01T14:00:00+02:00")))
+    assert event.event_time.utcoffset() == timedelta(0)
+    assert event.event_time.hour == 12
+
+
+def test_sql_looking_text_is_valid_and_kept_verbatim() -> None:
+    text = "'; DROP TABLE commands; --"
+    assert decode_event(json.dumps(payload("command", raw_input=text))).raw_input == text
+
+
+def test_dead_letter_keeps_bytes_and_has_stable_identity() -> None:
+    first = DeadLetter.wrap(b"\x00{bad", reason="r", category="json", topic="raw.commands",
+                            partition=2, offset=40)
+    again = DeadLetter.wrap(b"\x00{bad", reason="r", category="json", topic="raw.commands",
+                            partition=2, offset=40)
+    other = DeadLetter.wrap(b"\x00{bad", reason="r", category="json", topic="raw.commands",
+                            partition=2, offset=41)
+    assert first.raw_bytes() == b"\x00{bad"
+    assert first.dead_letter_id == again.dead_letter_id != other.dead_letter_id
+    assert DeadLetter.model_validate_json(first.model_dump_json()) == first
+
+
+def test_json_schema_export_describes_every_kind(tmp_path: Path) -> None:
+    written = export_json_schemas(tmp_path)
+    names = {p.name for p in written}
+    assert {f"{kind}.schema.json" for kind in EVENT_MODELS} <= names
+    assert {"event.schema.json", "dead_letter.schema.json"} <= names
+    command = json.loads((tmp_path / "command.schema.json").read_text())
+    assert {"raw_input", "command_type", "success", "execution_time", "event_time",
+            "session_id", "source"} <= set(command["required"])
+    assert command["properties"]["raw_input"]["maxLength"] == 2000
+    assert command["additionalProperties"] is False
+    union = json.loads((tmp_path / "event.schema.json").read_text())
+    assert set(union["discriminator"]["mapping"]) == set(EVENT_MODELS)
