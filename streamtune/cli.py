@@ -172,10 +172,10 @@ def produce(
         sent = report.sent
         console.print(f"sent {sent} events, skipped {len(report.invalid)} invalid lines")
     else:
-        assert synthetic is not None
-        sent = send_synthetic(settings, synthetic, seed=seed, console=console)
+        sent = send_synthetic(settings, synthetic or 0, seed=seed, console=console)
     elapsed = time.perf_counter() - started
-    console.print(f"{sent} events delivered in {elapsed:.2f} s ({sent / max(elapsed, 1e-9):,.0f}/s)")
+    rate = sent / max(elapsed, 1e-9)
+    console.print(f"{sent} events delivered in {elapsed:.2f} s ({rate:,.0f}/s)")
 
 
 @app.command("load")

@@ -48,7 +48,7 @@ class EventBase(_Strict):
     """Envelope every event carries."""
 
     event_id: UUID = Field(default_factory=uuid4)
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[2] = 2
     event_time: UtcTime
     source: Name
     session_id: Name

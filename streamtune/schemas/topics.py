@@ -82,7 +82,8 @@ def catalogue(settings: Settings) -> list[TopicSpec]:
     for kind in SOURCES:
         raw = raw_topic(kind, p)
         specs += [
-            TopicSpec(raw, "raw events from the control system", "session_id", t.partitions, raw_ms),
+            TopicSpec(raw, "raw events from the control system", "session_id", t.partitions,
+                      raw_ms),
             TopicSpec(dlq_topic(raw), "dead letters of " + raw, "topic/partition", 1, dlq_ms),
             TopicSpec(
                 clean_topic(kind, p), "validated, redacted events", "session_id",

@@ -59,7 +59,7 @@ def applied(store: ClickHouseStore) -> dict[int, str]:
     )[0][0]
     if not exists:
         return {}
-    rows = store.query_rows(f"SELECT version, checksum FROM {store.table('schema_migrations')}")
+    rows = store.query_rows(f"SELECT version, checksum FROM {store.table('schema_migrations')}")  # noqa: S608
     return {int(version): str(checksum) for version, checksum in rows}
 
 

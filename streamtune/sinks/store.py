@@ -155,7 +155,7 @@ class ClickHouseStore:
     def count(self, table: str, *, final: bool = True) -> int:
         """Rows in ``table``; with ``final`` replayed duplicates are not counted."""
         suffix = " FINAL" if final else ""
-        return int(self.query_rows(f"SELECT count() FROM {self.table(table)}{suffix}")[0][0])
+        return int(self.query_rows(f"SELECT count() FROM {self.table(table)}{suffix}")[0][0])  # noqa: S608
 
     def close(self) -> None:
         """Release the connection (and, for chdb, the data path)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from streamtune.config import Settings
 from streamtune.errors import BrokerUnavailable
@@ -52,8 +52,9 @@ def create_topics(settings: Settings, *, timeout: float = 15.0) -> dict[str, str
             future.result()
             result[name] = "created"
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise BrokerUnavailable(f"cannot create topic {name}: {exc.args[0].str()}") from None
+            error = exc.args[0]
+            if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise BrokerUnavailable(f"cannot create topic {name}: {error.str()}") from None
             result[name] = "exists"
     return result
 

@@ -8,6 +8,7 @@ Used only when no bootstrap servers are configured.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -188,7 +189,5 @@ def _group_alive(pgid: int) -> bool:
 
 def _reap(pid: int) -> None:
     """Collect the exit status when the broker is our own child (avoids a zombie)."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

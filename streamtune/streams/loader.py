@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaException, Message, Producer
 
 from streamtune.config import Settings
-from streamtune.errors import BrokerUnavailable
+from streamtune.errors import BrokerUnavailable, InvalidEvent
 from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import Event
@@ -27,7 +27,6 @@ from streamtune.schemas.topics import SOURCES, dlq_topic, raw_topic
 from streamtune.sinks.rows import RowWriter
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.admin import client_config
-from streamtune.errors import InvalidEvent
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ class RawLoader:
                                                          list[DeadLetter]]:
         good, bad = [], []
         for msg in messages:
-            position = (msg.topic(), msg.partition(), msg.offset())
+            position = (msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
             raw = msg.value() or b""
             try:
                 good.append((decode_event(raw), position))
@@ -94,7 +93,8 @@ class RawLoader:
 
     def step(self, timeout: float = 0.5) -> int:
         """Load one batch; return how many records it held."""
-        messages = [m for m in self._consumer.consume(self.batch_size, timeout) if m.error() is None]
+        batch = self._consumer.consume(self.batch_size, timeout)
+        messages = [m for m in batch if m.error() is None]
         if not messages:
             return 0
         good, bad = self._split(messages)

@@ -112,7 +112,7 @@ class EventProducer:
             When a mapping does not validate; nothing is sent.
         """
         model = event if isinstance(event, EventBase) else validate_payload(dict(event))
-        headers = [
+        headers: list[tuple[str, str | bytes | None]] = [
             ("kind", model.kind.encode()),
             ("schema_version", str(model.schema_version).encode()),
             ("event_id", str(model.event_id).encode()),
@@ -129,10 +129,11 @@ class EventProducer:
         value: bytes,
         *,
         key: bytes | None = None,
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> None:
         """Queue pre-encoded bytes as they are, unvalidated (tools, tests, replays)."""
-        event_id = dict(headers or []).get("event_id", b"").decode(errors="replace")
+        raw_id = dict(headers or []).get("event_id")
+        event_id = raw_id.decode(errors="replace") if isinstance(raw_id, bytes) else str(raw_id)
         while True:
             try:
                 self._producer.produce(
@@ -146,9 +147,10 @@ class EventProducer:
         self._producer.poll(0)
 
     def _delivered(self, event_id: str, err: KafkaError | None, msg: Message) -> None:
+        delivered = err is None
         report = DeliveryReport(
-            event_id, msg.topic(), msg.partition() if err is None else -1,
-            msg.offset() if err is None else -1, err.str() if err is not None else None,
+            event_id, msg.topic() or "", (msg.partition() or 0) if delivered else -1,
+            (msg.offset() or 0) if delivered else -1, None if err is None else err.str(),
         )
         if err is None:
             self.delivered += 1

@@ -14,7 +14,8 @@ from tests.conftest import free_port
 COMMANDS = ["produce", "load", "simulate", "demo", "config", "schemas", "topics", "broker", "db"]
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("STREAMTUNE_")}
     return subprocess.run([sys.executable, "-m", "streamtune", *args], cwd=cwd, text=True,
                           capture_output=True, timeout=60, env={**base, **(env or {})})
