@@ -91,6 +91,48 @@ class StoreSettings(BaseModel):
         return value
 
 
+class PipelineSettings(BaseModel):
+    """The stream pipeline: batching, windows, de-duplication, redaction, retention."""
+
+    model_config = _FROZEN
+
+    batch_max_events: int = Field(5000, ge=1, le=100_000)
+    batch_max_wait_ms: int = Field(200, ge=1, le=60_000)
+    window_seconds: int = Field(60, ge=1, le=86_400)
+    dedup_horizon_s: int = Field(3600, ge=0, description="drop repeated event_ids this long")
+    dedup_max_ids: int = Field(1_000_000, ge=1000)
+    raw_ttl_days: int = Field(30, ge=1, le=3650)
+    redaction_patterns: list[str] = Field(
+        default_factory=list, description="extra regexes whose matches are redacted"
+    )
+    sink_retry_initial_s: float = Field(0.2, gt=0)
+    sink_retry_max_s: float = Field(10.0, gt=0)
+
+
+class AugmentationSettings(BaseModel):
+    """Augmentation of clean events into synthetic training rows, and its quality gates."""
+
+    model_config = _FROZEN
+
+    enabled: bool = True
+    rate: float = Field(0.2, ge=0.0, le=1.0, description="share of events augmented")
+    techniques: list[str] = Field(
+        default_factory=lambda: [
+            "synonym_replacement", "word_order_shuffle", "parameter_substitution",
+            "style_transformation", "parameter_corruption", "context_modification",
+            "resource_constraints", "timing_issues", "state_variation",
+            "history_modification", "preference_alteration", "load_simulation",
+        ]
+    )
+    synonyms: dict[str, list[str]] = Field(
+        default_factory=dict, description="extra domain synonyms: word -> alternatives"
+    )
+    semantic_min_confidence: float = Field(0.9, ge=0.0, le=1.0)
+    syntax_error_tolerance: float = Field(0.01, ge=0.0, le=1.0)
+    execution_min_success_rate: float = Field(0.95, ge=0.0, le=1.0)
+    seed: int = 0
+
+
 class WebhookSettings(BaseModel):
     """Where alerts are posted and the secret that signs them."""
 
@@ -119,6 +161,8 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     topics: TopicSettings = TopicSettings()
     store: StoreSettings = StoreSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    augmentation: AugmentationSettings = AugmentationSettings()
     webhooks: WebhookSettings = WebhookSettings()
 
     @property

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
@@ -134,13 +135,19 @@ class ErrorSpec:
     recovery_success: float
 
 
+@cache
+def split_template(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Literal pieces (one more than the names) and placeholder names of a template."""
+    pieces = _PLACEHOLDER.split(template)
+    return tuple(pieces[0::2]), tuple(pieces[1::2])
+
+
 def template_fields(template: str) -> tuple[str, ...]:
     """Placeholder names of a template, in order."""
-    return tuple(_PLACEHOLDER.findall(template))
+    return split_template(template)[1]
 
 
-def _p(name: str, type_: ParamType, required: bool = True, **kw: object) -> ParamSpec:
-    return ParamSpec(name, type_, required, **kw)  # type: ignore[arg-type]
+_p = ParamSpec
 
 
 def _names(prefixes: tuple[str, ...], numbers: range) -> tuple[str, ...]:
@@ -210,8 +217,9 @@ _CATALOGUE = (
        (_p("sensor", "str", examples=_names(("ts", "ps", "ft", "lt"), range(101, 109)),
            entity="device"),
         _p("reference", "float", False, min=-100.0, max=1000.0, entity="quantity")),
-       ("calibrate {sensor}", "run calibration on {sensor}", "calibrate {sensor} against {reference}",
-        "{sensor} needs calibration", "recalibrate {sensor} to reference {reference}"),
+       ("calibrate {sensor}", "run calibration on {sensor}",
+        "calibrate {sensor} against {reference}", "{sensor} needs calibration",
+        "recalibrate {sensor} to reference {reference}"),
        45.0, 0.5, 1.2),
     _c("emergency_stop", "equipment", "Stop everything on a production line at once.",
        (_p("line", "str", examples=_names(("line",), range(1, 7)), entity="location"),),
@@ -229,7 +237,8 @@ _CATALOGUE = (
         _p("metric", "enum", choices=("pressure", "temperature", "flow", "vibration", "level"),
            entity="metric"),
         _p("value", "float", min=0.0, max=10000.0, entity="quantity")),
-       ("set {metric} threshold on {device} to {value}", "alarm when {device} {metric} exceeds {value}",
+       ("set {metric} threshold on {device} to {value}",
+        "alarm when {device} {metric} exceeds {value}",
         "{metric} limit for {device} is {value}", "change {device} {metric} threshold to {value}",
         "raise the {metric} threshold of {device} to {value}"), 0.3, 0.4, 0.8),
     _c("set_mode", "process", "Switch a device's operating mode.",
@@ -264,7 +273,8 @@ _CATALOGUE = (
         "put {device} on the maintenance schedule"), 0.4, 0.4, 0.7),
     _c("rotate_logs", "maintenance", "Rotate a service's logs, keeping some files.",
        (SERVICE, _p("keep", "int", False, min=1, max=90, unit="files", entity="quantity")),
-       ("rotate logs on {service}", "rotate {service} logs", "rotate {service} logs keeping {keep} files",
+       ("rotate logs on {service}", "rotate {service} logs",
+        "rotate {service} logs keeping {keep} files",
         "{service} log rotation now", "archive and rotate logs for {service}"), 5.0, 0.5, 0.8),
     _c("deploy_config", "deployment", "Deploy a configuration version to a service.",
        (SERVICE, VERSION,
@@ -290,13 +300,14 @@ _CATALOGUE = (
        (_p("database", "str", examples=("historian", "recipes", "alarms", "audit", "inventory"),
            entity="database"),
         _p("mode", "enum", False, choices=("full", "incremental"), entity="mode")),
-       ("backup {database}", "back up the {database} database", "take a {mode} backup of {database}",
+       ("backup {database}", "back up the {database} database",
+        "{mode} backup of {database} please",
         "snapshot {database}", "{database} backup {mode}"), 300.0, 0.6, 1.3),
     _c("grant_access", "security", "Grant a user a role, optionally for a while.",
        (USER, _p("role", "enum", choices=_ROLES, entity="role"),
-        _p("duration", "duration", False, min=60, max=90 * 86400, examples=_DURATIONS,
+        _p("duration", "duration", False, min=60, max=90 * 86400, examples=_DURATIONS[1:],
            entity="duration")),
-       ("grant {user} {role} access", "give {user} {role} rights", "make {user} a {role}",
+       ("grant {user} {role} access", "give {user} {role} rights", "promote {user} to {role}",
         "add {user} as {role} for {duration}", "{user} needs {role} access"), 0.5, 0.4, 1.0),
     _c("revoke_access", "security", "Revoke a user's access, or one role.",
        (USER, _p("role", "enum", False, choices=_ROLES, entity="role")),
@@ -318,7 +329,7 @@ def get_command(name: str) -> CommandSpec:
         raise UnknownCommand(name) from None
 
 
-def format_value(param: ParamSpec, value: ParamValue) -> str:
+def format_value(value: ParamValue) -> str:
     """Render a parameter value as a user would type it (integral floats lose ``.0``)."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
@@ -335,23 +346,17 @@ def fill_template(
     ValueError
         If a placeholder has no value in ``params``.
     """
-    parts: list[str] = []
+    literals, names = split_template(template)
+    parts = [literals[0]]
     spans: list[tuple[str, int, int]] = []
-    pos = 0
-    length = 0
-    for match in _PLACEHOLDER.finditer(template):
-        name = match.group(1)
+    length = len(literals[0])
+    for name, literal in zip(names, literals[1:], strict=True):
         if name not in params:
             raise ValueError(f"{spec.name}: phrasing {template!r} needs parameter {name!r}")
-        literal = template[pos:match.start()]
-        text = format_value(spec.param_index[name], params[name]) \
-            if name in spec.param_index else str(params[name])
-        parts += (literal, text)
-        length += len(literal)
+        text = format_value(params[name])
         spans.append((name, length, length + len(text)))
-        length += len(text)
-        pos = match.end()
-    parts.append(template[pos:])
+        length += len(text) + len(literal)
+        parts += (text, literal)
     return "".join(parts), spans
 
 
@@ -438,27 +443,27 @@ def _check_value(param: ParamSpec, value: object) -> str | None:
         allowed = int if param.type == "int" else (int, float)
         if isinstance(value, bool) or not isinstance(value, allowed):
             return f"{param.name}: expected {param.type}, got {type(value).__name__}"
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)
     elif not isinstance(value, str):
-        return f"{param.name}: expected {param.type} as a string, got {type(value).__name__}"
+        return f"{param.name}: expected a string, got {type(value).__name__}"
     elif param.type == "enum":
         if value not in param.choices:
             return f"{param.name}: {shown} is not one of {', '.join(param.choices)}"
         return None
     elif re.fullmatch(param.value_pattern(), value, re.IGNORECASE) is None:
-        return f"{param.name}: {shown} does not look like a {param.type} value"
+        return f"{param.name}: {shown} is not a valid {param.entity} value"
     elif param.type == "duration":
         number = duration_seconds(value)
     else:
         return None
     if param.min is not None and number < param.min:
-        return f"{param.name}: {shown} is below the minimum {format_value(param, param.min)}"
+        return f"{param.name}: {shown} is below the minimum {format_value(param.min)}"
     if param.max is not None and number > param.max:
-        return f"{param.name}: {shown} is above the maximum {format_value(param, param.max)}"
+        return f"{param.name}: {shown} is above the maximum {format_value(param.max)}"
     return None
 
 
-def validate_parameters(command_type: str, params: dict[str, object]) -> list[str]:
+def validate_parameters(command_type: str, params: Mapping[str, object]) -> list[str]:
     """Dry-run ``params`` against the catalogue; return the problems (empty if none).
 
     Reports an unknown command type, missing required parameters, unknown
@@ -513,7 +518,8 @@ _ERRORS = (
         "connection to {target} refused: host unreachable",
         "Modbus timeout talking to {target} (unit id {n})"),
        ("network switch port down", "device powered off", "gateway lost its PLC session"),
-       ("retry {command} once {target} answers a ping", "route {command} through the backup gateway"),
+       ("retry {command} once {target} answers a ping",
+        "route {command} through the backup gateway"),
        ("ping {target} from the gateway", "check the fieldbus cable and switch port",
         "retry {command} with backoff")),
     _e("timeout", "execution", "retry", "medium", 0.8,

@@ -73,7 +73,7 @@ def validate_payload(payload: Any) -> Event:
     if not isinstance(payload, dict):
         raise InvalidEvent("event: must be a JSON object", category="validation")
     kind = payload.get("kind")
-    if kind not in EVENT_MODELS:
+    if not isinstance(kind, str) or kind not in EVENT_MODELS:
         raise InvalidEvent(
             f"kind: unknown event kind {str(kind)[:40]!r} (known: {', '.join(EVENT_MODELS)})",
             category="unknown_kind",

@@ -77,6 +77,9 @@ class EventProducer:
             "compression.type": "lz4",
             "client.id": f"streamtune-producer/{__version__}",
             "logger": logging.getLogger("streamtune.rdkafka"),
+            "on_delivery": self._delivered,
+            # without a callback only failures need reporting: a cheaper path
+            "delivery.report.only.error": on_delivery is None,
             **(client_options or {}),
         }
         self._producer = Producer(conf)
@@ -84,7 +87,6 @@ class EventProducer:
         self._on_delivery = on_delivery
         self._failures: list[DeliveryReport] = []
         self.sent = 0
-        self.delivered = 0
         self.failed = 0
 
     @classmethod
@@ -132,35 +134,35 @@ class EventProducer:
         headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> None:
         """Queue pre-encoded bytes as they are, unvalidated (tools, tests, replays)."""
-        raw_id = dict(headers or []).get("event_id")
-        event_id = raw_id.decode(errors="replace") if isinstance(raw_id, bytes) else str(raw_id)
         while True:
             try:
-                self._producer.produce(
-                    topic, value=value, key=key, headers=headers,
-                    on_delivery=lambda err, msg: self._delivered(event_id, err, msg),
-                )
+                self._producer.produce(topic, value=value, key=key, headers=headers)
                 break
             except BufferError:
                 self._producer.poll(0.05)
         self.sent += 1
         self._producer.poll(0)
 
-    def _delivered(self, event_id: str, err: KafkaError | None, msg: Message) -> None:
+    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
+        raw_id = dict(msg.headers() or []).get("event_id")
+        event_id = raw_id.decode(errors="replace") if isinstance(raw_id, bytes) else ""
         delivered = err is None
         report = DeliveryReport(
             event_id, msg.topic() or "", (msg.partition() or 0) if delivered else -1,
             (msg.offset() or 0) if delivered else -1, None if err is None else err.str(),
         )
-        if err is None:
-            self.delivered += 1
-        else:
+        if err is not None:
             self.failed += 1
             log.warning("delivery of event %s to %s failed: %s", event_id, msg.topic(), err.str())
             if self._on_delivery is None:
                 self._failures.append(report)
         if self._on_delivery is not None:
             self._on_delivery(report)
+
+    @property
+    def delivered(self) -> int:
+        """Events Kafka confirmed (exact once ``flush`` returned)."""
+        return self.sent - self.failed - len(self._producer)
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait for every queued event to be confirmed.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from streamtune.config import Settings, get_settings
 from streamtune.errors import ConfigError
@@ -63,3 +63,16 @@ def test_bad_values_become_one_line_config_errors(monkeypatch: pytest.MonkeyPatc
         get_settings()
     get_settings.cache_clear()
     assert "store.url" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    names = []
+    for field, info in Settings.model_fields.items():
+        group = info.annotation
+        if isinstance(group, type) and issubclass(group, BaseModel):
+            names += [f"STREAMTUNE_{field}__{sub}".upper() for sub in group.model_fields]
+        else:
+            names.append(f"STREAMTUNE_{field}".upper())
+    missing = [n for n in names if f"`{n}`" not in readme]
+    assert not missing
