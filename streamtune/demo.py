@@ -109,4 +109,5 @@ def run_demo(settings: Settings, *, events: int, console: Console) -> None:
             loader.step()
             live.update(_live_table(progress, loader.stats, started))
         producer.join(timeout=30)
+        console.print()
         _summary(store, console)

@@ -81,7 +81,7 @@ def validate_payload(payload: Any) -> Event:
     version = payload.get("schema_version", SCHEMA_VERSION)
     if version not in ACCEPTED_VERSIONS or isinstance(version, bool):
         raise InvalidEvent(
-            f"schema_version: unsupported version {str(version)[:20]!r} "
+            f"schema_version: unsupported version {repr(version)[:20]} "
             f"(accepted: {', '.join(map(str, ACCEPTED_VERSIONS))})",
             category="version",
         )

@@ -88,7 +88,7 @@ class RawLoader:
                     raw, reason=exc.reason, category=exc.category,  # type: ignore[arg-type]
                     topic=position[0], partition=position[1], offset=position[2],
                 ))
-                log.info("dead letter %s/%d/%d: %s", *position, exc.reason)
+                log.debug("dead letter %s/%d/%d: %s", *position, exc.reason)
         return good, bad
 
     def step(self, timeout: float = 0.5) -> int:
