@@ -1,0 +1,215 @@
+"""Per-event cleaning: redact secrets, normalise command text, fill missing parameters.
+
+:func:`clean_event` runs on every event between the raw and the clean topics.
+Secrets are redacted *before* anything is derived from the text, so no
+secret can reach ``normalized_input`` or extracted ``parameters``:
+
+=================  ============================================================
+kind               fields redacted
+=================  ============================================================
+command            raw_input, normalized_input, parameters, context
+error              error_message, failed_command, correction, recovery_steps,
+                   root_cause
+correction         original_input, corrected_input, corrected_parameters
+feedback           comment
+trace              attributes
+metric             labels
+error_state        message
+=================  ============================================================
+
+For commands, ``normalized_input`` becomes :func:`normalize_text` of the
+(redacted) producer value, or of the redacted raw input when the producer sent
+none; empty ``parameters`` of a catalogued command type are filled with
+:func:`~streamtune.schemas.commands.extract_parameters` on the normalised text
+(string values that match a catalogue example take the example's spelling,
+``alm-1001`` -> ``ALM-1001``). Redacted text that outgrows its field's bound
+is cut to it. Cleaning a cleaned event changes nothing.
+
+Examples
+--------
+>>> normalize_text("  Restart   PUMP-3 “Now”!! ")
+'restart pump-3 "Now"'
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from pydantic import JsonValue
+
+from streamtune.schemas.bounds import MAX_OBJECT_STRING_CHARS
+from streamtune.schemas.commands import COMMANDS, extract_parameters
+from streamtune.schemas.events import CommandEvent, EventBase
+from streamtune.streams.redaction import Redactor, unhide
+
+EventT = TypeVar("EventT", bound=EventBase)
+
+_TRAILING = " .!,;:"
+_WORDISH = r"\w\u0300-\u036f"  # combining marks count as word: "İ".lower() ends in one
+_QUOTED = re.compile(
+    "(\\[REDACTED:[a-z_]+\\]"
+    f"|(?<![{_WORDISH}])\"[^\"]*\""
+    f"|(?<![{_WORDISH}])'[^']*'(?![{_WORDISH}]))"
+)
+_TEXT_CHARS = 2000
+_LONG_TEXT_CHARS = 4000
+_STEP_CHARS = 500
+_LABEL_CHARS = 128
+
+# Free-text fields per event kind: (field, bound of each string in it; 0 = JSON object).
+_FIELDS: dict[str, tuple[tuple[str, int], ...]] = {
+    "command": (("parameters", 0), ("context", 0)),
+    "error": (("error_message", _LONG_TEXT_CHARS), ("failed_command", 0), ("correction", 0),
+              ("recovery_steps", _STEP_CHARS), ("root_cause", _STEP_CHARS)),
+    "correction": (("original_input", _TEXT_CHARS), ("corrected_input", _TEXT_CHARS),
+                   ("corrected_parameters", 0)),
+    "feedback": (("comment", _LONG_TEXT_CHARS),),
+    "trace": (("attributes", 0),),
+    "metric": (("labels", _LABEL_CHARS),),
+    "error_state": (("message", _LONG_TEXT_CHARS),),
+}
+
+
+def normalize_text(text: str) -> str:
+    """Canonical form of a command text.
+
+    Unicode NFKC; control, zero-width and bidi characters removed; curly
+    quotes straightened; whitespace runs collapsed to one space and the ends
+    stripped; lower case except inside ``"quoted"`` or ``'quoted'`` segments
+    and ``[REDACTED:kind]`` markers; trailing ``. ! , ; :`` removed (a
+    trailing ``?`` stays: the catalogue has question phrasings). Idempotent.
+    """
+    out = _normalize_once(text)
+    if not out.isascii():
+        # Lower-casing non-ASCII text can leave text a second pass would change.
+        for _ in range(3):
+            again = _normalize_once(out)
+            if again == out:
+                break
+            out = again
+    return out
+
+
+def _normalize_once(text: str) -> str:
+    text = " ".join(unhide(text).split())
+    if '"' in text or "'" in text or "[" in text:
+        parts = _QUOTED.split(text)
+        text = "".join(part if i % 2 else part.lower() for i, part in enumerate(parts))
+    else:
+        text = text.lower()
+    return text.rstrip(_TRAILING)
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit]
+
+
+def _fit_json(value: JsonValue) -> JsonValue:
+    """Cut strings a redaction made longer than the JSON-object string bound."""
+    if isinstance(value, str):
+        return _fit(value, MAX_OBJECT_STRING_CHARS)
+    if isinstance(value, dict):
+        return {key: _fit_json(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_fit_json(inner) for inner in value]
+    return value
+
+
+def _redact_field(value: Any, limit: int, redactor: Redactor, counts: Counter[str]) -> Any:
+    """Redact one field's value; return the same object when nothing changed."""
+    if isinstance(value, str):
+        text = redactor.redact_into(value, counts)
+        return value if text is value else _fit(text, limit)
+    if isinstance(value, list):
+        items = [_redact_field(item, limit, redactor, counts) for item in value]
+        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
+    if isinstance(value, dict):
+        new_obj = redactor.redact_value_into(value, counts)
+        if new_obj is value:
+            return value
+        if limit:  # metric labels: a flat str -> str mapping
+            return {k: _fit(str(v), limit) for k, v in new_obj.items()}
+        return _fit_json(new_obj)
+    return value
+
+
+@lru_cache(maxsize=256)
+def _example_spellings(command_type: str) -> dict[str, dict[str, str]]:
+    """Per string parameter: lower-cased catalogue example -> its spelling."""
+    spec = COMMANDS[command_type]
+    return {p.name: {e.lower(): e for e in p.examples} for p in spec.params
+            if p.type == "str" and p.examples}
+
+
+def fill_parameters(command_type: str, text: str) -> dict[str, JsonValue]:
+    """Parameters read from a normalised command text (empty for unknown types or no match)."""
+    if command_type not in COMMANDS or not text:
+        return {}
+    spellings = _example_spellings(command_type)
+    params: dict[str, JsonValue] = {}
+    for name, value in extract_parameters(command_type, text).items():
+        if isinstance(value, str) and name in spellings:
+            value = spellings[name].get(value.lower(), value)
+        params[name] = value
+    return params
+
+
+def _clean_command(event: CommandEvent, redactor: Redactor,
+                   counts: Counter[str]) -> dict[str, Any]:
+    update: dict[str, Any] = {}
+    raw = _redact_field(event.raw_input, _TEXT_CHARS, redactor, counts)
+    if raw is not event.raw_input:
+        update["raw_input"] = raw
+    base = raw
+    if event.normalized_input is not None:
+        base = redactor.redact_into(event.normalized_input, counts)
+    text = normalize_text(base)
+    while len(text) > _TEXT_CHARS:  # NFKC or redaction made it longer: cut, keep it normal
+        text = normalize_text(text[:_TEXT_CHARS])
+    normalized = text or None
+    if normalized != event.normalized_input:
+        update["normalized_input"] = normalized
+    for name, limit in _FIELDS["command"]:
+        old = getattr(event, name)
+        new = _redact_field(old, limit, redactor, counts)
+        if new is not old:
+            update[name] = new
+    if not update.get("parameters", event.parameters) and normalized is not None:
+        params = fill_parameters(event.command_type, normalized)
+        if params:
+            update["parameters"] = params
+    return update
+
+
+def clean_event(event: EventT, *, redactor: Redactor) -> tuple[EventT, Counter[str]]:
+    """Redact an event's free text and, for commands, normalise and fill parameters.
+
+    Parameters
+    ----------
+    event
+        Any validated event; kinds without free text come back as they are.
+    redactor
+        The redactor to use (build it once per process).
+
+    Returns
+    -------
+    tuple
+        The cleaned event (the same object when nothing changed) and the
+        number of secrets redacted per kind.
+    """
+    counts: Counter[str] = Counter()
+    if isinstance(event, CommandEvent):
+        update = _clean_command(event, redactor, counts)
+    else:
+        update = {}
+        for name, limit in _FIELDS.get(getattr(event, "kind", ""), ()):
+            old = getattr(event, name)
+            new = _redact_field(old, limit, redactor, counts)
+            if new is not old:
+                update[name] = new
+    if not update:
+        return event, counts
+    return event.model_copy(update=update), counts

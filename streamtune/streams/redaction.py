@@ -1,0 +1,394 @@
+"""Secret redaction for command text and free-form JSON values.
+
+A :class:`Redactor` replaces each secret it recognises with ``[REDACTED:<kind>]``
+and counts the replacements per kind:
+
+=================  ======================================================================
+kind               recognised forms
+=================  ======================================================================
+password           ``password=..``, ``pwd: ..``, ``"passwd": ".."``, ``-p x`` /
+                   ``--password x`` CLI flags, ``password is x``, ``with password x``
+token              ``Authorization: Bearer ..``, ``bearer <token>``, ``token=..``, GitHub
+                   ``ghp_``/``gho_``/``github_pat_``, Slack ``xox[abposr]-``, JWTs ``eyJ..``
+api_key            ``api_key=..``, ``access key: ..``, AWS ``AKIA``/``ASIA`` key ids,
+                   ``aws_secret_access_key=..``, ``sk-..``/``sk_live_..``, Google ``AIza..``
+private_key        PEM ``-----BEGIN .. PRIVATE KEY-----`` blocks (to the end if unterminated)
+connection_string  ``scheme://user:password@host``: only the password goes
+secret             ``secret=..``, ``client_secret: ..``, ``credentials=..``
+custom             matches of extra patterns (``PipelineSettings.redaction_patterns``)
+=================  ======================================================================
+
+In JSON objects a key naming a secret (``password``, ``db_password``, ``apiKey``,
+``client-secret``, ``Authorization``, ``dsn``, ...) has its whole value replaced
+(``None``, booleans and empty strings are kept: they hold no secret).
+
+Text is first checked for cheap gate substrings (``=``, ``:``, ``pass``, ``bearer``...)
+and each rule runs only when its own trigger words are present, so ordinary
+command text costs a microsecond or two. Secrets hidden by look-alike or
+invisible characters (full-width letters, zero-width spaces) are found too:
+such text comes back in :func:`unhide` form, redacted.
+
+Examples
+--------
+>>> text, counts = Redactor().redact("login with password=hunter2")
+>>> text, dict(counts)
+('login with password=[REDACTED:password]', {'password': 1})
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TypeVar
+
+from pydantic import JsonValue
+
+from streamtune.errors import ConfigError
+
+PLACEHOLDER = "[REDACTED:{kind}]"
+"""Replacement text; ``kind`` is one of :data:`KINDS`."""
+
+KINDS = ("password", "token", "api_key", "private_key", "connection_string", "secret", "custom")
+"""Every kind of secret a :class:`Redactor` counts."""
+_PLACEHOLDERS = {kind: PLACEHOLDER.format(kind=kind) for kind in KINDS}
+
+_GATE_SEPARATORS = ("=", ":")
+_GATE_UNDERSCORED = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "sk_", "rk_")
+_GATE_WORDS = ("pass", "bearer", "-p", "-----", "sk-", "rk-", "xox")
+_GATE_CASED = ("eyJ", "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "AIza")
+
+
+def _may_hold_secret(text: str) -> bool:
+    """Cheap test: False when no built-in rule can match ``text`` (each needs a gate string)."""
+    if "=" in text or ":" in text:
+        return True
+    lowered = text.lower()
+    for word in _GATE_WORDS + _GATE_UNDERSCORED if "_" in text else _GATE_WORDS:
+        if word in lowered:
+            return True
+    if not text.islower():
+        for word in _GATE_CASED:
+            if word in text:
+                return True
+    return False
+
+
+# Invisible characters (controls, zero-width, bidi marks, BOM, tags) and quote look-alikes.
+_INVISIBLE = [*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0xA0), 0xAD, 0x034F, 0x061C,
+              0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070),
+              0xFEFF, *range(0xFFF9, 0xFFFC), *range(0xE0000, 0xE0080)]
+_UNHIDE_TABLE: dict[int, str | None] = {cp: None for cp in _INVISIBLE}
+_UNHIDE_TABLE.update({ord(c): "'" for c in "\u2018\u2019\u201a\u201b\u2032\u2035"})
+_UNHIDE_TABLE.update({ord(c): '"' for c in "\u201c\u201d\u201e\u201f\u2033\u2036\xab\xbb"})
+_ASCII_INVISIBLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def unhide(text: str) -> str:
+    """Drop invisible characters, straighten curly quotes, then apply Unicode NFKC.
+
+    Plain ASCII text without control characters is returned as it is.
+    """
+    if text.isascii():
+        return _ASCII_INVISIBLE.sub("", text) if _ASCII_INVISIBLE.search(text) else text
+    return unicodedata.normalize("NFKC", text.translate(_UNHIDE_TABLE))
+
+
+_KEY_SUFFIXES: dict[str, str] = {
+    **dict.fromkeys(("password", "passwd", "pwd", "passphrase", "pass_phrase"), "password"),
+    **dict.fromkeys(("token", "access_token", "refresh_token", "id_token", "auth_token",
+                     "bearer", "auth", "authorization", "cookie", "session_token"), "token"),
+    **dict.fromkeys(("api_key", "apikey", "access_key", "accesskey", "secret_key", "secretkey",
+                     "access_key_id", "secret_access_key", "x_api_key"), "api_key"),
+    **dict.fromkeys(("private_key", "privatekey", "ssh_key"), "private_key"),
+    **dict.fromkeys(("connection_string", "conn_string", "conn_str", "connstr", "dsn",
+                     "connectionstring"), "connection_string"),
+    **dict.fromkeys(("secret", "client_secret", "credential", "credentials",
+                     "signing_secret"), "secret"),
+}
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_KEY_SEPARATORS = re.compile(r"[^a-z0-9]+")
+
+
+@lru_cache(maxsize=4096)
+def secret_key_kind(key: str) -> str | None:
+    """The kind of secret a JSON key (or ``key=`` name) names, or ``None``.
+
+    The key is split into snake_case words (camelCase, dashes, dots and spaces
+    count as separators); it names a secret when its last one, two or three
+    words are a known secret name: ``db_password``, ``githubToken``,
+    ``AWS_SECRET_ACCESS_KEY``, ``x-api-key``. ``token_count`` or
+    ``max_tokens`` do not.
+    """
+    words = [w for w in _KEY_SEPARATORS.split(_CAMEL.sub("_", key).lower()) if w]
+    for size in (3, 2, 1):
+        if len(words) >= size and (kind := _KEY_SUFFIXES.get("_".join(words[-size:]))):
+            return kind
+    if words and (kind := _KEY_SUFFIXES.get("".join(words))):
+        return kind
+    return None
+
+
+_NOT_PLACEHOLDER = r"(?!\[REDACTED)"
+_WORDS_AFTER_PASSWORD_IS = frozenset((
+    "a", "an", "the", "not", "too", "wrong", "incorrect", "invalid", "expired", "required", "set",
+    "missing", "empty", "blank", "weak", "correct", "changed", "reset", "locked", "none", "null",
+    "unknown", "needed", "valid", "same", "different", "being", "about"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """Replace ``group`` (0: the whole match) of each match with a placeholder.
+
+    The rule runs only when the lower-cased text holds one word of every
+    group in ``needs``; ``keep`` vetoes a match.
+    """
+
+    kind: str
+    pattern: re.Pattern[str]
+    group: int | str = 0
+    needs: tuple[tuple[str, ...], ...] = ()
+    keep: Callable[[re.Match[str]], bool] | None = None
+
+    def wanted(self, lowered: str) -> bool:
+        for group in self.needs:
+            for word in group:
+                if word in lowered:
+                    break
+            else:
+                return False
+        return True
+
+    def apply(self, text: str, counts: Counter[str]) -> str:
+        def replace(match: re.Match[str]) -> str:
+            if self.keep is not None and self.keep(match):
+                return match.group(0)
+            counts[self.kind] += 1
+            start, end = match.span(self.group)
+            whole, offset = match.group(0), match.start()
+            return whole[: start - offset] + _PLACEHOLDERS[self.kind] + whole[end - offset:]
+
+        return self.pattern.sub(replace, text)
+
+
+def _rx(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    return re.compile(pattern, flags)
+
+
+_ASSIGNMENT_SEPARATOR = re.compile(r"=>|[:=]")
+_ASSIGNMENT_VALUE = _rx(
+    r"\s*" + _NOT_PLACEHOLDER
+    + r"(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<bare>[^\s,;&\"'<>{}\[\]]+))")
+_SECRET_KEY_ENDINGS = tuple(key for key in _KEY_SUFFIXES
+                            if key not in ("auth", "authorization", "bearer", "cookie"))
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_TWO_WORD_TAILS = frozenset(("key", "secret", "string", "str", "key_id"))
+
+
+def _key_before(text: str, sep: int) -> str:
+    """The key written just before a separator: ``api_key``, ``"pwd"``, ``api key``."""
+    end = sep
+    while end > 0 and text[end - 1] in " \t":
+        end -= 1
+    if end > 0 and text[end - 1] in "\"'":
+        end -= 1
+    start = end
+    while start > 0 and text[start - 1] in _KEY_CHARS and end - start < 64:
+        start -= 1
+    key = text[start:end]
+    if key.lower() in _TWO_WORD_TAILS and start > 1 and text[start - 1] == " ":
+        first = start - 1
+        while first > 0 and text[first - 1].isalpha():
+            first -= 1
+        key = text[first:start - 1] + "_" + key
+    return key
+
+
+class _AssignmentRule(_Rule):
+    """``key=value``, ``key: value``, ``"key": "value"`` with a secret key (linear scan)."""
+
+    def apply(self, text: str, counts: Counter[str]) -> str:
+        parts: list[str] = []
+        done = 0
+        for match in self.pattern.finditer(text):
+            if match.start() < done:
+                continue
+            key = _key_before(text, match.start())
+            normal = key.lower().replace("-", "_")
+            if not normal.endswith(_SECRET_KEY_ENDINGS):
+                continue
+            value = _ASSIGNMENT_VALUE.match(text, match.end())
+            if value is None:
+                continue
+            group = value.lastindex or 0
+            if value.start(group) == value.end(group) or \
+                    text.startswith("[REDACTED:", value.start(group)):
+                continue
+            kind = secret_key_kind(key) or next(  # or glued: "mysecretpassword"
+                _KEY_SUFFIXES[end] for end in _SECRET_KEY_ENDINGS if normal.endswith(end))
+            counts[kind] += 1
+            start, end = value.span(group)
+            parts += (text[done:start], _PLACEHOLDERS[kind])
+            done = end
+        if not parts:
+            return text
+        parts.append(text[done:])
+        return "".join(parts)
+
+
+_PASSWORD_WORDS = ("password", "passwd", "passphrase")
+_RULES: tuple[_Rule, ...] = (
+    _Rule("private_key", _rx(
+        r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END[A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+        re.IGNORECASE | re.DOTALL), needs=(("-----",),)),
+    _Rule("connection_string", _rx(
+        r"\b[a-z][a-z0-9+.-]*://[^\s:/@\"']*:(?P<pw>" + _NOT_PLACEHOLDER + r"[^\s@/\"']+)@"),
+        "pw", needs=(("://",), ("@",))),
+    _Rule("token", _rx(
+        r"\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
+        r"(?:(?:bearer|basic|token|digest|negotiate|apikey)\s+)?+"
+        r"(?P<tok>" + _NOT_PLACEHOLDER + r"[^\s,;\"']+)"), "tok", needs=(("authorization",),)),
+    _Rule("token", _rx(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{22,255})",
+                       0), needs=(_GATE_UNDERSCORED[:6],)),
+    _Rule("token", _rx(r"\bxox[abposr]-[A-Za-z0-9-]{10,}", 0), needs=(("xox",),)),
+    _Rule("token", _rx(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", 0),
+          needs=(("eyj",),)),
+    _Rule("api_key", _rx(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b", 0),
+          needs=(tuple(w.lower() for w in _GATE_CASED[1:9]),)),
+    _Rule("api_key", _rx(r"\bAIza[0-9A-Za-z_-]{35}", 0), needs=(("aiza",),)),
+    _Rule("api_key", _rx(r"\b(?:sk|rk)[-_](?:live_|test_|proj-|ant-)?"
+                         r"(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}", 0),
+          needs=(("sk-", "sk_", "rk-", "rk_"),)),
+    _AssignmentRule("assignment", _ASSIGNMENT_SEPARATOR, needs=(
+        _GATE_SEPARATORS, ("pass", "pwd", "secret", "token", "key", "cred", "conn", "dsn"))),
+    _Rule("password", _rx(
+        r"\bpass(?:word|wd|phrase)(?:\s+(?:for|of)\s+[\w.@-]+)?\s+(?:is|was)\s+[\"']?"
+        r"(?P<pw>" + _NOT_PLACEHOLDER + r"[^\s\"']+)"), "pw",
+        needs=(_PASSWORD_WORDS, (" is ", " was ")),
+        keep=lambda m: m.group("pw").lower().rstrip(".,;:!") in _WORDS_AFTER_PASSWORD_IS),
+    _Rule("password", _rx(
+        r"\b(?:with|using|use|new)\s+(?:the\s+)?pass(?:word|wd|phrase)\s+[\"']?"
+        r"(?P<pw>" + _NOT_PLACEHOLDER + r"[^\s\"']+)"), "pw", needs=(_PASSWORD_WORDS,),
+        keep=lambda m: m.group("pw").lower() in _WORDS_AFTER_PASSWORD_IS | {"for", "to"}),
+    _Rule("password", _rx(
+        r"(?:^|(?<=\s))(?:--pass(?:word|wd)?|--pwd|-p)(?:=|\s+)[\"']?"
+        r"(?P<pw>" + _NOT_PLACEHOLDER + r"[^\s\"']+)"), "pw", needs=(("-p",),),
+        keep=lambda m: m.group(0).startswith("-p") and m.group("pw").isdigit()),
+    _Rule("token", _rx(r"\bbearer\s+(?P<tok>" + _NOT_PLACEHOLDER
+                       + r"[A-Za-z0-9][A-Za-z0-9\-._~+/]{7,}=*)(?![\w=])"), "tok",
+          needs=(("bearer",),)),
+)
+"""Built-in rules, applied in order; later rules skip text already redacted."""
+
+
+JsonT = TypeVar("JsonT", bound=JsonValue)
+
+
+class Redactor:
+    """Find and replace secrets in text and JSON values.
+
+    Parameters
+    ----------
+    extra_patterns
+        Regular expressions (Python syntax) whose matches are redacted as
+        ``custom``, after the built-in rules. A pattern with a named group
+        ``secret`` redacts only that group.
+
+    Raises
+    ------
+    ConfigError
+        If an extra pattern does not compile, or matches the empty string.
+    """
+
+    def __init__(self, extra_patterns: Sequence[str] = ()) -> None:
+        custom: list[_Rule] = []
+        for source in extra_patterns:
+            try:
+                compiled = re.compile(source)
+            except re.error as exc:
+                raise ConfigError(f"bad redaction pattern {source!r}: {exc}") from None
+            if compiled.fullmatch(""):
+                raise ConfigError(f"bad redaction pattern {source!r}: it matches empty text")
+            group: int | str = "secret" if "secret" in compiled.groupindex else 0
+            custom.append(_Rule("custom", compiled, group))
+        self._custom = tuple(custom)
+
+    def redact(self, text: str) -> tuple[str, Counter[str]]:
+        """Return ``text`` with its secrets replaced, and the count per kind."""
+        counts: Counter[str] = Counter()
+        return self.redact_into(text, counts), counts
+
+    def redact_into(self, text: str, counts: Counter[str]) -> str:
+        """Like :meth:`redact`, adding the counts to ``counts``; ``text`` itself if clean."""
+        plain = text.isascii() and text.isprintable()
+        if plain and not self._custom and not _may_hold_secret(text):
+            return text
+        out = self._apply(text, counts)
+        if not plain:
+            visible = unhide(out)
+            more: Counter[str] = Counter()
+            if visible != out and (revealed := self._apply(visible, more)) and more:
+                counts.update(more)
+                out = revealed
+        return out
+
+    def _apply(self, text: str, counts: Counter[str]) -> str:
+        if _may_hold_secret(text):
+            lowered = text.lower()
+            for rule in _RULES:
+                if rule.wanted(lowered):
+                    text = rule.apply(text, counts)
+        for rule in self._custom:
+            text = rule.apply(text, counts)
+        return text
+
+    def redact_value(self, obj: JsonT) -> tuple[JsonT, Counter[str]]:
+        """Redact a JSON value's strings and values under secret-naming keys.
+
+        Returns the value itself when nothing changed, else a new value.
+        """
+        counts: Counter[str] = Counter()
+        return self.redact_value_into(obj, counts), counts
+
+    def redact_value_into(self, obj: JsonT, counts: Counter[str]) -> JsonT:
+        """Like :meth:`redact_value`, adding the counts to ``counts``."""
+        if isinstance(obj, str):
+            return self.redact_into(obj, counts)  # type: ignore[return-value]
+        if isinstance(obj, dict):
+            if not self._custom and self._clean_flat(obj):
+                return obj
+            out: dict[str, JsonValue] | None = None
+            for key, value in obj.items():
+                kind = secret_key_kind(key)
+                if kind is not None and value is not None and not isinstance(value, bool) \
+                        and value != "" and value != _PLACEHOLDERS[kind]:
+                    counts[kind] += 1
+                    new: JsonValue = _PLACEHOLDERS[kind]
+                elif isinstance(value, str | dict | list):
+                    new = self.redact_value_into(value, counts)
+                else:
+                    continue
+                if new is not value:
+                    if out is None:
+                        out = dict(obj)
+                    out[key] = new
+            return obj if out is None else out  # type: ignore[return-value]
+        if isinstance(obj, list):
+            items = [self.redact_value_into(item, counts) for item in obj]
+            if any(new is not old for new, old in zip(items, obj, strict=True)):
+                return items  # type: ignore[return-value]
+        return obj
+
+    def _clean_flat(self, obj: dict[str, JsonValue]) -> bool:
+        """True for a flat object without secret keys whose joined strings pass no gate."""
+        texts = []
+        for key, value in obj.items():
+            if isinstance(value, dict | list) or secret_key_kind(key) is not None:
+                return False
+            if isinstance(value, str):
+                texts.append(value)
+        joined = " ".join(texts)
+        return joined.isascii() and joined.isprintable() and not _may_hold_secret(joined)
