@@ -178,23 +178,14 @@ def produce(
     console.print(f"{sent} events delivered in {elapsed:.2f} s ({rate:,.0f}/s)")
 
 
-@app.command("load")
-def load(
-    idle_stop: Annotated[float, typer.Option(help="stop after this many idle seconds")] = 5.0,
-) -> None:
-    """Load the raw topics into the store until they go idle (minimal ingest path)."""
-    from streamtune.sinks.store import ClickHouseStore
-    from streamtune.streams.loader import RawLoader
+@app.command("worker")
+def worker() -> None:
+    """Run a pipeline worker (a member of the consumer group) until SIGTERM or Ctrl-C."""
+    from streamtune.streams.worker import run_worker
 
     settings = _settings()
-    with ClickHouseStore.from_settings(settings) as store:
-        loader = RawLoader(settings, store=store)
-        try:
-            stats = loader.run(idle_stop_s=idle_stop)
-        finally:
-            loader.close()
-    console.print(f"loaded {stats.events} events, {stats.dead_letters} dead letters "
-                  f"in {stats.batches} batches")
+    raise typer.Exit(run_worker(settings, loglevel="info" if settings.log_level == "DEBUG"
+                                else "warn"))
 
 
 @app.command("simulate")

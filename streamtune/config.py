@@ -12,6 +12,7 @@ False
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,9 @@ class PipelineSettings(BaseModel):
     batch_max_events: int = Field(5000, ge=1, le=100_000)
     batch_max_wait_ms: int = Field(200, ge=1, le=60_000)
     window_seconds: int = Field(60, ge=1, le=86_400)
+    window_idle_close_s: float = Field(
+        10.0, gt=0, description="close every open window after this long without input"
+    )
     dedup_horizon_s: int = Field(3600, ge=0, description="drop repeated event_ids this long")
     dedup_max_ids: int = Field(1_000_000, ge=1000)
     raw_ttl_days: int = Field(30, ge=1, le=3650)
@@ -156,6 +160,10 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path(".streamtune")
+    worker_id: str = Field(
+        default_factory=socket.gethostname, pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="static group member id of a worker; unique per worker (pod name)",
+    )
     metrics_port: int = Field(9108, ge=0, le=65535)
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     kafka: KafkaSettings = KafkaSettings()

@@ -1,14 +1,19 @@
 """``make demo``: the main job on the embedded defaults, visibly.
 
 Starts the dev broker (unless a real Kafka is configured), creates the
-topics, migrates the chdb store, streams the simulator (with a sprinkle of
-hostile payloads) into Kafka while the loader moves it into the store, then
-prints what landed. Everything it started is stopped on the way out,
-Ctrl-C included.
+topics, starts a worker process, streams the simulator (with a sprinkle of
+hostile payloads, duplicates and planted secrets) into Kafka while showing the
+worker's live metrics, then stops the worker and prints what landed. Everything
+it started is stopped on the way out, Ctrl-C included.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import ExitStack
@@ -18,15 +23,23 @@ from rich.live import Live
 from rich.table import Table
 
 from streamtune.config import Settings
-from streamtune.schemas.topics import raw_topic
-from streamtune.sinks.migrations import migrate
+from streamtune.errors import StreamtuneError
+from streamtune.schemas.topics import SOURCES, raw_topic
+from streamtune.sinks.metrics import scrape
 from streamtune.sinks.store import ClickHouseStore
-from streamtune.streams.admin import create_topics
+from streamtune.streams.admin import create_topics, group_caught_up
 from streamtune.streams.dev_broker import DevBroker
-from streamtune.streams.loader import LoadStats, RawLoader
 from streamtune.streams.producer import EventProducer
 
 HOSTILE_SHARE = 0.02
+PLANTED_SECRET = "demo-S3cret-pw"  # noqa: S105 - planted to show redaction
+IDLE_CLOSE_S = 3
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _produce(settings: Settings, events: int, progress: dict[str, int]) -> None:
@@ -34,46 +47,74 @@ def _produce(settings: Settings, events: int, progress: dict[str, int]) -> None:
 
     hostile = hostile_payloads(7, int(events * HOSTILE_SHARE))
     every = max(events // max(len(hostile), 1), 1)
+    topic = raw_topic("command", settings.topics.prefix)
     with EventProducer.from_settings(settings) as producer:
         for i, event in enumerate(Simulator(1).events(events), start=1):
+            if i % 500 == 0 and event.kind == "command":
+                event = event.model_copy(update={
+                    "raw_input": f"{event.raw_input} --password {PLANTED_SECRET}",
+                    "normalized_input": None})
             producer.send(event)
+            if i % 1000 == 0:
+                producer.send(event)  # a resend: stored once
             if hostile and i % every == 0:
-                payload, _ = hostile.pop()
-                producer.send_bytes(raw_topic("command", settings.topics.prefix), payload)
+                producer.send_bytes(topic, hostile.pop()[0])
             progress["produced"] = producer.sent
 
 
-def _live_table(progress: dict[str, int], stats: LoadStats, started: float) -> Table:
+def _live(progress: dict[str, int], metrics: dict[str, float], started: float) -> Table:
     elapsed = max(time.monotonic() - started, 1e-9)
-    table = Table("produced", "stored events", "dead letters", "events/s", "elapsed")
-    loaded = stats.events + stats.dead_letters
-    table.add_row(f"{progress['produced']:,}", f"{stats.events:,}", f"{stats.dead_letters:,}",
-                  f"{loaded / elapsed:,.0f}", f"{elapsed:.1f} s")
+    stored = metrics.get("streamtune_events_in_total", 0.0)
+    table = Table("produced", "worker read", "dead letters", "duplicates", "redactions",
+                  "windows", "augmented", "read/s", "elapsed")
+    table.add_row(
+        f"{progress['produced']:,}", f"{stored:,.0f}",
+        f"{metrics.get('streamtune_dead_letters_total', 0):,.0f}",
+        f"{metrics.get('streamtune_duplicates_dropped_total', 0):,.0f}",
+        f"{metrics.get('streamtune_redactions_total', 0):,.0f}",
+        f"{metrics.get('streamtune_windows_emitted_total', 0):,.0f}",
+        f"{metrics.get('streamtune_augmented_rows_total', 0):,.0f}",
+        f"{stored / elapsed:,.0f}", f"{elapsed:.0f} s")
     return table
 
 
 def _summary(store: ClickHouseStore, console: Console) -> None:
     rows = Table("table", "rows", title="what landed in ClickHouse")
-    for table in ("commands", "errors", "feedback", "corrections", "traces", "metrics",
-                  "performance", "error_states", "dead_letters"):
+    for table in (*SOURCES.values(), "dead_letters", "augmented", "augmentation_qc",
+                  "aggregates"):
         rows.add_row(table, f"{store.count(table):,}")
     console.print(rows)
-    dlq = Table("category", "reason (first seen)", "count", title="dead letters by reason")
-    for category, reason, count in store.query_rows(
-        f"SELECT category, any(reason), count() FROM {store.table('dead_letters')} FINAL "  # noqa: S608 - fixed table
+    dlq = Table("category", "count", "a reason", title="dead letters by reason")
+    for category, count, reason in store.query_rows(
+        f"SELECT category, count(), any(reason) FROM {store.table('dead_letters')} FINAL "  # noqa: S608
         "GROUP BY category ORDER BY count() DESC"
     ):
-        dlq.add_row(category, reason[:80], str(count))
+        dlq.add_row(category, str(count), reason[:70])
     console.print(dlq)
-    top = Table("command type", "events", "success rate", "p95 exec time (s)",
-                title="busiest command types")
-    for command_type, n, rate, p95 in store.query_rows(
-        f"SELECT command_type, count(), avg(success), quantile(0.95)(execution_time) "  # noqa: S608
-        f"FROM {store.table('commands')} FINAL GROUP BY command_type ORDER BY count() DESC "
-        "LIMIT 5"
+    windows = Table("window", "command type", "events", "success", "p50 s", "p95 s", "p99 s",
+                    title="busiest window aggregates")
+    for start, command_type, events, rate, p50, p95, p99 in store.query_rows(
+        "SELECT window_start, command_type, events, success_rate, execution_time_p50, "  # noqa: S608
+        f"execution_time_p95, execution_time_p99 FROM {store.table('aggregates')} FINAL "
+        "WHERE source = 'commands' AND command_type != '' ORDER BY events DESC LIMIT 8"
     ):
-        top.add_row(command_type, f"{n:,}", f"{rate:.1%}", f"{p95:.2f}")
-    console.print(top)
+        windows.add_row(f"{start:%H:%M}", command_type, str(events), f"{rate:.0%}",
+                        f"{p50:.2f}", f"{p95:.2f}", f"{p99:.2f}")
+    console.print(windows)
+    leaks = store.query_rows(
+        f"SELECT count() FROM {store.table('commands')} WHERE "  # noqa: S608
+        "position(raw_input, {s:String}) > 0", {"s": PLANTED_SECRET})[0][0]
+    console.print(f"planted secrets found in the store: {leaks} (redacted before storage)")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
 
 
 def run_demo(settings: Settings, *, events: int, console: Console) -> None:
@@ -82,32 +123,45 @@ def run_demo(settings: Settings, *, events: int, console: Console) -> None:
         if settings.kafka.embedded:
             broker = DevBroker.from_settings(settings)
             was_running = broker.status().running
-            console.print(f"[bold]starting the dev broker[/bold] at {broker.address}")
+            console.print(f"[bold]dev broker[/bold] at {broker.address}")
             broker.start()
             if not was_running:
                 cleanup.callback(broker.stop)
-                cleanup.callback(console.print, "[bold]stopping the dev broker[/bold]")
         create_topics(settings)
-        store = cleanup.enter_context(ClickHouseStore.from_settings(settings))
-        migrate(store)
-        console.print(f"[bold]store[/bold] {settings.store_url} migrated")
-        loader = RawLoader(settings, store=store, group_id="streamtune-demo")
-        cleanup.callback(loader.close)
+        port = _free_port()
+        log_path = settings.data_dir / "demo-worker.log"
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "STREAMTUNE_METRICS_PORT": str(port),
+               "STREAMTUNE_PIPELINE__WINDOW_IDLE_CLOSE_S": str(IDLE_CLOSE_S)}
+        with log_path.open("ab") as log_out:
+            worker = subprocess.Popen(  # noqa: S603 - our own CLI
+                [sys.executable, "-m", "streamtune", "worker"], env=env, stdout=log_out,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        cleanup.callback(_stop, worker)
+        console.print(f"[bold]worker[/bold] pid {worker.pid}, metrics on :{port}, "
+                      f"log {log_path}")
         progress = {"produced": 0}
         producer = threading.Thread(target=_produce, args=(settings, events, progress),
                                     daemon=True, name="demo-producer")
         started = time.monotonic()
         producer.start()
-        with Live(_live_table(progress, loader.stats, started), console=console,
-                  refresh_per_second=4) as live:
-            loader.run(
-                idle_stop_s=3.0,
-                should_stop=lambda: not producer.is_alive() and
-                loader.stats.events + loader.stats.dead_letters >= progress["produced"],
-                on_batch=lambda stats: live.update(_live_table(progress, stats, started)),
-            )
-            loader.step()
-            live.update(_live_table(progress, loader.stats, started))
-        producer.join(timeout=30)
-        console.print()
-        _summary(store, console)
+        group = f"{settings.topics.prefix}streamtune-ingest"
+        raw = [raw_topic(kind, settings.topics.prefix) for kind in SOURCES]
+        caught_up_at = None
+        with Live(_live(progress, {}, started), console=console, refresh_per_second=2) as live:
+            while True:
+                time.sleep(0.5)
+                metrics = scrape(port)
+                live.update(_live(progress, metrics, started))
+                if worker.poll() is not None:
+                    raise StreamtuneError(f"the worker stopped unexpectedly; see {log_path}")
+                if caught_up_at is None:
+                    if not producer.is_alive() and group_caught_up(settings, group, raw):
+                        caught_up_at = time.monotonic()
+                elif time.monotonic() - caught_up_at > IDLE_CLOSE_S + 2 and \
+                        metrics.get("streamtune_windows_open", 1) == 0:
+                    break
+        console.print("[bold]stopping the worker[/bold] (SIGTERM: it finishes its batch)")
+        _stop(worker)
+        with ClickHouseStore.from_settings(settings) as store:
+            _summary(store, console)

@@ -99,6 +99,8 @@ def catalogue(settings: Settings) -> list[TopicSpec]:
                   1, dlq_ms),
         TopicSpec(dlq_topic(loop_topic("alerts", p)), "alerts past their retry budget",
                   "alert_id", 1, dlq_ms),
+        TopicSpec(loop_topic("window-deltas", p), "window deltas and ticks (internal)",
+                  "source|command_type", t.partitions, raw_ms),
         TopicSpec(loop_topic("model-control", p), "champion changes, hot swaps",
                   "model_name", 1, dlq_ms, cleanup_policy="compact"),
     ]

@@ -90,3 +90,26 @@ def migrate(store: ClickHouseStore) -> list[Migration]:
         )
         now_applied.append(migration)
     return now_applied
+
+
+def apply_retention(store: ClickHouseStore, *, days: int) -> list[str]:
+    """Set the raw-event TTL of every event table to ``days``; return the tables changed.
+
+    Existing parts are not rewritten at once (``materialize_ttl_after_modify = 0``);
+    they expire as ClickHouse merges them.
+    """
+    from streamtune.schemas.topics import SOURCES
+
+    changed = []
+    for table in SOURCES.values():
+        (create,) = store.query_rows(
+            "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
+            "AND name = {t:String}", {"db": store.database, "t": table})[0]
+        if f"INTERVAL {int(days)} DAY" in create:
+            continue
+        store.command(
+            f"ALTER TABLE {store.table(table)} MODIFY TTL toDateTime(event_time) + "
+            f"INTERVAL {int(days)} DAY SETTINGS materialize_ttl_after_modify = 0"
+        )
+        changed.append(table)
+    return changed

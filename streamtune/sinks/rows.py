@@ -24,7 +24,6 @@ from streamtune.sinks.store import ClickHouseStore
 KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset")
 """Where an event was read from; filled when rows come from Kafka."""
 
-_SERVER_DEFAULTS = {"ingested_at", "written_at"}
 _NOT_FROM_KAFKA = ("", -1, -1)
 
 
@@ -68,7 +67,7 @@ class TableLayout:
 
     @classmethod
     def read(cls, store: ClickHouseStore, table: str) -> TableLayout:
-        cols = {n: t for n, t in store.columns(table).items() if n not in _SERVER_DEFAULTS}
+        cols = store.columns(table, writable=True)
         return cls(table, tuple(cols), tuple(cols.values()))
 
     def row(self, fields: dict[str, Any]) -> list[Any]:

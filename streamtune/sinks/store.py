@@ -2,7 +2,8 @@
 
 One code path for both, through clickhouse-connect. In embedded mode exactly
 one process may open a chdb path; a second one gets a clear
-:class:`~streamtune.errors.StoreUnavailable`.
+:class:`~streamtune.errors.StoreUnavailable`. Calls are serialised by a lock,
+so threads of one process (the ingest loop, the window agent) can share it.
 
 Examples
 --------
@@ -14,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,7 @@ class ClickHouseStore:
     ) -> None:
         self.url = url
         self.database = database
+        self._lock = threading.RLock()
         try:
             self._client = _open_client(url, username=username, password=password)
             self._client.command("SELECT 1")
@@ -113,7 +116,8 @@ class ClickHouseStore:
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
         """Run a statement; values go in ``parameters`` (``{name:Type}`` placeholders)."""
         try:
-            return self._client.command(sql, parameters=dict(parameters or {}))
+            with self._lock:
+                return self._client.command(sql, parameters=dict(parameters or {}))
         except ClickHouseError as exc:
             raise StoreUnavailable(f"ClickHouse statement failed: {str(exc)[:300]}") from exc
 
@@ -122,7 +126,8 @@ class ClickHouseStore:
     ) -> list[tuple[Any, ...]]:
         """Run a query and return its rows as tuples."""
         try:
-            result = self._client.query(sql, parameters=dict(parameters or {}))
+            with self._lock:
+                result = self._client.query(sql, parameters=dict(parameters or {}))
         except ClickHouseError as exc:
             raise StoreUnavailable(f"ClickHouse query failed: {str(exc)[:300]}") from exc
         return [tuple(row) for row in result.result_rows]
@@ -131,24 +136,31 @@ class ClickHouseStore:
         self, sql: str, parameters: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         """Run a query and return its rows as dicts keyed by column name."""
-        result = self._client.query(sql, parameters=dict(parameters or {}))
+        with self._lock:
+            result = self._client.query(sql, parameters=dict(parameters or {}))
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
-    def columns(self, table: str) -> dict[str, str]:
-        """Column name -> ClickHouse type, in table order."""
+    def columns(self, table: str, *, writable: bool = False) -> dict[str, str]:
+        """Column name -> ClickHouse type, in table order.
+
+        With ``writable``, columns the server fills itself (``DEFAULT now64(...)``
+        timestamps) are left out.
+        """
         rows = self.query_rows(
-            "SELECT name, type FROM system.columns WHERE database = {db:String} "
-            "AND table = {t:String} ORDER BY position",
+            "SELECT name, type, default_expression FROM system.columns "
+            "WHERE database = {db:String} AND table = {t:String} ORDER BY position",
             {"db": self.database, "t": table},
         )
-        return {name: kind for name, kind in rows}
+        return {name: kind for name, kind, default in rows
+                if not (writable and default.startswith("now"))}
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         """Insert rows (values in ``columns`` order) into ``table``."""
         if not rows:
             return
         try:
-            self._client.insert(self.table(table), list(rows), column_names=list(columns))
+            with self._lock:
+                self._client.insert(self.table(table), list(rows), column_names=list(columns))
         except ClickHouseError as exc:
             raise StoreUnavailable(f"insert into {table} failed: {str(exc)[:300]}") from exc
 
@@ -159,7 +171,8 @@ class ClickHouseStore:
 
     def close(self) -> None:
         """Release the connection (and, for chdb, the data path)."""
-        self._client.close()
+        with self._lock:
+            self._client.close()
 
     def __enter__(self) -> ClickHouseStore:
         return self

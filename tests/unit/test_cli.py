@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import free_port
 
-COMMANDS = ["produce", "load", "simulate", "demo", "config", "schemas", "topics", "broker", "db"]
+COMMANDS = ["produce", "worker", "simulate", "demo", "config", "schemas", "topics", "broker", "db"]
 
 
 def run_cli(*args: str, cwd: Path,

@@ -1,0 +1,191 @@
+"""One batch of raw records through validate, clean, de-duplicate, annotate, augment, window.
+
+Pure processing, no I/O: :class:`BatchProcessor` turns raw Kafka records into
+everything the ingest loop then writes (rows, dead letters, augmented rows,
+quality-gate counts) and publishes (clean events, window deltas).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamtune.config import Settings
+from streamtune.errors import InvalidEvent
+from streamtune.models.augmentation import AugmentationResult, Augmenter
+from streamtune.schemas.dead_letter import DeadLetter
+from streamtune.schemas.decode import decode_event
+from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
+from streamtune.schemas.topics import SOURCES
+from streamtune.sinks.rows import KAFKA_COLUMNS, table_for
+from streamtune.streams.annotation import annotate
+from streamtune.streams.cleaning import clean_event
+from streamtune.streams.dedup import RecentIds
+from streamtune.streams.redaction import Redactor
+from streamtune.streams.windows import (
+    Aggregate,
+    WindowDelta,
+    WindowKey,
+    bucket_of,
+    window_start_ms,
+)
+
+_SOURCE_OF_TOPIC_SUFFIX = {f"raw.{source}": source for source in SOURCES.values()}
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A record as read from a raw topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+    @property
+    def position(self) -> tuple[str, int, int]:
+        return self.topic, self.partition, self.offset
+
+
+@dataclass
+class BatchResult:
+    """Everything a batch produced."""
+
+    events: list[tuple[Event, tuple[str, int, int]]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    augmentation: AugmentationResult | None = None
+    deltas: list[WindowDelta] = field(default_factory=list)
+    duplicates: int = 0
+    redactions: Counter[str] = field(default_factory=Counter)
+    records_by_topic: Counter[str] = field(default_factory=Counter)
+    batch_id: str = ""
+
+    def table_rows(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every row this batch writes, as ``(table, fields)``."""
+        rows: list[tuple[str, dict[str, Any]]] = []
+        for event, position in self.events:
+            fields = dict(event)
+            fields.update(zip(KAFKA_COLUMNS, position, strict=True))
+            rows.append((table_for(event.kind), fields))
+        rows += [("dead_letters", dict(letter)) for letter in self.dead_letters]
+        if self.augmentation is not None:
+            for row in self.augmentation.rows:
+                fields = dict(row.event)
+                fields.update(augmented_id=row.augmented_id, parent_event_id=row.parent_event_id,
+                              kind=row.event.kind, family=row.family, technique=row.technique,
+                              synthetic=True,
+                              semantic_confidence=row.semantic_confidence,
+                              syntax_ok=row.syntax_ok, dry_run_ok=row.dry_run_ok)
+                rows.append(("augmented", fields))
+            rows += [("augmentation_qc", {**vars(qc), "batch_id": self.batch_id})
+                     for qc in self.augmentation.qc if qc.generated]
+        return rows
+
+
+def source_of_topic(topic: str) -> str:
+    """Data source a raw topic carries (``raw.commands`` -> ``commands``), prefix ignored."""
+    for suffix, source in _SOURCE_OF_TOPIC_SUFFIX.items():
+        if topic.endswith(suffix):
+            return source
+    return topic
+
+
+def window_key_of(event: Event, window_s: int) -> WindowKey:
+    """The window an event counts in: its source, its command type (if any), its time."""
+    command_type = ""
+    if isinstance(event, CommandEvent):
+        command_type = event.command_type
+    elif isinstance(event, ErrorEvent):
+        failed = event.failed_command.get("command_type")
+        command_type = failed if isinstance(failed, str) else ""
+    elif event.kind == "performance":
+        command_type = event.command_type
+    return WindowKey(SOURCES[event.kind], command_type, window_start_ms(event.event_time, window_s))
+
+
+class BatchProcessor:
+    """The pipeline's per-batch logic, configured once per worker."""
+
+    def __init__(self, settings: Settings, *, augmenter: Augmenter | None = None) -> None:
+        self.settings = settings
+        self.window_s = settings.pipeline.window_seconds
+        self.redactor = Redactor(settings.pipeline.redaction_patterns)
+        self.augmenter = augmenter or Augmenter(settings.augmentation)
+        self.recent = RecentIds(horizon_s=settings.pipeline.dedup_horizon_s,
+                                max_ids=settings.pipeline.dedup_max_ids)
+
+    def process(self, records: list[RawRecord], *, now: float | None = None) -> BatchResult:
+        """Run one batch; never raises for bad input (it becomes dead letters)."""
+        now = time.monotonic() if now is None else now
+        result = BatchResult()
+        if records:
+            first = records[0]
+            result.batch_id = f"{first.topic}/{first.partition}/{first.offset}"
+        partials: dict[tuple[WindowKey, str], Aggregate] = defaultdict(Aggregate)
+        spans: dict[str, list[int]] = {}
+        for record in records:
+            result.records_by_topic[record.topic] += 1
+            part = f"{record.topic}/{record.partition}"
+            span = spans.setdefault(part, [record.offset, record.offset])
+            span[0] = min(span[0], record.offset)
+            span[1] = max(span[1], record.offset)
+            event = self._one(record, result, now)
+            if event is None:
+                continue
+            key = window_key_of(event, self.window_s)
+            _count(partials[(key, part)], event)
+        for letter in result.dead_letters:
+            key = WindowKey(source_of_topic(letter.topic), "",
+                            window_start_ms(letter.failed_at, self.window_s))
+            partials[(key, f"{letter.topic}/{letter.partition}")].dlq += 1
+        result.deltas = [WindowDelta(key, part, spans[part][0], spans[part][1], aggregate)
+                         for (key, part), aggregate in partials.items()]
+        augmentable = [e for e, _ in result.events if isinstance(e, CommandEvent | ErrorEvent)]
+        result.augmentation = self.augmenter.augment(augmentable)
+        return result
+
+    def _one(self, record: RawRecord, result: BatchResult, now: float) -> Event | None:
+        try:
+            event = decode_event(record.value)
+            event, redactions = clean_event(event, redactor=self.redactor)
+        except InvalidEvent as exc:
+            result.dead_letters.append(self._dead(record, exc.reason, exc.category))
+            return None
+        except Exception as exc:  # a bug in one step must cost one record, not the worker
+            result.dead_letters.append(
+                self._dead(record, f"processing failed: {type(exc).__name__}: {exc}",
+                           "processing"))
+            return None
+        if not self.recent.first_time(str(event.event_id), now=now):
+            result.duplicates += 1
+            return None
+        result.redactions.update(redactions)
+        event = annotate(event)
+        result.events.append((event, record.position))
+        return event
+
+    def _dead(self, record: RawRecord, reason: str, category: str) -> DeadLetter:
+        redacted, _ = self.redactor.redact(reason)
+        return DeadLetter.wrap(
+            _redact_bytes(self.redactor, record.value), reason=redacted,
+            category=category,  # type: ignore[arg-type]
+            topic=record.topic, partition=record.partition, offset=record.offset,
+        )
+
+
+def _redact_bytes(redactor: Redactor, raw: bytes) -> bytes:
+    """Dead letters keep the raw bytes — minus any secret they carry."""
+    text = raw.decode("utf-8", errors="surrogateescape")
+    redacted, counts = redactor.redact(text)
+    return redacted.encode("utf-8", errors="surrogateescape") if counts else raw
+
+
+def _count(aggregate: Aggregate, event: Any) -> None:
+    aggregate.events += 1
+    if isinstance(event, CommandEvent):
+        aggregate.successes += event.success
+        aggregate.exec_hist[bucket_of(event.execution_time)] += 1
+    elif isinstance(event, ErrorEvent):
+        aggregate.errors_by_type[event.error_type] += 1

@@ -1,0 +1,257 @@
+"""The ingest loop: raw topics -> batch processing -> ClickHouse, then commit.
+
+It runs in a thread of the worker and is a member of the ``<app>-ingest``
+consumer group, so N workers split the raw partitions. For each batch it
+
+1. processes the records (validate, clean, de-duplicate, annotate, augment);
+2. flushes every row to ClickHouse — retrying with back-off while the store
+   is down, with the assigned partitions paused (backpressure: no new
+   records are read, group membership is kept);
+3. publishes dead letters, clean events and window deltas, and waits for Kafka
+   to confirm them;
+4. only then commits the batch's offsets.
+
+A crash anywhere replays at most the uncommitted batch; rows fold by identity
+and window deltas by (partition, first offset), so replays change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+
+from streamtune.config import Settings
+from streamtune.errors import BrokerUnavailable
+from streamtune.schemas.topics import SOURCES, clean_topic, dlq_topic, loop_topic, raw_topic
+from streamtune.sinks.batching import SinkUnavailable
+from streamtune.sinks.clickhouse import ClickHouseSink
+from streamtune.sinks.metrics import PipelineMetrics
+from streamtune.streams.admin import client_config
+from streamtune.streams.batch import BatchProcessor, BatchResult, RawRecord
+
+log = logging.getLogger(__name__)
+TICK_INTERVAL_S = 1.0
+SHUTDOWN_GRACE_S = 10.0
+
+
+def deltas_topic(settings: Settings) -> str:
+    """Internal topic carrying window deltas and ticks to the window agent."""
+    return loop_topic("window-deltas", settings.topics.prefix)
+
+
+class IngestLoop:
+    """Consume raw topics in batches and land them; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sink: ClickHouseSink,
+        metrics: PipelineMetrics,
+        group_id: str,
+        processor: BatchProcessor | None = None,
+        publish_clean: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.metrics = metrics
+        self.processor = processor or BatchProcessor(settings)
+        self.publish_clean = publish_clean
+        self.stop_requested = threading.Event()
+        conf = client_config(settings)
+        self.consumer = Consumer({
+            **conf, "group.id": group_id, "enable.auto.commit": False,
+            # static membership: a restarted worker takes its partitions back at once
+            "group.instance.id": f"{settings.worker_id}-ingest",
+            "auto.offset.reset": "earliest", "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 300_000,
+            "fetch.wait.max.ms": 100,
+        })
+        self.producer = Producer({**conf, "enable.idempotence": True, "linger.ms": 5,
+                                  "compression.type": "lz4"})
+        prefix = settings.topics.prefix
+        self.consumer.subscribe([raw_topic(kind, prefix) for kind in SOURCES],
+                                on_revoke=self._on_revoke)
+        self._deltas = deltas_topic(settings)
+        self._last_tick = 0.0
+        self._last_data = time.monotonic()
+        self._watermark_ms = 0
+
+    # -- one batch -------------------------------------------------------------------
+
+    def step(self) -> int:
+        """Process one batch end to end; return the number of records it held."""
+        batch_cfg = self.settings.pipeline
+        messages = self.consumer.consume(batch_cfg.batch_max_events,
+                                         batch_cfg.batch_max_wait_ms / 1000)
+        records = [_record(m) for m in messages if m.error() is None]
+        if not records:
+            self._maybe_tick()
+            return 0
+        started = time.perf_counter()
+        result = self.processor.process(records)
+        self.sink.add(result.table_rows())
+        self._flush_with_backpressure()
+        self._publish(result)
+        self._commit(records)
+        self._record_metrics(result, started)
+        self._last_data = time.monotonic()
+        self._maybe_tick()
+        return len(records)
+
+    def _flush_with_backpressure(self) -> None:
+        give_up_at: list[float] = []
+
+        def keep_trying() -> bool:
+            if self.stop_requested.is_set():
+                give_up_at.append(give_up_at[0] if give_up_at else
+                                  time.monotonic() + SHUTDOWN_GRACE_S)
+                return time.monotonic() < give_up_at[0]
+            return True
+
+        paused: list[TopicPartition] = []
+
+        def on_failure(attempt: int, exc: Exception) -> None:
+            self.metrics.sink_failures.inc()
+            if not paused:
+                paused.extend(self.consumer.assignment())
+                self.consumer.pause(paused)
+                self.metrics.paused.set(1)
+                log.warning("store unavailable: consumption paused (%s)", exc)
+
+        try:
+            self.sink.flush(keep_trying=keep_trying, on_failure=on_failure,
+                            wait=self._wait_polling)
+        finally:
+            if paused:
+                self.consumer.resume(paused)
+                self.metrics.paused.set(0)
+                log.warning("store back: consumption resumed")
+
+    def _wait_polling(self, seconds: float) -> None:
+        """Sleep while serving the group protocol; nothing new is processed."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            msg = self.consumer.poll(min(0.2, max(deadline - time.monotonic(), 0)))
+            if msg is not None and msg.error() is None:  # a newly assigned partition
+                record = _record(msg)
+                tp = TopicPartition(record.topic, record.partition, record.offset)
+                self.consumer.pause([tp])
+                self.consumer.seek(tp)
+
+    def _publish(self, result: BatchResult) -> None:
+        produce = self.producer.produce
+        for letter in result.dead_letters:
+            produce(dlq_topic(letter.topic), letter.model_dump_json().encode(),
+                    key=f"{letter.topic}/{letter.partition}".encode())
+        if self.publish_clean:
+            prefix = self.settings.topics.prefix
+            for event, _ in result.events:
+                produce(clean_topic(event.kind, prefix), event.model_dump_json().encode(),
+                        key=event.session_id.encode())
+                self.producer.poll(0)
+        for delta in result.deltas:
+            produce(self._deltas, json.dumps({"type": "delta", **delta.to_json()}).encode(),
+                    key=delta.key.group.encode())
+        for event, _ in result.events:
+            self._watermark_ms = max(self._watermark_ms,
+                                     int(event.event_time.timestamp() * 1000))
+        if self.producer.flush(30.0):
+            raise BrokerUnavailable("Kafka did not confirm dead letters / deltas within 30 s")
+
+    def _commit(self, records: list[RawRecord]) -> None:
+        ends: dict[tuple[str, int], int] = {}
+        for r in records:
+            ends[(r.topic, r.partition)] = max(ends.get((r.topic, r.partition), -1), r.offset)
+        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in ends.items()]
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:  # e.g. partitions revoked meanwhile: replayed elsewhere
+            log.warning("offset commit failed, the batch will be replayed: %s", exc)
+
+    def _maybe_tick(self) -> None:
+        """Tell every window-agent partition how far event time got, and how idle we are."""
+        now = time.monotonic()
+        if now - self._last_tick < TICK_INTERVAL_S:
+            return
+        self._last_tick = now
+        tick = json.dumps({"type": "tick", "watermark_ms": self._watermark_ms,
+                           "idle_s": now - self._last_data}).encode()
+        for partition in range(self.settings.topics.partitions):
+            self.producer.produce(self._deltas, tick, partition=partition)
+        self.producer.poll(0)
+
+    def _record_metrics(self, result: BatchResult, started: float) -> None:
+        m = self.metrics
+        for topic, count in result.records_by_topic.items():
+            m.events_in.labels(topic).inc(count)
+        for letter in result.dead_letters:
+            m.dead_letters.labels(letter.topic, letter.category).inc()
+        for kind, count in result.redactions.items():
+            m.redactions.labels(kind).inc(count)
+        m.duplicates.inc(result.duplicates)
+        if result.augmentation is not None:
+            for qc in result.augmentation.qc:
+                if not qc.generated:
+                    continue
+                m.augmented.labels(qc.technique).inc(qc.accepted)
+                for gate, passed in (("semantic", qc.semantic_passed),
+                                     ("syntax", qc.syntax_passed),
+                                     ("dry_run", qc.dry_run_passed)):
+                    m.qc_checked.labels(qc.technique, gate, "pass").inc(passed)
+                    m.qc_checked.labels(qc.technique, gate, "fail").inc(qc.generated - passed)
+                    m.qc_pass_rate.labels(qc.technique, gate).set(passed / qc.generated)
+        m.batch_latency.observe(time.perf_counter() - started)
+
+    def update_lag(self) -> None:
+        """Refresh the consumer-lag gauge from the broker's end offsets."""
+        for tp in self.consumer.assignment():
+            try:
+                _, high = self.consumer.get_watermark_offsets(tp, timeout=1.0, cached=True)
+                position = self.consumer.position([tp])[0].offset
+            except KafkaException:
+                continue
+            if position >= 0:
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(high - position, 0))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("partitions revoked: %s", [(p.topic, p.partition) for p in partitions])
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def run(self, *, on_batch: Callable[[int], None] | None = None) -> None:
+        """Loop until :meth:`stop`; a batch in progress is finished first."""
+        lag_every = 5.0
+        last_lag = 0.0
+        try:
+            while not self.stop_requested.is_set():
+                try:
+                    count = self.step()
+                except SinkUnavailable as exc:
+                    log.error("stopping with an unwritten batch (it will be replayed): %s", exc)
+                    break
+                if on_batch is not None and count:
+                    on_batch(count)
+                if time.monotonic() - last_lag > lag_every:
+                    self.update_lag()
+                    last_lag = time.monotonic()
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+
+    def close(self) -> None:
+        self.producer.flush(10.0)
+        self.consumer.close()
+
+
+def _record(message: Message) -> RawRecord:
+    return RawRecord(message.topic() or "", message.partition() or 0, message.offset() or 0,
+                     message.value() or b"")

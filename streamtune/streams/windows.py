@@ -1,0 +1,197 @@
+"""Tumbling-window aggregates that stay exact under replays.
+
+The ingest path summarises each batch into :class:`WindowDelta` records — one
+per (source, command type, window) it touched, tagged with the raw partition
+and the batch's first and last offsets. A faust agent folds them into a
+changelog-backed table of :class:`WindowState`. Because the ingest commits a
+batch's offsets before it produces the next batch's deltas, a delta starting
+at offset ``s`` proves everything of that partition before ``s`` is final.
+Against the partition's pending delta ``[s0, e0]``, a new delta ``[s, e]``:
+
+* ``s == s0``: replaces it (a batch redone after a crash or rebalance, or the
+  agent re-reading its own input);
+* ``s > e0``: the pending one is final — merged into the base — and the new
+  one becomes pending;
+* ``s0 < s <= e0``: the pending one came from a batch that was never
+  committed and was redone with other boundaries; every event of it that
+  falls in this window lies at ``>= s`` and is being redone, so it is dropped;
+* ``s < s0``: a stale re-read, ignored.
+
+So each event counts once, whatever crashes. Execution times go into a
+log-bucket histogram (buckets 2 % wide), from which p50/p95/p99 are read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+_BUCKET_BASE = 1.02
+_SMALLEST_S = 1e-4
+_LOG_BASE = math.log(_BUCKET_BASE)
+
+
+def bucket_of(seconds: float) -> int:
+    """Histogram bucket of an execution time (-1 for anything under 0.1 ms)."""
+    if seconds < _SMALLEST_S:
+        return -1
+    return int(math.log(seconds / _SMALLEST_S) / _LOG_BASE)
+
+
+def bucket_value(bucket: int) -> float:
+    """Representative (geometric middle) value of a bucket."""
+    if bucket < 0:
+        return 0.0
+    return float(_SMALLEST_S * _BUCKET_BASE ** (bucket + 0.5))
+
+
+@dataclass
+class Aggregate:
+    """Counts and an execution-time histogram for one window and key."""
+
+    events: int = 0
+    successes: int = 0
+    errors_by_type: Counter[str] = field(default_factory=Counter)
+    exec_hist: Counter[int] = field(default_factory=Counter)
+    dlq: int = 0
+
+    def merge(self, other: Aggregate) -> None:
+        self.events += other.events
+        self.successes += other.successes
+        self.errors_by_type.update(other.errors_by_type)
+        self.exec_hist.update(other.exec_hist)
+        self.dlq += other.dlq
+
+    def percentile(self, q: float) -> float:
+        """Execution time at quantile ``q`` (0 when no time was recorded)."""
+        total = sum(self.exec_hist.values())
+        if not total:
+            return 0.0
+        rank = q * (total - 1)
+        seen = 0
+        for bucket in sorted(self.exec_hist):
+            seen += self.exec_hist[bucket]
+            if seen > rank:
+                return bucket_value(bucket)
+        return bucket_value(max(self.exec_hist))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"events": self.events, "successes": self.successes,
+                "errors_by_type": dict(self.errors_by_type),
+                "exec_hist": {str(k): v for k, v in self.exec_hist.items()}, "dlq": self.dlq}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Aggregate:
+        return cls(int(data["events"]), int(data["successes"]), Counter(data["errors_by_type"]),
+                   Counter({int(k): int(v) for k, v in data["exec_hist"].items()}),
+                   int(data["dlq"]))
+
+
+@dataclass(frozen=True, slots=True)
+class WindowKey:
+    """Which window: data source, command type ('' when none) and window start (epoch ms)."""
+
+    source: str
+    command_type: str
+    start_ms: int
+
+    @property
+    def group(self) -> str:
+        """Key that routes all windows of one (source, command type) to one partition."""
+        return f"{self.source}|{self.command_type}"
+
+    def table_key(self) -> str:
+        return f"{self.group}|{self.start_ms}"
+
+    @classmethod
+    def parse(cls, text: str) -> WindowKey:
+        source, command_type, start = text.rsplit("|", 2)
+        return cls(source, command_type, int(start))
+
+
+def window_start_ms(when: datetime, window_s: int) -> int:
+    """Start of the tumbling window holding ``when``, in epoch milliseconds."""
+    ms = int(when.timestamp() * 1000)
+    return ms - ms % (window_s * 1000)
+
+
+@dataclass
+class WindowDelta:
+    """What one batch of one raw partition adds to one window."""
+
+    key: WindowKey
+    partition: str
+    start_offset: int
+    end_offset: int
+    aggregate: Aggregate
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key.table_key(), "partition": self.partition,
+                "start_offset": self.start_offset, "end_offset": self.end_offset,
+                "aggregate": self.aggregate.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WindowDelta:
+        return cls(WindowKey.parse(data["key"]), str(data["partition"]),
+                   int(data["start_offset"]), int(data["end_offset"]),
+                   Aggregate.from_json(data["aggregate"]))
+
+
+@dataclass
+class WindowState:
+    """A window's folded state: final base plus one pending delta per raw partition."""
+
+    base: Aggregate = field(default_factory=Aggregate)
+    pending: dict[str, tuple[int, int, Aggregate]] = field(default_factory=dict)
+    closed: bool = False
+    partition: int = -1
+    """Partition of the window-deltas topic this window's deltas arrive on."""
+
+    def apply(self, delta: WindowDelta) -> bool:
+        """Fold ``delta`` in; False when it was a stale re-read and changed nothing."""
+        current = self.pending.get(delta.partition)
+        if current is not None:
+            start, end, aggregate = current
+            if delta.start_offset < start:
+                return False
+            if delta.start_offset > end:
+                self.base.merge(aggregate)
+        self.pending[delta.partition] = (delta.start_offset, delta.end_offset, delta.aggregate)
+        return True
+
+    def total(self) -> Aggregate:
+        result = Aggregate()
+        result.merge(self.base)
+        for *_, aggregate in self.pending.values():
+            result.merge(aggregate)
+        return result
+
+    def to_json(self) -> dict[str, Any]:
+        return {"base": self.base.to_json(), "closed": self.closed, "partition": self.partition,
+                "pending": {p: [s, e, a.to_json()] for p, (s, e, a) in self.pending.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WindowState:
+        pending = {p: (int(s), int(e), Aggregate.from_json(a))
+                   for p, (s, e, a) in data["pending"].items()}
+        return cls(Aggregate.from_json(data["base"]), pending, bool(data["closed"]),
+                   int(data["partition"]))
+
+
+def aggregate_row(key: WindowKey, window_s: int, total: Aggregate) -> dict[str, Any]:
+    """The ``aggregates`` table row of a window."""
+    start = datetime.fromtimestamp(key.start_ms / 1000, UTC)
+    end = datetime.fromtimestamp((key.start_ms + window_s * 1000) / 1000, UTC)
+    return {
+        "window_start": start, "window_end": end, "source": key.source,
+        "command_type": key.command_type, "events": total.events,
+        "successes": total.successes,
+        "success_rate": total.successes / total.events if total.events else 0.0,
+        "errors_by_type": dict(total.errors_by_type),
+        "execution_time_p50": total.percentile(0.50),
+        "execution_time_p95": total.percentile(0.95),
+        "execution_time_p99": total.percentile(0.99), "dlq_count": total.dlq,
+    }

@@ -1,0 +1,46 @@
+"""``streamtune worker``: open the store, start the faust app, run until signalled."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+import faust
+
+from streamtune.config import Settings
+from streamtune.sinks.clickhouse import ClickHouseSink
+from streamtune.sinks.metrics import PipelineMetrics
+from streamtune.sinks.migrations import apply_retention, migrate
+from streamtune.sinks.store import ClickHouseStore
+from streamtune.streams.admin import create_topics
+from streamtune.streams.app import add_ingest, build_app
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
+    """Run one worker until SIGTERM/SIGINT; return its exit code."""
+    create_topics(settings)
+    store = ClickHouseStore.from_settings(settings)
+    try:
+        migrate(store)
+        apply_retention(store, days=settings.pipeline.raw_ttl_days)
+        metrics = PipelineMetrics()
+        metrics.serve(settings.metrics_port)
+        sink = ClickHouseSink(store, metrics=metrics,
+                              retry_initial_s=settings.pipeline.sink_retry_initial_s,
+                              retry_max_s=settings.pipeline.sink_retry_max_s)
+        app = build_app(settings, sink=sink, metrics=metrics)
+        service = add_ingest(app, settings, sink=sink, metrics=metrics,
+                             on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))
+        worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
+                              override_logging=False)
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+            return 1 if service.failure else code
+        return 1 if service.failure else 0
+    finally:
+        store.close()

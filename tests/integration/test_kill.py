@@ -1,0 +1,62 @@
+"""SIGKILL a worker mid-stream and restart it: still exactly N rows, windows exact."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from streamtune.config import Settings
+from streamtune.schemas import EVENT_MODELS
+from streamtune.schemas.topics import SOURCES
+from streamtune.simulator import Simulator
+from streamtune.streams.admin import create_topics
+from streamtune.streams.producer import EventProducer
+from tests.integration.test_pipeline import WINDOW_QUERIES, check_windows
+from tests.integration.worker_harness import (
+    Worker,
+    caught_up,
+    read_store,
+    wait_for,
+    wait_windows_closed,
+    worker_settings,
+)
+
+
+@pytest.mark.timeout(500)
+def test_sigkill_mid_stream_loses_and_duplicates_nothing(settings: Settings,
+                                                         tmp_path: Path) -> None:
+    create_topics(settings)
+    events = list(Simulator(23).events(6000))
+    with EventProducer.from_settings(settings) as producer:
+        for event in events:
+            producer.send(event)
+    wsettings = worker_settings(settings, tmp_path, batch_max_events=500)
+    first = Worker(wsettings, log=tmp_path / "worker-1.log").start()
+    try:
+        wait_for(lambda: first.metric("streamtune_events_in_total") >= 1500, timeout=180,
+                 what="a quarter of the stream", worker=first)
+        first.kill()
+    finally:
+        first.ensure_stopped()
+    assert not caught_up(wsettings), "the worker finished before it was killed"
+
+    second = Worker(wsettings, log=tmp_path / "worker-2.log").start()
+    try:
+        wait_for(lambda: caught_up(wsettings), timeout=240, what="the rest of the stream",
+                 worker=second)
+        wait_windows_closed(second, wsettings)
+        assert second.terminate() == 0
+    finally:
+        second.ensure_stopped()
+
+    tables = [SOURCES[kind] for kind in EVENT_MODELS]
+    store = read_store(wsettings, {
+        **{t: f"SELECT count(), uniqExact(event_id) FROM streamtune.{t} FINAL" for t in tables},
+        **WINDOW_QUERIES,
+    })
+    expected = Counter(e.kind for e in events)
+    for kind in EVENT_MODELS:
+        assert store[SOURCES[kind]] == [[expected[kind], expected[kind]]], kind
+    check_windows(store)

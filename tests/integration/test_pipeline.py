@@ -1,0 +1,172 @@
+"""End to end through a real worker: exactly the valid events stored, hostile ones
+dead-lettered, duplicates once, secrets nowhere, augmented rows with lineage,
+windows equal to a recomputation from the raw rows."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamtune.config import Settings
+from streamtune.schemas import EVENT_MODELS, CommandEvent, ErrorEvent, Event
+from streamtune.schemas.topics import SOURCES, raw_topic
+from streamtune.simulator import Simulator, hostile_payloads
+from streamtune.streams.admin import create_topics, describe_topics
+from streamtune.streams.producer import EventProducer
+from tests.integration.worker_harness import (
+    Worker,
+    caught_up,
+    read_store,
+    wait_for,
+    wait_windows_closed,
+    worker_settings,
+)
+
+SECRETS = ["hunter2-Sup3r", "ghp_Zx81k2JHs9aQ0wErTy12uIoPlkJhGfDsA4B", "S3cretDbPw",
+           "AKIAIOSFODNN7EXAMPLE", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"]
+
+
+def with_secrets(events: list[Event]) -> list[Event]:
+    """Plant every kind of secret into some command and error events."""
+    planted: list[Event] = []
+    commands = [e for e in events if isinstance(e, CommandEvent)][:5]
+    errors = [e for e in events if isinstance(e, ErrorEvent)][:3]
+    for event, secret in zip(commands, SECRETS, strict=False):
+        planted.append(event.model_copy(update={
+            "raw_input": f"{event.raw_input} --password {SECRETS[0]} token={SECRETS[1]}",
+            "normalized_input": None, "parameters": {"api_key": secret},
+            "context": {"aws_access_key_id": SECRETS[3]}}))
+    for event in errors:
+        planted.append(event.model_copy(update={
+            "error_message": f"login to postgres://app:{SECRETS[2]}@db:5432/plant failed, "
+                             f"key {SECRETS[4]}"}))
+    replaced = {e.event_id: e for e in planted}
+    return [replaced.get(e.event_id, e) for e in events]
+
+
+def recompute_windows(rows: list[list[Any]], window_s: int) -> dict[tuple[str, int], dict]:
+    grouped: dict[tuple[str, int], dict] = defaultdict(lambda: {"n": 0, "ok": 0, "times": []})
+    for command_type, epoch_ms, success, seconds in rows:
+        start = int(epoch_ms) - int(epoch_ms) % (window_s * 1000)
+        cell = grouped[(command_type, start)]
+        cell["n"] += 1
+        cell["ok"] += int(success)
+        cell["times"].append(float(seconds))
+    return grouped
+
+
+def check_windows(store: dict[str, list[list[Any]]], window_s: int = 60) -> None:
+    expected = recompute_windows(store["command_rows"], window_s)
+    got = {(row[0], int(row[1])): row[2:] for row in store["command_windows"]}
+    assert set(got) == set(expected)
+    for key, cell in expected.items():
+        events, successes, p50, p95 = got[key]
+        assert (events, successes) == (cell["n"], cell["ok"]), key
+        times = sorted(cell["times"])
+        for q, value in ((0.5, p50), (0.95, p95)):
+            exact = times[math.floor(q * (len(times) - 1))]
+            assert abs(value - exact) <= 0.011 * exact + 1e-4, (key, q, value, exact)
+    errors_expected = Counter((r[0], r[1]) for r in store["error_rows"])
+    errors_got: Counter[tuple[str, str]] = Counter()
+    for command_type, by_type in store["error_windows"]:
+        for error_type, count in (by_type.items() if isinstance(by_type, dict) else by_type):
+            errors_got[(command_type, error_type)] += count
+    assert errors_got == errors_expected
+
+
+WINDOW_QUERIES = {
+    "command_rows": "SELECT command_type, toUnixTimestamp64Milli(event_time), success, "
+                    "execution_time FROM streamtune.commands FINAL",
+    "command_windows": "SELECT command_type, toUnixTimestamp64Milli(window_start), events, "
+                       "successes, execution_time_p50, execution_time_p95 "
+                       "FROM streamtune.aggregates FINAL WHERE source = 'commands' "
+                       "AND command_type != ''",
+    "error_rows": "SELECT JSONExtractString(failed_command, 'command_type'), error_type "
+                  "FROM streamtune.errors FINAL",
+    "error_windows": "SELECT command_type, errors_by_type FROM streamtune.aggregates FINAL "
+                     "WHERE source = 'errors'",
+}
+
+
+@pytest.mark.timeout(400)
+def test_worker_lands_exactly_the_valid_events(settings: Settings, tmp_path: Path) -> None:
+    create_topics(settings)
+    events = with_secrets(list(Simulator(11).events(3000)))
+    hostile = hostile_payloads(5, 150)
+    hostile.append((f'{{"kind": "command", "raw_input": "x token={SECRETS[1]}"'.encode(), "json"))
+    resent = [e for e in events if e.kind == "command"][:40]
+    with EventProducer.from_settings(settings) as producer:
+        for i, event in enumerate(events):
+            producer.send(event)
+            if i % 20 == 0 and hostile:
+                payload, _ = hostile[i // 20 % len(hostile)]
+                producer.send_bytes(raw_topic("command", settings.topics.prefix), payload)
+        sent_hostile = [hostile[i // 20 % len(hostile)] for i in range(0, len(events), 20)]
+        for event in resent:  # the same event_id again: stored once
+            producer.send(event)
+    valid_extra = [(p, c) for p, c in sent_hostile if c == "valid"]
+    invalid = [(p, c) for p, c in sent_hostile if c != "valid"]
+
+    wsettings = worker_settings(settings, tmp_path)
+    worker = Worker(wsettings, log=tmp_path / "worker.log").start()
+    try:
+        wait_for(lambda: caught_up(wsettings), timeout=240, what="all records committed",
+                 worker=worker)
+        wait_windows_closed(worker, wsettings)
+        assert worker.metric("streamtune_duplicates_dropped_total") == len(resent)
+        assert worker.alive()
+        assert worker.terminate() == 0
+    finally:
+        worker.ensure_stopped()
+
+    tables = {kind: SOURCES[kind] for kind in EVENT_MODELS}
+    queries = {f"count_{t}": f"SELECT count() FROM streamtune.{t} FINAL" for t in tables.values()}
+    queries |= {f"raw_{t}": f"SELECT count() FROM streamtune.{t}" for t in tables.values()}
+    queries |= {f"dump_{t}": f"SELECT * FROM streamtune.{t}" for t in tables.values()}
+    queries |= {
+        "dead": "SELECT category, reason, raw_b64, topic, offset FROM streamtune.dead_letters "
+                "FINAL",
+        "augmented": "SELECT technique, family, parent_event_id, kind, synthetic, raw_input, "
+                     "error_message, parameters FROM streamtune.augmented FINAL",
+        "qc": "SELECT technique, sum(generated), sum(accepted) FROM streamtune.augmentation_qc "
+              "FINAL GROUP BY technique",
+        "dlq_windows": "SELECT sum(dlq_count) FROM streamtune.aggregates FINAL",
+        "ids": "SELECT toString(event_id) FROM streamtune.commands FINAL UNION ALL "
+               "SELECT toString(event_id) FROM streamtune.errors FINAL",
+        **WINDOW_QUERIES,
+    }
+    store = read_store(wsettings, queries)
+
+    expected = Counter(e.kind for e in events)
+    expected["command"] += len(valid_extra)
+    for kind, table in tables.items():
+        assert store[f"count_{table}"] == [[expected[kind]]], table
+        assert store[f"raw_{table}"] == [[expected[kind]]], table  # duplicates never written
+
+    categories = Counter(row[0] for row in store["dead"])
+    assert categories == Counter(c for _, c in invalid)
+    assert all(row[1] and row[3] == raw_topic("command", settings.topics.prefix)
+               for row in store["dead"])
+    dlq_topic_counts = {s.spec.name: s.messages for s in describe_topics(settings)}
+    assert dlq_topic_counts[raw_topic("command", settings.topics.prefix) + ".dlq"] == len(invalid)
+    assert store["dlq_windows"] == [[len(invalid)]]
+
+    everything = json.dumps(store) + "".join(
+        base64.b64decode(row[2]).decode("utf-8", "replace") for row in store["dead"])
+    for secret in SECRETS:
+        assert secret not in everything, secret
+    assert "[REDACTED:" in everything
+
+    techniques = {row[0] for row in store["augmented"]}
+    assert len(techniques) == 12, techniques
+    parents = {row[0] for row in store["ids"]}
+    assert all(row[2] in parents and row[4] for row in store["augmented"])
+    assert {row[0] for row in store["qc"]} >= techniques
+
+    check_windows(store)
