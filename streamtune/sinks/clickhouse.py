@@ -8,7 +8,6 @@ The store serialises calls, so the ingest thread and the window agent share a si
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from typing import Any
 
 from streamtune.sinks.batching import BatchingSink
@@ -36,14 +35,10 @@ class ClickHouseSink(BatchingSink[TableRow]):
         self.metrics = metrics
 
     def write(self, items: list[TableRow]) -> None:
-        grouped: dict[str, list[list[Any]]] = defaultdict(list)
-        for table, fields in items:
-            grouped[table].append(self.rows.layout(table).row(fields))
         started = time.perf_counter()
-        for table, rows in grouped.items():
-            self.store.insert(table, rows, self.rows.layout(table).columns)
+        written = self.rows.write(items)
         if self.metrics is not None:
             self.metrics.sink_latency.observe(time.perf_counter() - started)
             self.metrics.sink_batch_rows.observe(len(items))
-            for table, rows in grouped.items():
-                self.metrics.events_out.labels(table).inc(len(rows))
+            for table, count in written.items():
+                self.metrics.events_out.labels(table).inc(count)

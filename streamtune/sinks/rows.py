@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
-from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.events import Event
 from streamtune.schemas.topics import SOURCES
 from streamtune.sinks.store import ClickHouseStore
@@ -75,7 +74,7 @@ class TableLayout:
 
 
 class RowWriter:
-    """Writes events and dead letters to their tables (used by sinks and the loader)."""
+    """Encodes ``(table, fields)`` pairs with each table's layout and inserts them."""
 
     def __init__(self, store: ClickHouseStore) -> None:
         self.store = store
@@ -86,30 +85,18 @@ class RowWriter:
             self._layouts[table] = TableLayout.read(self.store, table)
         return self._layouts[table]
 
-    def event_rows(
-        self, events: Iterable[tuple[Event, tuple[str, int, int] | None]]
-    ) -> dict[str, list[list[Any]]]:
-        """Group ``(event, (topic, partition, offset) | None)`` pairs into rows per table."""
+    def write(self, items: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, int]:
+        """Insert the rows, one insert per table; return rows written per table."""
         grouped: dict[str, list[list[Any]]] = defaultdict(list)
-        for event, position in events:
-            fields = dict(event)
-            fields.update(zip(KAFKA_COLUMNS, position or _NOT_FROM_KAFKA, strict=True))
-            table = table_for(event.kind)
+        for table, fields in items:
             grouped[table].append(self.layout(table).row(fields))
-        return grouped
-
-    def write_events(
-        self, events: Iterable[tuple[Event, tuple[str, int, int] | None]]
-    ) -> dict[str, int]:
-        """Insert events; returns rows written per table."""
-        written = {}
-        for table, rows in self.event_rows(events).items():
+        for table, rows in grouped.items():
             self.store.insert(table, rows, self.layout(table).columns)
-            written[table] = len(rows)
-        return written
+        return {table: len(rows) for table, rows in grouped.items()}
 
-    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
-        """Insert dead letters; returns how many."""
-        layout = self.layout("dead_letters")
-        self.store.insert("dead_letters", [layout.row(dict(d)) for d in letters], layout.columns)
-        return len(letters)
+
+def event_fields(event: Event, position: tuple[str, int, int] | None = None) -> dict[str, Any]:
+    """An event's column values, with where it was read from Kafka (if it was)."""
+    fields = dict(event)
+    fields.update(zip(KAFKA_COLUMNS, position or _NOT_FROM_KAFKA, strict=True))
+    return fields

@@ -19,7 +19,7 @@ from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
 from streamtune.schemas.topics import SOURCES
-from streamtune.sinks.rows import KAFKA_COLUMNS, table_for
+from streamtune.sinks.rows import event_fields, table_for
 from streamtune.streams.annotation import annotate
 from streamtune.streams.cleaning import clean_event
 from streamtune.streams.dedup import RecentIds
@@ -64,11 +64,10 @@ class BatchResult:
 
     def table_rows(self) -> list[tuple[str, dict[str, Any]]]:
         """Every row this batch writes, as ``(table, fields)``."""
-        rows: list[tuple[str, dict[str, Any]]] = []
-        for event, position in self.events:
-            fields = dict(event)
-            fields.update(zip(KAFKA_COLUMNS, position, strict=True))
-            rows.append((table_for(event.kind), fields))
+        rows: list[tuple[str, dict[str, Any]]] = [
+            (table_for(event.kind), event_fields(event, position))
+            for event, position in self.events
+        ]
         rows += [("dead_letters", dict(letter)) for letter in self.dead_letters]
         if self.augmentation is not None:
             for row in self.augmentation.rows:

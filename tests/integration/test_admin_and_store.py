@@ -11,7 +11,7 @@ from streamtune.errors import StoreUnavailable
 from streamtune.schemas import EVENT_MODELS, DeadLetter, decode_event
 from streamtune.schemas.topics import catalogue
 from streamtune.sinks import migrations
-from streamtune.sinks.rows import RowWriter, table_for
+from streamtune.sinks.rows import RowWriter, event_fields, table_for
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.admin import create_topics, describe_topics
 from tests.unit.test_schemas import payload
@@ -55,9 +55,9 @@ def test_an_edited_applied_migration_is_refused(store: ClickHouseStore) -> None:
 def test_every_kind_lands_once_even_when_replayed(store: ClickHouseStore) -> None:
     events = [decode_event(json.dumps(payload(kind))) for kind in EVENT_MODELS]
     writer = RowWriter(store)
-    positions = [(e, ("raw.x", 0, i)) for i, e in enumerate(events)]
-    writer.write_events(positions)
-    writer.write_events(positions)  # a replay after a crash
+    rows = [(table_for(e.kind), event_fields(e, ("raw.x", 0, i))) for i, e in enumerate(events)]
+    writer.write(rows)
+    writer.write(rows)  # a replay after a crash
     for event in events:
         table = table_for(event.kind)
         rows = store.query_rows(
@@ -70,7 +70,7 @@ def test_every_kind_lands_once_even_when_replayed(store: ClickHouseStore) -> Non
     assert stored == [('{"device":"pump 3"}', True, 0)]
     letter = DeadLetter.wrap(b"\xff", reason="event: not valid JSON", category="json",
                              topic="raw.commands", partition=1, offset=9)
-    writer.write_dead_letters([letter, letter])
+    writer.write([("dead_letters", dict(letter))] * 2)
     assert store.query_rows(f"SELECT raw_b64, reason, offset FROM "
                             f"{store.table('dead_letters')} FINAL") == [("/w==", letter.reason, 9)]
 
@@ -79,7 +79,7 @@ def test_sql_looking_values_are_stored_verbatim(store: ClickHouseStore) -> None:
     text = "x'); DROP TABLE commands; --"
     event = decode_event(json.dumps(payload("command", raw_input=text,
                                             parameters={"q": "' OR 1=1 --"})))
-    RowWriter(store).write_events([(event, None)])
+    RowWriter(store).write([("commands", event_fields(event))])
     assert store.query_rows(f"SELECT raw_input, parameters FROM {store.table('commands')} "
                             "WHERE raw_input = {t:String}", {"t": text}) == [
         (text, '{"q":"\' OR 1=1 --"}')]

@@ -120,6 +120,8 @@ def test_worker_lands_exactly_the_valid_events(settings: Settings, tmp_path: Pat
                  worker=worker)
         wait_windows_closed(worker, wsettings)
         assert worker.metric("streamtune_duplicates_dropped_total") == len(resent)
+        assert worker.metric("streamtune_redactions_total") >= 5 * 4 + 3 * 2
+        assert worker.metric("streamtune_dead_letters_total") == len(invalid)
         assert worker.alive()
         assert worker.terminate() == 0
     finally:
@@ -137,6 +139,12 @@ def test_worker_lands_exactly_the_valid_events(settings: Settings, tmp_path: Pat
         "qc": "SELECT technique, sum(generated), sum(accepted) FROM streamtune.augmentation_qc "
               "FINAL GROUP BY technique",
         "dlq_windows": "SELECT sum(dlq_count) FROM streamtune.aggregates FINAL",
+        "refresh": "SYSTEM REFRESH VIEW streamtune.aggregates_hourly_mv",
+        "wait": "SYSTEM WAIT VIEW streamtune.aggregates_hourly_mv",
+        "hourly": "SELECT sum(events), sum(dlq_count), sum(windows) FROM "
+                  "streamtune.aggregates_hourly",
+        "windows_total": "SELECT sum(events), sum(dlq_count), count() FROM "
+                         "streamtune.aggregates FINAL",
         "ids": "SELECT toString(event_id) FROM streamtune.commands FINAL UNION ALL "
                "SELECT toString(event_id) FROM streamtune.errors FINAL",
         **WINDOW_QUERIES,
@@ -170,3 +178,5 @@ def test_worker_lands_exactly_the_valid_events(settings: Settings, tmp_path: Pat
     assert {row[0] for row in store["qc"]} >= techniques
 
     check_windows(store)
+    assert store["hourly"] == store["windows_total"]
+    assert store["windows_total"][0][0] == len(events) + len(valid_extra)

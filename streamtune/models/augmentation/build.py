@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from pydantic import JsonValue
@@ -113,6 +114,12 @@ def base_of(event: object, grammar: Grammar) -> Base | None:
     return Base(event, spec, index, text, params, context)
 
 
+@lru_cache(maxsize=8192)
+def _value_regex(value: str, numeric: bool) -> re.Pattern[str]:
+    """Compiled whole-value pattern (values repeat: compile each once)."""
+    return re.compile((_NUMBER if numeric else _NAME).format(re.escape(value)))
+
+
 def spans(spec: CommandSpec, text: str, params: Mapping[str, ParamValue]
           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
     """Parameter boundaries and entity tags of ``params`` in ``text`` (``None``: one missing).
@@ -124,10 +131,9 @@ def spans(spec: CommandSpec, text: str, params: Mapping[str, ParamValue]
     bounds: list[dict[str, Any]] = []
     tags: list[dict[str, Any]] = []
     for name, value in params.items():
-        needle = re.escape(value_text(value))
-        pattern = (_NUMBER if isinstance(value, int | float) else _NAME).format(needle)
+        pattern = _value_regex(value_text(value), isinstance(value, int | float))
         taken = {(b["start"], b["end"]) for b in bounds}
-        found = next((m.span() for m in re.finditer(pattern, lowered)
+        found = next((m.span() for m in pattern.finditer(lowered)
                       if m.span() not in taken), None)
         if found is None:
             return None

@@ -1,0 +1,185 @@
+"""Pipeline throughput and latency of one worker, beside the raw consume rate of the same broker.
+
+Starts its own dev broker, then in one run:
+
+1. baseline: a confluent-kafka consumer reads the N pre-produced raw events (no processing);
+2. throughput: a real ``streamtune worker`` process lands the same N events (validate, clean,
+   redact, de-duplicate, annotate, augment, window, ClickHouse insert, commit) — timed from
+   its first read to its last commit; with augmentation on and off;
+3. latency: events are produced at a fixed rate into a running worker, each stamped with its
+   send time; ``ingested_at - event_time`` of the stored rows gives produce -> row-visible
+   latency (p50/p99).
+
+Peak worker RSS is read from /proc. Run: ``.venv/bin/python benchmarks/pipeline.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer
+
+from streamtune.config import Settings
+from streamtune.schemas.topics import SOURCES, raw_topic
+from streamtune.simulator import Simulator
+from streamtune.sinks.metrics import scrape
+from streamtune.streams.admin import create_topics, group_caught_up
+from streamtune.streams.dev_broker import DevBroker
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _settings(root: Path, port: int, prefix: str) -> Settings:
+    return Settings(_env_file=None, data_dir=root / prefix,  # type: ignore[call-arg]
+                    kafka={"dev_broker_port": port}, topics={"prefix": prefix})
+
+
+def _produce(settings: Settings, count: int, *, rate: float | None = None) -> None:
+    producer = Producer({"bootstrap.servers": settings.kafka.servers, "linger.ms": 5,
+                         "compression.type": "lz4"})
+    started = time.perf_counter()
+    for i, event in enumerate(Simulator(3).events(count)):
+        if rate is not None:
+            while time.perf_counter() - started < i / rate:
+                time.sleep(0.0005)
+            event = event.model_copy(update={"event_time": datetime.now(UTC)})
+        producer.produce(raw_topic(event.kind, settings.topics.prefix),
+                         event.model_dump_json().encode(), key=event.session_id.encode())
+        producer.poll(0)
+    producer.flush(60)
+
+
+def _consume_rate(settings: Settings, count: int) -> float:
+    consumer = Consumer({"bootstrap.servers": settings.kafka.servers, "group.id": "bench-raw",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([raw_topic(k, settings.topics.prefix) for k in SOURCES])
+    seen, started = 0, None
+    while seen < count:
+        batch = consumer.consume(5000, 1.0)
+        if batch and started is None:
+            started = time.perf_counter()
+        seen += sum(1 for m in batch if m.error() is None)
+    consumer.close()
+    return count / (time.perf_counter() - (started or time.perf_counter()))
+
+
+class _Worker:
+    def __init__(self, settings: Settings, *, augment: bool) -> None:
+        self.port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMTUNE_")}
+        env |= {"STREAMTUNE_DATA_DIR": str(settings.data_dir),
+                "STREAMTUNE_KAFKA__DEV_BROKER_PORT": str(settings.kafka.dev_broker_port),
+                "STREAMTUNE_TOPICS__PREFIX": settings.topics.prefix,
+                "STREAMTUNE_METRICS_PORT": str(self.port),
+                "STREAMTUNE_AUGMENTATION__ENABLED": "true" if augment else "false"}
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log = (settings.data_dir / "worker.log").open("ab")
+        self.process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "streamtune", "worker"], env=env, stdout=self.log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def read(self) -> float:
+        return scrape(self.port).get("streamtune_events_in_total", 0.0)
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith("VmHWM"))
+        return int(line.split()[1]) / 1024
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(120)
+        self.log.close()
+
+
+def _throughput(settings: Settings, count: int, *, augment: bool) -> tuple[float, float]:
+    worker = _Worker(settings, augment=augment)
+    group = f"{settings.topics.prefix}streamtune-ingest"
+    topics = [raw_topic(k, settings.topics.prefix) for k in SOURCES]
+    try:
+        while worker.read() == 0:
+            time.sleep(0.05)
+        started = time.perf_counter()
+        while not group_caught_up(settings, group, topics):
+            time.sleep(0.2)
+        rate = count / (time.perf_counter() - started)
+        return rate, worker.peak_rss_mb()
+    finally:
+        worker.stop()
+
+
+def _latency(settings: Settings, count: int, rate: float) -> tuple[float, float]:
+    import clickhouse_connect
+
+    worker = _Worker(settings, augment=True)
+    try:
+        while not scrape(worker.port):
+            time.sleep(0.2)
+        time.sleep(2.0)  # let the worker join its group
+        _produce(settings, count, rate=rate)
+        group = f"{settings.topics.prefix}streamtune-ingest"
+        topics = [raw_topic(k, settings.topics.prefix) for k in SOURCES]
+        while not group_caught_up(settings, group, topics):
+            time.sleep(0.2)
+    finally:
+        worker.stop()
+    client = clickhouse_connect.get_client(dsn=settings.store_url)
+    (p50, p99), = client.query(
+        "SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', event_time, ingested_at)) "
+        "FROM streamtune.commands").result_rows[0]
+    client.close()
+    return p50 / 1000, p99 / 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--latency-rates", default="1000,5000",
+                        help="offered loads (events/s), comma-separated")
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="st-pipeline-"))
+    broker = DevBroker(root / "broker", port=_free_port())
+    broker.start()
+    try:
+        runs = {}
+        for name in ("aug-on", "aug-off"):
+            settings = _settings(root, broker.port, f"{name}.")
+            create_topics(settings)
+            _produce(settings, args.events)
+            if name == "aug-on":
+                baseline = _consume_rate(settings, args.events)
+            runs[name] = _throughput(settings, args.events, augment=name == "aug-on")
+        latencies = {}
+        for rate in (float(r) for r in args.latency_rates.split(",")):
+            lat_settings = _settings(root, broker.port, f"latency{rate:.0f}.")
+            create_topics(lat_settings)
+            latencies[rate] = _latency(lat_settings, int(rate * args.latency_seconds), rate)
+    finally:
+        broker.stop()
+    print(f"{args.events:,} simulated events, dev broker, one worker")
+    print(f"  raw confluent-kafka consume   {baseline:>10,.0f} events/s   1.00x")
+    for name, (rate, rss) in runs.items():
+        label = "worker, augmentation " + ("on " if name == "aug-on" else "off")
+        print(f"  {label:<29} {rate:>10,.0f} events/s   {rate / baseline:.3f}x   "
+              f"peak RSS {rss:,.0f} MB")
+    for rate, (p50, p99) in latencies.items():
+        print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
+              f"produce -> row visible p50 {p50:.2f} s, p99 {p99:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
