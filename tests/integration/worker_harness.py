@@ -51,6 +51,7 @@ class Worker:
         return {
             **base,
             "STREAMTUNE_DATA_DIR": str(s.data_dir),
+            "STREAMTUNE_WORKER_ID": s.worker_id,
             "STREAMTUNE_KAFKA__DEV_BROKER_PORT": str(s.kafka.dev_broker_port),
             "STREAMTUNE_TOPICS__PREFIX": s.topics.prefix,
             "STREAMTUNE_TOPICS__PARTITIONS": str(s.topics.partitions),
@@ -97,10 +98,12 @@ class Worker:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def worker_settings(base: Settings, tmp_path: Path, **pipeline: Any) -> Settings:
+def worker_settings(base: Settings, tmp_path: Path, *, worker_id: str = "w1",
+                    **pipeline: Any) -> Settings:
     """Settings for a worker: the test's broker and prefix, a chdb path of its own."""
     return make_settings(
         tmp_path,
+        worker_id=worker_id,
         kafka={"dev_broker_port": base.kafka.dev_broker_port},
         topics={"prefix": base.topics.prefix, "partitions": base.topics.partitions},
         store={"url": f"chdb://{tmp_path / 'worker-chdb'}", "database": "streamtune"},
