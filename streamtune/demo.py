@@ -25,10 +25,11 @@ from rich.table import Table
 from streamtune.config import Settings
 from streamtune.errors import StreamtuneError
 from streamtune.schemas.topics import SOURCES, raw_topic
-from streamtune.sinks.metrics import scrape
+from streamtune.sinks.metrics import scrape, windows_caught_up
 from streamtune.sinks.store import ClickHouseStore
-from streamtune.streams.admin import create_topics, group_caught_up
+from streamtune.streams.admin import create_topics, end_offsets, group_caught_up
 from streamtune.streams.dev_broker import DevBroker
+from streamtune.streams.ingest import deltas_topic
 from streamtune.streams.producer import EventProducer
 
 HOSTILE_SHARE = 0.02
@@ -148,6 +149,7 @@ def run_demo(settings: Settings, *, events: int, console: Console) -> None:
         group = f"{settings.topics.prefix}streamtune-ingest"
         raw = [raw_topic(kind, settings.topics.prefix) for kind in SOURCES]
         caught_up_at = None
+        deltas_end: dict[int, int] = {}
         with Live(_live(progress, {}, started), console=console, refresh_per_second=2) as live:
             while True:
                 time.sleep(0.5)
@@ -158,7 +160,9 @@ def run_demo(settings: Settings, *, events: int, console: Console) -> None:
                 if caught_up_at is None:
                     if not producer.is_alive() and group_caught_up(settings, group, raw):
                         caught_up_at = time.monotonic()
-                elif time.monotonic() - caught_up_at > IDLE_CLOSE_S + 2 and \
+                        deltas_end = end_offsets(settings, deltas_topic(settings))
+                elif windows_caught_up(port, deltas_end) and \
+                        time.monotonic() - caught_up_at > IDLE_CLOSE_S + 2 and \
                         metrics.get("streamtune_windows_open", 1) == 0:
                     break
         console.print("[bold]stopping the worker[/bold] (SIGTERM: it finishes its batch)")

@@ -44,6 +44,9 @@ class PipelineMetrics:
                                        "Closed windows written", registry=r)
         self.windows_open = Gauge("streamtune_windows_open", "Windows not closed yet",
                                   registry=r)
+        self.window_agent_offset = Gauge(
+            "streamtune_window_agent_offset",
+            "Last window-deltas offset the window agent applied", ["partition"], registry=r)
         self.windows_late = Counter("streamtune_windows_late",
                                     "Windows rewritten for late events", registry=r)
         self.augmented = Counter("streamtune_augmented_rows", "Augmented rows accepted",
@@ -61,17 +64,32 @@ class PipelineMetrics:
             start_http_server(port, registry=self.registry)
 
 
-def scrape(port: int, *, timeout: float = 2.0) -> dict[str, float]:
-    """Read a worker's metrics endpoint: metric name -> sum over its labels ({} if down)."""
+def scrape_series(port: int, *, timeout: float = 2.0) -> dict[str, float]:
+    """Read a worker's metrics endpoint: sample (name with labels) -> value ({} if down)."""
     try:
         with urllib.request.urlopen(  # noqa: S310 - a loopback URL we build
                 f"http://127.0.0.1:{port}/metrics", timeout=timeout) as response:
             text = response.read().decode()
     except OSError:
         return {}
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def scrape(port: int, *, timeout: float = 2.0) -> dict[str, float]:
+    """Read a worker's metrics endpoint: metric name -> sum over its labels ({} if down)."""
     totals: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name = line.split("{", 1)[0].split(" ", 1)[0]
-            totals[name] = totals.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    for sample, value in scrape_series(port, timeout=timeout).items():
+        name = sample.split("{", 1)[0]
+        totals[name] = totals.get(name, 0.0) + value
     return totals
+
+
+def windows_caught_up(port: int, end_offsets: dict[int, int]) -> bool:
+    """True when the worker's window agent applied every delta below ``end_offsets``."""
+    series = scrape_series(port)
+    for partition, end in end_offsets.items():
+        applied = series.get(f'streamtune_window_agent_offset{{partition="{partition}"}}', -1)
+        if end > 0 and applied < end - 1:
+            return False
+    return True

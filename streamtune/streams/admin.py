@@ -108,3 +108,17 @@ def group_caught_up(settings: Settings, group: str, topics: list[str]) -> bool:
         return True
     finally:
         consumer.close()
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """Partition -> end offset of ``topic`` ({} when it does not exist)."""
+    consumer = Consumer({**client_config(settings), "group.id": "streamtune-admin",
+                         "enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return {}
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in metadata.partitions}
+    finally:
+        consumer.close()

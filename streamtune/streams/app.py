@@ -107,6 +107,7 @@ def build_app(settings: Settings, *, sink: ClickHouseSink, metrics: PipelineMetr
         async for event in stream.events():
             message = json.loads(event.value)
             partition = event.message.partition
+            applied = metrics.window_agent_offset.labels(str(partition))
             if message["type"] == "delta":
                 delta = WindowDelta.from_json(message)
                 table_key = delta.key.table_key()
@@ -116,29 +117,31 @@ def build_app(settings: Settings, *, sink: ClickHouseSink, metrics: PipelineMetr
                     if state.closed:
                         await write(delta.key, state, late=True)
                     windows[table_key] = state.to_json()
+                applied.set(event.message.offset)
                 continue
             watermark = max(loop_state["watermark_ms"], int(message["watermark_ms"]))
             loop_state["watermark_ms"] = watermark
             idle = float(message["idle_s"]) >= settings.pipeline.window_idle_close_s
             still_open = 0
             for table_key, raw in list(windows.items()):
-                state = WindowState.from_json(raw)
-                if state.partition != partition:
-                    still_open += not state.closed
+                if raw["partition"] != partition:  # peek without decoding the whole state
+                    still_open += not raw["closed"]
                     continue
                 key = WindowKey.parse(table_key)
                 end_ms = key.start_ms + window_s * 1000
-                if state.closed:
+                if raw["closed"]:
                     if end_ms + WINDOW_RETENTION_S * 1000 < watermark:
                         del windows[table_key]
                     continue
                 if idle or end_ms + grace_ms <= watermark:
+                    state = WindowState.from_json(raw)
                     await write(key, state, late=False)
                     state.closed = True
                     windows[table_key] = state.to_json()
                 else:
                     still_open += 1
             metrics.windows_open.set(still_open)
+            applied.set(event.message.offset)
 
     app.conf.table_cleanup_interval = timedelta(seconds=30).total_seconds()
     return app

@@ -19,8 +19,9 @@ from typing import Any
 
 from streamtune.config import Settings
 from streamtune.schemas.topics import SOURCES, raw_topic
-from streamtune.sinks.metrics import scrape
-from streamtune.streams.admin import group_caught_up
+from streamtune.sinks.metrics import scrape, windows_caught_up
+from streamtune.streams.admin import end_offsets, group_caught_up
+from streamtune.streams.ingest import deltas_topic
 from tests.conftest import free_port, make_settings
 
 _READER = """
@@ -141,7 +142,11 @@ def read_store(settings: Settings, queries: dict[str, str]) -> dict[str, list[li
 
 
 def wait_windows_closed(worker: Worker, settings: Settings) -> None:
-    """Wait past the idle-close time, then until the worker reports no open window."""
+    """Once the ingest is caught up: wait until the window agent applied every delta it
+    published, then past the idle-close time until no window is open."""
+    ends = end_offsets(settings, deltas_topic(settings))
+    wait_for(lambda: windows_caught_up(worker.metrics_port, ends), timeout=120,
+             what="the window agent applying every delta", worker=worker)
     time.sleep(settings.pipeline.window_idle_close_s + 2.5)
     wait_for(lambda: worker.metric("streamtune_windows_emitted_total") > 0
              and worker.metric("streamtune_windows_open") == 0, timeout=60,
