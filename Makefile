@@ -34,6 +34,7 @@ lint: install
 
 bench: install
 	$(PY) benchmarks/produce.py
+	$(PY) benchmarks/pipeline.py
 
 clean:
 	rm -rf $(VENV) .streamtune .pytest_cache .mypy_cache .ruff_cache
