@@ -60,6 +60,10 @@ class BatchResult:
     duplicates: int = 0
     redactions: Counter[str] = field(default_factory=Counter)
     records_by_topic: Counter[str] = field(default_factory=Counter)
+    spans: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    """First and last offset read per (topic, partition)."""
+    max_event_ms: int = 0
+    """Latest event time in the batch (epoch ms), 0 when it held no valid event."""
     batch_id: str = ""
 
     def table_rows(self) -> list[tuple[str, dict[str, Any]]]:
@@ -122,25 +126,27 @@ class BatchProcessor:
         if records:
             first = records[0]
             result.batch_id = f"{first.topic}/{first.partition}/{first.offset}"
-        partials: dict[tuple[WindowKey, str], Aggregate] = defaultdict(Aggregate)
-        spans: dict[str, list[int]] = {}
+        partials: dict[tuple[WindowKey, tuple[str, int]], Aggregate] = defaultdict(Aggregate)
+        spans = result.spans
         for record in records:
             result.records_by_topic[record.topic] += 1
-            part = f"{record.topic}/{record.partition}"
-            span = spans.setdefault(part, [record.offset, record.offset])
-            span[0] = min(span[0], record.offset)
-            span[1] = max(span[1], record.offset)
+            part = (record.topic, record.partition)
+            low, high = spans.get(part, (record.offset, record.offset))
+            spans[part] = (min(low, record.offset), max(high, record.offset))
             event = self._one(record, result, now)
             if event is None:
                 continue
-            key = window_key_of(event, self.window_s)
-            _count(partials[(key, part)], event)
+            result.max_event_ms = max(result.max_event_ms,
+                                      int(event.event_time.timestamp() * 1000))
+            _count(partials[(window_key_of(event, self.window_s), part)], event)
         for letter in result.dead_letters:
             key = WindowKey(source_of_topic(letter.topic), "",
                             window_start_ms(letter.failed_at, self.window_s))
-            partials[(key, f"{letter.topic}/{letter.partition}")].dlq += 1
-        result.deltas = [WindowDelta(key, part, spans[part][0], spans[part][1], aggregate)
-                         for (key, part), aggregate in partials.items()]
+            partials[(key, (letter.topic, letter.partition))].dlq += 1
+        result.deltas = [
+            WindowDelta(key, f"{topic}/{partition}", *spans[(topic, partition)], aggregate)
+            for (key, (topic, partition)), aggregate in partials.items()
+        ]
         augmentable = [e for e, _ in result.events if isinstance(e, CommandEvent | ErrorEvent)]
         result.augmentation = self.augmenter.augment(augmentable)
         return result

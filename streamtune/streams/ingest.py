@@ -55,13 +55,11 @@ class IngestLoop:
         metrics: PipelineMetrics,
         group_id: str,
         processor: BatchProcessor | None = None,
-        publish_clean: bool = True,
     ) -> None:
         self.settings = settings
         self.sink = sink
         self.metrics = metrics
         self.processor = processor or BatchProcessor(settings)
-        self.publish_clean = publish_clean
         self.stop_requested = threading.Event()
         conf = client_config(settings)
         self.consumer = Consumer({
@@ -81,6 +79,7 @@ class IngestLoop:
         self._last_tick = 0.0
         self._last_data = time.monotonic()
         self._watermark_ms = 0
+        self._paused: list[TopicPartition] = []
 
     # -- one batch -------------------------------------------------------------------
 
@@ -98,50 +97,53 @@ class IngestLoop:
         self.sink.add(result.table_rows())
         self._flush_with_backpressure()
         self._publish(result)
-        self._commit(records)
+        self._commit(result)
         self._record_metrics(result, started)
         self._last_data = time.monotonic()
         self._maybe_tick()
         return len(records)
 
     def _flush_with_backpressure(self) -> None:
-        give_up_at: list[float] = []
+        give_up_at: float | None = None
 
         def keep_trying() -> bool:
-            if self.stop_requested.is_set():
-                give_up_at.append(give_up_at[0] if give_up_at else
-                                  time.monotonic() + SHUTDOWN_GRACE_S)
-                return time.monotonic() < give_up_at[0]
-            return True
-
-        paused: list[TopicPartition] = []
+            nonlocal give_up_at
+            if not self.stop_requested.is_set():
+                return True
+            if give_up_at is None:
+                give_up_at = time.monotonic() + SHUTDOWN_GRACE_S
+            return time.monotonic() < give_up_at
 
         def on_failure(attempt: int, exc: Exception) -> None:
             self.metrics.sink_failures.inc()
-            if not paused:
-                paused.extend(self.consumer.assignment())
-                self.consumer.pause(paused)
-                self.metrics.paused.set(1)
+            if not self._paused:
+                self._pause(self.consumer.assignment())
                 log.warning("store unavailable: consumption paused (%s)", exc)
 
         try:
             self.sink.flush(keep_trying=keep_trying, on_failure=on_failure,
                             wait=self._wait_polling)
         finally:
-            if paused:
-                self.consumer.resume(paused)
+            if self._paused:
+                self.consumer.resume(self._paused)
+                self._paused = []
                 self.metrics.paused.set(0)
                 log.warning("store back: consumption resumed")
+
+    def _pause(self, partitions: list[TopicPartition]) -> None:
+        self.consumer.pause(partitions)
+        self._paused.extend(partitions)
+        self.metrics.paused.set(1)
 
     def _wait_polling(self, seconds: float) -> None:
         """Sleep while serving the group protocol; nothing new is processed."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             msg = self.consumer.poll(min(0.2, max(deadline - time.monotonic(), 0)))
-            if msg is not None and msg.error() is None:  # a newly assigned partition
+            if msg is not None and msg.error() is None:  # a partition assigned meanwhile
                 record = _record(msg)
                 tp = TopicPartition(record.topic, record.partition, record.offset)
-                self.consumer.pause([tp])
+                self._pause([tp])
                 self.consumer.seek(tp)
 
     def _publish(self, result: BatchResult) -> None:
@@ -149,26 +151,21 @@ class IngestLoop:
         for letter in result.dead_letters:
             produce(dlq_topic(letter.topic), letter.model_dump_json().encode(),
                     key=f"{letter.topic}/{letter.partition}".encode())
-        if self.publish_clean:
-            prefix = self.settings.topics.prefix
-            for event, _ in result.events:
-                produce(clean_topic(event.kind, prefix), event.model_dump_json().encode(),
-                        key=event.session_id.encode())
-                self.producer.poll(0)
+        prefix = self.settings.topics.prefix
+        for event, _ in result.events:
+            produce(clean_topic(event.kind, prefix), event.model_dump_json().encode(),
+                    key=event.session_id.encode())
+            self.producer.poll(0)
         for delta in result.deltas:
             produce(self._deltas, json.dumps({"type": "delta", **delta.to_json()}).encode(),
                     key=delta.key.group.encode())
-        for event, _ in result.events:
-            self._watermark_ms = max(self._watermark_ms,
-                                     int(event.event_time.timestamp() * 1000))
+        self._watermark_ms = max(self._watermark_ms, result.max_event_ms)
         if self.producer.flush(30.0):
             raise BrokerUnavailable("Kafka did not confirm dead letters / deltas within 30 s")
 
-    def _commit(self, records: list[RawRecord]) -> None:
-        ends: dict[tuple[str, int], int] = {}
-        for r in records:
-            ends[(r.topic, r.partition)] = max(ends.get((r.topic, r.partition), -1), r.offset)
-        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in ends.items()]
+    def _commit(self, result: BatchResult) -> None:
+        offsets = [TopicPartition(topic, partition, last + 1)
+                   for (topic, partition), (_, last) in result.spans.items()]
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:  # e.g. partitions revoked meanwhile: replayed elsewhere
