@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,13 +32,7 @@ from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.simulator import Simulator
 from streamtune.sinks.metrics import scrape
 from streamtune.streams.admin import create_topics, group_caught_up
-from streamtune.streams.dev_broker import DevBroker
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from streamtune.streams.dev_broker import DevBroker, free_port
 
 
 def _settings(root: Path, port: int, prefix: str) -> Settings:
@@ -78,7 +71,7 @@ def _consume_rate(settings: Settings, count: int) -> float:
 
 class _Worker:
     def __init__(self, settings: Settings, *, augment: bool) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMTUNE_")}
         env |= {"STREAMTUNE_DATA_DIR": str(settings.data_dir),
                 "STREAMTUNE_KAFKA__DEV_BROKER_PORT": str(settings.kafka.dev_broker_port),
@@ -152,7 +145,7 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="st-pipeline-"))
-    broker = DevBroker(root / "broker", port=_free_port())
+    broker = DevBroker(root / "broker", port=free_port())
     broker.start()
     try:
         runs = {}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -27,14 +26,8 @@ from confluent_kafka import Producer
 
 from streamtune.schemas.topics import raw_topic
 from streamtune.simulator import Simulator
-from streamtune.streams.dev_broker import DevBroker
+from streamtune.streams.dev_broker import DevBroker, free_port
 from streamtune.streams.producer import EventProducer
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _timed(send_all: Callable[[], None], count: int) -> float:
@@ -52,7 +45,7 @@ def main() -> None:
     servers = os.environ.get("STREAMTUNE_KAFKA__BOOTSTRAP_SERVERS", "")
     broker = None
     if not servers:
-        broker = DevBroker(Path(tempfile.mkdtemp(prefix="st-bench-")), port=_free_port())
+        broker = DevBroker(Path(tempfile.mkdtemp(prefix="st-bench-")), port=free_port())
         broker.start()
         servers = broker.address
     try:

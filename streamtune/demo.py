@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,19 +27,13 @@ from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.sinks.metrics import scrape, windows_caught_up
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.admin import create_topics, end_offsets, group_caught_up
-from streamtune.streams.dev_broker import DevBroker
+from streamtune.streams.dev_broker import DevBroker, free_port
 from streamtune.streams.ingest import deltas_topic
 from streamtune.streams.producer import EventProducer
 
 HOSTILE_SHARE = 0.02
 PLANTED_SECRET = "demo-S3cret-pw"  # noqa: S105 - planted to show redaction
 IDLE_CLOSE_S = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _produce(settings: Settings, events: int, progress: dict[str, int]) -> None:
@@ -129,7 +122,7 @@ def run_demo(settings: Settings, *, events: int, console: Console) -> None:
             if not was_running:
                 cleanup.callback(broker.stop)
         create_topics(settings)
-        port = _free_port()
+        port = free_port()
         log_path = settings.data_dir / "demo-worker.log"
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "STREAMTUNE_METRICS_PORT": str(port),

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from pathlib import Path
 
 import pytest
 
 from streamtune.config import Settings
+from streamtune.streams.dev_broker import free_port
 
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port", "make_settings"]
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import threading
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -35,7 +35,8 @@ WINDOW_RETENTION_S = 3600
 class IngestService(Service):
     """Runs :class:`IngestLoop` in a thread for the lifetime of the app."""
 
-    def __init__(self, loop_factory: Any, *, on_failure: Any = None, **kwargs: Any) -> None:
+    def __init__(self, loop_factory: Callable[[], IngestLoop], *,
+                 on_failure: Callable[[], None] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._factory = loop_factory
         self._on_failure = on_failure
@@ -143,12 +144,12 @@ def build_app(settings: Settings, *, sink: ClickHouseSink, metrics: PipelineMetr
             metrics.windows_open.set(still_open)
             applied.set(event.message.offset)
 
-    app.conf.table_cleanup_interval = timedelta(seconds=30).total_seconds()
     return app
 
 
 def add_ingest(app: faust.App, settings: Settings, *, sink: ClickHouseSink,
-               metrics: PipelineMetrics, on_failure: Any = None) -> IngestService:
+               metrics: PipelineMetrics,
+               on_failure: Callable[[], None] | None = None) -> IngestService:
     """Attach the ingest loop so it starts and stops with the app."""
     service = IngestService(
         lambda: IngestLoop(settings, sink=sink, metrics=metrics,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 
@@ -15,8 +14,6 @@ from streamtune.sinks.migrations import apply_retention, migrate
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.admin import create_topics
 from streamtune.streams.app import add_ingest, build_app
-
-log = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
