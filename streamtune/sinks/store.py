@@ -104,11 +104,6 @@ class ClickHouseStore:
             password=settings.store.password,
         )
 
-    @property
-    def embedded(self) -> bool:
-        """True for a chdb store."""
-        return self.url.startswith("chdb:")
-
     def table(self, name: str) -> str:
         """Fully qualified table name."""
         return f"{self.database}.{name}"
@@ -131,14 +126,6 @@ class ClickHouseStore:
         except ClickHouseError as exc:
             raise StoreUnavailable(f"ClickHouse query failed: {str(exc)[:300]}") from exc
         return [tuple(row) for row in result.result_rows]
-
-    def query_dicts(
-        self, sql: str, parameters: Mapping[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        """Run a query and return its rows as dicts keyed by column name."""
-        with self._lock:
-            result = self._client.query(sql, parameters=dict(parameters or {}))
-        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
     def columns(self, table: str, *, writable: bool = False) -> dict[str, str]:
         """Column name -> ClickHouse type, in table order.
