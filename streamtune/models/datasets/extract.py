@@ -97,7 +97,7 @@ def read_rows(store: ClickHouseStore, name: DatasetName, query: Query,
     else:
         table = store.table(_ORIGINAL_TABLE[name])
     sql = (f"SELECT {_select(name, augmented=augmented)} FROM {table} FINAL "  # noqa: S608
-           f"WHERE {where} ORDER BY event_time, event_id")
+           f"WHERE {where} ORDER BY event_time, {'augmented_id' if augmented else 'event_id'}")
     rows = store.query_rows(sql, params)
     schema = SOURCE_SCHEMAS[name]
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
