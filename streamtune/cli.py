@@ -189,8 +189,9 @@ def dataset_build(
         snap = build_snapshot(store, settings, name,
                               since=_utc(since, "--since"), until=_utc(until, "--until"),
                               filters={"source": source} if source else None)
-    rows = {s: v["rows"] for s, v in snap.manifest["dataset_stats"]["splits"].items()}
-    console.print(f"{name} snapshot {snap.id}: " + ", ".join(f"{s} {n}" for s, n in rows.items()))
+    splits = snap.manifest["dataset_stats"]["splits"]
+    console.print(f"{name} snapshot {snap.id}: "
+                  + ", ".join(f"{s} {splits[s]['rows']}" for s in ("train", "validation", "test")))
     console.print(f"in {snap.path}")
 
 
@@ -201,13 +202,15 @@ def dataset_list(
     """Every snapshot, oldest first."""
     from streamtune.models.datasets import list_snapshots
 
-    table = Table("dataset", "id", "created", "train", "validation", "test", "parent")
+    table = Table("dataset", "created (UTC)", "train", "validation", "test", "parent")
+    table.add_column("id", no_wrap=True, min_width=16)
     for snap in list_snapshots(_settings(), name):
         manifest = snap.manifest
         splits = manifest["dataset_stats"]["splits"]
-        table.add_row(snap.name, snap.id, manifest["created_at"][:19],
+        parent = manifest["tracking"]["data_lineage"].get("parent_snapshot") or ""
+        table.add_row(snap.name, manifest["created_at"][:16].replace("T", " "),
                       *(str(splits[s]["rows"]) for s in ("train", "validation", "test")),
-                      manifest["tracking"]["data_lineage"].get("parent_snapshot") or "")
+                      parent[:8], snap.id)
     console.print(table)
 
 

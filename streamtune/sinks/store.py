@@ -15,6 +15,9 @@ Examples
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,7 +39,7 @@ def _open_client(url: str, *, username: str, password: SecretStr | None) -> Any:
     if parts.scheme == "chdb":
         path = Path(parts.path)
         path.mkdir(parents=True, exist_ok=True)
-        return clickhouse_connect.get_client(dsn=f"chdb://{path}")
+        return _open_chdb(path)
     return clickhouse_connect.get_client(
         host=parts.hostname or "localhost",
         port=parts.port or (8443 if parts.scheme == "https" else 8123),
@@ -45,6 +48,25 @@ def _open_client(url: str, *, username: str, password: SecretStr | None) -> Any:
         secure=parts.scheme == "https",
         connect_timeout=5,
     )
+
+
+def _open_chdb(path: Path) -> Any:
+    """Open a chdb path; chdb reports a held lock on fd 2, not in its exception, so catch it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
+        except Exception as exc:
+            caught.seek(0)
+            raise RuntimeError(f"{exc} {caught.read().decode(errors='replace')}") from exc
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        caught.seek(0)
+        sys.stderr.write(caught.read().decode(errors="replace"))  # what chdb said on success
+    return client
 
 
 def _is_locked(exc: Exception) -> bool:
