@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streamtune.config import Settings, get_settings
-from streamtune.errors import InputFileError, StreamtuneError
+from streamtune.errors import DatasetError, InputFileError, StreamtuneError
 
 app = typer.Typer(
     help="streamtune: stream control-system events through Kafka into ClickHouse, and learn.",
@@ -29,8 +30,10 @@ schemas_app = typer.Typer(help="Event schemas for producers.", no_args_is_help=T
 topics_app = typer.Typer(help="Create and inspect the Kafka topics.", no_args_is_help=True)
 broker_app = typer.Typer(help="The embedded dev broker (noida-db Kafka).", no_args_is_help=True)
 db_app = typer.Typer(help="The ClickHouse store.", no_args_is_help=True)
+dataset_app = typer.Typer(help="Versioned dataset snapshots (Parquet + manifest + card).",
+                          no_args_is_help=True)
 for sub, name in ((config_app, "config"), (schemas_app, "schemas"), (topics_app, "topics"),
-                  (broker_app, "broker"), (db_app, "db")):
+                  (broker_app, "broker"), (db_app, "db"), (dataset_app, "dataset")):
     app.add_typer(sub, name=name)
 
 console = Console()
@@ -148,6 +151,105 @@ def db_tables() -> None:
         ):
             table.add_row(name, str(store.count(name)))
     console.print(table)
+
+
+def _utc(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise DatasetError(f"{option}: not an ISO date/time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataset_app.command("build")
+def dataset_build(
+    name: Annotated[str, typer.Argument(help="commands or errors")],
+    since: Annotated[str | None, typer.Option(help="first event_time (ISO, UTC if no zone)")]
+    = None,
+    until: Annotated[str | None, typer.Option(help="event_time bound, exclusive")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="only these sources (repeat)")]
+    = None,
+) -> None:
+    """Build a snapshot of NAME from the store (reuses an identical one)."""
+    from streamtune.errors import StoreLocked
+    from streamtune.models.datasets import NAMES, build_snapshot
+    from streamtune.sinks.store import ClickHouseStore
+
+    if name not in NAMES:
+        raise DatasetError(f"unknown dataset {name!r}; use one of {', '.join(NAMES)}")
+    settings = _settings()
+    try:
+        store = ClickHouseStore.from_settings(settings)
+    except StoreLocked:
+        raise StoreLocked(f"the chdb store {settings.store_url} is owned by a running worker; "
+                          "stop it (or use a ClickHouse server) to build a dataset") from None
+    with store:
+        snap = build_snapshot(store, settings, name,
+                              since=_utc(since, "--since"), until=_utc(until, "--until"),
+                              filters={"source": source} if source else None)
+    splits = snap.manifest["dataset_stats"]["splits"]
+    console.print(f"{name} snapshot {snap.id}: "
+                  + ", ".join(f"{s} {splits[s]['rows']}" for s in ("train", "validation", "test")))
+    console.print(f"in {snap.path}")
+
+
+@dataset_app.command("list")
+def dataset_list(
+    name: Annotated[str | None, typer.Argument(help="commands or errors (default both)")] = None,
+) -> None:
+    """Every snapshot, oldest first."""
+    from streamtune.models.datasets import list_snapshots
+
+    table = Table("dataset", "created (UTC)", "train", "validation", "test", "parent")
+    table.add_column("id", no_wrap=True, min_width=16)
+    for snap in list_snapshots(_settings(), name):
+        manifest = snap.manifest
+        splits = manifest["dataset_stats"]["splits"]
+        parent = manifest["tracking"]["data_lineage"].get("parent_snapshot") or ""
+        table.add_row(snap.name, manifest["created_at"][:16].replace("T", " "),
+                      *(str(splits[s]["rows"]) for s in ("train", "validation", "test")),
+                      parent[:8], snap.id)
+    console.print(table)
+
+
+@dataset_app.command("show")
+def dataset_show(
+    name: Annotated[str, typer.Argument(help="commands or errors")],
+    snapshot_id: Annotated[str | None, typer.Argument(help="id or prefix; default latest")]
+    = None,
+) -> None:
+    """Summary of a snapshot's manifest, and where its card is."""
+    from streamtune.models.datasets import open_snapshot
+
+    snap = open_snapshot(_settings(), name, snapshot_id)
+    manifest = snap.manifest
+    summary = {key: manifest[key] for key in ("snapshot_id", "created_at", "dataset_stats",
+                                              "preprocessing_params", "quality_metrics")}
+    summary["tracking"] = manifest["tracking"]
+    console.print_json(json.dumps(summary, default=str))
+    console.print(f"card: {snap.card_path}")
+
+
+@dataset_app.command("diff")
+def dataset_diff(
+    name: Annotated[str, typer.Argument(help="commands or errors")],
+    a: Annotated[str, typer.Argument(help="older snapshot id (or prefix)")],
+    b: Annotated[str, typer.Argument(help="newer snapshot id (or prefix)")],
+) -> None:
+    """Rows added, removed and moved per split, and statistics deltas, from A to B."""
+    from streamtune.models.datasets import diff_snapshots, open_snapshot
+
+    settings = _settings()
+    diff = diff_snapshots(open_snapshot(settings, name, a), open_snapshot(settings, name, b))
+    table = Table("split", "rows A", "rows B", "added", "removed", "moved in")
+    for split, counts in diff["rows"].items():
+        table.add_row(split, *(str(counts[k]) for k in ("a", "b", "added", "removed",
+                                                        "moved_in")))
+    console.print(table)
+    console.print_json(json.dumps({"stats": diff["stats"],
+                                   "preprocessing_changed": diff["preprocessing_changed"]}))
 
 
 @app.command("produce")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamtune.errors import ConfigError
@@ -185,6 +185,24 @@ class TrainingSettings(BaseModel):
         return value
 
 
+class DatasetSettings(BaseModel):
+    """Dataset snapshots: the deterministic train/validation/test split."""
+
+    model_config = _FROZEN
+
+    train_ratio: float = Field(0.70, gt=0.0, lt=1.0)
+    validation_ratio: float = Field(0.15, ge=0.0, lt=1.0)
+    test_ratio: float = Field(0.15, ge=0.0, lt=1.0)
+    split_seed: int = Field(0, description="salt of the hash that orders split groups")
+
+    @model_validator(mode="after")
+    def _ratios_sum_to_one(self) -> DatasetSettings:
+        total = self.train_ratio + self.validation_ratio + self.test_ratio
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split ratios must sum to 1, not {total:g}")
+        return self
+
+
 class WebhookSettings(BaseModel):
     """Where alerts are posted and the secret that signs them."""
 
@@ -219,6 +237,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     pipeline: PipelineSettings = PipelineSettings()
     augmentation: AugmentationSettings = AugmentationSettings()
+    datasets: DatasetSettings = DatasetSettings()
     webhooks: WebhookSettings = WebhookSettings()
     training: TrainingSettings = TrainingSettings()
 

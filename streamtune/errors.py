@@ -25,6 +25,14 @@ class StoreUnavailable(StreamtuneError):
     """ClickHouse (server or chdb path) cannot be reached or opened."""
 
 
+class StoreLocked(StoreUnavailable):
+    """The embedded chdb path is held by another process (in practice, the worker)."""
+
+
+class DatasetError(StreamtuneError):
+    """A dataset cannot be built, or a snapshot named by the user does not exist."""
+
+
 class InvalidEvent(StreamtuneError):
     """An event failed decoding or validation; ``reason`` names the field."""
 

@@ -15,6 +15,9 @@ Examples
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,7 +29,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from pydantic import SecretStr
 
 from streamtune.config import Settings
-from streamtune.errors import StoreUnavailable
+from streamtune.errors import StoreLocked, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ def _open_client(url: str, *, username: str, password: SecretStr | None) -> Any:
     if parts.scheme == "chdb":
         path = Path(parts.path)
         path.mkdir(parents=True, exist_ok=True)
-        return clickhouse_connect.get_client(dsn=f"chdb://{path}")
+        return _open_chdb(path)
     return clickhouse_connect.get_client(
         host=parts.hostname or "localhost",
         port=parts.port or (8443 if parts.scheme == "https" else 8123),
@@ -47,9 +50,33 @@ def _open_client(url: str, *, username: str, password: SecretStr | None) -> Any:
     )
 
 
+def _open_chdb(path: Path) -> Any:
+    """Open a chdb path; chdb reports a held lock on fd 2, not in its exception, so catch it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
+        except Exception as exc:
+            caught.seek(0)
+            raise RuntimeError(f"{exc} {caught.read().decode(errors='replace')}") from exc
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        caught.seek(0)
+        sys.stderr.write(caught.read().decode(errors="replace"))  # what chdb said on success
+    return client
+
+
+def _is_locked(exc: Exception) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() or "already initialized" in text
+
+
 def _explain(url: str, exc: Exception) -> str:
     text = str(exc)
-    if "lock" in text.lower() or "already initialized" in text:
+    if _is_locked(exc):
         return (f"chdb store {url} is held by another process or store "
                 "(one process per chdb path: stop the worker or use its data via Kafka)")
     if "Connection refused" in text or "Max retries exceeded" in text:
@@ -91,7 +118,8 @@ class ClickHouseStore:
             self._client = _open_client(url, username=username, password=password)
             self._client.command("SELECT 1")
         except Exception as exc:  # clickhouse-connect raises several unrelated types here
-            raise StoreUnavailable(_explain(url, exc)) from None
+            kind = StoreLocked if _is_locked(exc) else StoreUnavailable
+            raise kind(_explain(url, exc)) from None
         log.debug("opened store %s database %s", _safe(url), database)
 
     @classmethod

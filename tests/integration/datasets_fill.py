@@ -1,0 +1,38 @@
+"""Fill a store with simulated events through the real batch processor and row writer.
+
+Also runnable, to fill a chdb path from a process of its own (chdb allows one
+path per process): ``python -m tests.integration.datasets_fill DATA_DIR SEED EVENTS``.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from streamtune.config import Settings
+from streamtune.schemas.topics import SOURCES
+from streamtune.simulator import Simulator
+from streamtune.sinks.migrations import migrate
+from streamtune.sinks.rows import RowWriter
+from streamtune.sinks.store import ClickHouseStore
+from streamtune.streams.batch import BatchProcessor, RawRecord
+
+
+def fill(store: ClickHouseStore, settings: Settings, *, seed: int, events: int) -> None:
+    """Simulate ``events`` events (starting an hour ago) and write every row they make."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    records = [RawRecord(f"raw.{SOURCES[e.kind]}", 0, i, e.model_dump_json().encode())
+               for i, e in enumerate(Simulator(seed, start=start).events(events))]
+    processor, writer = BatchProcessor(settings), RowWriter(store)
+    for first in range(0, len(records), 1000):
+        writer.write(processor.process(records[first:first + 1000]).table_rows())
+
+
+if __name__ == "__main__":
+    from tests.conftest import make_settings
+
+    cfg = make_settings(Path(sys.argv[1]))
+    with ClickHouseStore.from_settings(cfg) as opened:
+        migrate(opened)
+        fill(opened, cfg, seed=int(sys.argv[2]), events=int(sys.argv[3]))
