@@ -26,7 +26,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from pydantic import SecretStr
 
 from streamtune.config import Settings
-from streamtune.errors import StoreUnavailable
+from streamtune.errors import StoreLocked, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,14 @@ def _open_client(url: str, *, username: str, password: SecretStr | None) -> Any:
     )
 
 
+def _is_lock(exc: Exception) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() or "already initialized" in text
+
+
 def _explain(url: str, exc: Exception) -> str:
     text = str(exc)
-    if "lock" in text.lower() or "already initialized" in text:
+    if _is_lock(exc):
         return (f"chdb store {url} is held by another process or store "
                 "(one process per chdb path: stop the worker or use its data via Kafka)")
     if "Connection refused" in text or "Max retries exceeded" in text:
@@ -91,7 +96,8 @@ class ClickHouseStore:
             self._client = _open_client(url, username=username, password=password)
             self._client.command("SELECT 1")
         except Exception as exc:  # clickhouse-connect raises several unrelated types here
-            raise StoreUnavailable(_explain(url, exc)) from None
+            error = StoreLocked if _is_lock(exc) else StoreUnavailable
+            raise error(_explain(url, exc)) from None
         log.debug("opened store %s database %s", _safe(url), database)
 
     @classmethod
