@@ -14,7 +14,9 @@ Examples
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -45,6 +47,26 @@ def _open_client(url: str, *, username: str, password: SecretStr | None) -> Any:
         secure=parts.scheme == "https",
         connect_timeout=5,
     )
+
+
+def chdb_locked(url: str) -> bool:
+    """True when a process holds the chdb path of ``url`` (its ``status`` file lock).
+
+    Ask before this process opens the path (its own open holds the lock too);
+    unlike a failed open, asking prints nothing.
+    """
+    parts = urlsplit(url)
+    status = Path(parts.path) / "status"
+    if parts.scheme != "chdb" or not status.exists():
+        return False
+    fd = os.open(status, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _is_lock(exc: Exception) -> bool:

@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import free_port
 
-COMMANDS = ["produce", "worker", "simulate", "demo", "config", "schemas", "topics", "broker", "db"]
+COMMANDS = ["produce", "worker", "simulate", "demo", "config", "schemas", "topics", "broker", "db",
+            "models"]
 
 
 def run_cli(*args: str, cwd: Path,

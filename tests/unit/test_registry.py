@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from streamtune.config import Settings
 from streamtune.errors import ModelNotFound, RegistryError
 from streamtune.models.registry import ModelVersion, Registry
 from tests.conftest import make_settings
+from tests.unit.test_cli import run_cli
 
 NAME = "intent_classifier"
 
@@ -63,7 +65,7 @@ def test_register_copies_files_hashes_and_writes_meta(registry: Registry,
     assert json.loads(v1.file("labels.json").read_text()) == ["restart_device", "set_parameter"]
     assert sorted(p.name for p in v1.path.iterdir()) == [
         "MODEL_CARD.md", "labels.json", "meta.json", "model.onnx"]
-    assert v1.created_at.tzinfo is not None
+    assert v1.created_at.tzinfo is not None and v1.created_at.microsecond % 1000 == 0
     assert registry.get(NAME, "v1") == v1
     assert [p.name for p in v1.path.parent.iterdir() if p.name.startswith(".staging")] == []
     (record,) = outbox(registry)
@@ -175,3 +177,34 @@ def test_errors_name_the_problem(registry: Registry, tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="champion already"):
         registry.set_challenger(NAME, "v1")
     assert [h["event"] for h in registry.history(NAME)] == ["promoted"]
+
+
+def test_cli_lists_shows_promotes_and_rolls_back(registry: Registry, settings: Settings,
+                                                 tmp_path: Path) -> None:
+    register(registry, tmp_path, "a")
+    register(registry, tmp_path, "b", parent="v1")
+    env = {"STREAMTUNE_DATA_DIR": str(settings.data_dir), "COLUMNS": "200"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli("models", *args, cwd=tmp_path, env=env)
+
+    assert cli("promote", NAME, "v1").stdout.strip() == f"{NAME} champion: v1 (was none)"
+    promoted = cli("promote", NAME, "v2", "--reason", "better f1")
+    assert promoted.returncode == 0 and "champion: v2 (was v1)" in promoted.stdout
+    listed = cli("list").stdout
+    rows = [line for line in listed.splitlines() if NAME in line]
+    assert len(rows) == 2 and "champion" in rows[1] and "champion" not in rows[0]
+    assert "accuracy=0.93" in rows[0] and "commands-2026-01" in rows[0]
+    rolled = cli("rollback", NAME, "--reason", "canary regressed")
+    assert "champion: v1 (rolled back from v2)" in rolled.stdout
+    shown = cli("show", NAME)  # the champion by default
+    assert shown.returncode == 0 and '"version": "v1"' in shown.stdout
+    assert f"model card: {registry.get(NAME, 'v1').card_path}" in shown.stdout.replace("\n", "")
+    assert registry.history(NAME)[-1]["reason"] == "canary regressed"
+    for args, needle in ((["rollback", NAME], "no earlier champion"),
+                         (["show", NAME, "v9"], "no model intent_classifier v9"),
+                         (["list", "command_predictor"], "no model named command_predictor"),
+                         (["promote", NAME, "v1"], "champion already")):
+        failed = cli(*args)
+        assert failed.returncode == 1 and failed.stderr.strip() == f"error: {failed.stderr[7:]}"\
+            .strip() and needle in failed.stderr and len(failed.stderr.splitlines()) == 1

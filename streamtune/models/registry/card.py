@@ -24,6 +24,11 @@ def _table(header: tuple[str, str], rows: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _commented(commands: list[tuple[str, str]]) -> list[str]:
+    width = max(len(command) for command, _ in commands)
+    return [f"streamtune models {command.ljust(width)}   # {note}" for command, note in commands]
+
+
 def render_card(model: ModelVersion, *, files: list[str], usage: str = "") -> str:
     """Markdown card: architecture, training parameters, metrics, files, usage."""
     created = model.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -53,9 +58,9 @@ def render_card(model: ModelVersion, *, files: list[str], usage: str = "") -> st
         "```", "",
         "From the command line:", "",
         "```sh",
-        f"streamtune models show {model.name} {model.version}      # this metadata",
-        f"streamtune models promote {model.name} {model.version}   # make it the champion",
-        f"streamtune models rollback {model.name}      # back to the previous champion",
+        *_commented([(f"show {model.name} {model.version}", "this metadata"),
+                     (f"promote {model.name} {model.version}", "make it the champion"),
+                     (f"rollback {model.name}", "back to the previous champion")]),
         "```", "",
         f"In Python: `Registry(settings).get({model.name!r}, {model.version!r}).onnx_path`, "
         f"or `Registry(settings).alias({model.name!r}, 'champion')`. "

@@ -52,6 +52,12 @@ def _check_name(name: str) -> None:
         raise RegistryError(f"bad model name {name!r}: use lower-case letters, digits and _")
 
 
+def _now_ms() -> datetime:
+    """Now in UTC, to the millisecond (what ClickHouse keeps)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
 def _json_ready(what: str, value: Any) -> None:
     try:
         json.dumps(value)
@@ -109,7 +115,7 @@ class Registry:
             model = ModelVersion(
                 name=name, version=reserved.name, path=reserved,
                 sha256=sha256_of(staging / ONNX_FILE),
-                created_at=datetime.now(UTC), dataset=dict(dataset),
+                created_at=_now_ms(), dataset=dict(dataset),
                 hyperparameters=dict(hyperparameters), metrics=scores,
                 architecture=dict(architecture), parent=parent,
             )

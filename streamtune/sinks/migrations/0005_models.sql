@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS {db}.model_versions (
     hyperparameters String COMMENT 'JSON object',
     metrics String COMMENT 'JSON object of name -> float',
     architecture String COMMENT 'JSON object',
-    parent String COMMENT 'version it was warm-started from; empty if none',
+    parent String COMMENT 'version it was warm-started from, or empty',
     path String COMMENT 'folder holding model.onnx and MODEL_CARD.md',
     imported_at DateTime64(3, 'UTC') DEFAULT now64(3)
 ) ENGINE = ReplacingMergeTree
@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS {db}.model_events (
     name LowCardinality(String),
     version String,
     event LowCardinality(String) COMMENT 'registered, promoted, rolled_back, challenger',
-    previous_version String COMMENT 'champion (or challenger) before; empty if none',
+    previous_version String COMMENT 'champion (or challenger) before, or empty',
     reason String,
     imported_at DateTime64(3, 'UTC') DEFAULT now64(3)
 ) ENGINE = ReplacingMergeTree
