@@ -81,10 +81,10 @@ def _explain(url: str, exc: Exception) -> str:
                 "(one process per chdb path: stop the worker or use its data via Kafka)")
     if "Connection refused" in text or "Max retries exceeded" in text:
         text = "connection refused (is the server running?)"
-    return f"cannot open ClickHouse store {_safe(url)}: {text.splitlines()[0][:200]}"
+    return f"cannot open ClickHouse store {redacted_url(url)}: {text.splitlines()[0][:200]}"
 
 
-def _safe(url: str) -> str:
+def redacted_url(url: str) -> str:
     """The URL without credentials, for messages and logs."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -120,7 +120,7 @@ class ClickHouseStore:
         except Exception as exc:  # clickhouse-connect raises several unrelated types here
             error = StoreLocked if _is_lock(exc) else StoreUnavailable
             raise error(_explain(url, exc)) from None
-        log.debug("opened store %s database %s", _safe(url), database)
+        log.debug("opened store %s database %s", redacted_url(url), database)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClickHouseStore:

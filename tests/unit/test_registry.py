@@ -129,6 +129,7 @@ def test_promote_and_rollback_round_trip(registry: Registry, tmp_path: Path) -> 
     assert len({r["record_id"] for r in outbox(registry)}) == len(events)
     history_ids = [h["record_id"] for h in registry.history(NAME)]
     assert history_ids == [r["record_id"] for r in outbox(registry)][2:]
+    assert register(registry, tmp_path, "c", parent="champion").parent == "v1"
 
 
 def test_aliases_file_is_plain_json(registry: Registry, tmp_path: Path) -> None:

@@ -102,7 +102,7 @@ class Registry:
         except (TypeError, ValueError):
             raise RegistryError(f"metrics must be numbers: {metrics!r}") from None
         if parent is not None:
-            self.get(name, parent)
+            parent = self.get(name, parent).version  # an alias names the version it points at
         model_dir = self.root / name
         model_dir.mkdir(parents=True, exist_ok=True)
         staging = model_dir / f".staging-{uuid.uuid4().hex}"

@@ -17,7 +17,7 @@ from streamtune.config import Settings
 from streamtune.models.registry import outbox
 from streamtune.models.registry.disk import locked, write_json_atomic
 from streamtune.models.registry.registry import Registry
-from streamtune.sinks.store import ClickHouseStore
+from streamtune.sinks.store import ClickHouseStore, redacted_url
 
 STATE_FILE = "outbox.imported.json"
 
@@ -46,7 +46,7 @@ def import_outbox(store: ClickHouseStore, settings: Settings) -> int:
     """Insert outbox records not yet in ``store``; return how many were new."""
     registry = Registry(settings)
     state_path = registry.root / STATE_FILE
-    key = f"{store.url}#{store.database}"
+    key = f"{redacted_url(store.url)}#{store.database}"
     with locked(registry.root / f".{STATE_FILE}.lock"):
         offsets: dict[str, int] = (json.loads(state_path.read_text(encoding="utf-8"))
                                    if state_path.exists() else {})
