@@ -62,10 +62,14 @@ def test_import_outbox_twice_inserts_nothing_new(chdb_store: ClickHouseStore,
     assert json.loads(versions[1][7]) == v2.metrics
     assert json.loads(versions[1][6]) == v2.hyperparameters
     assert versions[0][3].replace(tzinfo=UTC) == v1.created_at  # kept to the millisecond
-    assert [(e[3], e[4], e[5], e[6]) for e in events] == [
+    by_id = {e[0]: e for e in events}  # outbox order: times may tie to the millisecond
+    in_order = [by_id[json.loads(line)["record_id"]]
+                for line in registry.outbox_path.read_text().splitlines()]
+    assert [(e[3], e[4], e[5], e[6]) for e in in_order] == [
         ("v1", "registered", "", ""), ("v2", "registered", "", ""), ("v1", "promoted", "", ""),
         ("v2", "promoted", "v1", "better"), ("v1", "rolled_back", "v2", "regressed")]
-    assert [e[0] for e in events[2:]] == [h["record_id"] for h in registry.history(NAME)]
+    assert [e[0] for e in in_order[2:]] == [h["record_id"] for h in registry.history(NAME)]
+    assert [e[1] for e in in_order] == sorted(e[1] for e in in_order)
 
     assert import_outbox(chdb_store, chdb_settings) == 0  # offset remembered
     (registry.root / STATE_FILE).unlink()
