@@ -32,8 +32,11 @@ broker_app = typer.Typer(help="The embedded dev broker (noida-db Kafka).", no_ar
 db_app = typer.Typer(help="The ClickHouse store.", no_args_is_help=True)
 dataset_app = typer.Typer(help="Versioned dataset snapshots (Parquet + manifest + card).",
                           no_args_is_help=True)
+models_app = typer.Typer(help="The model registry: versions, champion, challenger.",
+                         no_args_is_help=True)
 for sub, name in ((config_app, "config"), (schemas_app, "schemas"), (topics_app, "topics"),
-                  (broker_app, "broker"), (db_app, "db"), (dataset_app, "dataset")):
+                  (broker_app, "broker"), (db_app, "db"), (dataset_app, "dataset"),
+                  (models_app, "models")):
     app.add_typer(sub, name=name)
 
 console = Console()
@@ -250,6 +253,95 @@ def dataset_diff(
     console.print(table)
     console.print_json(json.dumps({"stats": diff["stats"],
                                    "preprocessing_changed": diff["preprocessing_changed"]}))
+
+
+@models_app.command("list")
+def models_list(
+    name: Annotated[str | None, typer.Argument(help="one model; every model if left out")] = None,
+) -> None:
+    """Registered versions with dataset, key metrics and aliases."""
+    from streamtune.errors import ModelNotFound
+    from streamtune.models.registry import ALIASES, Registry
+
+    registry = Registry(_settings())
+    versions = registry.versions(name)
+    if name is not None and not versions:
+        raise ModelNotFound(f"no model named {name} (none registered)")
+    marks: dict[tuple[str, str], list[str]] = {}
+    for model_name in sorted({v.name for v in versions}):
+        for alias in ALIASES:
+            if (current := registry.alias(model_name, alias)) is not None:
+                marks.setdefault((model_name, current.version), []).append(alias)
+    table = Table("model", "version", "created (UTC)", "dataset", "metrics", "alias")
+    for i, column in enumerate(table.columns):  # squeeze only created and dataset
+        column.no_wrap, column.overflow = i not in (2, 3), "fold"
+    for v in versions:
+        metrics = "\n".join(f"{k}={x:.4g}" for k, x in list(v.metrics.items())[:3])
+        table.add_row(v.name, v.version, v.created_at.strftime("%Y-%m-%d %H:%M"),
+                      v.dataset.get("name", ""), metrics,
+                      ", ".join(marks.get((v.name, v.version), [])))
+    console.print(table)
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="model name")],
+    version: Annotated[str, typer.Argument(help="vN, champion or challenger")] = "champion",
+) -> None:
+    """One version's metadata and where its model card is."""
+    from streamtune.models.registry import Registry
+
+    model = Registry(_settings()).get(name, version)
+    console.print_json(json.dumps({**model.meta(), "path": str(model.path)}))
+    console.print(f"model card: {model.card_path}")
+
+
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="model name")],
+    version: Annotated[str, typer.Argument(help="vN or challenger")],
+    reason: Annotated[str, typer.Option(help="why, kept in the history")] = "",
+) -> None:
+    """Make a version the champion (the one it replaces can be rolled back to)."""
+    from streamtune.models.registry import Registry
+
+    registry = Registry(_settings())
+    model = registry.promote(name, version, reason=reason)
+    before = registry.history(name)[-1]["previous"] or "none"
+    console.print(f"{name} champion: {model.version} (was {before})")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    name: Annotated[str, typer.Argument(help="model name")],
+    reason: Annotated[str, typer.Option(help="why, kept in the history")] = "",
+) -> None:
+    """Make the previous champion the champion again."""
+    from streamtune.models.registry import Registry
+
+    registry = Registry(_settings())
+    model = registry.rollback(name, reason=reason)
+    console.print(f"{name} champion: {model.version} (rolled back from "
+                  f"{registry.history(name)[-1]['previous']})")
+
+
+@models_app.command("sync")
+def models_sync() -> None:
+    """Import the registry's outbox into ClickHouse (needs the store: stop the worker first)."""
+    from streamtune.errors import StoreLocked
+    from streamtune.models.registry import import_outbox
+    from streamtune.sinks.migrations import migrate
+    from streamtune.sinks.store import ClickHouseStore, chdb_locked
+
+    settings = _settings()
+    if chdb_locked(settings.store_url):
+        raise StoreLocked(
+            f"the chdb store {settings.store_url} is held by another process, normally the "
+            "worker, which owns it: stop the worker, then run `streamtune models sync`")
+    with ClickHouseStore.from_settings(settings) as store:
+        migrate(store)
+        imported = import_outbox(store, settings)
+    console.print(f"imported {imported} new registry records into {store.database}")
 
 
 @app.command("produce")

@@ -48,3 +48,11 @@ class DeliveryFailed(StreamtuneError):
 
 class InputFileError(StreamtuneError):
     """A file given on the command line is missing or unreadable."""
+
+
+class RegistryError(StreamtuneError):
+    """A model registry operation cannot be done (bad input, no earlier champion, ...)."""
+
+
+class ModelNotFound(RegistryError):
+    """No such model, version, alias or model file in the registry."""

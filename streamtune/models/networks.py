@@ -40,7 +40,8 @@ class BagClassifier(nn.Module):
     def grow_head(self, name: str, size: int) -> None:
         """Widen a head to ``size`` classes, keeping the learned rows of the old ones."""
         old = self.heads[name]
-        assert isinstance(old, nn.Linear)
+        if not isinstance(old, nn.Linear):
+            raise TypeError(f"head {name} is not a linear layer")
         if size < old.out_features:
             raise ValueError(f"head {name} cannot shrink from {old.out_features} to {size}")
         new = nn.Linear(old.in_features, size)

@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import sys
@@ -69,6 +70,26 @@ def _open_chdb(path: Path) -> Any:
     return client
 
 
+def chdb_locked(url: str) -> bool:
+    """True when a process holds the chdb path of ``url`` (its ``status`` file lock).
+
+    Ask before this process opens the path (its own open holds the lock too);
+    unlike a failed open, asking prints nothing.
+    """
+    parts = urlsplit(url)
+    status = Path(parts.path) / "status"
+    if parts.scheme != "chdb" or not status.exists():
+        return False
+    fd = os.open(status, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def _is_locked(exc: Exception) -> bool:
     text = str(exc)
     return "lock" in text.lower() or "already initialized" in text
@@ -81,10 +102,10 @@ def _explain(url: str, exc: Exception) -> str:
                 "(one process per chdb path: stop the worker or use its data via Kafka)")
     if "Connection refused" in text or "Max retries exceeded" in text:
         text = "connection refused (is the server running?)"
-    return f"cannot open ClickHouse store {_safe(url)}: {text.splitlines()[0][:200]}"
+    return f"cannot open ClickHouse store {redacted_url(url)}: {text.splitlines()[0][:200]}"
 
 
-def _safe(url: str) -> str:
+def redacted_url(url: str) -> str:
     """The URL without credentials, for messages and logs."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -118,9 +139,9 @@ class ClickHouseStore:
             self._client = _open_client(url, username=username, password=password)
             self._client.command("SELECT 1")
         except Exception as exc:  # clickhouse-connect raises several unrelated types here
-            kind = StoreLocked if _is_locked(exc) else StoreUnavailable
-            raise kind(_explain(url, exc)) from None
-        log.debug("opened store %s database %s", _safe(url), database)
+            error = StoreLocked if _is_locked(exc) else StoreUnavailable
+            raise error(_explain(url, exc)) from None
+        log.debug("opened store %s database %s", redacted_url(url), database)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClickHouseStore:
