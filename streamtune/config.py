@@ -169,7 +169,7 @@ class TrainingSettings(BaseModel):
     model_config = _FROZEN
 
     seed: int = 0
-    threads: int = Field(2, ge=1, le=64, description="torch intra-op threads")
+    threads: int = Field(1, ge=1, le=64, description="torch intra-op threads")
     intent_classifier: ModelTraining = ModelTraining(
         learning_rate=3e-3, batch_size=32, total_epochs=10, label_smoothing=0.1)
     command_predictor: ModelTraining = ModelTraining(

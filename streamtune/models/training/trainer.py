@@ -77,7 +77,7 @@ def encode(examples: Sequence[Example], featurizer: Featurizer,
 
 def train(task: Task, train_rows: Sequence[Mapping[str, Any]],
           validation_rows: Sequence[Mapping[str, Any]], hp: ModelTraining, *,
-          seed: int = 0, threads: int = 2, warm_start: Checkpoint | None = None,
+          seed: int = 0, threads: int = 1, warm_start: Checkpoint | None = None,
           progress: Progress | None = None) -> TrainedModel:
     """Train ``task`` through its stages; deterministic for a given seed and thread count."""
     torch.manual_seed(seed)
