@@ -7,7 +7,9 @@
   consumer group (``<app>-ingest``) that N workers share.
 * The window agent is a faust agent over the low-volume ``window-deltas``
   topic, folding deltas into a changelog-backed faust table and writing each
-  closed window to the ``aggregates`` table.
+  closed window to the ``aggregates`` table. faust's consumer offsets alone do
+  not make that exact after a crash; :class:`WindowAgent` says why and how the
+  table's own progress marker does.
 """
 
 from __future__ import annotations
@@ -16,17 +18,28 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import faust
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from mode import Service
 
 from streamtune.config import Settings
+from streamtune.errors import BrokerUnavailable
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.metrics import PipelineMetrics
+from streamtune.streams.admin import client_config
 from streamtune.streams.ingest import IngestLoop, deltas_topic
-from streamtune.streams.windows import WindowDelta, WindowKey, WindowState, aggregate_row
+from streamtune.streams.windows import (
+    WindowDelta,
+    WindowKey,
+    WindowState,
+    aggregate_row,
+    applied_key,
+    is_window_key,
+)
 
 log = logging.getLogger(__name__)
 WINDOW_RETENTION_S = 3600
@@ -66,6 +79,168 @@ class IngestService(Service):
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
 
 
+class DeltaLogReader:
+    """Reads a range of one window-deltas partition straight from Kafka, outside any group.
+
+    The window agent uses it to fetch the records faust's consumer never handed it
+    (see :class:`WindowAgent`). It assigns the partition itself, commits nothing and
+    joins no consumer group.
+    """
+
+    def __init__(self, settings: Settings, *, timeout_s: float = 30.0) -> None:
+        self._conf = {**client_config(settings), "group.id": f"{settings.topics.prefix}"
+                      "streamtune-window-gaps", "enable.auto.commit": False,
+                      "enable.auto.offset.store": False, "enable.partition.eof": True,
+                      "auto.offset.reset": "earliest"}
+        self._topic = deltas_topic(settings)
+        self._timeout_s = timeout_s
+
+    def read(self, partition: int, start: int, end: int) -> list[tuple[int, bytes]]:
+        """Records at offsets ``start <= offset < end`` of ``partition``, in order."""
+        consumer = Consumer(self._conf)
+        try:
+            consumer.assign([TopicPartition(self._topic, partition, start)])
+            records: list[tuple[int, bytes]] = []
+            deadline = time.monotonic() + self._timeout_s
+            while time.monotonic() < deadline:
+                message = consumer.poll(0.5)
+                if message is None:
+                    continue
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        return records
+                    raise BrokerUnavailable(f"reading {self._topic}/{partition}: {error}")
+                offset = message.offset() or 0
+                if offset >= end:
+                    return records
+                records.append((offset, message.value() or b""))
+            raise BrokerUnavailable(f"reading {self._topic}/{partition} offsets {start}..{end - 1}"
+                                    f" took over {self._timeout_s:.0f} s")
+        finally:
+            consumer.close()
+
+
+class WindowAgent:
+    """Folds window-deltas records into the ``windows`` table, each record exactly once.
+
+    faust-streaming 0.15 (aiokafka transport) does not hand an agent every record
+    at or after its group's committed offset. After a restart, table recovery
+    resumes the fetcher while the stream partitions are still paused; records the
+    fetcher returns for them are dropped by ``Consumer.getmany`` (their partition
+    is not in its active set), yet aiokafka's position has already moved past
+    them. The "seek stream partitions to committed offsets" that follows does
+    nothing for a partition without a committed offset (aiokafka seeks only to
+    offsets > 0), and races with fetches in flight for one that has. Those records
+    never reach the agent, and its next commit moves the group past them: the
+    restarted worker's table misses deltas (seen in the SIGKILL test: up to the
+    whole first fetch of every partition). faust also drops *and acks* events that
+    reach a stream while flow control is suspended or from another consumer
+    generation, and flushes its producer buffer before a commit with a 0.1 s
+    timeout, so an offset may be committed before the changelog writes below it
+    are on the broker. So the agent does not take its input position from faust:
+
+    * every record's effect is followed, in the same changelog partition, by the
+      table key ``@applied|<partition>`` holding its offset. A changelog partition
+      is written in order, so whatever recovery restores is exactly the effect of
+      the records up to that marker;
+    * a record at or below the marker is already in the table and is skipped —
+      re-delivered deltas are folded once without relying on the folding rules;
+    * a record above ``marker + 1`` means faust skipped some: the agent reads the
+      missing offsets straight from the topic (:class:`DeltaLogReader`) and folds
+      them first. Ticks arrive on every partition every second, so a skipped tail
+      is picked up within a second too.
+
+    The marker makes the table, not the consumer group, the record of progress;
+    faust's commits only decide how far back it starts reading after a restart.
+    faust stays in charge of what it does correctly — the windowed table, its
+    changelog and its recovery — and only its input position is not trusted.
+    The ``aggregates`` write of a closing window happens before the window is
+    marked closed and before the marker moves, so a crash in between rewrites the
+    same row (``ReplacingMergeTree`` keeps one).
+    """
+
+    def __init__(self, table: MutableMapping[str, Any], *, window_s: int, idle_close_s: float,
+                 write: Callable[[WindowKey, WindowState, bool], Awaitable[None]],
+                 read_missed: Callable[[int, int, int], list[tuple[int, bytes]]],
+                 metrics: PipelineMetrics) -> None:
+        self.table = table
+        self.window_s = window_s
+        self.idle_close_s = idle_close_s
+        self._write = write
+        self._read_missed = read_missed
+        self._metrics = metrics
+        self._watermark_ms = 0
+
+    def applied(self, partition: int) -> int:
+        """Highest offset of ``partition`` whose effect is in the table (-1: none)."""
+        marker = self.table.get(applied_key(partition))
+        return int(marker["offset"]) if marker else -1
+
+    async def handle(self, partition: int, offset: int, value: bytes) -> None:
+        """Fold the record at ``offset`` unless it already was, after any it skipped."""
+        applied = self.applied(partition)
+        if offset <= applied:
+            log.debug("window-deltas %d/%d already applied (up to %d): skipped",
+                     partition, offset, applied)
+            return
+        if offset > applied + 1:
+            missed = await asyncio.get_running_loop().run_in_executor(
+                None, self._read_missed, partition, applied + 1, offset)
+            log.warning("window-deltas %d/%d..%d never reached the agent; folded %d records "
+                        "read back from the topic", partition, applied + 1, offset - 1,
+                        len(missed))
+            for missed_offset, missed_value in missed:
+                await self._fold(partition, missed_offset, missed_value)
+        await self._fold(partition, offset, value)
+
+    async def _fold(self, partition: int, offset: int, value: bytes) -> None:
+        message = json.loads(value)
+        if message["type"] == "delta":
+            await self._delta(partition, WindowDelta.from_json(message))
+        else:
+            await self._tick(partition, int(message["watermark_ms"]),
+                             float(message["idle_s"]) >= self.idle_close_s)
+        self.table[applied_key(partition)] = {"offset": offset}
+        self._metrics.window_agent_offset.labels(str(partition)).set(offset)
+
+    async def _delta(self, partition: int, delta: WindowDelta) -> None:
+        # A table key is only ever changed while handling a record of the partition its
+        # deltas arrive on, so its changelog stays in that partition, beside the marker.
+        table_key = delta.key.table_key()
+        raw = self.table.get(table_key)
+        state = WindowState.from_json(raw) if raw else WindowState(partition=partition)
+        if state.apply(delta):
+            if state.closed:
+                await self._write(delta.key, state, True)
+            self.table[table_key] = state.to_json()
+
+    async def _tick(self, partition: int, watermark_ms: int, idle: bool) -> None:
+        watermark = self._watermark_ms = max(self._watermark_ms, watermark_ms)
+        window_ms = self.window_s * 1000
+        still_open = 0
+        for table_key, raw in list(self.table.items()):
+            if not is_window_key(table_key):
+                continue
+            if raw["partition"] != partition:  # peek without decoding the whole state
+                still_open += not raw["closed"]
+                continue
+            key = WindowKey.parse(table_key)
+            end_ms = key.start_ms + window_ms
+            if raw["closed"]:
+                if end_ms + WINDOW_RETENTION_S * 1000 < watermark:
+                    del self.table[table_key]
+                continue
+            if idle or end_ms + window_ms <= watermark:  # grace: one window length
+                state = WindowState.from_json(raw)
+                await self._write(key, state, False)
+                state.closed = True
+                self.table[table_key] = state.to_json()
+            else:
+                still_open += 1
+        self._metrics.windows_open.set(still_open)
+
+
 def build_app(settings: Settings, *, sink: ClickHouseSink, metrics: PipelineMetrics) -> faust.App:
     """A faust app wired to ``sink``; run it with :func:`run_worker`."""
     prefix = settings.topics.prefix
@@ -87,62 +262,26 @@ def build_app(settings: Settings, *, sink: ClickHouseSink, metrics: PipelineMetr
         producer_linger=0.005,
     )
     window_s = settings.pipeline.window_seconds
-    grace_ms = window_s * 1000
     deltas = app.topic(deltas_topic(settings), key_type=bytes, value_type=bytes,
                        value_serializer="raw", key_serializer="raw",
                        partitions=settings.topics.partitions)
     windows = app.Table("windows", default=None, key_type=str,
                         partitions=settings.topics.partitions)
-    loop_state = {"watermark_ms": 0}
 
-    async def write(key: WindowKey, state: WindowState, *, late: bool) -> None:
+    async def write(key: WindowKey, state: WindowState, late: bool) -> None:
         row = aggregate_row(key, window_s, state.total())
         await asyncio.get_running_loop().run_in_executor(
             None, sink.write, [("aggregates", row)])
         (metrics.windows_late if late else metrics.windows_emitted).inc()
 
+    agent = WindowAgent(windows, window_s=window_s,
+                        idle_close_s=settings.pipeline.window_idle_close_s, write=write,
+                        read_missed=DeltaLogReader(settings).read, metrics=metrics)
+
     @app.agent(deltas)
     async def fold_windows(stream: Any) -> None:
-        # A table key is only ever changed while handling a message of the partition
-        # its deltas arrive on, so its changelog stays in that partition.
         async for event in stream.events():
-            message = json.loads(event.value)
-            partition = event.message.partition
-            applied = metrics.window_agent_offset.labels(str(partition))
-            if message["type"] == "delta":
-                delta = WindowDelta.from_json(message)
-                table_key = delta.key.table_key()
-                raw = windows.get(table_key)
-                state = WindowState.from_json(raw) if raw else WindowState(partition=partition)
-                if state.apply(delta):
-                    if state.closed:
-                        await write(delta.key, state, late=True)
-                    windows[table_key] = state.to_json()
-                applied.set(event.message.offset)
-                continue
-            watermark = max(loop_state["watermark_ms"], int(message["watermark_ms"]))
-            loop_state["watermark_ms"] = watermark
-            idle = float(message["idle_s"]) >= settings.pipeline.window_idle_close_s
-            still_open = 0
-            for table_key, raw in list(windows.items()):
-                if raw["partition"] != partition:  # peek without decoding the whole state
-                    still_open += not raw["closed"]
-                    continue
-                key = WindowKey.parse(table_key)
-                end_ms = key.start_ms + window_s * 1000
-                if raw["closed"]:
-                    if end_ms + WINDOW_RETENTION_S * 1000 < watermark:
-                        del windows[table_key]
-                    continue
-                if idle or end_ms + grace_ms <= watermark:
-                    state = WindowState.from_json(raw)
-                    await write(key, state, late=False)
-                    state.closed = True
-                    windows[table_key] = state.to_json()
-                else:
-                    still_open += 1
-            metrics.windows_open.set(still_open)
-            applied.set(event.message.offset)
+            await agent.handle(event.message.partition, event.message.offset, event.value)
 
     return app
 

@@ -17,7 +17,9 @@ Against the partition's pending delta ``[s0, e0]``, a new delta ``[s, e]``:
   falls in this window lies at ``>= s`` and is being redone, so it is dropped;
 * ``s < s0``: a stale re-read, ignored.
 
-So each event counts once, whatever crashes. Execution times go into a
+So each event counts once, whatever crashes — provided the agent folds each
+window-deltas record once and misses none; ``app.WindowAgent`` ensures that with a
+per-partition progress marker in the same table. Execution times go into a
 log-bucket histogram (buckets 2 % wide), from which p50/p95/p99 are read.
 """
 
@@ -110,6 +112,21 @@ class WindowKey:
     def parse(cls, text: str) -> WindowKey:
         source, command_type, start = text.rsplit("|", 2)
         return cls(source, command_type, int(start))
+
+
+APPLIED_PREFIX = "@applied|"
+"""Table keys of the window agent's progress markers (one per window-deltas partition);
+window keys start with a source name, never with ``@``."""
+
+
+def applied_key(partition: int) -> str:
+    """Table key holding the last window-deltas offset of ``partition`` folded in."""
+    return f"{APPLIED_PREFIX}{partition}"
+
+
+def is_window_key(table_key: str) -> bool:
+    """False for the agent's progress markers, True for a window's state."""
+    return not table_key.startswith(APPLIED_PREFIX)
 
 
 def window_start_ms(when: datetime, window_s: int) -> int:
