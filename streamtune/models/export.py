@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,13 @@ def export_model(trained: TrainedModel, directory: Path) -> dict[str, Path]:
     example = torch.ones((2, trained.featurizer.max_tokens), dtype=torch.int64)
     batch, tokens = torch.export.Dim("batch"), torch.export.Dim("tokens")
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    program = torch.onnx.export(
-        model, (example,), dynamo=True, external_data=False, verbose=False,
-        input_names=["ids"], output_names=list(trained.labels),
-        dynamic_shapes={"ids": {0: batch, 1: tokens}},
-    )
+    with warnings.catch_warnings():  # the exporter's own deprecation chatter, not ours
+        warnings.simplefilter("ignore", FutureWarning)
+        program = torch.onnx.export(
+            model, (example,), dynamo=True, external_data=False, verbose=False,
+            input_names=["ids"], output_names=list(trained.labels),
+            dynamic_shapes={"ids": {0: batch, 1: tokens}},
+        )
     if program is None:
         raise RuntimeError("torch.onnx.export returned no program")
     program.save(str(onnx_path))

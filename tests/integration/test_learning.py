@@ -1,0 +1,160 @@
+"""Train every model from snapshots of a real chdb store, export to ONNX, register, warm-start."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamtune.config import Settings
+from streamtune.models.datasets import build_snapshot
+from streamtune.models.export import PARITY_SHAPES, PARITY_TOLERANCE
+from streamtune.models.registry import Registry
+from streamtune.models.scoring import Scorer
+from streamtune.models.training.run import split_rows, train_model
+from streamtune.models.training.trainer import Checkpoint
+from streamtune.schemas.topics import SOURCES
+from streamtune.simulator import Scenario, Simulator
+from streamtune.simulator.scenario import NewCommandTypeDrift
+from streamtune.sinks.migrations import migrate
+from streamtune.sinks.rows import RowWriter
+from streamtune.sinks.store import ClickHouseStore
+from streamtune.streams.batch import BatchProcessor, RawRecord
+from tests.conftest import make_settings
+
+NEW_TYPE = "isolate_segment"
+
+
+@dataclass
+class Lab:
+    store: ClickHouseStore
+    settings: Settings
+
+
+def _fill(lab: Lab, simulator: Simulator, events: int, offset: int) -> None:
+    records = [RawRecord(f"raw.{SOURCES[e.kind]}", 0, offset + i, e.model_dump_json().encode())
+               for i, e in enumerate(simulator.events(events))]
+    processor, writer = BatchProcessor(lab.settings), RowWriter(lab.store)
+    for first in range(0, len(records), 2000):
+        writer.write(processor.process(records[first:first + 2000]).table_rows())
+
+
+@pytest.fixture(scope="module")
+def lab(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A store holding 12,000 simulated events (no new command type yet) and its snapshots."""
+    database = f"l{uuid.uuid4().hex[:10]}"
+    settings = make_settings(tmp_path_factory.mktemp("learning"),
+                             store={"url": f"chdb://{chdb_path}", "database": database})
+    store = ClickHouseStore.from_settings(settings)
+    migrate(store)
+    lab = Lab(store, settings)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    _fill(lab, Simulator(21, start=start), 12_000, 0)
+    for name in ("commands", "errors"):
+        build_snapshot(store, settings, name, progress=False)  # type: ignore[arg-type]
+    yield lab
+    store.command(f"DROP DATABASE IF EXISTS {store.database}")
+
+
+def _majority_share(labels: list[str]) -> float:
+    return Counter(labels).most_common(1)[0][1] / len(labels)
+
+
+def test_intent_classifier_is_accurate_exported_and_registered_as_first_champion(
+        lab: Lab) -> None:
+    result = train_model(lab.settings, "intent_classifier")
+    assert result.metrics["command_type.macro_f1"] >= 0.97
+    assert result.parity <= PARITY_TOLERANCE
+    registry = Registry(lab.settings)
+    champion = registry.alias("intent_classifier", "champion")
+    assert champion is not None and champion.version == result.version.version
+    assert champion.dataset == {"name": "commands", "id": result.snapshot.id}
+    assert [s["stage"] for s in champion.hyperparameters["stages"]] == [
+        "base_model_adaptation", "intent_specialization", "context_integration"]
+    usage = result.snapshot.tracking()["usage_statistics"]
+    assert any(u["model"] == "intent_classifier" for u in usage)
+
+    scorer = Scorer(champion.path)
+    test_rows = [r for r in split_rows(result.snapshot, scorer.task, "test")
+                 if not r["synthetic"]]
+    predicted = [p["command_type"].label for p in scorer.predict(test_rows)]
+    hits = sum(p == r["command_type"] for p, r in zip(predicted, test_rows, strict=True))
+    assert hits / len(test_rows) >= 0.97
+
+
+@pytest.mark.parametrize(("name", "head"), [("command_predictor", "next_command"),
+                                            ("error_recovery", "recovery_action")])
+def test_session_and_error_models_beat_the_majority_class(lab: Lab, name: str,
+                                                          head: str) -> None:
+    result = train_model(lab.settings, name)
+    assert result.parity <= PARITY_TOLERANCE
+    scorer = Scorer(result.version.path)
+    examples = scorer.task.examples(split_rows(result.snapshot, scorer.task, "test"), None)
+    truth = [str(e.labels[head]) for e in examples if e.labels.get(head)]
+    assert len(truth) >= 50
+    assert result.metrics[f"{head}.accuracy"] > _majority_share(truth) + 0.1
+
+
+def test_onnx_matches_torch_for_every_registered_model(lab: Lab) -> None:
+    registry = Registry(lab.settings)
+    names = {v.name for v in registry.versions()}
+    assert {"intent_classifier", "command_predictor", "error_recovery"} <= names
+    rng = np.random.default_rng(5)
+    import torch
+
+    from streamtune.models.networks import BagClassifier
+
+    for name in names:
+        version = registry.versions(name)[-1]
+        checkpoint = Checkpoint.load(version.file("weights.pt"))
+        arch = checkpoint.architecture
+        model = BagClassifier(arch["buckets"], arch["dim"], arch["hidden"], arch["heads"]).eval()
+        model.load_state_dict(checkpoint.state_dict)
+        scorer = Scorer(version.path)
+        for batch, tokens in PARITY_SHAPES:
+            ids = rng.integers(0, arch["buckets"], size=(batch, tokens), dtype=np.int64)
+            with torch.no_grad():
+                expected = [t.numpy() for t in model(torch.from_numpy(ids))]
+            for a, b in zip(expected, scorer.logits(ids), strict=True):
+                assert float(np.abs(a - b).max()) <= PARITY_TOLERANCE
+
+
+def test_warm_start_learns_a_new_command_type_without_forgetting(lab: Lab) -> None:
+    registry = Registry(lab.settings)
+    if registry.alias("intent_classifier", "champion") is None:
+        train_model(lab.settings, "intent_classifier")
+    champion = registry.alias("intent_classifier", "champion")
+    assert champion is not None
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    drift = Scenario(new_command_type=NewCommandTypeDrift(at=0, share=0.1))
+    _fill(lab, Simulator(22, start=start, scenario=drift), 6000, 100_000)
+    snapshot = build_snapshot(lab.store, lab.settings, "commands", progress=False)
+
+    result = train_model(lab.settings, "intent_classifier", dataset_id=snapshot.id)
+    assert result.version.parent == champion.version
+    assert result.trained.warm_started
+    assert registry.alias("intent_classifier", "challenger") == result.version
+    labels = result.trained.labels["command_type"]
+    old = Checkpoint.load(champion.file("weights.pt")).labels["command_type"]
+    assert NEW_TYPE not in old and labels[:len(old)] == old and NEW_TYPE in labels
+
+    scorer = Scorer(result.version.path)
+    rows = [r for r in snapshot.rows("test") if not r["synthetic"]]
+    predicted = [p["command_type"].label for p in scorer.predict(rows)]
+    truth = [r["command_type"] for r in rows]
+    new = [p for p, t in zip(predicted, truth, strict=True) if t == NEW_TYPE]
+    assert len(new) >= 20
+    assert sum(p == NEW_TYPE for p in new) / len(new) >= 0.9
+    f1s = []
+    for label in set(old):
+        tp = sum(p == t == label for p, t in zip(predicted, truth, strict=True))
+        denominator = predicted.count(label) + truth.count(label)
+        if truth.count(label):
+            f1s.append(2 * tp / denominator)
+    assert sum(f1s) / len(f1s) >= 0.95
