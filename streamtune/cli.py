@@ -413,6 +413,66 @@ def demo(
     run_demo(_settings(), events=events, console=console)
 
 
+@app.command("train")
+def train_command(
+    model: Annotated[str, typer.Option("--model", help="intent_classifier, command_predictor "
+                                       "or error_recovery")],
+    dataset: Annotated[str | None, typer.Option(help="snapshot id or prefix; default latest")]
+    = None,
+    warm_start: Annotated[bool, typer.Option(help="start from the champion's weights")] = True,
+) -> None:
+    """Train MODEL on a dataset snapshot, export it to ONNX and register the version."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from streamtune.models.training.run import train_model
+
+    settings = _settings()
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+               "{task.total} steps"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        result = train_model(settings, model, dataset_id=dataset, warm_start=warm_start,
+                             progress=progress)
+    table = Table("stage", "data mix", "examples", "epochs", "validation")
+    table.columns[0].no_wrap = True
+    for stage in result.trained.history:
+        scores = ", ".join(f"{k.split('.')[-1]} {v:.3f}" for k, v in stage.items()
+                           if k.startswith("validation_accuracy."))
+        table.add_row(stage["stage"], stage["mix"], str(stage["examples"]),
+                      f"{stage['epochs']:g}", scores)
+    console.print(table)
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
+    parent = result.version.parent
+    start = f"warm-started from {parent}" if parent else "from scratch"
+    console.print(f"{model} {result.version.version} ({start}, {result.trained.seconds:.1f} s, "
+                  f"dataset {result.snapshot.name}/{result.snapshot.id}) is now the "
+                  f"{result.alias}")
+    console.print(f"test: {metrics}")
+    console.print(f"in {result.version.path}")
+
+
+@app.command("export")
+def export_command(
+    model: Annotated[str, typer.Argument(help="model name")],
+    out: Annotated[Path, typer.Option(help="folder to write model.onnx and labels.json into")],
+    version: Annotated[str, typer.Option(help="vN, champion or challenger")] = "champion",
+) -> None:
+    """Re-export a registered version from its weights to ONNX, checking parity with torch."""
+    from streamtune.models.export import PARITY_TOLERANCE, export_model, parity
+    from streamtune.models.registry import Registry
+    from streamtune.models.training.run import TrainingError
+    from streamtune.models.training.trainer import Checkpoint, restore
+
+    chosen = Registry(_settings()).get(model, version)
+    trained = restore(Checkpoint.load(chosen.file("weights.pt")),
+                      json.loads(chosen.file("labels.json").read_text()))
+    files = export_model(trained, out)
+    worst = parity(trained, files["model.onnx"])
+    if worst > PARITY_TOLERANCE:
+        raise TrainingError(f"ONNX export differs from torch by {worst:.2e}")
+    console.print(f"{model} {chosen.version} -> {files['model.onnx']} "
+                  f"(max |onnx - torch| = {worst:.1e})")
+
+
 def main() -> None:
     """Entry point: run the app, turning streamtune errors into one line and exit 1."""
     try:

@@ -30,7 +30,8 @@ def export_model(trained: TrainedModel, directory: Path) -> dict[str, Path]:
     model = trained.model.eval()
     example = torch.ones((2, trained.featurizer.max_tokens), dtype=torch.int64)
     batch, tokens = torch.export.Dim("batch"), torch.export.Dim("tokens")
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    for chatty in ("torch.onnx", "onnx_ir", "onnxscript"):
+        logging.getLogger(chatty).setLevel(logging.ERROR)
     with warnings.catch_warnings():  # the exporter's own deprecation chatter, not ours
         warnings.simplefilter("ignore", FutureWarning)
         program = torch.onnx.export(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -11,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from streamtune.config import Settings
 from streamtune.models.datasets import build_snapshot
@@ -18,7 +23,7 @@ from streamtune.models.export import PARITY_SHAPES, PARITY_TOLERANCE
 from streamtune.models.registry import Registry
 from streamtune.models.scoring import Scorer
 from streamtune.models.training.run import split_rows, train_model
-from streamtune.models.training.trainer import Checkpoint
+from streamtune.models.training.trainer import Checkpoint, restore
 from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Scenario, Simulator
 from streamtune.simulator.scenario import NewCommandTypeDrift
@@ -106,21 +111,16 @@ def test_onnx_matches_torch_for_every_registered_model(lab: Lab) -> None:
     names = {v.name for v in registry.versions()}
     assert {"intent_classifier", "command_predictor", "error_recovery"} <= names
     rng = np.random.default_rng(5)
-    import torch
-
-    from streamtune.models.networks import BagClassifier
-
     for name in names:
         version = registry.versions(name)[-1]
-        checkpoint = Checkpoint.load(version.file("weights.pt"))
-        arch = checkpoint.architecture
-        model = BagClassifier(arch["buckets"], arch["dim"], arch["hidden"], arch["heads"]).eval()
-        model.load_state_dict(checkpoint.state_dict)
+        trained = restore(Checkpoint.load(version.file("weights.pt")),
+                          json.loads(version.file("labels.json").read_text()))
         scorer = Scorer(version.path)
         for batch, tokens in PARITY_SHAPES:
-            ids = rng.integers(0, arch["buckets"], size=(batch, tokens), dtype=np.int64)
+            ids = rng.integers(0, trained.featurizer.buckets, size=(batch, tokens),
+                               dtype=np.int64)
             with torch.no_grad():
-                expected = [t.numpy() for t in model(torch.from_numpy(ids))]
+                expected = [t.numpy() for t in trained.model(torch.from_numpy(ids))]
             for a, b in zip(expected, scorer.logits(ids), strict=True):
                 assert float(np.abs(a - b).max()) <= PARITY_TOLERANCE
 
@@ -158,3 +158,34 @@ def test_warm_start_learns_a_new_command_type_without_forgetting(lab: Lab) -> No
         if truth.count(label):
             f1s.append(2 * tp / denominator)
     assert sum(f1s) / len(f1s) >= 0.95
+
+
+def test_train_and_export_commands(lab: Lab, tmp_path: Path) -> None:
+    env = {**os.environ, "STREAMTUNE_DATA_DIR": str(lab.settings.data_dir),
+           "STREAMTUNE_TRAINING__ERROR_RECOVERY__EPOCHS_PER_STAGE": "1"}
+    before = len(Registry(lab.settings).versions("error_recovery"))
+    trained = subprocess.run([sys.executable, "-m", "streamtune", "train", "--model",
+                              "error_recovery"], env=env, capture_output=True, text=True,
+                             timeout=600, check=False)
+    assert trained.returncode == 0, trained.stderr
+    versions = Registry(lab.settings).versions("error_recovery")
+    assert len(versions) == before + 1
+    newest = versions[-1]
+    assert f"error_recovery {newest.version}" in trained.stdout
+    assert "broad_adaptation" in trained.stdout and "recovery_specialization" in trained.stdout
+
+    exported = subprocess.run([sys.executable, "-m", "streamtune", "export", "error_recovery",
+                               "--version", newest.version, "--out", str(tmp_path / "x")],
+                              env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert exported.returncode == 0, exported.stderr
+    ids = np.arange(1, 41, dtype=np.int64).reshape(2, 20)
+    for a, b in zip(Scorer(newest.path).logits(ids), Scorer(tmp_path / "x").logits(ids),
+                    strict=True):
+        assert float(np.abs(a - b).max()) <= PARITY_TOLERANCE
+
+    unknown = subprocess.run([sys.executable, "-m", "streamtune", "train", "--model", "nope"],
+                             env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines() == [
+        "error: unknown model 'nope'; use one of intent_classifier, command_predictor, "
+        "error_recovery"]

@@ -63,6 +63,18 @@ class TrainedModel:
                           self.labels, self.featurizer.config(), self.model.architecture)
 
 
+def restore(checkpoint: Checkpoint, meta: Mapping[str, Any]) -> TrainedModel:
+    """A trained model back from its checkpoint and ``labels.json`` (for re-export)."""
+    from streamtune.models.scoring import task_for
+
+    arch = checkpoint.architecture
+    model = BagClassifier(arch["buckets"], arch["dim"], arch["hidden"], dict(arch["heads"]),
+                          arch.get("dropout", 0.1))
+    model.load_state_dict(checkpoint.state_dict)
+    return TrainedModel(task_for(meta["task"], meta["heads"]), model.eval(),
+                        Featurizer(**checkpoint.featurizer), checkpoint.labels, {})
+
+
 def encode(examples: Sequence[Example], featurizer: Featurizer,
            labels: Mapping[str, Sequence[str]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Id matrix and per-head label indices (-1 = missing or unknown label)."""

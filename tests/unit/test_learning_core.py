@@ -1,0 +1,124 @@
+"""Featurizer, network, training regime, tasks and trainer determinism, without services."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamtune.config import TrainingSettings
+from streamtune.models.features import Featurizer
+from streamtune.models.networks import BagClassifier
+from streamtune.models.tasks import PredictorTask
+from streamtune.models.tasks.predictor import carry_parameters
+from streamtune.models.training.regime import Regime, step_plan
+from streamtune.models.training.trainer import train
+from streamtune.simulator import Simulator
+from streamtune.streams.cleaning import normalize_text
+
+
+def test_feature_ids_are_the_same_in_another_process() -> None:
+    f = Featurizer(buckets=4096, max_tokens=16)
+    here = f.ids("Restart pump-3 now", {"shift": "night"})
+    code = ("from streamtune.models.features import Featurizer;"
+            "print(Featurizer(buckets=4096, max_tokens=16).ids('Restart pump-3 now',"
+            " {'shift': 'night'}))")
+    there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env={"PYTHONHASHSEED": "123"}).stdout
+    assert str(here) == there.strip()
+    assert all(0 < i < 4096 for i in here) and len(here) == 16
+
+
+def test_padding_never_changes_a_prediction() -> None:
+    torch.manual_seed(0)
+    model = BagClassifier(512, 8, 16, {"a": 3}).eval()
+    ids = torch.tensor([[5, 9, 33]])
+    padded = torch.tensor([[5, 9, 33, 0, 0, 0, 0]])
+    with torch.no_grad():
+        assert torch.allclose(model(ids)[0], model(padded)[0], atol=1e-6)
+
+
+def test_growing_a_head_keeps_the_old_logits() -> None:
+    torch.manual_seed(0)
+    model = BagClassifier(512, 8, 16, {"a": 3}).eval()
+    ids = torch.randint(1, 512, (4, 6))
+    with torch.no_grad():
+        before = model(ids)[0]
+        model.grow_head("a", 5)
+        after = model(ids)[0]
+    assert after.shape == (4, 5)
+    assert torch.allclose(before, after[:, :3], atol=1e-6)
+    with pytest.raises(ValueError, match="cannot shrink"):
+        model.grow_head("a", 2)
+
+
+@settings(deadline=None)
+@given(budget=st.integers(1, 50_000), batch=st.integers(1, 64), start=st.integers(1, 64),
+       warmup=st.floats(0.0, 0.4), final=st.floats(0.0, 0.4))
+def test_regime_phases_have_their_shapes(budget: int, batch: int, start: int, warmup: float,
+                                         final: float) -> None:
+    regime = Regime(1e-2, batch, start, warmup, final, 0.1)
+    plan = step_plan(budget, regime)
+    phases = [s.phase for s in plan]
+    assert phases == sorted(phases, key=["initial", "main", "final"].index)
+    warm = [s for s in plan if s.phase == "initial"]
+    main = [s for s in plan if s.phase == "main"]
+    tail = [s for s in plan if s.phase == "final"]
+    assert all(a.learning_rate < b.learning_rate for a, b in zip(warm, warm[1:], strict=False))
+    assert all(a.learning_rate >= b.learning_rate for a, b in zip(main, main[1:], strict=False))
+    assert all(a.batch_size <= b.batch_size for a, b in zip(main, main[1:], strict=False))
+    assert {s.learning_rate for s in tail} == {1e-3}
+    assert {s.batch_size for s in tail} == {batch}
+    assert warm[-1].learning_rate == pytest.approx(1e-2)
+    examples = sum(s.batch_size for s in plan)
+    assert examples >= min(budget, 3) * 0.5  # the budget is spent, give or take rounding
+    assert examples <= budget + 3 * max(batch, start) + batch * len(tail)
+
+
+def _commands(n: int) -> list[dict[str, object]]:
+    rows = [e.model_dump(mode="json") for e in Simulator(4).events(n) if e.kind == "command"]
+    for row in rows:
+        row["normalized_input"] = normalize_text(str(row["raw_input"]))
+    return rows
+
+
+def test_training_is_reproducible_for_a_seed() -> None:
+    rows = _commands(1200)
+    hp = TrainingSettings().intent_classifier.model_copy(
+        update={"total_epochs": 1, "buckets": 4096, "dim": 8, "hidden": 16})
+    task = PredictorTask()
+    a = train(task, rows, rows[:50], hp, seed=3)
+    b = train(task, rows, rows[:50], hp, seed=3)
+    c = train(task, rows, rows[:50], hp, seed=4)
+    weights = [m.model.embedding.weight.detach().numpy() for m in (a, b, c)]
+    assert np.array_equal(weights[0], weights[1])
+    assert not np.array_equal(weights[0], weights[2])
+
+
+def test_predictor_examples_follow_sessions_and_oversample_failures() -> None:
+    rows = _commands(3000)
+    task = PredictorTask()
+    plain = task.examples(rows, None)
+    sessions = {r["session_id"] for r in rows}
+    assert len(plain) == len(rows) - len(sessions)
+    stages = task.stages({"epochs_per_stage": 1, "total_epochs": 3})
+    assert [s.name for s in stages] == ["domain_adaptation", "task_specific_tuning",
+                                        "error_recovery_specialization"]
+    types_only = task.examples(rows, stages[0])
+    assert all(e.text == "" and all(k.startswith("h") for k in e.fields) for e in types_only)
+    failures = sum(1 for e in plain if e.fields.get("h1_ok") == "False")
+    assert failures > 0
+    assert len(task.examples(rows, stages[2])) == len(plain) + 2 * failures
+
+
+def test_carried_parameters_take_the_latest_value_the_history_named() -> None:
+    history = [{"command_type": "start_pump", "parameters": {"pump": "pump-1"}},
+               {"command_type": "start_pump", "parameters": {"pump": "pump-2"}}]
+    assert carry_parameters(history, "stop_pump") == {"pump": "pump-2"}
+    assert carry_parameters(history, "query_status") == {}
+    assert carry_parameters(history, "no_such_command") == {}
