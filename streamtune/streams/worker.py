@@ -1,19 +1,45 @@
-"""``streamtune worker``: open the store, start the faust app, run until signalled."""
+"""``streamtune worker``: open the store, start the faust app, run until signalled.
+
+Besides the pipeline, the worker owns the store, so it imports the model
+registry's outbox into ClickHouse every ``REGISTRY_IMPORT_S`` seconds.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 
 import faust
 
 from streamtune.config import Settings
+from streamtune.models.registry import import_outbox
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.sinks.migrations import apply_retention, migrate
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.admin import create_topics
 from streamtune.streams.app import add_ingest, build_app
+
+log = logging.getLogger(__name__)
+
+REGISTRY_IMPORT_S = 10.0
+
+
+def add_registry_import(app: faust.App, settings: Settings, store: ClickHouseStore) -> None:
+    """Import registry changes (versions, promotions, rollbacks) into the store periodically."""
+
+    def once() -> None:
+        try:
+            if imported := import_outbox(store, settings):
+                log.info("imported %d model registry records", imported)
+        except Exception:  # a bad outbox line or a store hiccup must not stop the pipeline
+            log.exception("model registry import failed; retrying in %.0f s", REGISTRY_IMPORT_S)
+
+    @app.timer(interval=REGISTRY_IMPORT_S)  # type: ignore[untyped-decorator]
+    async def import_registry() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, once)
 
 
 def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
@@ -29,6 +55,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
                               retry_initial_s=settings.pipeline.sink_retry_initial_s,
                               retry_max_s=settings.pipeline.sink_retry_max_s)
         app = build_app(settings, sink=sink, metrics=metrics)
+        add_registry_import(app, settings, store)
         service = add_ingest(app, settings, sink=sink, metrics=metrics,
                              on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))
         worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
