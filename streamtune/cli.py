@@ -473,6 +473,26 @@ def export_command(
                   f"(max |onnx - torch| = {worst:.1e})")
 
 
+@app.command("evaluate")
+def evaluate_command(
+    model: Annotated[str, typer.Argument(help="model name, e.g. intent_classifier")],
+    version: Annotated[str, typer.Option(help="vN, champion or challenger")] = "champion",
+    dataset: Annotated[str | None, typer.Option(
+        help="snapshot id (or prefix) to test on; default: the one the model trained on")] = None,
+) -> None:
+    """Evaluate a registered model on a snapshot's test split; write the report beside it."""
+    from streamtune.models.evaluation import evaluate_model, headline
+
+    result, json_path, md_path = evaluate_model(_settings(), model, version, dataset)
+    used = result["dataset"]
+    table = Table("figure", "value", title=f"{model} {result['model']['version']} on "
+                  f"{used['name']} {used['id']} ({result['examples']:,} test examples)")
+    for key, value in headline(result).items():
+        table.add_row(key, f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}")
+    console.print(table)
+    console.print(f"report: {md_path}\n        {json_path}", soft_wrap=True)
+
+
 def main() -> None:
     """Entry point: run the app, turning streamtune errors into one line and exit 1."""
     try:

@@ -59,7 +59,12 @@ class Scorer:
     def probabilities(self, events: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
         """Softmax per head, ``[len(events), classes]``."""
         inputs = [self.task.inputs(event) for event in events]
-        ids = self.featurizer.batch([t for t, _ in inputs], [f for _, f in inputs])
+        return self.probabilities_of([t for t, _ in inputs], [f for _, f in inputs])
+
+    def probabilities_of(self, texts: Sequence[str],
+                         fields: Sequence[Mapping[str, Any] | None]) -> dict[str, np.ndarray]:
+        """Softmax per head for inputs already built (an Example's text and fields)."""
+        ids = self.featurizer.batch(texts, fields)
         return {head: _softmax(out) for head, out in zip(self.heads, self.logits(ids), strict=True)}
 
     def predict(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Prediction]]:
