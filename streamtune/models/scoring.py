@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from streamtune.models.features import Featurizer
-from streamtune.models.tasks import TASKS, Example, RecoveryTask, Task
+from streamtune.models.tasks import TASKS, RecoveryTask, Task
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,25 +71,11 @@ class Scorer:
         """Best label and confidence per head, for a micro-batch of events."""
         if not events:
             return []
-        inputs = [self.task.inputs(event) for event in events]
-        ids = self.featurizer.batch([t for t, _ in inputs], [f for _, f in inputs])
-        return self._best(ids, len(events))
-
-    def _best(self, ids: np.ndarray, count: int) -> list[dict[str, Prediction]]:
-        out: list[dict[str, Prediction]] = [{} for _ in range(count)]
-        for head, logits in zip(self.heads, self.logits(ids), strict=True):
-            matrix = _softmax(logits)
-            best = matrix.argmax(axis=1)
-            for i, index in enumerate(best):
+        out: list[dict[str, Prediction]] = [{} for _ in events]
+        for head, matrix in self.probabilities(events).items():
+            for i, index in enumerate(matrix.argmax(axis=1)):
                 out[i][head] = Prediction(self.labels[head][index], float(matrix[i, index]))
         return out
-
-    def predict_examples(self, examples: Sequence[Example]) -> list[dict[str, Prediction]]:
-        """:meth:`predict` for already-built task examples (their text and fields)."""
-        if not examples:
-            return []
-        ids = self.featurizer.batch([e.text for e in examples], [e.fields for e in examples])
-        return self._best(ids, len(examples))
 
     def predict_one(self, event: Mapping[str, Any]) -> dict[str, Prediction]:
         """:meth:`predict` for a single event."""

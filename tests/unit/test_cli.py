@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import free_port
 
 COMMANDS = ["produce", "worker", "simulate", "demo", "config", "schemas", "topics", "broker", "db",
-            "dataset", "models"]
+            "dataset", "models", "train", "export", "evaluate"]
 
 
 def run_cli(*args: str, cwd: Path,

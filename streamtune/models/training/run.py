@@ -20,6 +20,8 @@ from rich.progress import Progress
 from streamtune.config import Settings
 from streamtune.errors import StreamtuneError
 from streamtune.models.datasets import Snapshot, open_snapshot, record_usage
+from streamtune.models.evaluation.metrics import classification
+from streamtune.models.evaluation.predict import predict_inputs
 from streamtune.models.export import PARITY_TOLERANCE, export_model, parity
 from streamtune.models.registry import ModelVersion, Registry
 from streamtune.models.scoring import Scorer
@@ -109,27 +111,15 @@ def test_metrics(scorer: Scorer, rows: Sequence[Mapping[str, Any]]) -> dict[str,
     examples = scorer.task.examples(rows, None)
     if not examples:
         return {}
-    predictions = scorer.predict_examples(examples)
+    predicted = predict_inputs(scorer, [e.text for e in examples], [e.fields for e in examples])
     out: dict[str, float] = {"test_examples": float(len(examples))}
     for head in scorer.heads:
-        pairs = [(e.labels.get(head), p[head].label) for e, p in zip(examples, predictions,
-                                                                    strict=True)
-                 if e.labels.get(head) is not None]
-        if pairs:
-            out[f"{head}.accuracy"], out[f"{head}.macro_f1"] = _accuracy_macro_f1(pairs)
+        result = classification([e.labels.get(head) for e in examples], predicted.labels[head],
+                                known=scorer.labels[head])
+        if result["examples"]:
+            out[f"{head}.accuracy"] = result["accuracy"]
+            out[f"{head}.macro_f1"] = result["macro_f1"]
     return out
-
-
-def _accuracy_macro_f1(pairs: Sequence[tuple[Any, str]]) -> tuple[float, float]:
-    truth = [str(t) for t, _ in pairs]
-    predicted = [p for _, p in pairs]
-    accuracy = sum(t == p for t, p in zip(truth, predicted, strict=True)) / len(truth)
-    f1s = []
-    for label in set(truth):
-        tp = sum(t == p == label for t, p in zip(truth, predicted, strict=True))
-        precision_base, recall_base = predicted.count(label), truth.count(label)
-        f1s.append(2 * tp / (precision_base + recall_base) if tp else 0.0)
-    return accuracy, sum(f1s) / len(f1s)
 
 
 def _warm_checkpoint(champion: ModelVersion | None, task: Task) -> Checkpoint | None:

@@ -1,159 +1,23 @@
-"""The ``streamtune`` command line.
-
-Every user error (unreachable broker, bad file, bad setting) prints one line
-on stderr and exits non-zero; tracebacks are for bugs only.
-"""
+"""Commands of the learning side: datasets, the model registry, train, export, evaluate."""
 
 from __future__ import annotations
 
 import json
-import logging
-import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from streamtune.config import Settings, get_settings
-from streamtune.errors import DatasetError, InputFileError, StreamtuneError
-
-app = typer.Typer(
-    help="streamtune: stream control-system events through Kafka into ClickHouse, and learn.",
-    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+from streamtune.cli.app import (
+    app,
+    console,
+    dataset_app,
+    load_settings,
+    models_app,
 )
-config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
-schemas_app = typer.Typer(help="Event schemas for producers.", no_args_is_help=True)
-topics_app = typer.Typer(help="Create and inspect the Kafka topics.", no_args_is_help=True)
-broker_app = typer.Typer(help="The embedded dev broker (noida-db Kafka).", no_args_is_help=True)
-db_app = typer.Typer(help="The ClickHouse store.", no_args_is_help=True)
-dataset_app = typer.Typer(help="Versioned dataset snapshots (Parquet + manifest + card).",
-                          no_args_is_help=True)
-models_app = typer.Typer(help="The model registry: versions, champion, challenger.",
-                         no_args_is_help=True)
-for sub, name in ((config_app, "config"), (schemas_app, "schemas"), (topics_app, "topics"),
-                  (broker_app, "broker"), (db_app, "db"), (dataset_app, "dataset"),
-                  (models_app, "models")):
-    app.add_typer(sub, name=name)
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    if settings.log_level != "DEBUG":  # libraries' retry chatter; we report failures ourselves
-        for noisy in ("streamtune.rdkafka", "urllib3", "clickhouse_connect"):
-            logging.getLogger(noisy).setLevel(logging.CRITICAL)
-    return settings
-
-
-@config_app.command("show")
-def config_show() -> None:
-    """Print the effective settings, secrets masked."""
-    console.print_json(json.dumps(_settings().masked(), default=str))
-
-
-@schemas_app.command("export")
-def schemas_export(directory: Annotated[Path, typer.Argument(help="folder to write into")]) -> None:
-    """Write JSON Schema files for every event kind and the dead letter."""
-    from streamtune.schemas.export import export_json_schemas
-
-    for path in export_json_schemas(directory):
-        console.print(f"wrote {path}")
-
-
-@topics_app.command("create")
-def topics_create() -> None:
-    """Create every topic of the catalogue that is missing (safe to repeat)."""
-    from streamtune.streams.admin import create_topics
-
-    result = create_topics(_settings())
-    created = [n for n, s in result.items() if s == "created"]
-    console.print(f"{len(created)} topics created, {len(result) - len(created)} already existed")
-
-
-@topics_app.command("list")
-def topics_list() -> None:
-    """Show the catalogue's topics with partitions and message counts."""
-    from streamtune.streams.admin import describe_topics
-
-    table = Table("topic", "key", "partitions", "messages", "retention")
-    for state in describe_topics(_settings()):
-        spec = state.spec
-        retention = "compacted" if spec.cleanup_policy == "compact" else \
-            f"{spec.retention_ms // 3_600_000} h"
-        table.add_row(spec.name, spec.key,
-                      str(state.partitions) if state.exists else "[red]missing[/red]",
-                      str(state.messages), retention)
-    console.print(table)
-
-
-@broker_app.command("start")
-def broker_start() -> None:
-    """Start the embedded dev broker in the background (no-op with a real Kafka)."""
-    from streamtune.streams.dev_broker import DevBroker
-
-    settings = _settings()
-    if not settings.kafka.embedded:
-        console.print(f"using Kafka at {settings.kafka.servers}; no dev broker started")
-        return
-    status = DevBroker.from_settings(settings).start()
-    console.print(f"dev broker running at {status.address} (pid {status.pid}, "
-                  f"data in {status.data_dir})")
-
-
-@broker_app.command("stop")
-def broker_stop() -> None:
-    """Stop the embedded dev broker."""
-    from streamtune.streams.dev_broker import DevBroker
-
-    stopped = DevBroker.from_settings(_settings()).stop()
-    console.print("dev broker stopped" if stopped else "dev broker was not running")
-
-
-@broker_app.command("status")
-def broker_status() -> None:
-    """Say whether the dev broker runs; exit 1 when it does not."""
-    from streamtune.streams.dev_broker import DevBroker
-
-    status = DevBroker.from_settings(_settings()).status()
-    if status.running:
-        console.print(f"running at {status.address} (pid {status.pid})")
-    else:
-        console.print(f"not running (would listen on {status.address})")
-        raise typer.Exit(1)
-
-
-@db_app.command("migrate")
-def db_migrate() -> None:
-    """Apply the store's migrations that are not applied yet (safe to repeat)."""
-    from streamtune.sinks.migrations import migrate
-    from streamtune.sinks.store import ClickHouseStore
-
-    with ClickHouseStore.from_settings(_settings()) as store:
-        done = migrate(store)
-    names = ", ".join(f"{m.version:04d}_{m.name}" for m in done) or "nothing to apply"
-    console.print(f"migrations applied: {names}")
-
-
-@db_app.command("tables")
-def db_tables() -> None:
-    """Rows per streamtune table (replays counted once)."""
-    from streamtune.sinks.store import ClickHouseStore
-
-    with ClickHouseStore.from_settings(_settings()) as store:
-        table = Table("table", "rows")
-        for (name,) in store.query_rows(
-            "SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE "
-            "'%MergeTree' ORDER BY name", {"db": store.database},
-        ):
-            table.add_row(name, str(store.count(name)))
-    console.print(table)
+from streamtune.errors import DatasetError
 
 
 def _utc(text: str | None, option: str) -> datetime | None:
@@ -182,7 +46,7 @@ def dataset_build(
 
     if name not in NAMES:
         raise DatasetError(f"unknown dataset {name!r}; use one of {', '.join(NAMES)}")
-    settings = _settings()
+    settings = load_settings()
     try:
         store = ClickHouseStore.from_settings(settings)
     except StoreLocked:
@@ -207,7 +71,7 @@ def dataset_list(
 
     table = Table("dataset", "created (UTC)", "train", "validation", "test", "parent")
     table.add_column("id", no_wrap=True, min_width=16)
-    for snap in list_snapshots(_settings(), name):
+    for snap in list_snapshots(load_settings(), name):
         manifest = snap.manifest
         splits = manifest["dataset_stats"]["splits"]
         parent = manifest["tracking"]["data_lineage"].get("parent_snapshot") or ""
@@ -226,7 +90,7 @@ def dataset_show(
     """Summary of a snapshot's manifest, and where its card is."""
     from streamtune.models.datasets import open_snapshot
 
-    snap = open_snapshot(_settings(), name, snapshot_id)
+    snap = open_snapshot(load_settings(), name, snapshot_id)
     manifest = snap.manifest
     summary = {key: manifest[key] for key in ("snapshot_id", "created_at", "dataset_stats",
                                               "preprocessing_params", "quality_metrics")}
@@ -244,7 +108,7 @@ def dataset_diff(
     """Rows added, removed and moved per split, and statistics deltas, from A to B."""
     from streamtune.models.datasets import diff_snapshots, open_snapshot
 
-    settings = _settings()
+    settings = load_settings()
     diff = diff_snapshots(open_snapshot(settings, name, a), open_snapshot(settings, name, b))
     table = Table("split", "rows A", "rows B", "added", "removed", "moved in")
     for split, counts in diff["rows"].items():
@@ -263,7 +127,7 @@ def models_list(
     from streamtune.errors import ModelNotFound
     from streamtune.models.registry import ALIASES, Registry
 
-    registry = Registry(_settings())
+    registry = Registry(load_settings())
     versions = registry.versions(name)
     if name is not None and not versions:
         raise ModelNotFound(f"no model named {name} (none registered)")
@@ -291,7 +155,7 @@ def models_show(
     """One version's metadata and where its model card is."""
     from streamtune.models.registry import Registry
 
-    model = Registry(_settings()).get(name, version)
+    model = Registry(load_settings()).get(name, version)
     console.print_json(json.dumps({**model.meta(), "path": str(model.path)}))
     console.print(f"model card: {model.card_path}")
 
@@ -305,7 +169,7 @@ def models_promote(
     """Make a version the champion (the one it replaces can be rolled back to)."""
     from streamtune.models.registry import Registry
 
-    registry = Registry(_settings())
+    registry = Registry(load_settings())
     model = registry.promote(name, version, reason=reason)
     before = registry.history(name)[-1]["previous"] or "none"
     console.print(f"{name} champion: {model.version} (was {before})")
@@ -319,7 +183,7 @@ def models_rollback(
     """Make the previous champion the champion again."""
     from streamtune.models.registry import Registry
 
-    registry = Registry(_settings())
+    registry = Registry(load_settings())
     model = registry.rollback(name, reason=reason)
     console.print(f"{name} champion: {model.version} (rolled back from "
                   f"{registry.history(name)[-1]['previous']})")
@@ -333,7 +197,7 @@ def models_sync() -> None:
     from streamtune.sinks.migrations import migrate
     from streamtune.sinks.store import ClickHouseStore, chdb_locked
 
-    settings = _settings()
+    settings = load_settings()
     if chdb_locked(settings.store_url):
         raise StoreLocked(
             f"the chdb store {settings.store_url} is held by another process, normally the "
@@ -342,75 +206,6 @@ def models_sync() -> None:
         migrate(store)
         imported = import_outbox(store, settings)
     console.print(f"imported {imported} new registry records into {store.database}")
-
-
-@app.command("produce")
-def produce(
-    file: Annotated[Path | None, typer.Option("--file", help="JSONL file of events")] = None,
-    synthetic: Annotated[int | None, typer.Option("--synthetic", help="simulated events")] = None,
-    seed: Annotated[int, typer.Option(help="simulator seed")] = 1,
-) -> None:
-    """Send events from a JSONL file, or a simulated stream, to the raw topics."""
-    from streamtune.streams.sending import send_file, send_synthetic
-
-    if (file is None) == (synthetic is None):
-        raise InputFileError("give exactly one of --file PATH or --synthetic N")
-    settings = _settings()
-    started = time.perf_counter()
-    if file is not None:
-        report = send_file(settings, file, console=console)
-        for line_no, reason in report.invalid[:20]:
-            print(f"{file}:{line_no}: {reason}", file=sys.stderr)
-        if len(report.invalid) > 20:
-            err_console.print(f"... and {len(report.invalid) - 20} more invalid lines")
-        sent = report.sent
-        console.print(f"sent {sent} events, skipped {len(report.invalid)} invalid lines")
-    else:
-        sent = send_synthetic(settings, synthetic or 0, seed=seed, console=console)
-    elapsed = time.perf_counter() - started
-    rate = sent / max(elapsed, 1e-9)
-    console.print(f"{sent} events delivered in {elapsed:.2f} s ({rate:,.0f}/s)")
-
-
-@app.command("worker")
-def worker() -> None:
-    """Run a pipeline worker (a member of the consumer group) until SIGTERM or Ctrl-C."""
-    from streamtune.streams.worker import run_worker
-
-    settings = _settings()
-    raise typer.Exit(run_worker(settings, loglevel="info" if settings.log_level == "DEBUG"
-                                else "warn"))
-
-
-@app.command("simulate")
-def simulate(
-    out: Annotated[Path, typer.Option(help="JSONL file to write")],
-    events: Annotated[int, typer.Option(help="how many events")] = 10_000,
-    seed: Annotated[int, typer.Option(help="simulator seed")] = 1,
-    truth: Annotated[Path | None, typer.Option(help="write the drift ground truth here")] = None,
-    drift_at: Annotated[int | None, typer.Option(help="inject every drift at this index")] = None,
-) -> None:
-    """Write a simulated event stream to a JSONL file (no Kafka needed)."""
-    from streamtune.simulator import Scenario, Simulator
-
-    scenario = Scenario.all_at(drift_at) if drift_at is not None else None
-    sim = Simulator(seed, scenario=scenario)
-    with out.open("w", encoding="utf-8") as fh:
-        for event in sim.events(events):
-            fh.write(event.model_dump_json() + "\n")
-    if truth is not None:
-        sim.write_ground_truth(truth)
-    console.print(f"wrote {events} events to {out}")
-
-
-@app.command("demo")
-def demo(
-    events: Annotated[int, typer.Option(help="simulated events to stream")] = 20_000,
-) -> None:
-    """Start the dev broker and chdb, stream the simulator through them, show what landed."""
-    from streamtune.demo import run_demo
-
-    run_demo(_settings(), events=events, console=console)
 
 
 @app.command("train")
@@ -426,7 +221,7 @@ def train_command(
 
     from streamtune.models.training.run import train_model
 
-    settings = _settings()
+    settings = load_settings()
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
                "{task.total} steps"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -462,7 +257,7 @@ def export_command(
     from streamtune.models.training.run import TrainingError
     from streamtune.models.training.trainer import Checkpoint, restore
 
-    chosen = Registry(_settings()).get(model, version)
+    chosen = Registry(load_settings()).get(model, version)
     trained = restore(Checkpoint.load(chosen.file("weights.pt")),
                       json.loads(chosen.file("labels.json").read_text()))
     files = export_model(trained, out)
@@ -483,7 +278,7 @@ def evaluate_command(
     """Evaluate a registered model on a snapshot's test split; write the report beside it."""
     from streamtune.models.evaluation import evaluate_model, headline
 
-    result, json_path, md_path = evaluate_model(_settings(), model, version, dataset)
+    result, json_path, md_path = evaluate_model(load_settings(), model, version, dataset)
     used = result["dataset"]
     table = Table("figure", "value", title=f"{model} {result['model']['version']} on "
                   f"{used['name']} {used['id']} ({result['examples']:,} test examples)")
@@ -493,13 +288,3 @@ def evaluate_command(
     console.print(f"report: {md_path}\n        {json_path}", soft_wrap=True)
 
 
-def main() -> None:
-    """Entry point: run the app, turning streamtune errors into one line and exit 1."""
-    try:
-        app()
-    except StreamtuneError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)

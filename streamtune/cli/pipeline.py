@@ -1,0 +1,200 @@
+"""Commands of the stream side: config, schemas, topics, broker, store, produce, worker, demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from streamtune.cli.app import (
+    app,
+    broker_app,
+    config_app,
+    console,
+    db_app,
+    err_console,
+    load_settings,
+    schemas_app,
+    topics_app,
+)
+from streamtune.errors import InputFileError
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective settings, secrets masked."""
+    console.print_json(json.dumps(load_settings().masked(), default=str))
+
+
+@schemas_app.command("export")
+def schemas_export(directory: Annotated[Path, typer.Argument(help="folder to write into")]) -> None:
+    """Write JSON Schema files for every event kind and the dead letter."""
+    from streamtune.schemas.export import export_json_schemas
+
+    for path in export_json_schemas(directory):
+        console.print(f"wrote {path}")
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every topic of the catalogue that is missing (safe to repeat)."""
+    from streamtune.streams.admin import create_topics
+
+    result = create_topics(load_settings())
+    created = [n for n, s in result.items() if s == "created"]
+    console.print(f"{len(created)} topics created, {len(result) - len(created)} already existed")
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Show the catalogue's topics with partitions and message counts."""
+    from streamtune.streams.admin import describe_topics
+
+    table = Table("topic", "key", "partitions", "messages", "retention")
+    for state in describe_topics(load_settings()):
+        spec = state.spec
+        retention = "compacted" if spec.cleanup_policy == "compact" else \
+            f"{spec.retention_ms // 3_600_000} h"
+        table.add_row(spec.name, spec.key,
+                      str(state.partitions) if state.exists else "[red]missing[/red]",
+                      str(state.messages), retention)
+    console.print(table)
+
+
+@broker_app.command("start")
+def broker_start() -> None:
+    """Start the embedded dev broker in the background (no-op with a real Kafka)."""
+    from streamtune.streams.dev_broker import DevBroker
+
+    settings = load_settings()
+    if not settings.kafka.embedded:
+        console.print(f"using Kafka at {settings.kafka.servers}; no dev broker started")
+        return
+    status = DevBroker.from_settings(settings).start()
+    console.print(f"dev broker running at {status.address} (pid {status.pid}, "
+                  f"data in {status.data_dir})")
+
+
+@broker_app.command("stop")
+def broker_stop() -> None:
+    """Stop the embedded dev broker."""
+    from streamtune.streams.dev_broker import DevBroker
+
+    stopped = DevBroker.from_settings(load_settings()).stop()
+    console.print("dev broker stopped" if stopped else "dev broker was not running")
+
+
+@broker_app.command("status")
+def broker_status() -> None:
+    """Say whether the dev broker runs; exit 1 when it does not."""
+    from streamtune.streams.dev_broker import DevBroker
+
+    status = DevBroker.from_settings(load_settings()).status()
+    if status.running:
+        console.print(f"running at {status.address} (pid {status.pid})")
+    else:
+        console.print(f"not running (would listen on {status.address})")
+        raise typer.Exit(1)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply the store's migrations that are not applied yet (safe to repeat)."""
+    from streamtune.sinks.migrations import migrate
+    from streamtune.sinks.store import ClickHouseStore
+
+    with ClickHouseStore.from_settings(load_settings()) as store:
+        done = migrate(store)
+    names = ", ".join(f"{m.version:04d}_{m.name}" for m in done) or "nothing to apply"
+    console.print(f"migrations applied: {names}")
+
+
+@db_app.command("tables")
+def db_tables() -> None:
+    """Rows per streamtune table (replays counted once)."""
+    from streamtune.sinks.store import ClickHouseStore
+
+    with ClickHouseStore.from_settings(load_settings()) as store:
+        table = Table("table", "rows")
+        for (name,) in store.query_rows(
+            "SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE "
+            "'%MergeTree' ORDER BY name", {"db": store.database},
+        ):
+            table.add_row(name, str(store.count(name)))
+    console.print(table)
+
+
+@app.command("produce")
+def produce(
+    file: Annotated[Path | None, typer.Option("--file", help="JSONL file of events")] = None,
+    synthetic: Annotated[int | None, typer.Option("--synthetic", help="simulated events")] = None,
+    seed: Annotated[int, typer.Option(help="simulator seed")] = 1,
+) -> None:
+    """Send events from a JSONL file, or a simulated stream, to the raw topics."""
+    from streamtune.streams.sending import send_file, send_synthetic
+
+    if (file is None) == (synthetic is None):
+        raise InputFileError("give exactly one of --file PATH or --synthetic N")
+    settings = load_settings()
+    started = time.perf_counter()
+    if file is not None:
+        report = send_file(settings, file, console=console)
+        for line_no, reason in report.invalid[:20]:
+            print(f"{file}:{line_no}: {reason}", file=sys.stderr)
+        if len(report.invalid) > 20:
+            err_console.print(f"... and {len(report.invalid) - 20} more invalid lines")
+        sent = report.sent
+        console.print(f"sent {sent} events, skipped {len(report.invalid)} invalid lines")
+    else:
+        sent = send_synthetic(settings, synthetic or 0, seed=seed, console=console)
+    elapsed = time.perf_counter() - started
+    rate = sent / max(elapsed, 1e-9)
+    console.print(f"{sent} events delivered in {elapsed:.2f} s ({rate:,.0f}/s)")
+
+
+@app.command("worker")
+def worker() -> None:
+    """Run a pipeline worker (a member of the consumer group) until SIGTERM or Ctrl-C."""
+    from streamtune.streams.worker import run_worker
+
+    settings = load_settings()
+    raise typer.Exit(run_worker(settings, loglevel="info" if settings.log_level == "DEBUG"
+                                else "warn"))
+
+
+@app.command("simulate")
+def simulate(
+    out: Annotated[Path, typer.Option(help="JSONL file to write")],
+    events: Annotated[int, typer.Option(help="how many events")] = 10_000,
+    seed: Annotated[int, typer.Option(help="simulator seed")] = 1,
+    truth: Annotated[Path | None, typer.Option(help="write the drift ground truth here")] = None,
+    drift_at: Annotated[int | None, typer.Option(help="inject every drift at this index")] = None,
+) -> None:
+    """Write a simulated event stream to a JSONL file (no Kafka needed)."""
+    from streamtune.simulator import Scenario, Simulator
+
+    scenario = Scenario.all_at(drift_at) if drift_at is not None else None
+    sim = Simulator(seed, scenario=scenario)
+    with out.open("w", encoding="utf-8") as fh:
+        for event in sim.events(events):
+            fh.write(event.model_dump_json() + "\n")
+    if truth is not None:
+        sim.write_ground_truth(truth)
+    console.print(f"wrote {events} events to {out}")
+
+
+@app.command("demo")
+def demo(
+    events: Annotated[int, typer.Option(help="simulated events to stream")] = 20_000,
+) -> None:
+    """Start the dev broker and chdb, stream the simulator through them, show what landed."""
+    from streamtune.demo import run_demo
+
+    run_demo(load_settings(), events=events, console=console)
+
+
