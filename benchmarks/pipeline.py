@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
@@ -48,8 +49,8 @@ def _produce(settings: Settings, count: int, *, rate: float | None = None,
     producer = Producer({"bootstrap.servers": settings.kafka.servers, "linger.ms": 5,
                          "compression.type": "lz4"})
     # generated before the clock starts: the simulator must not compete with the worker
-    events = [e for e in Simulator(3).events(count * (8 if kinds else 1))
-              if kinds is None or e.kind in kinds][:count]
+    stream = Simulator(3).events(count if kinds is None else 10**9)
+    events = list(islice((e for e in stream if kinds is None or e.kind in kinds), count))
     started = time.perf_counter()
     for i, event in enumerate(events):
         if rate is not None:
@@ -139,7 +140,8 @@ def _latency(settings: Settings, count: int, rate: float) -> tuple[float, float]
         # warm-up: wait until the worker has joined its group and landed a few metric
         # events (not in the commands table the latency is read from)
         _produce(settings, 20, kinds=frozenset({"metric"}))
-        while worker.read() < 20:
+        deadline = time.monotonic() + 120
+        while worker.read() < 20 and time.monotonic() < deadline:
             time.sleep(0.1)
         _produce(settings, count, rate=rate)
         group = f"{settings.topics.prefix}streamtune-ingest"
