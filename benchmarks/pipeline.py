@@ -8,9 +8,12 @@ Starts its own dev broker, then in one run:
    its first read to its last commit; with augmentation on and off;
 3. latency: events are produced at a fixed rate into a running worker, each stamped with its
    send time; ``ingested_at - event_time`` of the stored rows gives produce -> row-visible
-   latency (p50/p99).
+   latency (p50/p99); a few metric events first make sure the worker has joined its group,
+   and the events are generated before the clock starts.
 
-Peak worker RSS is read from /proc. Run: ``.venv/bin/python benchmarks/pipeline.py``.
+Peak worker RSS and the worker's CPU time (all threads) are read from /proc: events per worker
+CPU-second is the figure that holds when the machine is shared and wall-clock rates swing.
+Run: ``.venv/bin/python benchmarks/pipeline.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
@@ -40,11 +44,15 @@ def _settings(root: Path, port: int, prefix: str) -> Settings:
                     kafka={"dev_broker_port": port}, topics={"prefix": prefix})
 
 
-def _produce(settings: Settings, count: int, *, rate: float | None = None) -> None:
+def _produce(settings: Settings, count: int, *, rate: float | None = None,
+             kinds: frozenset[str] | None = None) -> None:
     producer = Producer({"bootstrap.servers": settings.kafka.servers, "linger.ms": 5,
                          "compression.type": "lz4"})
+    # generated before the clock starts: the simulator must not compete with the worker
+    stream = Simulator(3).events(count if kinds is None else 10**9)
+    events = list(islice((e for e in stream if kinds is None or e.kind in kinds), count))
     started = time.perf_counter()
-    for i, event in enumerate(Simulator(3).events(count)):
+    for i, event in enumerate(events):
         if rate is not None:
             while time.perf_counter() - started < i / rate:
                 time.sleep(0.0005)
@@ -87,6 +95,11 @@ class _Worker:
     def read(self) -> float:
         return scrape(self.port).get("streamtune_events_in_total", 0.0)
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system, all threads) the worker has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mb(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         line = next(x for x in status.splitlines() if x.startswith("VmHWM"))
@@ -98,18 +111,21 @@ class _Worker:
         self.log.close()
 
 
-def _throughput(settings: Settings, count: int, *, augment: bool) -> tuple[float, float]:
+def _throughput(settings: Settings, count: int, *, augment: bool
+                ) -> tuple[float, float, float]:
+    """Events/s (wall), events per worker CPU-second, peak RSS (MB)."""
     worker = _Worker(settings, augment=augment)
     group = f"{settings.topics.prefix}streamtune-ingest"
     topics = [raw_topic(k, settings.topics.prefix) for k in SOURCES]
     try:
         while worker.read() == 0:
             time.sleep(0.05)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), worker.cpu_s()
         while not group_caught_up(settings, group, topics):
             time.sleep(0.2)
         rate = count / (time.perf_counter() - started)
-        return rate, worker.peak_rss_mb()
+        per_cpu = count / max(worker.cpu_s() - cpu, 1e-9)
+        return rate, per_cpu, worker.peak_rss_mb()
     finally:
         worker.stop()
 
@@ -121,7 +137,12 @@ def _latency(settings: Settings, count: int, rate: float) -> tuple[float, float]
     try:
         while not scrape(worker.port):
             time.sleep(0.2)
-        time.sleep(2.0)  # let the worker join its group
+        # warm-up: wait until the worker has joined its group and landed a few metric
+        # events (not in the commands table the latency is read from)
+        _produce(settings, 20, kinds=frozenset({"metric"}))
+        deadline = time.monotonic() + 120
+        while worker.read() < 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
         _produce(settings, count, rate=rate)
         group = f"{settings.topics.prefix}streamtune-ingest"
         topics = [raw_topic(k, settings.topics.prefix) for k in SOURCES]
@@ -165,10 +186,10 @@ def main() -> None:
         broker.stop()
     print(f"{args.events:,} simulated events, dev broker, one worker")
     print(f"  raw confluent-kafka consume   {baseline:>10,.0f} events/s   1.00x")
-    for name, (rate, rss) in runs.items():
+    for name, (rate, per_cpu, rss) in runs.items():
         label = "worker, augmentation " + ("on " if name == "aug-on" else "off")
         print(f"  {label:<29} {rate:>10,.0f} events/s   {rate / baseline:.3f}x   "
-              f"peak RSS {rss:,.0f} MB")
+              f"{per_cpu:>8,.0f} events per worker CPU-s   peak RSS {rss:,.0f} MB")
     for rate, (p50, p99) in latencies.items():
         print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
               f"produce -> row visible p50 {p50:.2f} s, p99 {p99:.2f} s")

@@ -77,7 +77,21 @@ def _check_object(value: Any, depth: int = 1) -> int:
     return 1
 
 
+def _flat_within_bounds(value: dict[str, JsonValue]) -> bool:
+    """True for an object of scalars that meets every bound (the common case, checked fast)."""
+    if len(value) > MAX_OBJECT_KEYS:  # 1 + MAX_OBJECT_KEYS <= MAX_OBJECT_ITEMS
+        return False
+    for key, inner in value.items():
+        kind = type(inner)
+        if kind is dict or kind is list or len(key) > MAX_OBJECT_KEY_CHARS or (
+                kind is str and len(inner) > MAX_OBJECT_STRING_CHARS):  # type: ignore[arg-type]
+            return False
+    return True
+
+
 def _bounded_object(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    if _flat_within_bounds(value):
+        return value
     if _check_object(value) > MAX_OBJECT_ITEMS:
         raise ValueError(f"holds more than {MAX_OBJECT_ITEMS} values in all")
     return value

@@ -4,19 +4,27 @@ The table definitions (migrations) are the source of truth: each field is
 encoded for its column's ClickHouse type — JSON text for free-form objects in
 ``String`` columns, ``[]`` for absent arrays, ``''`` for absent strings,
 ``NULL`` only where the column is ``Nullable``.
+
+Rows are written columnar: one Arrow column per table column (UUIDs as 16
+bytes, times as UTC microsecond timestamps), one Arrow insert per table.
+ClickHouse ingests Arrow at millions of rows a second, against ~170 k rows/s
+for row-wise inserts encoded in Python.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
+import orjson
+import pyarrow as pa
 from pydantic import BaseModel
 
-from streamtune.schemas.events import Event
+from streamtune.schemas.events import EntityTag, Event, ParameterSpan
 from streamtune.schemas.topics import SOURCES
 from streamtune.sinks.store import ClickHouseStore
 
@@ -24,6 +32,7 @@ KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset")
 """Where an event was read from; filled when rows come from Kafka."""
 
 _NOT_FROM_KAFKA = ("", -1, -1)
+_FLAT_MODELS = (ParameterSpan, EntityTag)  # str/int fields only: their __dict__ is their JSON
 
 
 def table_for(kind: str) -> str:
@@ -39,6 +48,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _orjson_default(value: Any) -> Any:
+    if type(value) in _FLAT_MODELS:
+        return value.__dict__
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(type(value).__name__)
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text of a free-form value (non-ASCII kept as it is).
+
+    orjson where it writes what ``json.dumps(..., ensure_ascii=False,
+    separators=(",", ":"))`` writes; the standard library where it would not
+    (integers beyond 64 bits; ``NaN``/``Infinity``, which orjson turns into ``null``).
+    Exponent floats may be spelled differently (``1e-7`` for ``1e-07``): the same number.
+    """
+    try:
+        text = orjson.dumps(value, default=_orjson_default)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        text = b"null"
+    if b"null" in text:  # a real null, or a NaN orjson wrote as null: let json decide
+        return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"))
+    return text.decode()
+
+
 def encode(value: Any, ch_type: str) -> Any:
     """Encode one Python value for a column of type ``ch_type``."""
     if value is None:
@@ -51,9 +85,83 @@ def encode(value: Any, ch_type: str) -> Any:
         return ""
     if ch_type.endswith("String") or ch_type == "LowCardinality(String)":
         if isinstance(value, dict | list | BaseModel):
-            return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"))
+            return json_text(value)
         return value
     return value
+
+
+def _unwrap(ch_type: str, wrapper: str) -> tuple[str, bool]:
+    if ch_type.startswith(wrapper + "(") and ch_type.endswith(")"):
+        return ch_type[len(wrapper) + 1:-1], True
+    return ch_type, False
+
+
+def _scalar_arrow_type(base: str) -> pa.DataType | None:
+    if base == "String":
+        return pa.string()
+    if base == "Bool":
+        return pa.bool_()
+    if base in ("Float32", "Float64"):
+        return pa.float64()
+    if base.startswith(("UInt", "Int")):
+        return pa.int64()
+    if base.startswith("DateTime64"):
+        return pa.timestamp("us", tz="UTC")
+    return None
+
+
+Converter = Callable[[list[Any]], pa.Array]
+
+
+def arrow_converter(ch_type: str) -> Converter:
+    """A function turning one column's Python values into an Arrow array for ``ch_type``.
+
+    The values go through :func:`encode`'s rules (absent values, JSON text);
+    UUIDs travel as 16 bytes, times as UTC microsecond timestamps (ClickHouse
+    truncates them to the column's precision).
+    """
+    inner, nullable = _unwrap(ch_type, "Nullable")
+    base, _ = _unwrap(inner, "LowCardinality")
+    if base == "String":
+        def strings(values: list[Any]) -> pa.Array:
+            return pa.array([v if type(v) is str else encode(v, ch_type) for v in values],
+                            pa.string())
+        return strings
+    if base == "UUID":
+        def uuids(values: list[Any]) -> pa.Array:
+            return pa.array([v.bytes if isinstance(v, UUID) else
+                             None if v is None else UUID(str(v)).bytes for v in values],
+                            pa.binary(16))
+        return uuids
+    scalar = _scalar_arrow_type(base)
+    if scalar is not None:
+        def scalars(values: list[Any]) -> pa.Array:
+            if not nullable and None in values:
+                values = [encode(v, ch_type) for v in values]
+            return pa.array(values, scalar)
+        return scalars
+    array_inner, is_array = _unwrap(base, "Array")
+    item = _scalar_arrow_type(_unwrap(array_inner, "LowCardinality")[0])
+    if is_array and item is not None:
+        list_type = pa.list_(item)
+
+        def arrays(values: list[Any]) -> pa.Array:
+            return pa.array([[] if v is None else v for v in values], list_type)
+        return arrays
+    if base.startswith("Map(") and base.endswith(")"):
+        key_type, _, value_type = base[4:-1].partition(", ")
+        k = _scalar_arrow_type(_unwrap(key_type, "LowCardinality")[0])
+        v = _scalar_arrow_type(_unwrap(value_type, "LowCardinality")[0])
+        if k is not None and v is not None:
+            map_type = pa.map_(k, v)
+
+            def maps(values: list[Any]) -> pa.Array:
+                return pa.array([{} if x is None else x for x in values], map_type)
+            return maps
+
+    def other(values: list[Any]) -> pa.Array:
+        return pa.array([encode(v, ch_type) for v in values])
+    return other
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +180,22 @@ class TableLayout:
     def row(self, fields: dict[str, Any]) -> list[Any]:
         return [encode(fields.get(c), t) for c, t in zip(self.columns, self.types, strict=True)]
 
+    def arrow(self, rows: list[dict[str, Any]]) -> pa.Table:
+        """The rows as one Arrow table with this layout's columns."""
+        arrays = [_converter(t)([r.get(c) for r in rows])
+                  for c, t in zip(self.columns, self.types, strict=True)]
+        return pa.Table.from_arrays(arrays, names=list(self.columns))
+
+
+_CONVERTERS: dict[str, Converter] = {}
+
+
+def _converter(ch_type: str) -> Converter:
+    found = _CONVERTERS.get(ch_type)
+    if found is None:
+        found = _CONVERTERS[ch_type] = arrow_converter(ch_type)
+    return found
+
 
 class RowWriter:
     """Encodes ``(table, fields)`` pairs with each table's layout and inserts them."""
@@ -86,17 +210,18 @@ class RowWriter:
         return self._layouts[table]
 
     def write(self, items: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, int]:
-        """Insert the rows, one insert per table; return rows written per table."""
-        grouped: dict[str, list[list[Any]]] = defaultdict(list)
+        """Insert the rows, one Arrow insert per table; return rows written per table."""
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for table, fields in items:
-            grouped[table].append(self.layout(table).row(fields))
+            grouped[table].append(fields)
         for table, rows in grouped.items():
-            self.store.insert(table, rows, self.layout(table).columns)
+            layout = self.layout(table)
+            self.store.insert(table, layout.arrow(rows), layout.columns)
         return {table: len(rows) for table, rows in grouped.items()}
 
 
 def event_fields(event: Event, position: tuple[str, int, int] | None = None) -> dict[str, Any]:
     """An event's column values, with where it was read from Kafka (if it was)."""
-    fields = dict(event)
+    fields = dict(event.__dict__)
     fields.update(zip(KAFKA_COLUMNS, position or _NOT_FROM_KAFKA, strict=True))
     return fields

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import clickhouse_connect
+import pyarrow as pa
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from pydantic import SecretStr
 
@@ -190,8 +191,22 @@ class ClickHouseStore:
         return {name: kind for name, kind, default in rows
                 if not (writable and default.startswith("now"))}
 
-    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
-        """Insert rows (values in ``columns`` order) into ``table``."""
+    def insert(self, table: str, rows: Sequence[Sequence[Any]] | pa.Table,
+               columns: Sequence[str]) -> None:
+        """Insert rows (values in ``columns`` order) into ``table``.
+
+        ``rows`` may also be a ``pyarrow.Table`` with those columns: one Arrow
+        insert, the fast path (columns are matched by name).
+        """
+        if isinstance(rows, pa.Table):
+            if not rows.num_rows:
+                return
+            try:
+                with self._lock:
+                    self._client.insert_arrow(self.table(table), rows.select(list(columns)))
+            except ClickHouseError as exc:
+                raise StoreUnavailable(f"insert into {table} failed: {str(exc)[:300]}") from exc
+            return
         if not rows:
             return
         try:

@@ -71,6 +71,7 @@ from streamtune.schemas.events import (
     EventBase,
     ParameterSpan,
     Severity,
+    with_fields,
 )
 from streamtune.streams.cleaning import normalize_text
 
@@ -295,25 +296,61 @@ def complexity(text: str, parameters: dict[str, JsonValue]) -> float:
     return round(min(1.0, max(0.0, score)), 3)
 
 
-def _annotate_command(event: CommandEvent) -> dict[str, Any]:
+_Missing = tuple[bool, bool, bool, bool]
+"""Which of intent labels, complexity, parameter boundaries, entity tags are to be filled."""
+_ParamsKey = tuple[tuple[str, type, Any], ...]
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _command_update(command_type: str, normalized: str | None, raw: str,
+                    parameters: dict[str, JsonValue], missing: _Missing) -> dict[str, Any]:
+    labels, score, bounds, tags = missing
     update: dict[str, Any] = {}
-    spec = COMMANDS.get(event.command_type)
-    if event.intent_labels is None:
+    spec = COMMANDS.get(command_type)
+    if labels:
         category = spec.category if spec is not None else "uncatalogued"
-        update["intent_labels"] = [category, event.command_type]
-    text = event.normalized_input
-    if event.complexity_score is None:
+        update["intent_labels"] = [category, command_type]
+    text = normalized
+    if score:
         update["complexity_score"] = complexity(
-            text if text is not None else normalize_text(event.raw_input), event.parameters)
-    if text is None or (event.parameter_boundaries is not None
-                        and event.entity_tags is not None):
+            text if text is not None else normalize_text(raw), parameters)
+    if text is None or not (bounds or tags):
         return update
-    spans = _locate(text, event.parameters)
-    if event.parameter_boundaries is None:
+    spans = _locate(text, parameters)
+    if bounds:
         update["parameter_boundaries"] = _span_models(text, spans)
-    if event.entity_tags is None:
-        update["entity_tags"] = _tag_models(text, _tag(text, event.command_type, spans))
+    if tags:
+        update["entity_tags"] = _tag_models(text, _tag(text, command_type, spans))
     return update
+
+
+@lru_cache(maxsize=8192)
+def _cached_command_update(command_type: str, normalized: str | None, raw: str,
+                           params: _ParamsKey, missing: _Missing
+                           ) -> tuple[tuple[str, Any], ...]:
+    update = _command_update(command_type, normalized, raw,
+                             {name: value for name, _, value in params}, missing)
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in update.items())
+
+
+def _annotate_command(event: CommandEvent) -> dict[str, Any]:
+    missing = (event.intent_labels is None, event.complexity_score is None,
+               event.parameter_boundaries is None, event.entity_tags is None)
+    if not any(missing):
+        return {}
+    params: list[tuple[str, type, Any]] = []
+    for name, value in event.parameters.items():
+        kind = type(value)
+        if kind not in _SCALARS:  # not hashable: annotate without the cache
+            return _command_update(event.command_type, event.normalized_input,
+                                   event.raw_input, event.parameters, missing)
+        params.append((name, kind, value))
+    # texts and parameter sets repeat: annotations depend on nothing else (the raw input
+    # only when there is no normalized input); spans are frozen models, lists are fresh
+    raw = event.raw_input if event.normalized_input is None else ""
+    cached = _cached_command_update(event.command_type, event.normalized_input, raw,
+                                    tuple(params), missing)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in cached}
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -383,4 +420,4 @@ def annotate(event: EventT) -> EventT:
         update = _annotate_error(event)
     else:
         return event
-    return event.model_copy(update=update) if update else event
+    return with_fields(event, update) if update else event

@@ -75,7 +75,7 @@ class BatchResult:
         rows += [("dead_letters", dict(letter)) for letter in self.dead_letters]
         if self.augmentation is not None:
             for row in self.augmentation.rows:
-                fields = dict(row.event)
+                fields = dict(row.event.__dict__)
                 fields.update(augmented_id=row.augmented_id, parent_event_id=row.parent_event_id,
                               kind=row.event.kind, family=row.family, technique=row.technique,
                               synthetic=True,

@@ -42,7 +42,7 @@ from pydantic import JsonValue
 
 from streamtune.schemas.bounds import MAX_OBJECT_STRING_CHARS
 from streamtune.schemas.commands import COMMANDS, extract_parameters
-from streamtune.schemas.events import CommandEvent, EventBase
+from streamtune.schemas.events import CommandEvent, EventBase, with_fields
 from streamtune.streams.redaction import Redactor, unhide
 
 EventT = TypeVar("EventT", bound=EventBase)
@@ -157,19 +157,30 @@ def fill_parameters(command_type: str, text: str) -> dict[str, JsonValue]:
     return params
 
 
-def _clean_command(event: CommandEvent, redactor: Redactor,
-                   counts: Counter[str]) -> dict[str, Any]:
-    update: dict[str, Any] = {}
-    raw = _redact_field(event.raw_input, _TEXT_CHARS, redactor, counts)
-    if raw is not event.raw_input:
-        update["raw_input"] = raw
+@lru_cache(maxsize=4096)
+def _clean_texts(redactor: Redactor, raw_input: str, normalized_input: str | None
+                 ) -> tuple[str, str | None, tuple[tuple[str, int], ...]]:
+    """Redacted raw input, normalised text and redaction counts (command texts repeat)."""
+    counts: Counter[str] = Counter()
+    raw = _redact_field(raw_input, _TEXT_CHARS, redactor, counts)
     base = raw
-    if event.normalized_input is not None:
-        base = redactor.redact_into(event.normalized_input, counts)
+    if normalized_input is not None:
+        base = redactor.redact_into(normalized_input, counts)
     text = normalize_text(base)
     while len(text) > _TEXT_CHARS:  # NFKC or redaction made it longer: cut, keep it normal
         text = normalize_text(text[:_TEXT_CHARS])
-    normalized = text or None
+    return raw, text or None, tuple(counts.items())
+
+
+def _clean_command(event: CommandEvent, redactor: Redactor,
+                   counts: Counter[str]) -> dict[str, Any]:
+    update: dict[str, Any] = {}
+    raw, normalized, text_counts = _clean_texts(redactor, event.raw_input,
+                                                event.normalized_input)
+    if text_counts:
+        counts.update(dict(text_counts))
+    if raw != event.raw_input:
+        update["raw_input"] = raw
     if normalized != event.normalized_input:
         update["normalized_input"] = normalized
     for name, limit in _FIELDS["command"]:
@@ -212,4 +223,4 @@ def clean_event(event: EventT, *, redactor: Redactor) -> tuple[EventT, Counter[s
                 update[name] = new
     if not update:
         return event, counts
-    return event.model_copy(update=update), counts
+    return with_fields(event, update), counts

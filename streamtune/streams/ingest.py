@@ -152,10 +152,11 @@ class IngestLoop:
             produce(dlq_topic(letter.topic), letter.model_dump_json().encode(),
                     key=f"{letter.topic}/{letter.partition}".encode())
         prefix = self.settings.topics.prefix
-        for event, _ in result.events:
+        for i, (event, _) in enumerate(result.events):
             produce(clean_topic(event.kind, prefix), event.model_dump_json().encode(),
                     key=event.session_id.encode())
-            self.producer.poll(0)
+            if i % 1000 == 999:  # serve delivery reports now and then, not per event
+                self.producer.poll(0)
         for delta in result.deltas:
             produce(self._deltas, json.dumps({"type": "delta", **delta.to_json()}).encode(),
                     key=delta.key.group.encode())
