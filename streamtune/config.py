@@ -176,6 +176,9 @@ class TrainingSettings(BaseModel):
         learning_rate=3e-3, batch_size=16, epochs_per_stage=5, warmup_ratio=0.1)
     error_recovery: ModelTraining = ModelTraining(
         learning_rate=3e-3, batch_size=32, epochs_per_stage=5)
+    parameter_extractor: ModelTraining = ModelTraining(
+        learning_rate=3e-3, batch_size=32, epochs_per_stage=8, dim=48, hidden=96,
+        max_tokens=64)
 
     def for_model(self, name: str) -> ModelTraining:
         """The hyperparameters of model ``name``."""

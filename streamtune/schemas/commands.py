@@ -430,6 +430,21 @@ def extract_parameters(command_type: str, text: str) -> dict[str, ParamValue]:
     return {} if found is None else found[1]
 
 
+def match_spans(command_type: str, text: str) -> list[tuple[str, int, int]]:
+    """``(param, start, end)`` of the values the first matching phrasing reads in ``text``.
+
+    Offsets index ``text`` itself; ``[]`` when no phrasing matches.
+    """
+    stripped = text.strip()
+    lead = len(text) - len(text.lstrip())
+    for pattern in _compiled(command_type):
+        match = pattern.fullmatch(stripped)
+        if match is not None:
+            return [(name, match.start(name) + lead, match.end(name) + lead)
+                    for name, value in match.groupdict().items() if value is not None]
+    return []
+
+
 def duration_seconds(value: str) -> int:
     """Seconds in a duration such as ``"15m"``; raise ``ValueError`` if malformed."""
     if re.fullmatch(DURATION_PATTERN, value) is None:
