@@ -210,8 +210,8 @@ def models_sync() -> None:
 
 @app.command("train")
 def train_command(
-    model: Annotated[str, typer.Option("--model", help="intent_classifier, command_predictor "
-                                       "or error_recovery")],
+    model: Annotated[str, typer.Option("--model", help="intent_classifier, command_predictor, "
+                                       "error_recovery or parameter_extractor")],
     dataset: Annotated[str | None, typer.Option(help="snapshot id or prefix; default latest")]
     = None,
     warm_start: Annotated[bool, typer.Option(help="start from the champion's weights")] = True,
@@ -231,7 +231,7 @@ def train_command(
     table.columns[0].no_wrap = True
     for stage in result.trained.history:
         scores = ", ".join(f"{k.split('.')[-1]} {v:.3f}" for k, v in stage.items()
-                           if k.startswith("validation_accuracy."))
+                           if k.startswith("validation"))
         table.add_row(stage["stage"], stage["mix"], str(stage["examples"]),
                       f"{stage['epochs']:g}", scores)
     console.print(table)

@@ -27,26 +27,31 @@ def export_model(trained: TrainedModel, directory: Path) -> dict[str, Path]:
     """Write ``model.onnx``, ``labels.json`` and ``weights.pt`` into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     onnx_path = directory / "model.onnx"
-    model = trained.model.eval()
     example = torch.ones((2, trained.featurizer.max_tokens), dtype=torch.int64)
+    write_onnx(trained.model, example, list(trained.labels), onnx_path)
+    labels_path = directory / "labels.json"
+    labels_path.write_text(json.dumps(metadata(trained), indent=2))
+    weights_path = directory / "weights.pt"
+    trained.checkpoint().save(weights_path)
+    return {"model.onnx": onnx_path, "labels.json": labels_path, "weights.pt": weights_path}
+
+
+def write_onnx(model: torch.nn.Module, example: torch.Tensor, outputs: list[str],
+               path: Path) -> None:
+    """Export ``model`` taking ``ids`` with dynamic batch and token axes (dims 0 and 1)."""
     batch, tokens = torch.export.Dim("batch"), torch.export.Dim("tokens")
     for chatty in ("torch.onnx", "onnx_ir", "onnxscript"):
         logging.getLogger(chatty).setLevel(logging.ERROR)
     with warnings.catch_warnings():  # the exporter's own deprecation chatter, not ours
         warnings.simplefilter("ignore", FutureWarning)
         program = torch.onnx.export(
-            model, (example,), dynamo=True, external_data=False, verbose=False,
-            input_names=["ids"], output_names=list(trained.labels),
+            model.eval(), (example,), dynamo=True, external_data=False, verbose=False,
+            input_names=["ids"], output_names=outputs,
             dynamic_shapes={"ids": {0: batch, 1: tokens}},
         )
     if program is None:
         raise RuntimeError("torch.onnx.export returned no program")
-    program.save(str(onnx_path))
-    labels_path = directory / "labels.json"
-    labels_path.write_text(json.dumps(metadata(trained), indent=2))
-    weights_path = directory / "weights.pt"
-    trained.checkpoint().save(weights_path)
-    return {"model.onnx": onnx_path, "labels.json": labels_path, "weights.pt": weights_path}
+    program.save(str(path))
 
 
 def metadata(trained: TrainedModel) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from streamtune.models.datasets import build_snapshot
 from streamtune.models.export import PARITY_SHAPES, PARITY_TOLERANCE
 from streamtune.models.registry import Registry
 from streamtune.models.scoring import Scorer
+from streamtune.models.tagging import TagScorer
 from streamtune.models.training.run import split_rows, train_model
 from streamtune.models.training.trainer import Checkpoint, restore
 from streamtune.schemas.topics import SOURCES
@@ -106,9 +107,20 @@ def test_session_and_error_models_beat_the_majority_class(lab: Lab, name: str,
     assert result.metrics[f"{head}.accuracy"] > _majority_share(truth) + 0.1
 
 
+def test_parameter_extractor_finds_spans_in_unseen_commands(lab: Lab) -> None:
+    result = train_model(lab.settings, "parameter_extractor")
+    assert result.parity <= PARITY_TOLERANCE
+    assert result.metrics["test_rows"] >= 100
+    assert result.metrics["span.micro_f1"] >= 0.9
+    scorer = TagScorer(result.version.path)
+    text = "restart pump-3"
+    spans = scorer.extract([text])[0]
+    assert [(s.name, text[s.start:s.end]) for s in spans] == [("device", "pump-3")]
+
+
 def test_onnx_matches_torch_for_every_registered_model(lab: Lab) -> None:
     registry = Registry(lab.settings)
-    names = {v.name for v in registry.versions()}
+    names = {v.name for v in registry.versions()} - {"parameter_extractor"}  # own parity test
     assert {"intent_classifier", "command_predictor", "error_recovery"} <= names
     rng = np.random.default_rng(5)
     for name in names:
@@ -188,4 +200,4 @@ def test_train_and_export_commands(lab: Lab, tmp_path: Path) -> None:
     assert unknown.returncode == 1
     assert unknown.stderr.strip().splitlines() == [
         "error: unknown model 'nope'; use one of intent_classifier, command_predictor, "
-        "error_recovery"]
+        "error_recovery, parameter_extractor"]

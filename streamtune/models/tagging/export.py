@@ -9,15 +9,15 @@ settings: all :class:`~streamtune.models.tagging.scorer.TagScorer` needs.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from streamtune.models.export import PARITY_TOLERANCE, write_onnx
 from streamtune.models.tagging.training import HEAD, TASK, TrainedTagger
 
-PARITY_TOLERANCE = 1e-4
+__all__ = ["PARITY_TOLERANCE", "export_tagger", "tagger_parity"]
 PARITY_SHAPES = ((1, 1), (1, 7), (3, 17), (16, 64), (64, 40))
 
 
@@ -27,16 +27,7 @@ def export_tagger(trained: TrainedTagger, directory: Path) -> dict[str, Path]:
     onnx_path = directory / "model.onnx"
     model = trained.model.eval()
     example = torch.ones((2, 5, trained.featurizer.width), dtype=torch.int64)
-    batch, tokens = torch.export.Dim("batch"), torch.export.Dim("tokens")
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    program = torch.onnx.export(
-        model, (example,), dynamo=True, external_data=False, verbose=False,
-        input_names=["ids"], output_names=[HEAD],
-        dynamic_shapes={"ids": {0: batch, 1: tokens}},
-    )
-    if program is None:
-        raise RuntimeError("torch.onnx.export returned no program")
-    program.save(str(onnx_path))
+    write_onnx(model, example, [HEAD], onnx_path)
     labels_path = directory / "labels.json"
     labels_path.write_text(json.dumps({"task": TASK, "heads": [HEAD], "labels": trained.labels,
                                        "featurizer": trained.featurizer.config()}, indent=2))

@@ -26,7 +26,7 @@ from streamtune.models.export import PARITY_TOLERANCE, export_model, parity
 from streamtune.models.registry import ModelVersion, Registry
 from streamtune.models.scoring import Scorer
 from streamtune.models.tasks import TASKS, RecoveryTask, Task
-from streamtune.models.training.trainer import Checkpoint, TrainedModel, train
+from streamtune.models.training.trainer import Checkpoint, train
 
 
 class TrainingError(StreamtuneError):
@@ -38,7 +38,7 @@ class TrainResult:
     """What one ``streamtune train`` produced."""
 
     version: ModelVersion
-    trained: TrainedModel
+    trained: Any  # TrainedModel, or TrainedTagger for the parameter extractor
     snapshot: Snapshot
     parity: float
     metrics: dict[str, float]
@@ -54,8 +54,6 @@ def split_rows(snapshot: Snapshot, task: Task, split: str) -> list[dict[str, Any
 
 def task_for_rows(name: str, rows: Sequence[Mapping[str, Any]]) -> Task:
     """The task; an error dataset without corrections (Loghub) learns type and category."""
-    if name not in TASKS:
-        raise TrainingError(f"unknown model {name!r}; use one of {', '.join(TASKS)}")
     if name == "error_recovery" and not any(
             isinstance(r.get("correction"), dict) and r["correction"].get("action")
             for r in rows):
@@ -63,47 +61,101 @@ def task_for_rows(name: str, rows: Sequence[Mapping[str, Any]]) -> Task:
     return TASKS[name]
 
 
+MODELS = (*TASKS, "parameter_extractor")
+"""Every model ``streamtune train`` knows."""
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    trained: Any  # TrainedModel or TrainedTagger: .history, .seconds, .hyperparameters
+    files: dict[str, Path]
+    parity: float
+    metrics: dict[str, float]
+    architecture: dict[str, Any]
+    warm_from: str | None
+
+
 def train_model(settings: Settings, name: str, *, dataset_id: str | None = None,
                 warm_start: bool = True, progress: Progress | None = None) -> TrainResult:
     """Train ``name`` on a snapshot (default: the latest) and register the result."""
-    if name not in TASKS:
-        raise TrainingError(f"unknown model {name!r}; use one of {', '.join(TASKS)}")
-    snapshot = open_snapshot(settings, TASKS[name].dataset, dataset_id)
-    task = task_for_rows(name, snapshot.rows("train"))
-    train_rows, validation_rows = split_rows(snapshot, task, "train"), split_rows(
-        snapshot, task, "validation")
-    if not task.examples(train_rows, None):
-        raise TrainingError(f"snapshot {snapshot.id} has no training examples for {name}")
+    if name not in MODELS:
+        raise TrainingError(f"unknown model {name!r}; use one of {', '.join(MODELS)}")
+    snapshot = open_snapshot(settings, "errors" if name == "error_recovery" else "commands",
+                             dataset_id)
     registry = Registry(settings)
     champion = registry.alias(name, "champion") if warm_start else None
-    checkpoint = _warm_checkpoint(champion, task)
-    hp = settings.training.for_model(name)
-    trained = train(task, train_rows, validation_rows, hp, seed=settings.training.seed,
-                    threads=settings.training.threads, warm_start=checkpoint,
-                    progress=progress)
+    fit = _fit_tagger if name == "parameter_extractor" else _fit_classifier
     with tempfile.TemporaryDirectory() as tmp:
-        files = export_model(trained, Path(tmp))
-        worst = parity(trained, files["model.onnx"])
-        if worst > PARITY_TOLERANCE:
-            raise TrainingError(f"ONNX export of {name} differs from torch by {worst:.2e}")
-        metrics = test_metrics(Scorer(Path(tmp)), split_rows(snapshot, task, "test"))
-        metrics["train_seconds"] = round(trained.seconds, 2)
-        metrics["onnx_parity_max_abs_diff"] = worst
+        fitted = fit(settings, name, snapshot, champion, Path(tmp), progress)
+        if fitted.parity > PARITY_TOLERANCE:
+            raise TrainingError(f"ONNX export of {name} differs from torch by {fitted.parity:.2e}")
+        metrics = {**fitted.metrics, "train_seconds": round(fitted.trained.seconds, 2),
+                   "onnx_parity_max_abs_diff": fitted.parity}
         version = registry.register(
-            name, files, dataset={"name": snapshot.name, "id": snapshot.id},
-            hyperparameters={**trained.hyperparameters, "seed": settings.training.seed,
-                             "stages": trained.history},
-            metrics=metrics, architecture=trained.model.architecture,
-            parent=champion.version if checkpoint is not None and champion else None,
+            name, fitted.files, dataset={"name": snapshot.name, "id": snapshot.id},
+            hyperparameters={**fitted.trained.hyperparameters, "seed": settings.training.seed,
+                             "stages": fitted.trained.history},
+            metrics=metrics, architecture=fitted.architecture, parent=fitted.warm_from,
             usage=_usage(name))
-    alias = "champion" if champion is None and registry.alias(name, "champion") is None \
-        else "challenger"
+    alias = "challenger" if registry.alias(name, "champion") is not None else "champion"
     if alias == "champion":
         registry.promote(name, version.version, reason="first version")
     else:
         registry.set_challenger(name, version.version)
     record_usage(snapshot, name, version.version, metrics)
-    return TrainResult(version, trained, snapshot, worst, metrics, alias)
+    return TrainResult(version, fitted.trained, snapshot, fitted.parity, metrics, alias)
+
+
+def _fit_classifier(settings: Settings, name: str, snapshot: Snapshot,
+                    champion: ModelVersion | None, out: Path,
+                    progress: Progress | None) -> _Fitted:
+    task = task_for_rows(name, snapshot.rows("train"))
+    train_rows = split_rows(snapshot, task, "train")
+    if not task.examples(train_rows, None):
+        raise TrainingError(f"snapshot {snapshot.id} has no training examples for {name}")
+    checkpoint = _warm_checkpoint(champion, task)
+    trained = train(task, train_rows, split_rows(snapshot, task, "validation"),
+                    settings.training.for_model(name), seed=settings.training.seed,
+                    threads=settings.training.threads, warm_start=checkpoint,
+                    progress=progress)
+    files = export_model(trained, out)
+    metrics = test_metrics(Scorer(out), split_rows(snapshot, task, "test"))
+    return _Fitted(trained, files, parity(trained, files["model.onnx"]), metrics,
+                   trained.model.architecture,
+                   champion.version if checkpoint is not None and champion else None)
+
+
+def _fit_tagger(settings: Settings, name: str, snapshot: Snapshot,
+                champion: ModelVersion | None, out: Path,
+                progress: Progress | None) -> _Fitted:
+    from streamtune.models.tagging import (
+        TagScorer,
+        export_tagger,
+        labelled,
+        span_metrics,
+        tagger_parity,
+        train_tagger,
+    )
+
+    train_rows = snapshot.rows("train")
+    if not any(labelled(row) for row in train_rows):
+        raise TrainingError(f"snapshot {snapshot.id} has no rows with parameter boundaries")
+    warm = champion.file("weights.pt") if champion is not None else None
+    trained = train_tagger(train_rows, snapshot.rows("validation"),
+                           settings.training.for_model(name), seed=settings.training.seed,
+                           threads=settings.training.threads, warm_start_path=warm,
+                           progress=progress)
+    files = export_tagger(trained, out)
+    test_rows = [r for r in snapshot.rows("test") if not r.get("synthetic")]
+    texts = [found[0] for r in test_rows if (found := labelled(r))]
+    scores = span_metrics(test_rows, TagScorer(out).extract(texts))
+    metrics = {"test_rows": float(scores["rows"]), "span.micro_f1": scores["micro"]["f1"],
+               "span.macro_f1": scores["macro"]["f1"], "token_accuracy": scores["token_accuracy"]}
+    architecture = {"kind": "token_tagger_conv_pooled_context", "labels": len(trained.labels),
+                    **{k: trained.hyperparameters[k] for k in ("buckets", "dim", "hidden",
+                                                               "max_tokens", "layers")}}
+    return _Fitted(trained, files, tagger_parity(trained, files["model.onnx"]), metrics,
+                   architecture, champion.version if warm is not None and champion else None)
 
 
 def test_metrics(scorer: Scorer, rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
