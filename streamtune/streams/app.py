@@ -161,7 +161,7 @@ class WindowAgent:
     """
 
     def __init__(self, table: MutableMapping[str, Any], *, window_s: int, idle_close_s: float,
-                 write: Callable[[WindowKey, WindowState, bool], Awaitable[None]],
+                 write: Callable[[list[tuple[WindowKey, WindowState]], bool], Awaitable[None]],
                  read_missed: Callable[[int, int, int], list[tuple[int, bytes]]],
                  metrics: PipelineMetrics) -> None:
         self.table = table
@@ -212,13 +212,14 @@ class WindowAgent:
         state = WindowState.from_json(raw) if raw else WindowState(partition=partition)
         if state.apply(delta):
             if state.closed:
-                await self._write(delta.key, state, True)
+                await self._write([(delta.key, state)], True)
             self.table[table_key] = state.to_json()
 
     async def _tick(self, partition: int, watermark_ms: int, idle: bool) -> None:
         watermark = self._watermark_ms = max(self._watermark_ms, watermark_ms)
         window_ms = self.window_s * 1000
         still_open = 0
+        closing: list[tuple[str, WindowKey, WindowState]] = []
         for table_key, raw in list(self.table.items()):
             if not is_window_key(table_key):
                 continue
@@ -232,12 +233,14 @@ class WindowAgent:
                     del self.table[table_key]
                 continue
             if idle or end_ms + window_ms <= watermark:  # grace: one window length
-                state = WindowState.from_json(raw)
-                await self._write(key, state, False)
-                state.closed = True
-                self.table[table_key] = state.to_json()
+                closing.append((table_key, key, WindowState.from_json(raw)))
             else:
                 still_open += 1
+        if closing:  # one insert for every window the tick closes: inserts cost per call
+            await self._write([(key, state) for _, key, state in closing], False)
+            for table_key, _, state in closing:
+                state.closed = True
+                self.table[table_key] = state.to_json()
         self._metrics.windows_open.set(still_open)
 
 
@@ -268,11 +271,11 @@ def build_app(settings: Settings, *, sink: ClickHouseSink, metrics: PipelineMetr
     windows = app.Table("windows", default=None, key_type=str,
                         partitions=settings.topics.partitions)
 
-    async def write(key: WindowKey, state: WindowState, late: bool) -> None:
-        row = aggregate_row(key, window_s, state.total())
-        await asyncio.get_running_loop().run_in_executor(
-            None, sink.write, [("aggregates", row)])
-        (metrics.windows_late if late else metrics.windows_emitted).inc()
+    async def write(windows: list[tuple[WindowKey, WindowState]], late: bool) -> None:
+        rows = [("aggregates", aggregate_row(key, window_s, state.total()))
+                for key, state in windows]
+        await asyncio.get_running_loop().run_in_executor(None, sink.write, rows)
+        (metrics.windows_late if late else metrics.windows_emitted).inc(len(rows))
 
     agent = WindowAgent(windows, window_s=window_s,
                         idle_close_s=settings.pipeline.window_idle_close_s, write=write,

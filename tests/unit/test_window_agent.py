@@ -49,8 +49,8 @@ class Harness:
     def new_agent(self) -> WindowAgent:
         """A fresh agent on the same table (a restarted worker after recovery)."""
 
-        async def write(key: WindowKey, state: WindowState, late: bool) -> None:
-            self.written.append((key, state.total().events, late))
+        async def write(windows: list[tuple[WindowKey, WindowState]], late: bool) -> None:
+            self.written += [(key, state.total().events, late) for key, state in windows]
 
         def read_missed(partition: int, start: int, end: int) -> list[tuple[int, bytes]]:
             self.reads.append((partition, start, end))
