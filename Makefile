@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-unit test-integration lint bench clean
+.PHONY: install demo test test-unit test-integration lint bench bench-models clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: install
 bench: install
 	$(PY) benchmarks/produce.py
 	$(PY) benchmarks/pipeline.py
+
+bench-models: install
+	$(PY) benchmarks/score.py
+	$(PY) benchmarks/tagger.py
+	$(PY) benchmarks/train.py --sweep
 
 clean:
 	rm -rf $(VENV) .streamtune .pytest_cache .mypy_cache .ruff_cache

@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=50_000)
     parser.add_argument("--sweep", action="store_true")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=120)
     settings = TrainingSettings()
     commands, errors = _rows("command", args.examples), _rows("error", args.examples)
     cases: list[tuple[Task, list[dict[str, Any]], Callable[[dict[str, Any]], str]]] = [
