@@ -137,10 +137,12 @@ def models_list(
             if (current := registry.alias(model_name, alias)) is not None:
                 marks.setdefault((model_name, current.version), []).append(alias)
     table = Table("model", "version", "created (UTC)", "dataset", "metrics", "alias")
-    for i, column in enumerate(table.columns):  # squeeze only created and dataset
-        column.no_wrap, column.overflow = i not in (2, 3), "fold"
+    for i in (0, 1, 5):
+        table.columns[i].no_wrap = True
+    table.columns[4].overflow = "fold"
     for v in versions:
-        metrics = "\n".join(f"{k}={x:.4g}" for k, x in list(v.metrics.items())[:3])
+        quality = [(k, x) for k, x in v.metrics.items() if k.endswith(("accuracy", "f1"))]
+        metrics = "\n".join(f"{k}={x:.4g}" for k, x in quality[:3])
         table.add_row(v.name, v.version, v.created_at.strftime("%Y-%m-%d %H:%M"),
                       v.dataset.get("name", ""), metrics,
                       ", ".join(marks.get((v.name, v.version), [])))
@@ -230,8 +232,8 @@ def train_command(
     table = Table("stage", "data mix", "examples", "epochs", "validation")
     table.columns[0].no_wrap = True
     for stage in result.trained.history:
-        scores = ", ".join(f"{k.split('.')[-1]} {v:.3f}" for k, v in stage.items()
-                           if k.startswith("validation"))
+        scores = ", ".join(f"{k.split('.')[-1].removeprefix('validation_')} {v:.3f}"
+                           for k, v in stage.items() if k.startswith("validation"))
         table.add_row(stage["stage"], stage["mix"], str(stage["examples"]),
                       f"{stage['epochs']:g}", scores)
     console.print(table)
