@@ -34,6 +34,7 @@ from streamtune.models.tagging.metrics import span_metrics, with_typos
 from streamtune.models.tagging.network import TokenTagger
 from streamtune.models.tagging.scorer import spans_from_logits
 from streamtune.models.tagging.tokens import OUTSIDE, Span, bio_tags, labelled, tokenize
+from streamtune.models.training.optimise import Optimiser
 from streamtune.models.training.regime import Regime, step_plan
 from streamtune.models.training.trainer import Checkpoint
 
@@ -157,9 +158,7 @@ def _run_stage(model: TokenTagger, name: str, data: Encoded, regime: Regime,
     if not data.ids:
         return float("nan")
     plan = step_plan(int(len(data.ids) * hp.epochs_per_stage), regime)
-    sparse = torch.optim.SparseAdam([model.embedding.weight], lr=regime.learning_rate)
-    dense = torch.optim.AdamW([p for n, p in model.named_parameters() if n != "embedding.weight"],
-                              lr=regime.learning_rate, weight_decay=hp.weight_decay)
+    optimiser = Optimiser(model, regime.learning_rate, hp.weight_decay)
     criterion = nn.CrossEntropyLoss(label_smoothing=hp.label_smoothing, ignore_index=-1)
     width = model.architecture["labels"]
     order, cursor, last = rng.permutation(len(data.ids)), 0, float("nan")
@@ -176,14 +175,7 @@ def _run_stage(model: TokenTagger, name: str, data: Encoded, regime: Regime,
             target[row, : len(data.tags[i])] = data.tags[i]
         logits = model(torch.from_numpy(ids))
         loss = criterion(logits.reshape(-1, width), torch.from_numpy(target).reshape(-1))
-        for optimizer in (sparse, dense):
-            for group in optimizer.param_groups:
-                group["lr"] = step.learning_rate
-            optimizer.zero_grad()
-        loss.backward()
-        sparse.step()  # type: ignore[no-untyped-call]
-        dense.step()
-        last = float(loss.detach())
+        last = optimiser.step(loss, step.learning_rate)
         if progress is not None and task_id is not None:
             progress.advance(task_id)
     if progress is not None and task_id is not None:

@@ -23,6 +23,7 @@ from streamtune.config import ModelTraining
 from streamtune.models.features import Featurizer
 from streamtune.models.networks import BagClassifier
 from streamtune.models.tasks.base import Example, Stage, Task, label_vocabulary
+from streamtune.models.training.optimise import Optimiser
 from streamtune.models.training.regime import Regime, step_plan
 
 
@@ -161,9 +162,7 @@ def _run_stage(model: BagClassifier, stage: Stage, ids: np.ndarray,
     if len(ids) == 0:
         return float("nan")
     plan = step_plan(int(len(ids) * stage.epochs), regime)
-    sparse = torch.optim.SparseAdam([model.embedding.weight], lr=regime.learning_rate)
-    dense = torch.optim.AdamW([p for n, p in model.named_parameters() if n != "embedding.weight"],
-                              lr=regime.learning_rate, weight_decay=hp.weight_decay)
+    optimiser = Optimiser(model, regime.learning_rate, hp.weight_decay)
     criterion = nn.CrossEntropyLoss(label_smoothing=hp.label_smoothing, ignore_index=-1)
     order, cursor, last = rng.permutation(len(ids)), 0, float("nan")
     task_id = progress.add_task(f"{stage.name}", total=len(plan)) if progress else None
@@ -180,14 +179,7 @@ def _run_stage(model: BagClassifier, stage: Stage, ids: np.ndarray,
         if not losses:
             continue
         loss = torch.stack(losses).sum()
-        for optimizer in (sparse, dense):
-            for group in optimizer.param_groups:
-                group["lr"] = step.learning_rate
-            optimizer.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
-        sparse.step()  # type: ignore[no-untyped-call]
-        dense.step()
-        last = float(loss.detach())
+        last = optimiser.step(loss, step.learning_rate)
         if progress is not None and task_id is not None:
             progress.advance(task_id)
     if progress is not None and task_id is not None:

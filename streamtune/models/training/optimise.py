@@ -1,0 +1,31 @@
+"""One optimiser step for the hashed-embedding networks: SparseAdam for the embedding, AdamW
+for everything else, the learning rate set from the step plan every step."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Optimiser:
+    """The two optimisers of a model whose ``embedding`` is a sparse ``nn.Embedding``."""
+
+    def __init__(self, model: nn.Module, learning_rate: float, weight_decay: float) -> None:
+        embedding = model.get_submodule("embedding")
+        if not isinstance(embedding, nn.Embedding):
+            raise TypeError("the model's embedding is not an nn.Embedding")
+        self._sparse = torch.optim.SparseAdam([embedding.weight], lr=learning_rate)
+        self._dense = torch.optim.AdamW(
+            [p for n, p in model.named_parameters() if n != "embedding.weight"],
+            lr=learning_rate, weight_decay=weight_decay)
+
+    def step(self, loss: torch.Tensor, learning_rate: float) -> float:
+        """Back-propagate ``loss`` and step both optimisers at ``learning_rate``; the loss."""
+        for optimiser in (self._sparse, self._dense):
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate
+            optimiser.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        self._sparse.step()  # type: ignore[no-untyped-call]
+        self._dense.step()
+        return float(loss.detach())
