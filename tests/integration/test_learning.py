@@ -19,6 +19,7 @@ import torch
 
 from streamtune.config import Settings
 from streamtune.models.datasets import build_snapshot
+from streamtune.models.evaluation import evaluate_model
 from streamtune.models.export import PARITY_SHAPES, PARITY_TOLERANCE
 from streamtune.models.registry import Registry
 from streamtune.models.scoring import Scorer
@@ -116,6 +117,13 @@ def test_parameter_extractor_finds_spans_in_unseen_commands(lab: Lab) -> None:
     text = "restart pump-3"
     spans = scorer.extract([text])[0]
     assert [(s.name, text[s.start:s.end]) for s in spans] == [("device", "pump-3")]
+
+    report, json_path, md_path = evaluate_model(lab.settings, "parameter_extractor")
+    assert json.loads(json_path.read_text())["clean"]["model"]["micro"]["f1"] == pytest.approx(
+        result.metrics["span.micro_f1"])
+    assert report["typos"]["model"]["micro"]["f1"] > report["typos"]["grammar"]["micro"]["f1"]
+    assert all(case["in_bounds"] for case in report["edge_cases"].values())
+    assert "## Edge cases" in md_path.read_text()
 
 
 def test_onnx_matches_torch_for_every_registered_model(lab: Lab) -> None:

@@ -27,12 +27,18 @@ from streamtune.errors import DatasetError
 from streamtune.models.datasets import open_snapshot, record_usage
 from streamtune.models.evaluation import robustness
 from streamtune.models.evaluation.efficiency import efficiency
+from streamtune.models.evaluation.extraction import (
+    evaluate_extractor,
+    extractor_headline,
+    write_extractor_report,
+)
 from streamtune.models.evaluation.metrics import classification
 from streamtune.models.evaluation.perturb import KINDS, RATES
 from streamtune.models.evaluation.predict import predict_inputs
 from streamtune.models.evaluation.report import write_report
-from streamtune.models.registry import Registry
+from streamtune.models.registry import ModelVersion, Registry
 from streamtune.models.scoring import Scorer
+from streamtune.models.tagging import TagScorer
 from streamtune.models.tasks import PredictorTask
 from streamtune.models.tasks.predictor import carry_parameters, transitions
 
@@ -103,6 +109,8 @@ def carried_parameters(rows: Sequence[Mapping[str, Any]],
 
 def headline(result: Mapping[str, Any]) -> dict[str, float]:
     """The figures worth a line: accuracy and macro-F1 per head, worst noise, latency."""
+    if result["model"]["task"] == "parameter_extractor":
+        return extractor_headline(result)
     out: dict[str, float] = {}
     worst_rate = str(result["robustness"]["rates"][-1])
     for head, report in result["accuracy"].items():
@@ -134,6 +142,8 @@ def evaluate_model(settings: Settings, name: str, ref: str = "champion",
     split; write the report into the version folder and record the figures with the snapshot."""
     version = Registry(settings).get(name, ref)
     version.file("labels.json")  # ModelNotFound with a clear message if the export lacks it
+    if name == "parameter_extractor":
+        return _evaluate_extractor(settings, version, dataset_id)
     scorer = Scorer(version.path)
     task = scorer.task
     trained_on = version.dataset.get("id") if version.dataset.get("name") == task.dataset else None
@@ -151,4 +161,20 @@ def evaluate_model(settings: Settings, name: str, ref: str = "champion",
     result["dataset"] = {"name": snapshot.name, "id": snapshot.id, "split": "test", "by": by}
     json_path, md_path = write_report(result, version.path)
     record_usage(snapshot, name, version.version, headline(result))
+    return result, json_path, md_path
+
+
+def _evaluate_extractor(settings: Settings, version: ModelVersion,
+                        dataset_id: str | None) -> tuple[dict[str, Any], Path, Path]:
+    trained_on = version.dataset.get("id") if version.dataset.get("name") == "commands" else None
+    snapshot = open_snapshot(settings, "commands", dataset_id or trained_on)
+    rows = snapshot.rows("test")
+    if not rows:
+        raise DatasetError(f"commands snapshot {snapshot.id} has no test rows")
+    result = evaluate_extractor(TagScorer(version.path), rows)
+    result["model"].update({"name": version.name, "version": version.version})
+    result["dataset"] = {"name": snapshot.name, "id": snapshot.id, "split": "test",
+                         "by": "template"}
+    json_path, md_path = write_extractor_report(result, version.path)
+    record_usage(snapshot, version.name, version.version, extractor_headline(result))
     return result, json_path, md_path
