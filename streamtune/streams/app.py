@@ -31,6 +31,7 @@ from streamtune.errors import BrokerUnavailable
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.streams.admin import client_config
+from streamtune.streams.fetch_pacing import pace_fetches
 from streamtune.streams.ingest import IngestLoop, deltas_topic
 from streamtune.streams.windows import (
     WindowDelta,
@@ -246,6 +247,8 @@ class WindowAgent:
 
 def build_app(settings: Settings, *, sink: ClickHouseSink, metrics: PipelineMetrics) -> faust.App:
     """A faust app wired to ``sink``; run it with :func:`run_worker`."""
+    if settings.kafka.embedded:
+        pace_fetches()
     prefix = settings.topics.prefix
     app_id = f"{prefix}streamtune"
     app = faust.App(
