@@ -12,18 +12,25 @@ from pathlib import Path
 
 from streamtune.config import Settings
 from streamtune.schemas.topics import SOURCES
-from streamtune.simulator import Simulator
+from streamtune.simulator import Scenario, Simulator
 from streamtune.sinks.migrations import migrate
 from streamtune.sinks.rows import RowWriter
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.batch import BatchProcessor, RawRecord
 
 
-def fill(store: ClickHouseStore, settings: Settings, *, seed: int, events: int) -> None:
-    """Simulate ``events`` events (starting an hour ago) and write every row they make."""
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    records = [RawRecord(f"raw.{SOURCES[e.kind]}", 0, i, e.model_dump_json().encode())
-               for i, e in enumerate(Simulator(seed, start=start).events(events))]
+def fill(store: ClickHouseStore, settings: Settings, *, seed: int, events: int,
+         hours_ago: int = 1, scenario: Scenario | None = None, first_offset: int = 0) -> None:
+    """Simulate ``events`` events (starting ``hours_ago`` ago) and write every row they make.
+
+    ``first_offset`` is the raw offset of the first event: give later fills of the
+    same store offsets of their own.
+    """
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours_ago)
+    simulator = Simulator(seed, start=start, scenario=scenario)
+    records = [RawRecord(f"raw.{SOURCES[e.kind]}", 0, first_offset + i,
+                         e.model_dump_json().encode())
+               for i, e in enumerate(simulator.events(events))]
     processor, writer = BatchProcessor(settings), RowWriter(store)
     for first in range(0, len(records), 1000):
         writer.write(processor.process(records[first:first + 1000]).table_rows())

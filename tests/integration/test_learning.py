@@ -10,7 +10,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +25,12 @@ from streamtune.models.scoring import Scorer
 from streamtune.models.tagging import TagScorer
 from streamtune.models.training.run import split_rows, train_model
 from streamtune.models.training.trainer import Checkpoint, restore
-from streamtune.schemas.topics import SOURCES
-from streamtune.simulator import Scenario, Simulator
+from streamtune.simulator import Scenario
 from streamtune.simulator.scenario import NewCommandTypeDrift
 from streamtune.sinks.migrations import migrate
-from streamtune.sinks.rows import RowWriter
 from streamtune.sinks.store import ClickHouseStore
-from streamtune.streams.batch import BatchProcessor, RawRecord
 from tests.conftest import make_settings
+from tests.integration.datasets_fill import fill
 
 NEW_TYPE = "isolate_segment"
 
@@ -42,14 +39,6 @@ NEW_TYPE = "isolate_segment"
 class Lab:
     store: ClickHouseStore
     settings: Settings
-
-
-def _fill(lab: Lab, simulator: Simulator, events: int, offset: int) -> None:
-    records = [RawRecord(f"raw.{SOURCES[e.kind]}", 0, offset + i, e.model_dump_json().encode())
-               for i, e in enumerate(simulator.events(events))]
-    processor, writer = BatchProcessor(lab.settings), RowWriter(lab.store)
-    for first in range(0, len(records), 2000):
-        writer.write(processor.process(records[first:first + 2000]).table_rows())
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +50,7 @@ def lab(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     store = ClickHouseStore.from_settings(settings)
     migrate(store)
     lab = Lab(store, settings)
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-    _fill(lab, Simulator(21, start=start), 12_000, 0)
+    fill(store, settings, seed=21, events=12_000, hours_ago=2)
     for name in ("commands", "errors"):
         build_snapshot(store, settings, name, progress=False)  # type: ignore[arg-type]
     yield lab
@@ -151,9 +139,8 @@ def test_warm_start_learns_a_new_command_type_without_forgetting(lab: Lab) -> No
         train_model(lab.settings, "intent_classifier")
     champion = registry.alias("intent_classifier", "champion")
     assert champion is not None
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     drift = Scenario(new_command_type=NewCommandTypeDrift(at=0, share=0.1))
-    _fill(lab, Simulator(22, start=start, scenario=drift), 6000, 100_000)
+    fill(lab.store, lab.settings, seed=22, events=6000, scenario=drift, first_offset=100_000)
     snapshot = build_snapshot(lab.store, lab.settings, "commands", progress=False)
 
     result = train_model(lab.settings, "intent_classifier", dataset_id=snapshot.id)

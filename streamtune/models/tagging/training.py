@@ -55,8 +55,8 @@ class TrainedTagger:
     warm_started: bool = False
 
     def checkpoint(self) -> Checkpoint:
-        return Checkpoint({k: v.detach().clone() for k, v in self.model.state_dict().items()},
-                          {HEAD: self.labels}, self.featurizer.config(), self.model.architecture)
+        return Checkpoint.capture(self.model, {HEAD: self.labels}, self.featurizer.config(),
+                                  self.model.architecture)
 
     def extract(self, texts: Sequence[str]) -> list[list[Span]]:
         """Spans of ``texts`` in torch (the exported scorer gives the same)."""

@@ -109,8 +109,10 @@ def train_model(settings: Settings, name: str, *, dataset_id: str | None = None,
 def _fit_classifier(settings: Settings, name: str, snapshot: Snapshot,
                     champion: ModelVersion | None, out: Path,
                     progress: Progress | None) -> _Fitted:
-    task = task_for_rows(name, snapshot.rows("train"))
-    train_rows = split_rows(snapshot, task, "train")
+    template_train = snapshot.rows("train")
+    task = task_for_rows(name, template_train)
+    train_rows = (template_train if task.split_column == "split"
+                  else split_rows(snapshot, task, "train"))
     if not task.examples(train_rows, None):
         raise TrainingError(f"snapshot {snapshot.id} has no training examples for {name}")
     checkpoint = _warm_checkpoint(champion, task)

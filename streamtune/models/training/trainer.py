@@ -41,6 +41,13 @@ class Checkpoint:
                     "featurizer": self.featurizer, "architecture": self.architecture}, path)
 
     @classmethod
+    def capture(cls, model: torch.nn.Module, labels: dict[str, list[str]],
+                featurizer: dict[str, int], architecture: dict[str, Any]) -> Checkpoint:
+        """A detached copy of ``model``'s weights with what a warm start needs beside them."""
+        return cls({k: v.detach().clone() for k, v in model.state_dict().items()},
+                   labels, featurizer, architecture)
+
+    @classmethod
     def load(cls, path: Any) -> Checkpoint:
         data = torch.load(path, map_location="cpu", weights_only=True)
         return cls(data["state_dict"], data["labels"], data["featurizer"], data["architecture"])
@@ -60,8 +67,8 @@ class TrainedModel:
     warm_started: bool = False
 
     def checkpoint(self) -> Checkpoint:
-        return Checkpoint({k: v.detach().clone() for k, v in self.model.state_dict().items()},
-                          self.labels, self.featurizer.config(), self.model.architecture)
+        return Checkpoint.capture(self.model, self.labels, self.featurizer.config(),
+                                  self.model.architecture)
 
 
 def restore(checkpoint: Checkpoint, meta: Mapping[str, Any]) -> TrainedModel:
