@@ -206,14 +206,93 @@ class DatasetSettings(BaseModel):
         return self
 
 
-class WebhookSettings(BaseModel):
-    """Where alerts are posted and the secret that signs them."""
+class WebhookEndpoint(BaseModel):
+    """One webhook receiver and the alerts it wants."""
 
     model_config = _FROZEN
 
-    endpoints: list[str] = Field(default_factory=list)
+    url: str = Field(pattern=r"^https?://\S+$")
+    kinds: list[str] = Field(default_factory=list, description="alert kinds; empty = all")
+    min_severity: str = Field("info", pattern=r"^(info|warning|critical)$")
+    format: str = Field("json", pattern=r"^(json|slack)$")
+    secret: SecretStr | None = Field(None, description="overrides the shared signing secret")
+    timeout_s: float | None = Field(None, gt=0, le=120)
+
+
+class WebhookSettings(BaseModel):
+    """Where alerts are posted, how they are signed, and how hard delivery tries."""
+
+    model_config = _FROZEN
+
+    endpoints: list[WebhookEndpoint] = Field(default_factory=list)
     signing_secret: SecretStr | None = None
     timeout_s: float = Field(5.0, gt=0, le=120)
+    retry_initial_s: float = Field(1.0, gt=0, le=3600)
+    retry_max_s: float = Field(60.0, gt=0, le=3600)
+    retry_budget_s: float = Field(3600.0, gt=0, description="then the alert goes to the DLQ")
+
+    @field_validator("endpoints", mode="before")
+    @classmethod
+    def _urls_are_endpoints(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"url": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class ScoringSettings(BaseModel):
+    """Inline scoring of clean events by the champion ONNX models."""
+
+    model_config = _FROZEN
+
+    enabled: bool = True
+    models: list[str] = Field(default_factory=lambda: [
+        "intent_classifier", "command_predictor", "error_recovery", "parameter_extractor"])
+    history: int = Field(5, ge=1, le=50, description="commands per session the predictor sees")
+    max_sessions: int = Field(100_000, ge=100, description="sessions whose history is kept")
+
+
+class DetectionSettings(BaseModel):
+    """River drift detectors on the live signals, and new-pattern mining."""
+
+    model_config = _FROZEN
+
+    enabled: bool = True
+    binary_detector: str = Field("hddm_a", description="detector of 0/1 signals")
+    continuous_detector: str = Field("adwin", description="detector of continuous signals")
+    scope_min_events: int = Field(500, ge=1, description="events before a per-type detector")
+    warmup_events: int = Field(300, ge=0, description="events a detector sees before alerting")
+    cooldown_events: int = Field(2000, ge=0, description="after an alert, per signal and scope")
+    cooldown_s: float = Field(300.0, ge=0)
+    state_save_s: float = Field(30.0, gt=0, description="how often detector state is saved")
+    pattern_min_count: int = Field(20, ge=1, description="recurrences before a new pattern")
+    pattern_max_confidence: float = Field(0.7, ge=0, le=1,
+                                          description="mean model confidence below this")
+    pattern_similarity: float = Field(0.5, gt=0, lt=1, description="drain3 sim_th")
+    pattern_warmup_events: int = Field(2000, ge=0, description="templates seen here are known")
+
+
+class LoopSettings(BaseModel):
+    """The retrain -> canary -> rollout loop and continuous evaluation."""
+
+    model_config = _FROZEN
+
+    triggers: list[str] = Field(default_factory=lambda: [
+        "performance_drop", "error_rate", "new_pattern", "resource", "schedule"])
+    debounce_s: float = Field(300.0, ge=0, description="quiet time between two trainings")
+    schedule_hours: float = Field(24.0, ge=0, description="scheduled retraining; 0 = off")
+    recent_events: int = Field(50_000, ge=100, description="events a retraining reads")
+    min_train_events: int = Field(1000, ge=10)
+    canary_min_events: int = Field(300, ge=10, description="shadow-scored events before a verdict")
+    rollout_percents: list[int] = Field(default_factory=lambda: [5, 25, 100])
+    stage_min_events: int = Field(300, ge=10, description="live events per rollout step")
+    max_accuracy_drop: float = Field(0.02, ge=0, le=1)
+    significance: float = Field(0.05, gt=0, lt=1)
+    max_latency_ratio: float = Field(2.0, ge=1)
+    eval_threshold: float = Field(0.95, ge=0, le=1)
+    hourly_eval_s: float = Field(3600.0, gt=0)
+    daily_suite_s: float = Field(86_400.0, gt=0)
+    weekly_review_s: float = Field(604_800.0, gt=0)
+    review_sample: int = Field(100, ge=1, le=10_000)
 
 
 class Settings(BaseSettings):
@@ -243,6 +322,9 @@ class Settings(BaseSettings):
     datasets: DatasetSettings = DatasetSettings()
     webhooks: WebhookSettings = WebhookSettings()
     training: TrainingSettings = TrainingSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    detection: DetectionSettings = DetectionSettings()
+    loop: LoopSettings = LoopSettings()
 
     @property
     def store_url(self) -> str:

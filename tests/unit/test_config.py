@@ -21,7 +21,20 @@ def test_environment_with_nested_groups(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert settings.kafka.servers == "k1:9092,k2:9092" and not settings.kafka.embedded
     assert settings.topics.partitions == 12
     assert settings.store_url == "https://ch.example:8443"
-    assert settings.webhooks.endpoints == ["https://hooks.example/a"]
+    assert [e.url for e in settings.webhooks.endpoints] == ["https://hooks.example/a"]
+    assert settings.webhooks.endpoints[0].format == "json"
+
+
+def test_webhook_endpoints_with_filters(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STREAMTUNE_WEBHOOKS__ENDPOINTS", '[{"url": "http://h/slack", '
+                       '"kinds": ["drift"], "min_severity": "warning", "format": "slack"}]')
+    endpoint = Settings().webhooks.endpoints[0]
+    assert (endpoint.kinds, endpoint.min_severity, endpoint.format) == (
+        ["drift"], "warning", "slack")
+    monkeypatch.setenv("STREAMTUNE_WEBHOOKS__ENDPOINTS", '[{"url": "ftp://h"}]')
+    with pytest.raises(ValueError, match="url"):
+        Settings()
 
 
 def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
