@@ -28,6 +28,7 @@ class PredictionRecord(BaseModel):
     event_time: datetime
     kind: Literal["command", "error"]
     command_type: str = ""
+    input: str = Field("", description="the redacted text the model read (not stored in the table)")
     model: str
     version: str
     role: Role
