@@ -15,7 +15,9 @@ evidence, once it holds its minimum of paired labelled events:
 In a rollout stage an early stop rolls back before the minimum: the
 candidate's accuracy on the sessions it served is more than
 ``2 x max_accuracy_drop`` below the champion's on its sessions, with a
-two-proportion z-test p < ``significance`` (>= 50 served answers each).
+two-proportion z-test p < ``significance`` (>= 50 served answers each). It
+looks when the smaller served group reaches 50, then each time it doubles, so
+how often :meth:`decide` is called does not multiply its false alarms.
 """
 
 from __future__ import annotations
@@ -154,6 +156,9 @@ class RolloutController:
             metrics[f"{name}_served_accuracy"] = e.served_right[side] / served if served else None
             metrics[f"{name}_latency_samples"] = len(e.latencies[side])
             metrics[f"{name}_p99_us"] = p99(e.latencies[side]) if e.latencies[side] else None
+        enough = min(len(side) for side in e.latencies) >= LATENCY_MIN_SAMPLES
+        metrics["p99_ratio"] = (metrics["candidate_p99_us"] / metrics["champion_p99_us"]
+                                if enough else None)
         if min(e.served_total) > 0:
             z = two_proportion_z(e.served_right[CANDIDATE], e.served_total[CANDIDATE],
                                  e.served_right[CHAMPION], e.served_total[CHAMPION])
@@ -164,8 +169,10 @@ class RolloutController:
 
     def _early_stop(self, m: dict[str, Any]) -> str | None:
         limit = 2 * self.settings.max_accuracy_drop
-        if min(m["champion_served"], m["candidate_served"]) < EARLY_STOP_MIN:
+        smaller = min(m["champion_served"], m["candidate_served"])
+        if smaller < max(EARLY_STOP_MIN, self.evidence.early_look):
             return None
+        self.evidence.early_look = 2 * smaller  # look again once the data doubles
         gap = m["champion_served_accuracy"] - m["candidate_served_accuracy"]
         if gap <= limit or m["served_z_p"] >= self.settings.significance:
             return None
@@ -187,11 +194,8 @@ class RolloutController:
                 f"McNemar p={m['mcnemar_p']:.2g}.")
 
     def _slower(self, m: dict[str, Any]) -> str | None:
-        if min(m["champion_latency_samples"], m["candidate_latency_samples"]) < LATENCY_MIN_SAMPLES:
-            return None
-        ratio = m["candidate_p99_us"] / m["champion_p99_us"]
-        m["p99_ratio"] = ratio
-        if ratio <= self.settings.max_latency_ratio:
+        ratio = m["p99_ratio"]
+        if ratio is None or ratio <= self.settings.max_latency_ratio:
             return None
         verb = "rejected at" if self.index == 0 else "rolled back at"
         return (f"{self.candidate} {verb} {self.stage}: p99 latency {m['candidate_p99_us']:.0f} µs "
@@ -238,6 +242,6 @@ def _summary(m: dict[str, Any], champion: str) -> str:
     text = (f"accuracy {m['candidate_accuracy']:.3f} vs champion {champion} "
             f"{m['champion_accuracy']:.3f} on {m['paired']} paired events "
             f"(McNemar p={m['mcnemar_p']:.2g})")
-    if m.get("p99_ratio") is None:
+    if m["p99_ratio"] is None:
         return text + ", latency not compared yet"
     return (text + f", p99 latency {m['candidate_p99_us']:.0f} vs {m['champion_p99_us']:.0f} µs")

@@ -30,6 +30,7 @@ class StageEvidence:
     both_wrong: int = 0
     served_right: list[int] = field(default_factory=lambda: [0, 0])
     served_total: list[int] = field(default_factory=lambda: [0, 0])
+    early_look: int = 50  # smaller served group size at which the early stop looks next
     latencies: tuple[deque[int], deque[int]] = field(
         default_factory=lambda: (deque(maxlen=LATENCY_SAMPLES), deque(maxlen=LATENCY_SAMPLES)))
 
@@ -58,7 +59,7 @@ class StageEvidence:
         """JSON-ready state."""
         return {"both_right": self.both_right, "b": self.b, "c": self.c,
                 "both_wrong": self.both_wrong, "served_right": list(self.served_right),
-                "served_total": list(self.served_total),
+                "served_total": list(self.served_total), "early_look": self.early_look,
                 "latencies": [list(side) for side in self.latencies]}
 
     @classmethod
@@ -68,7 +69,7 @@ class StageEvidence:
                                for side in d["latencies"])
         evidence = cls(int(d["both_right"]), int(d["b"]), int(d["c"]), int(d["both_wrong"]),
                        [int(v) for v in d["served_right"]], [int(v) for v in d["served_total"]],
-                       (champion, candidate))
+                       int(d["early_look"]), (champion, candidate))
         if len(evidence.served_right) != 2 or len(evidence.served_total) != 2:
             raise ValueError("served counts need one value per side")
         return evidence
