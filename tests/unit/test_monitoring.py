@@ -63,6 +63,9 @@ def test_live_accuracy_counts_served_labelled_events_per_hour_and_version() -> N
     assert live.accuracy(MODEL, since=T0, until=T0 + timedelta(hours=2)) == (2, 3)
     assert live.accuracy(MODEL, since=T0, until=T0 + timedelta(hours=2), version="v2") == (1, 1)
     assert live.accuracy("other", since=T0, until=T0 + timedelta(hours=2)) == (0, 0)
+    # an hour counts when its start lies in [since, until)
+    assert live.accuracy(MODEL, since=T0 + timedelta(minutes=1),
+                         until=T0 + timedelta(hours=2)) == (1, 1)
     assert live.timeline(MODEL) == [(T0, "v1", 1, 2), (T0 + timedelta(hours=1), "v2", 1, 1)]
 
 

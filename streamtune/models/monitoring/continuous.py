@@ -181,7 +181,7 @@ def daily_rows(result: Mapping[str, Any], *, now: datetime,
                      "schedule": "daily", "model": model, "version": version,
                      "metric": metric, "value": float(value),
                      "threshold": threshold if gate else 0.0,
-                     "passed": value >= threshold if gate else True,
+                     "passed": bool(value >= threshold) if gate else True,
                      "events": int(result.get("examples", result.get("rows", 0))),
                      "details": {**details, "gated": gate}})
     return rows

@@ -75,7 +75,7 @@ class LiveAccuracy:
                  version: str | None = None) -> tuple[int, int]:
         """``(correct, total)`` of ``model`` (of one ``version`` if given) over the hours
         whose start lies in ``[since, until)``."""
-        since, until = hour_start(since), hour_start(until)
+        since, until = aware(since), aware(until)
         correct = total = 0
         for (name, ver, hour), (right, count) in self._counts.items():
             if name == model and since <= hour < until and version in (None, ver):
