@@ -1,0 +1,78 @@
+"""River drift detectors by name, so settings can choose them, and the signals each accepts.
+
+``binary`` detectors watch 0/1 streams where 1 is a failure (the monitor flips
+success-like signals); HDDM_A, HDDM_W and DDM only see increases of failures.
+``continuous`` ones watch real values (execution time, confidence, resource
+use). Measured on river 0.26 (``benchmarks/detectors.py``): ADWIN and HDDM_A
+raise no false alarms on stationary streams; PageHinkley with its defaults,
+EDDM and KSWIN are noisy and are here for comparison. In river 0.26
+``update()`` returns None; read ``drift_detected`` after it.
+
+Examples
+--------
+>>> detector = make_detector("adwin", "continuous")
+>>> detector.update(0.5)
+>>> detector.drift_detected
+False
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from river import base, drift
+
+SignalKind = Literal["binary", "continuous"]
+SIGNAL_KINDS: tuple[SignalKind, ...] = ("binary", "continuous")
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """How to build one detector and which kinds of signal it accepts."""
+
+    name: str
+    factory: Callable[[], base.DriftDetector | base.BinaryDriftDetector]
+    accepts: frozenset[SignalKind]
+    note: str
+
+
+_BOTH: frozenset[SignalKind] = frozenset(SIGNAL_KINDS)
+_BINARY: frozenset[SignalKind] = frozenset({"binary"})
+_CONTINUOUS: frozenset[SignalKind] = frozenset({"continuous"})
+
+DETECTORS: dict[str, DetectorSpec] = {spec.name: spec for spec in (
+    DetectorSpec("adwin", drift.ADWIN, _BOTH, "adaptive window; quiet, default for values"),
+    DetectorSpec("hddm_a", drift.binary.HDDMA, _BINARY, "Hoeffding bound on averages; "
+                 "quiet, default for 0/1 streams"),
+    DetectorSpec("hddm_w", drift.binary.HDDMW, _BINARY, "Hoeffding bound, weighted averages"),
+    DetectorSpec("ddm", drift.binary.DDM, _BINARY, "error-rate test; sees increases only"),
+    DetectorSpec("eddm", drift.binary.EDDM, _BINARY, "distance between errors; noisy"),
+    DetectorSpec("page_hinkley", drift.PageHinkley, _BOTH, "cumulative sum; noisy defaults"),
+    DetectorSpec("kswin", lambda: drift.KSWIN(seed=7), _CONTINUOUS,
+                 "Kolmogorov-Smirnov window test; noisy"),
+)}
+"""Every detector settings may name, by name."""
+
+
+class UnknownDetector(ValueError):
+    """A detector name that is not in :data:`DETECTORS`."""
+
+
+def detector_spec(name: str, kind: SignalKind) -> DetectorSpec:
+    """The spec of ``name``; a clear error for an unknown name or a kind it cannot watch."""
+    spec = DETECTORS.get(name)
+    if spec is None:
+        known = ", ".join(sorted(DETECTORS))
+        raise UnknownDetector(f"unknown drift detector {name!r} (known: {known})")
+    if kind not in spec.accepts:
+        fits = ", ".join(sorted(n for n, s in DETECTORS.items() if kind in s.accepts))
+        raise ValueError(f"drift detector {name!r} cannot watch {kind} signals "
+                         f"(those that can: {fits})")
+    return spec
+
+
+def make_detector(name: str, kind: SignalKind) -> base.DriftDetector | base.BinaryDriftDetector:
+    """A fresh detector ``name`` for a signal of ``kind``."""
+    return detector_spec(name, kind).factory()
