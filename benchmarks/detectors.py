@@ -25,7 +25,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from streamtune.models.detection.detectors import DETECTORS, SignalKind, make_detector
+from streamtune.models.detection.detectors import DETECTORS, SignalKind, feed, make_detector
 
 SLOW = {"kswin"}
 
@@ -49,8 +49,7 @@ def detections(name: str, kind: SignalKind, values: list[float]) -> tuple[list[i
     hits = []
     start = time.perf_counter()
     for i, x in enumerate(values):
-        detector.update(x)
-        if detector.drift_detected:
+        if feed(detector, x):
             hits.append(i)
     return hits, time.perf_counter() - start
 

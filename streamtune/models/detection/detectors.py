@@ -11,8 +11,7 @@ EDDM and KSWIN are noisy and are here for comparison. In river 0.26
 Examples
 --------
 >>> detector = make_detector("adwin", "continuous")
->>> detector.update(0.5)
->>> detector.drift_detected
+>>> feed(detector, 0.5)
 False
 """
 
@@ -73,6 +72,18 @@ def detector_spec(name: str, kind: SignalKind) -> DetectorSpec:
     return spec
 
 
-def make_detector(name: str, kind: SignalKind) -> base.DriftDetector | base.BinaryDriftDetector:
+Detector = base.DriftDetector | base.BinaryDriftDetector
+
+
+def feed(detector: Detector, x: float) -> bool:
+    """Update ``detector`` with ``x`` (a bool for binary detectors); whether it fired."""
+    if isinstance(detector, base.BinaryDriftDetector):
+        detector.update(x == 1.0)
+    else:
+        detector.update(x)
+    return bool(detector.drift_detected)
+
+
+def make_detector(name: str, kind: SignalKind) -> Detector:
     """A fresh detector ``name`` for a signal of ``kind``."""
     return detector_spec(name, kind).factory()

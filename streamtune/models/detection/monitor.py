@@ -31,10 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from river import base
-
 from streamtune.config import DetectionSettings
-from streamtune.models.detection.detectors import SignalKind, detector_spec
+from streamtune.models.detection.detectors import Detector, SignalKind, detector_spec, feed
 from streamtune.schemas.alerts import Alert
 
 log = logging.getLogger(__name__)
@@ -66,7 +64,7 @@ class _Track:
 
     count: int = 0
     updates: int = 0
-    detector: base.DriftDetector | base.BinaryDriftDetector | None = None
+    detector: Detector | None = None
     mean: float = 0.0
     mean_n: int = 0
     recent: float = 0.0
@@ -114,15 +112,10 @@ class DriftMonitor:
             if scope != "global" and track.count < self.settings.scope_min_events:
                 return []
             track.detector = detector_spec(self._detector_name(kind), kind).factory()
-        detector = track.detector
-        if isinstance(detector, base.BinaryDriftDetector):
-            detector.update((value == 1.0) != (signal in GOOD_SIGNALS))
-        elif kind == "binary" and signal in GOOD_SIGNALS:
-            detector.update(1.0 - value)
-        else:
-            detector.update(math.log1p(value) if signal == "execution_time" else value)
+        x = math.log1p(value) if signal == "execution_time" else value
+        fired = feed(track.detector, 1.0 - x if signal in GOOD_SIGNALS else x)
         track.updates += 1
-        if not track.detector.drift_detected or not self._may_alert(track, at):
+        if not fired or not self._may_alert(track, at):
             return []
         alert = self._alert(signal, scope, key, at, track)
         track.alert_update, track.alert_at = track.updates, at
