@@ -317,3 +317,22 @@ def test_missing_corrupt_or_foreign_state_starts_fresh(tmp_path: Path,
                 "detection settings changed"):
         assert why in messages
     assert [p.name for p in path.parent.iterdir()] == ["w_1.pkl"]
+
+
+@pytest.mark.parametrize("two_sided", [False, True])
+def test_fast_hddm_a_detects_exactly_like_river(two_sided: bool) -> None:
+    from river.drift.binary import HDDMA
+
+    from streamtune.models.detection.detectors import FastHDDMA
+
+    rng = random.Random(1)
+    xs = [rng.random() < (0.05 if i < 3000 else 0.2 if i < 6000 else 0.02) for i in range(9000)]
+    ours = FastHDDMA(two_sided_test=two_sided)
+    river_s = HDDMA(two_sided_test=two_sided)  # type: ignore[no-untyped-call]
+    seen = []
+    for x in xs:
+        ours.update(x)
+        river_s.update(x)  # type: ignore[no-untyped-call]
+        seen.append((ours.drift_detected, ours.warning_detected))
+        assert seen[-1] == (river_s.drift_detected, river_s.warning_detected)
+    assert any(drift for drift, _ in seen)

@@ -17,11 +17,59 @@ False
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from river import base, drift
+from river import base, drift, stats
+
+
+def _copy(mean: stats.Mean) -> stats.Mean:
+    twin = stats.Mean.__new__(stats.Mean)
+    twin.__dict__.update(mean.__dict__)
+    return twin
+
+
+class FastHDDMA(drift.binary.HDDMA):
+    """river's HDDM_A with cheap copies of its running means (same detections).
+
+    river 0.26 copies a mean with ``clone(include_attributes=True)`` whenever a
+    new minimum is reached, which on rare-event streams is nearly every update
+    (~60 µs); a copy of the mean's two floats gives the same state.
+    """
+
+    def __init__(self, drift_confidence: float = 0.001, warning_confidence: float = 0.005,
+                 two_sided_test: bool = False) -> None:
+        super().__init__(drift_confidence, warning_confidence,  # type: ignore[no-untyped-call]
+                         two_sided_test)
+
+    def _hoeffding_bound(self, n: float) -> float:
+        return math.sqrt(1.0 / (2 * n) * math.log(1.0 / self.drift_confidence))
+
+    def update(self, x: bool) -> None:
+        if self.drift_detected:
+            self._reset()  # type: ignore[no-untyped-call]
+        z = self._z
+        z.update(x)
+        if self._x_min.n == 0:
+            self._x_min = _copy(z)
+        if self._x_max.n == 0:
+            self._x_max = _copy(z)
+        eps_z = self._hoeffding_bound(z.n)
+        if self._x_min.get() + self._hoeffding_bound(self._x_min.n) >= z.get() + eps_z:
+            self._x_min = _copy(z)
+        if self._x_max.get() - self._hoeffding_bound(self._x_max.n) <= z.get() - eps_z:
+            self._x_max = _copy(z)
+        drift = self._mean_incr(self.drift_confidence)
+        warning = not drift and self._mean_incr(self.warning_confidence)
+        if self.two_sided_test:
+            if self._mean_decr(self.drift_confidence):
+                drift = True
+            elif self._mean_decr(self.warning_confidence):
+                warning = True
+        self._drift_detected, self._warning_detected = drift, warning
+
 
 SignalKind = Literal["binary", "continuous"]
 SIGNAL_KINDS: tuple[SignalKind, ...] = ("binary", "continuous")
@@ -43,7 +91,7 @@ _CONTINUOUS: frozenset[SignalKind] = frozenset({"continuous"})
 
 DETECTORS: dict[str, DetectorSpec] = {spec.name: spec for spec in (
     DetectorSpec("adwin", drift.ADWIN, _BOTH, "adaptive window; quiet, default for values"),
-    DetectorSpec("hddm_a", drift.binary.HDDMA, _BINARY, "Hoeffding bound on averages; "
+    DetectorSpec("hddm_a", FastHDDMA, _BINARY, "Hoeffding bound on averages; "
                  "quiet, default for 0/1 streams"),
     DetectorSpec("hddm_w", drift.binary.HDDMW, _BINARY, "Hoeffding bound, weighted averages"),
     DetectorSpec("ddm", drift.binary.DDM, _BINARY, "error-rate test; sees increases only"),
