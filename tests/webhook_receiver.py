@@ -18,6 +18,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int
 
 
 class Receiver:
@@ -40,9 +41,11 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
-                    receiver.received.append(Received(self.path, dict(self.headers), body))
+                    status = receiver.status
+                    receiver.received.append(Received(self.path, dict(self.headers), body,
+                                                      status))
                 time.sleep(receiver.delay_s)
-                self.send_response(receiver.status)
+                self.send_response(status)
                 for name, value in receiver.headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", "2")
@@ -59,9 +62,11 @@ class Receiver:
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def bodies(self) -> list[bytes]:
+    def delivered_ids(self) -> list[str]:
+        """Alert ids of the requests answered 2xx, in order (repeats kept)."""
         with self._lock:
-            return [r.body for r in self.received]
+            return [r.headers["X-Streamtune-Alert-Id"] for r in self.received
+                    if 200 <= r.status < 300]
 
     def __enter__(self) -> Receiver:
         self._thread.start()
