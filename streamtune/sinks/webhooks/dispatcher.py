@@ -20,6 +20,7 @@ why every request carries ``X-Streamtune-Alert-Id`` as an idempotency key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -263,5 +264,9 @@ class AlertDispatcher:
             log.warning("%d webhook requests unfinished at shutdown: they will be resent",
                         len(self._in_flight))
         self.producer.flush(1.0)
+        # without this, closing while the group join is still under way hung (> 100 s
+        # against the dev broker) when the same static member id had just left
+        with contextlib.suppress(KafkaException):
+            self.consumer.unsubscribe()
         self.consumer.close()
         self.queue.close()
