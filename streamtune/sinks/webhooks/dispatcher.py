@@ -115,7 +115,8 @@ class AlertDispatcher:
         return done
 
     def _consume(self) -> int:
-        messages = [m for m in self.consumer.consume(500, 0.1) if m.error() is None]
+        idle_wait = 0.0 if self._in_flight else 0.1  # don't idle while sends are finishing
+        messages = [m for m in self.consumer.consume(500, idle_wait) if m.error() is None]
         if not messages:
             return 0
         rows: list[NewDelivery] = []
