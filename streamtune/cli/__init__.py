@@ -11,11 +11,12 @@ import sys
 # isort: off
 from streamtune.cli import pipeline  # registers first: stream-side commands lead the help
 from streamtune.cli import learning
+from streamtune.cli import loop
 # isort: on
 from streamtune.cli.app import app, err_console
 from streamtune.errors import StreamtuneError
 
-__all__ = ["app", "learning", "main", "pipeline"]
+__all__ = ["app", "learning", "loop", "main", "pipeline"]
 
 
 def main() -> None:

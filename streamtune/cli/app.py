@@ -22,9 +22,11 @@ dataset_app = typer.Typer(help="Versioned dataset snapshots (Parquet + manifest 
                           no_args_is_help=True)
 models_app = typer.Typer(help="The model registry: versions, champion, challenger.",
                          no_args_is_help=True)
+alerts_app = typer.Typer(help="Alert webhooks.", no_args_is_help=True)
+review_app = typer.Typer(help="Human review samples of live predictions.", no_args_is_help=True)
 for sub, name in ((config_app, "config"), (schemas_app, "schemas"), (topics_app, "topics"),
                   (broker_app, "broker"), (db_app, "db"), (dataset_app, "dataset"),
-                  (models_app, "models")):
+                  (models_app, "models"), (alerts_app, "alerts"), (review_app, "review")):
     app.add_typer(sub, name=name)
 
 console = Console()

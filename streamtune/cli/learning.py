@@ -17,6 +17,7 @@ from streamtune.cli.app import (
     load_settings,
     models_app,
 )
+from streamtune.config import Settings
 from streamtune.errors import DatasetError
 
 
@@ -171,10 +172,12 @@ def models_promote(
     """Make a version the champion (the one it replaces can be rolled back to)."""
     from streamtune.models.registry import Registry
 
-    registry = Registry(load_settings())
+    settings = load_settings()
+    registry = Registry(settings)
     model = registry.promote(name, version, reason=reason)
     before = registry.history(name)[-1]["previous"] or "none"
     console.print(f"{name} champion: {model.version} (was {before})")
+    _tell_workers(settings, name, model.version, "promoted by hand")
 
 
 @models_app.command("rollback")
@@ -185,10 +188,26 @@ def models_rollback(
     """Make the previous champion the champion again."""
     from streamtune.models.registry import Registry
 
-    registry = Registry(load_settings())
+    settings = load_settings()
+    registry = Registry(settings)
     model = registry.rollback(name, reason=reason)
     console.print(f"{name} champion: {model.version} (rolled back from "
                   f"{registry.history(name)[-1]['previous']})")
+    _tell_workers(settings, name, model.version, "rolled back by hand")
+
+
+def _tell_workers(settings: Settings, name: str, version: str, reason: str) -> None:
+    """Hot-swap running workers; without a reachable broker they pick it up at start."""
+    from streamtune.errors import BrokerUnavailable
+    from streamtune.models.control import Serving, publish
+
+    try:
+        publish(settings, Serving(name, champion=version, reason=reason), timeout_s=3.0)
+    except BrokerUnavailable:
+        console.print("[yellow]Kafka unreachable: running workers keep their version until "
+                      "they restart (they load the registry's champion at start)[/]")
+        return
+    console.print(f"workers told through model-control: {name} {version}")
 
 
 @models_app.command("sync")

@@ -28,11 +28,13 @@ from mode import Service
 
 from streamtune.config import Settings
 from streamtune.errors import BrokerUnavailable
+from streamtune.models.control import ControlReader
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.streams.admin import client_config
 from streamtune.streams.fetch_pacing import pace_fetches
 from streamtune.streams.ingest import IngestLoop, deltas_topic
+from streamtune.streams.live import LiveStage
 from streamtune.streams.windows import (
     WindowDelta,
     WindowKey,
@@ -296,10 +298,13 @@ def add_ingest(app: faust.App, settings: Settings, *, sink: ClickHouseSink,
                metrics: PipelineMetrics,
                on_failure: Callable[[], None] | None = None) -> IngestService:
     """Attach the ingest loop so it starts and stops with the app."""
-    service = IngestService(
-        lambda: IngestLoop(settings, sink=sink, metrics=metrics,
-                           group_id=f"{app.conf.id}-ingest"),
-        on_failure=on_failure,
-    )
+    def make_loop() -> IngestLoop:
+        live = None
+        if settings.scoring.enabled or settings.detection.enabled:
+            live = LiveStage(settings, metrics=metrics, control=ControlReader(settings))
+        return IngestLoop(settings, sink=sink, metrics=metrics,
+                          group_id=f"{app.conf.id}-ingest", live=live)
+
+    service = IngestService(make_loop, on_failure=on_failure)
     app.add_dependency(service)
     return service

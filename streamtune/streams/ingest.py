@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import orjson
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from streamtune.config import Settings
@@ -33,6 +34,7 @@ from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.streams.admin import client_config
 from streamtune.streams.batch import BatchProcessor, BatchResult, RawRecord
+from streamtune.streams.live import LiveOutput, LiveStage
 
 log = logging.getLogger(__name__)
 TICK_INTERVAL_S = 1.0
@@ -55,11 +57,13 @@ class IngestLoop:
         metrics: PipelineMetrics,
         group_id: str,
         processor: BatchProcessor | None = None,
+        live: LiveStage | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
         self.metrics = metrics
         self.processor = processor or BatchProcessor(settings)
+        self.live = live
         self.stop_requested = threading.Event()
         conf = client_config(settings)
         self.consumer = Consumer({
@@ -95,8 +99,13 @@ class IngestLoop:
         started = time.perf_counter()
         result = self.processor.process(records)
         self.sink.add(result.table_rows())
+        live = None
+        if self.live is not None:
+            self.live.refresh()  # a hot swap happens here, between batches
+            live = self.live.run([event for event, _ in result.events])
+            self.sink.add(live.table_rows())
         self._flush_with_backpressure()
-        self._publish(result)
+        self._publish(result, live)
         self._commit(result)
         self._record_metrics(result, started)
         self._last_data = time.monotonic()
@@ -146,7 +155,7 @@ class IngestLoop:
                 self._pause([tp])
                 self.consumer.seek(tp)
 
-    def _publish(self, result: BatchResult) -> None:
+    def _publish(self, result: BatchResult, live: LiveOutput | None = None) -> None:
         produce = self.producer.produce
         for letter in result.dead_letters:
             produce(dlq_topic(letter.topic), letter.model_dump_json().encode(),
@@ -160,9 +169,21 @@ class IngestLoop:
         for delta in result.deltas:
             produce(self._deltas, json.dumps({"type": "delta", **delta.to_json()}).encode(),
                     key=delta.key.group.encode())
+        if live is not None:
+            self._publish_live(live)
         self._watermark_ms = max(self._watermark_ms, result.max_event_ms)
         if self.producer.flush(30.0):
             raise BrokerUnavailable("Kafka did not confirm dead letters / deltas within 30 s")
+
+    def _publish_live(self, live: LiveOutput) -> None:
+        produce, prefix = self.producer.produce, self.settings.topics.prefix
+        scored, alerts = loop_topic("scored", prefix), loop_topic("alerts", prefix)
+        for i, record in enumerate(live.predictions):
+            produce(scored, orjson.dumps(record), key=record["session_id"].encode())
+            if i % 1000 == 999:
+                self.producer.poll(0)
+        for alert in live.alerts:
+            produce(alerts, alert.model_dump_json().encode(), key=str(alert.alert_id).encode())
 
     def _commit(self, result: BatchResult) -> None:
         offsets = [TopicPartition(topic, partition, last + 1)
@@ -246,6 +267,8 @@ class IngestLoop:
         self.stop_requested.set()
 
     def close(self) -> None:
+        if self.live is not None:
+            self.live.close()
         self.producer.flush(10.0)
         self.consumer.close()
 

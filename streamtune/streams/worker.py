@@ -1,7 +1,9 @@
 """``streamtune worker``: open the store, start the faust app, run until signalled.
 
 Besides the pipeline, the worker owns the store, so it imports the model
-registry's outbox into ClickHouse every ``REGISTRY_IMPORT_S`` seconds.
+registry's outbox and the store outbox (the trainer's decisions, evaluations
+and alerts) into ClickHouse every ``REGISTRY_IMPORT_S`` seconds, and delivers
+alerts to the webhooks in a thread of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import gc
 import logging
 import os
 import signal
+import threading
 
 import faust
 
@@ -19,7 +22,9 @@ from streamtune.models.registry import import_outbox
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.sinks.migrations import apply_retention, migrate
+from streamtune.sinks.outbox import StoreOutbox
 from streamtune.sinks.store import ClickHouseStore
+from streamtune.sinks.webhooks import AlertDispatcher, WebhookMetrics
 from streamtune.streams.admin import create_topics
 from streamtune.streams.app import add_ingest, build_app
 
@@ -29,14 +34,18 @@ REGISTRY_IMPORT_S = 10.0
 
 
 def add_registry_import(app: faust.App, settings: Settings, store: ClickHouseStore) -> None:
-    """Import registry changes (versions, promotions, rollbacks) into the store periodically."""
+    """Import registry changes and other processes' rows (decisions, evaluations) periodically."""
+
+    rows = StoreOutbox(settings)
 
     def once() -> None:
         try:
             if imported := import_outbox(store, settings):
                 log.info("imported %d model registry records", imported)
+            if imported := rows.import_into(store):
+                log.info("imported %d rows from the store outbox", imported)
         except Exception:  # a bad outbox line or a store hiccup must not stop the pipeline
-            log.exception("model registry import failed; retrying in %.0f s", REGISTRY_IMPORT_S)
+            log.exception("outbox import failed; retrying in %.0f s", REGISTRY_IMPORT_S)
 
     @app.timer(interval=REGISTRY_IMPORT_S)  # type: ignore[untyped-decorator]
     async def import_registry() -> None:
@@ -75,11 +84,17 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
                              on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))
         worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
                               override_logging=False)
+        dispatcher = AlertDispatcher(settings, metrics=WebhookMetrics(metrics.registry))
+        delivering = threading.Thread(target=dispatcher.run, name="webhooks", daemon=True)
+        delivering.start()
         try:
             worker.execute_from_commandline()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
             return 1 if service.failure else code
+        finally:
+            dispatcher.stop()
+            delivering.join(timeout=10.0)
         return 1 if service.failure else 0
     finally:
         store.close()

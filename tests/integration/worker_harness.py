@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from streamtune.config import Settings
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.sinks.metrics import scrape, windows_caught_up
@@ -61,6 +63,9 @@ class Worker:
             "STREAMTUNE_METRICS_PORT": str(self.metrics_port),
             "STREAMTUNE_PIPELINE__WINDOW_IDLE_CLOSE_S": str(s.pipeline.window_idle_close_s),
             "STREAMTUNE_PIPELINE__BATCH_MAX_EVENTS": str(s.pipeline.batch_max_events),
+            **{f"STREAMTUNE_{group.upper()}": getattr(s, group).model_dump_json()
+               for group in ("scoring", "detection", "loop", "training")},
+            "STREAMTUNE_WEBHOOKS": json.dumps(_revealed(s.webhooks.model_dump())),
         }
 
     def start(self) -> Worker:
@@ -99,9 +104,21 @@ class Worker:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _revealed(value: Any) -> Any:
+    """Plain data with secrets in clear (for a child process's environment)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revealed(v) for v in value]
+    return value
+
+
 def worker_settings(base: Settings, tmp_path: Path, *, worker_id: str = "w1",
-                    **pipeline: Any) -> Settings:
-    """Settings for a worker: the test's broker and prefix, a chdb path of its own."""
+                    groups: dict[str, Any] | None = None, **pipeline: Any) -> Settings:
+    """Settings for a worker: the test's broker and prefix, a chdb path of its own;
+    ``groups`` sets other setting groups (``{"detection": {...}}``)."""
     return make_settings(
         tmp_path,
         worker_id=worker_id,
@@ -109,6 +126,7 @@ def worker_settings(base: Settings, tmp_path: Path, *, worker_id: str = "w1",
         topics={"prefix": base.topics.prefix, "partitions": base.topics.partitions},
         store={"url": f"chdb://{tmp_path / 'worker-chdb'}", "database": "streamtune"},
         pipeline={"window_idle_close_s": 2.0, **pipeline},
+        **(groups or {}),
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 from streamtune.config import Settings
 from streamtune.errors import ModelNotFound, RegistryError
 from streamtune.models.registry import ModelVersion, Registry
-from tests.conftest import make_settings
+from tests.conftest import free_port, make_settings
 from tests.unit.test_cli import run_cli
 
 NAME = "intent_classifier"
@@ -184,12 +184,14 @@ def test_cli_lists_shows_promotes_and_rolls_back(registry: Registry, settings: S
                                                  tmp_path: Path) -> None:
     register(registry, tmp_path, "a")
     register(registry, tmp_path, "b", parent="v1")
-    env = {"STREAMTUNE_DATA_DIR": str(settings.data_dir), "COLUMNS": "200"}
+    env = {"STREAMTUNE_DATA_DIR": str(settings.data_dir), "COLUMNS": "200",
+           "STREAMTUNE_KAFKA__DEV_BROKER_PORT": str(free_port())}  # no broker: workers not told
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return run_cli("models", *args, cwd=tmp_path, env=env)
 
-    assert cli("promote", NAME, "v1").stdout.strip() == f"{NAME} champion: v1 (was none)"
+    first = cli("promote", NAME, "v1").stdout.splitlines()
+    assert first[0] == f"{NAME} champion: v1 (was none)" and "Kafka unreachable" in first[1]
     promoted = cli("promote", NAME, "v2", "--reason", "better f1")
     assert promoted.returncode == 0 and "champion: v2 (was v1)" in promoted.stdout
     listed = cli("list").stdout

@@ -179,6 +179,15 @@ class Registry:
             self._record(state, "challenger", name, model.version, state.challenger, "")
             state.challenger = model.version
 
+    def clear_challenger(self, name: str, *, reason: str = "") -> str | None:
+        """Drop the challenger alias (a rejected or rolled-back candidate); return it."""
+        with self._aliases(name) as state:
+            dropped = state.challenger
+            if dropped is not None:
+                self._record(state, "challenger_cleared", name, dropped, None, reason)
+                state.challenger = None
+        return dropped
+
     def promote(self, name: str, version: str, *, reason: str = "") -> ModelVersion:
         """Make ``version`` the champion; the one it replaces can be rolled back to."""
         with self._aliases(name) as state:

@@ -15,7 +15,8 @@ evidence, once it holds its minimum of paired labelled events:
 In a rollout stage an early stop rolls back before the minimum: the
 candidate's accuracy on the sessions it served is more than
 ``2 x max_accuracy_drop`` below the champion's on its sessions, with a
-two-proportion z-test p < ``significance`` (>= 50 served answers each). It
+two-proportion z-test p < ``significance / 5`` (>= 50 served answers each;
+stricter, because it looks several times and sees only the served groups). It
 looks when the smaller served group reaches 50, then each time it doubles, so
 how often :meth:`decide` is called does not multiply its false alarms.
 """
@@ -34,6 +35,8 @@ from streamtune.schemas.predictions import PredictionRecord
 
 LATENCY_MIN_SAMPLES = 100
 EARLY_STOP_MIN = 50
+EARLY_STOP_STRICTNESS = 5
+"""The early stop tests at ``significance / 5``: it looks often, on fewer answers."""
 STATE_FORMAT = 1
 _SETTINGS = ("canary_min_events", "rollout_percents", "stage_min_events", "max_accuracy_drop",
              "significance", "max_latency_ratio")
@@ -174,7 +177,7 @@ class RolloutController:
             return None
         self.evidence.early_look = 2 * smaller  # look again once the data doubles
         gap = m["champion_served_accuracy"] - m["candidate_served_accuracy"]
-        if gap <= limit or m["served_z_p"] >= self.settings.significance:
+        if gap <= limit or m["served_z_p"] >= self.settings.significance / EARLY_STOP_STRICTNESS:
             return None
         return (f"{self.candidate} rolled back early at {self.stage}: accuracy "
                 f"{m['candidate_served_accuracy']:.3f} on the {m['candidate_served']} answers it "

@@ -1,0 +1,98 @@
+"""Commands of the real-time loop: the trainer process, alerts, human reviews."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from streamtune.cli.app import alerts_app, app, console, load_settings, review_app
+
+
+@app.command("trainer")
+def trainer() -> None:
+    """Run the trainer: retrain on alerts, canary, roll out or back, evaluate continuously."""
+    from streamtune.models.loop.trainer import Trainer
+    from streamtune.streams.admin import create_topics
+
+    settings = load_settings()
+    create_topics(settings)
+
+    def report(what: str, line: str) -> None:
+        console.print(f"[bold cyan]{what:>10}[/] {line}")
+
+    loop = Trainer(settings, report=report)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        loop.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    console.print(f"trainer {loop.source}: waiting for alerts and scored events (Ctrl-C stops)")
+    loop.run()
+
+
+@alerts_app.command("test")
+def alerts_test() -> None:
+    """Post a test alert to every configured webhook endpoint and show what each answered."""
+    from streamtune.sinks.webhooks import send_test_alert
+
+    results = send_test_alert(load_settings())
+    if not results:
+        console.print("no webhook endpoints configured (STREAMTUNE_WEBHOOKS__ENDPOINTS)")
+        raise typer.Exit(1)
+    table = Table("endpoint", "answer")
+    for host, answer in results:
+        table.add_row(host, str(answer))
+    console.print(table)
+    if any(not (isinstance(a, int) and 200 <= a < 300) for _, a in results):
+        raise typer.Exit(1)
+
+
+@review_app.command("export")
+def review_export(
+    out: Annotated[Path, typer.Option(help="CSV file for the reviewers")],
+    model: Annotated[str, typer.Option(help="model whose answers are reviewed")]
+    = "intent_classifier",
+    recent: Annotated[int, typer.Option(help="scored records to sample from")] = 20_000,
+) -> None:
+    """Sample recent served predictions for human review (accuracy, naturalness, effectiveness)."""
+    from datetime import UTC, datetime
+
+    from streamtune.models.loop.recent import read_tail
+    from streamtune.models.monitoring import ReviewSampler
+    from streamtune.schemas.predictions import PredictionRecord
+    from streamtune.schemas.topics import loop_topic
+
+    settings = load_settings()
+    values, _ = read_tail(settings, loop_topic("scored", settings.topics.prefix), limit=recent)
+    sampler = ReviewSampler(settings.loop.review_sample, model=model)
+    for raw in values:
+        sampler.observe(PredictionRecord.model_validate_json(raw))
+    sample_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    count = sampler.export_sample(out, sample_id=sample_id)
+    console.print(f"{count} events of {model} to review in {out} (sample {sample_id}); "
+                  f"fill the 1-5 columns, then: streamtune review import {out}")
+
+
+@review_app.command("import")
+def review_import(
+    path: Annotated[Path, typer.Argument(help="the filled CSV")],
+) -> None:
+    """Import reviewed scores into ClickHouse (human_reviews) and print their means."""
+    from streamtune.models.monitoring import import_reviews, summarise
+    from streamtune.sinks.outbox import StoreOutbox
+
+    settings = load_settings()
+    rows = import_reviews(path)
+    outbox = StoreOutbox(settings)
+    for row in rows:
+        outbox.append("human_reviews", row)
+    summary = summarise(rows)
+    console.print_json(data=summary)
+    console.print(f"{len(rows)} reviews queued for the store (a running worker imports them "
+                  "within seconds; otherwise at its next start)")

@@ -1,0 +1,97 @@
+"""Recent clean events, read straight from the ``clean.*`` topics, as dataset rows.
+
+The trainer builds its snapshots from here rather than from ClickHouse: in
+embedded mode the worker owns the chdb store, and the clean topics hold the
+same validated, redacted, annotated events. The lineage names the topic
+offsets read, so a snapshot says exactly which events it holds.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+from confluent_kafka import Consumer, TopicPartition
+
+from streamtune.config import Settings
+from streamtune.models.datasets.columns import JSON_COLUMNS, SOURCE_SCHEMAS, DatasetName
+from streamtune.schemas.decode import decode_event
+from streamtune.schemas.events import Event
+from streamtune.schemas.topics import clean_topic
+from streamtune.streams.admin import client_config
+
+KIND_OF: dict[DatasetName, str] = {"commands": "command", "errors": "error"}
+
+
+def read_recent(settings: Settings, name: DatasetName, *, limit: int,
+                timeout_s: float = 30.0) -> tuple[pa.Table, dict[str, Any]]:
+    """The last ``limit`` events of dataset ``name``'s clean topic, and their lineage."""
+    topic = clean_topic(KIND_OF[name], settings.topics.prefix)
+    values, offsets = read_tail(settings, topic, limit=limit, timeout_s=timeout_s)
+    rows = [row for row in map(_row, values) if row is not None]
+    lineage = {"source": f"kafka topic {topic}", "offsets": offsets,
+               "description": f"The last {limit} clean {name} events of the stream, read "
+                              "by the trainer for a retraining."}
+    return pa.Table.from_pylist(rows, schema=SOURCE_SCHEMAS[name]), lineage
+
+
+def read_tail(settings: Settings, topic: str, *, limit: int,
+              timeout_s: float = 30.0) -> tuple[list[bytes], dict[str, list[int]]]:
+    """About the last ``limit`` records of ``topic`` (spread over its partitions), outside
+    any consumer group, and the ``[start, end)`` offsets read per partition."""
+    consumer = Consumer({**client_config(settings), "group.id": f"{settings.worker_id}-tail",
+                         "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions
+        share = limit // max(len(partitions), 1)
+        ranges = {}
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p),
+                                                       timeout=timeout_s)
+            if high > low:
+                ranges[p] = (max(low, high - share), high)
+        consumer.assign([TopicPartition(topic, p, start) for p, (start, _) in ranges.items()])
+        values = _drain(consumer, ranges, timeout_s)
+    finally:
+        consumer.close()
+    return values, {str(p): list(r) for p, r in sorted(ranges.items())}
+
+
+def _drain(consumer: Consumer, ranges: dict[int, tuple[int, int]],
+           timeout_s: float) -> list[bytes]:
+    values: list[bytes] = []
+    done: set[int] = set()
+    idle = 0.0
+    while len(done) < len(ranges) and idle < timeout_s:
+        messages = consumer.consume(1000, 1.0)
+        idle = idle + 1.0 if not messages else 0.0
+        for m in messages:
+            if m.error() is not None:
+                continue
+            partition, offset = m.partition() or 0, m.offset() or 0
+            end = ranges[partition][1]
+            if offset < end and m.value():
+                values.append(m.value() or b"")
+            if offset >= end - 1:
+                done.add(partition)
+    return values
+
+
+def _row(raw: bytes) -> dict[str, Any] | None:
+    try:
+        event = decode_event(raw)
+    except Exception:  # the clean topics hold validated events; skip anything else
+        return None
+    return dataset_row(event)
+
+
+def dataset_row(event: Event) -> dict[str, Any]:
+    """A clean command or error event as a row of its dataset's source columns."""
+    data = event.model_dump(mode="json")
+    row = {k: (json.dumps(v) if k in JSON_COLUMNS and not isinstance(v, str | None) else v)
+           for k, v in data.items()}
+    row["event_id"] = str(event.event_id)
+    row["event_time"] = event.event_time
+    row.setdefault("synthetic", False)
+    return row

@@ -1,0 +1,116 @@
+"""The worker's live-learning stage: score each batch, watch its signals, raise alerts.
+
+Between batches :meth:`LiveStage.refresh` applies model-control messages
+(hot swap). For a processed batch :meth:`LiveStage.run` returns prediction
+records (to the ``predictions`` table and the ``scored`` topic) and alerts
+(to the ``alerts`` table and topic). Both are written and published with the
+batch, before its offsets are committed, so a crash replays them and the
+tables fold the replay by identity.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamtune.config import Settings
+from streamtune.models.control import ControlReader
+from streamtune.schemas.alerts import Alert
+from streamtune.schemas.events import Event
+from streamtune.sinks.metrics import PipelineMetrics
+from streamtune.sinks.rows import json_text
+from streamtune.streams.scoring import InlineScorer, Record
+from streamtune.streams.serving import ServingTable
+from streamtune.streams.signals import Watch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveOutput:
+    """What the live stage adds to a batch."""
+
+    predictions: list[Record] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+    def table_rows(self) -> list[tuple[str, dict[str, Any]]]:
+        rows: list[tuple[str, dict[str, Any]]] = [
+            ("predictions", {**p, "outputs": json_text(p["outputs"])}) for p in self.predictions]
+        rows += [("alerts", alert_row(a)) for a in self.alerts]
+        return rows
+
+
+def alert_row(alert: Alert) -> dict[str, Any]:
+    """An alert as a row of the ``alerts`` table."""
+    row = alert.model_dump()
+    row["alert_id"] = str(alert.alert_id)
+    row["details"] = json_text(alert.details)
+    row.pop("schema_version")
+    return row
+
+
+class LiveStage:
+    """Scoring, detection and alerting of one worker."""
+
+    def __init__(self, settings: Settings, *, metrics: PipelineMetrics,
+                 control: ControlReader | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        source = settings.worker_id
+        self.serving = ServingTable(settings, source=source)
+        self.scorer = InlineScorer(settings, self.serving, worker=source)
+        self.watch = Watch(settings, source=source) if settings.detection.enabled else None
+        self.control = control
+        self._pending_alerts = self.serving.load_champions()
+        self._publish_serving()
+
+    def refresh(self) -> None:
+        """Apply model-control messages that arrived (between batches only)."""
+        if self.control is None:
+            return
+        changed = False
+        for serving in self.control.poll():
+            self._pending_alerts += self.serving.apply(serving)
+            changed = True
+        if changed:
+            self._publish_serving()
+
+    def run(self, events: list[Event]) -> LiveOutput:
+        """Score and watch one batch's clean events."""
+        out = LiveOutput(alerts=self._pending_alerts)
+        self._pending_alerts = []
+        if self.settings.scoring.enabled:
+            out.predictions = self.scorer.score(events)
+        if self.watch is not None:
+            out.alerts += self.watch.observe(events, out.predictions)
+        self._count(out)
+        return out
+
+    def save_state(self) -> None:
+        if self.watch is not None:
+            self.watch.save()
+
+    def close(self) -> None:
+        self.save_state()
+        if self.control is not None:
+            self.control.close()
+
+    def _count(self, out: LiveOutput) -> None:
+        m = self.metrics
+        for p in out.predictions:
+            m.predictions.labels(p["model"], p["role"]).inc()
+            if p["served"] and p["correct"] >= 0:
+                m.live_correct.labels(p["model"], "right" if p["correct"] else "wrong").inc()
+        for alert in out.alerts:
+            m.alerts.labels(alert.kind, alert.severity).inc()
+            log.warning("alert %s [%s] %s", alert.kind, alert.severity, alert.title)
+
+    def _publish_serving(self) -> None:
+        gauge = self.metrics.serving
+        gauge.clear()
+        for name, slot in self.serving.slots.items():
+            if slot.champion is not None:
+                gauge.labels(name, slot.champion.version, "champion").set(100 - slot.percent)
+            if slot.candidate is not None:
+                gauge.labels(name, slot.candidate.version, "candidate").set(slot.percent)

@@ -1,0 +1,211 @@
+"""Inline scoring: every clean command and error event, by the served ONNX models, per batch.
+
+For each model the batch is scored in one onnxruntime call per version.
+The version that serves an event is the champion, or the candidate for the
+rollout share of sessions; with a candidate present the other version is
+scored too, in shadow, so the canary compares both on the same events.
+Each answer becomes a prediction record (see
+:class:`~streamtune.schemas.predictions.PredictionRecord`) with its version.
+
+Truth: an intent is right when it names the executed ``command_type``; a
+recovery when it names the producer's ``correction.action``; a next-command
+prediction when the session's next command arrives, which re-emits the
+earlier record with ``truth``/``correct`` filled (the table folds it by
+identity). Extracted parameters are compared with the event's parameters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from typing import Any
+
+from streamtune.config import Settings
+from streamtune.models.rollout import in_rollout
+from streamtune.models.tasks.predictor import carry_parameters
+from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
+from streamtune.streams.serving import Loaded, ServingTable, Slot
+
+Record = dict[str, Any]
+"""A prediction record as plain data (the fields of PredictionRecord)."""
+
+
+class InlineScorer:
+    """Scores batches with what :class:`ServingTable` serves; keeps per-session history."""
+
+    def __init__(self, settings: Settings, serving: ServingTable, *, worker: str) -> None:
+        self.serving = serving
+        self.worker = worker
+        self.history_len = settings.scoring.history
+        self.max_sessions = settings.scoring.max_sessions
+        self._history: OrderedDict[str, deque[dict[str, Any]]] = OrderedDict()
+        self._pending: dict[str, list[Record]] = {}
+        """Next-command predictions per session, waiting for the truth."""
+
+    def score(self, events: Sequence[Event]) -> list[Record]:
+        """Prediction records for a batch (served and shadow), plus resolved earlier ones."""
+        commands = [e for e in events if isinstance(e, CommandEvent)]
+        errors = [e for e in events if isinstance(e, ErrorEvent)]
+        slots = self.serving.slots
+        out: list[Record] = []
+        if commands and "intent_classifier" in slots:
+            out += self._classify("intent_classifier", slots["intent_classifier"], commands,
+                                  [_intent_input(e) for e in commands],
+                                  [e.command_type for e in commands])
+        if errors and "error_recovery" in slots:
+            out += self._classify("error_recovery", slots["error_recovery"], errors,
+                                  [_error_input(e) for e in errors],
+                                  [str(e.correction.get("action") or "") for e in errors])
+        if commands and "parameter_extractor" in slots:
+            out += self._extract(slots["parameter_extractor"], commands)
+        if commands and "command_predictor" in slots:
+            out += self._predict_next(slots["command_predictor"], commands)
+        return out
+
+    # -- per model -----------------------------------------------------------------------
+
+    def _classify(self, model: str, slot: Slot, events: Sequence[Event],
+                  inputs: list[dict[str, Any]], truths: list[str]) -> list[Record]:
+        out = []
+        for loaded, served in _versions(slot, events):
+            started = time.perf_counter()
+            answers = loaded.scorer.predict(inputs)
+            latency = _per_event_us(started, len(events))
+            head = loaded.scorer.heads[0]
+            for event, answer, truth, is_served in zip(events, answers, truths, served,
+                                                       strict=True):
+                first = answer[head]
+                out.append(self._record(
+                    event, model, loaded, is_served, slot, label=first.label,
+                    confidence=first.confidence, truth=truth, latency_us=latency,
+                    outputs={h: {"label": p.label, "confidence": round(p.confidence, 5)}
+                             for h, p in answer.items()},
+                    text=_text(event)))
+        return out
+
+    def _extract(self, slot: Slot, commands: Sequence[CommandEvent]) -> list[Record]:
+        out = []
+        texts = [_text(e) for e in commands]
+        for loaded, served in _versions(slot, commands):
+            started = time.perf_counter()
+            spans = loaded.scorer.extract(texts)
+            latency = _per_event_us(started, len(commands))
+            for event, found, is_served in zip(commands, spans, served, strict=True):
+                values = {s.name: s.value for s in found}
+                truth = _flat(event.parameters)
+                label = _flat(values)
+                confidence = min((s.confidence for s in found), default=1.0)
+                out.append(self._record(
+                    event, "parameter_extractor", loaded, is_served, slot, label=label,
+                    confidence=confidence, truth=truth, latency_us=latency,
+                    outputs={"parameters": values}, text=_text(event)))
+        return out
+
+    def _predict_next(self, slot: Slot, commands: Sequence[CommandEvent]) -> list[Record]:
+        out: list[Record] = []
+        histories, following = [], [""] * len(commands)
+        last_of: dict[str, int] = {}
+        for i, event in enumerate(commands):
+            if event.session_id in last_of:  # the truth of the session's previous command
+                following[last_of[event.session_id]] = event.command_type
+            else:  # resolve what the session's last command of an earlier batch predicted
+                for earlier in self._pending.pop(event.session_id, []):
+                    out.append({**earlier, "truth": event.command_type,
+                                "correct": int(earlier["label"] == event.command_type)})
+            last_of[event.session_id] = i
+            histories.append(self._remember(event))
+        inputs = [{"history": h, "context": e.context} for h, e in zip(histories, commands,
+                                                                         strict=True)]
+        for loaded, served in _versions(slot, commands):
+            started = time.perf_counter()
+            answers = loaded.scorer.predict(inputs)
+            latency = _per_event_us(started, len(commands))
+            for i, (event, answer) in enumerate(zip(commands, answers, strict=True)):
+                best = answer["next_command"]
+                record = self._record(
+                    event, "command_predictor", loaded, served[i], slot, label=best.label,
+                    confidence=best.confidence, truth=following[i], latency_us=latency,
+                    text=_text(event), outputs={
+                        "next_command": best.label,
+                        "parameters": carry_parameters(histories[i], best.label)})
+                out.append(record)
+                if last_of[event.session_id] == i:
+                    self._pending.setdefault(event.session_id, []).append(record)
+        return out
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _remember(self, event: CommandEvent) -> list[dict[str, Any]]:
+        """Add ``event`` to its session's history; return the history it ends."""
+        history = self._history.pop(event.session_id, None) or deque(maxlen=self.history_len)
+        history.append({"event_id": str(event.event_id), "command_type": event.command_type,
+                        "normalized_input": event.normalized_input or "",
+                        "success": event.success, "parameters": event.parameters})
+        self._history[event.session_id] = history
+        while len(self._history) > self.max_sessions:
+            oldest, _ = self._history.popitem(last=False)
+            self._pending.pop(oldest, None)
+        return list(history)
+
+    def _record(self, event: Event, model: str, loaded: Loaded, served: bool, slot: Slot, *,
+                label: str, confidence: float, truth: str, latency_us: int,
+                outputs: dict[str, Any], text: str) -> Record:
+        is_candidate = slot.candidate is not None and loaded is slot.candidate
+        role = ("challenger" if is_candidate else "champion") if served else "shadow"
+        return {
+            "event_id": str(event.event_id), "session_id": event.session_id,
+            "event_time": event.event_time, "kind": event.kind,
+            "command_type": _command_type(event), "input": text, "model": model,
+            "version": loaded.version, "role": role, "served": served, "label": label,
+            "confidence": min(max(float(confidence), 0.0), 1.0), "outputs": outputs,
+            "truth": truth, "correct": -1 if not truth else int(label == truth),
+            "latency_us": latency_us, "worker": self.worker,
+        }
+
+
+def _versions(slot: Slot, events: Sequence[Event]) -> list[tuple[Loaded, list[bool]]]:
+    """Each loaded version with, per event, whether it serves that event."""
+    if slot.champion is None:
+        return []
+    if slot.candidate is None:
+        return [(slot.champion, [True] * len(events))]
+    salt = slot.candidate.version
+    to_candidate = [in_rollout(e.session_id, slot.percent, salt=salt) for e in events]
+    return [(slot.champion, [not c for c in to_candidate]), (slot.candidate, to_candidate)]
+
+
+def _per_event_us(started: float, count: int) -> int:
+    return int((time.perf_counter() - started) * 1e6 / max(count, 1))
+
+
+def _intent_input(event: CommandEvent) -> dict[str, Any]:
+    return {"normalized_input": event.normalized_input, "raw_input": event.raw_input,
+            "context": event.context}
+
+
+def _error_input(event: ErrorEvent) -> dict[str, Any]:
+    return {"error_message": event.error_message, "failed_command": event.failed_command,
+            "error_type": event.error_type}
+
+
+def _text(event: Event) -> str:
+    if isinstance(event, CommandEvent):
+        return event.normalized_input or event.raw_input
+    if isinstance(event, ErrorEvent):
+        return event.error_message
+    return ""
+
+
+def _command_type(event: Event) -> str:
+    if isinstance(event, CommandEvent):
+        return event.command_type
+    if isinstance(event, ErrorEvent):
+        failed = event.failed_command.get("command_type")
+        return failed if isinstance(failed, str) else ""
+    return ""
+
+
+def _flat(parameters: dict[str, Any]) -> str:
+    """Parameters as one comparable string: ``name=value`` pairs sorted by name."""
+    return ",".join(f"{k}={parameters[k]}" for k in sorted(parameters))

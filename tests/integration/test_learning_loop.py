@@ -1,0 +1,205 @@
+"""The loop end to end: a real worker scores and watches, the trainer retrains and rolls out.
+
+A champion intent model is trained on simulated traffic; the worker serves it.
+Then a new command type appears: the worker's template miner raises a
+new-pattern alert, the trainer fine-tunes on recent events, passes the offline
+gate, canaries the candidate in shadow, rolls it out 5 -> 25 -> 100 % and
+promotes it. A deliberately worse candidate is rolled back instead.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamtune.config import Settings
+from streamtune.models.control import Serving, publish
+from streamtune.models.loop.trainer import Trainer
+from streamtune.models.registry import Registry
+from streamtune.schemas.events import CommandEvent
+from streamtune.simulator import Scenario
+from streamtune.simulator.scenario import NewCommandTypeDrift
+from streamtune.streams.admin import create_topics
+from streamtune.streams.producer import EventProducer
+from tests.integration.worker_harness import (
+    Worker,
+    caught_up,
+    read_store,
+    wait_for,
+    worker_settings,
+)
+from tests.loop_models import QUICK_TRAINING, clean, simulated, train_champions
+
+pytestmark = pytest.mark.integration
+
+NEW_TYPE = "isolate_segment"
+LOOP = {"debounce_s": 0, "schedule_hours": 0, "min_train_events": 300,
+        "recent_events": 6000, "canary_min_events": 120, "stage_min_events": 80,
+        "rollout_percents": [5, 25, 100], "hourly_eval_s": 1e6, "daily_suite_s": 1e6,
+        "weekly_review_s": 1e6,
+        "max_latency_ratio": 20.0}  # the machine is shared: latency is judged in unit tests
+DETECTION = {"pattern_warmup_events": 600, "pattern_min_count": 12,
+             "pattern_max_confidence": 0.8, "warmup_events": 300}
+
+
+def loop_settings(settings: Settings, tmp_path: Path) -> Settings:
+    return worker_settings(settings, tmp_path, batch_max_events=500, groups={
+        "scoring": {"models": ["intent_classifier"]}, "detection": DETECTION, "loop": LOOP,
+        "training": QUICK_TRAINING})
+
+
+class TrainerThread:
+    """The trainer process's loop, run in a thread of the test."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.lines: list[tuple[str, str]] = []
+        self.trainer = Trainer(settings, report=lambda what, line: self.lines.append(
+            (what, line)))
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.trainer.run()
+        except BaseException as exc:  # surfaced by __exit__
+            self.failure = exc
+            raise
+
+    def __enter__(self) -> TrainerThread:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.trainer.stop()
+        self.thread.join(120)
+        assert not self.thread.is_alive()
+        assert self.failure is None, repr(self.failure)
+
+    def said(self, what: str) -> list[str]:
+        return [line for w, line in self.lines if w == what]
+
+
+def produce(settings: Settings, events: list[Any]) -> None:
+    with EventProducer.from_settings(settings) as producer:
+        for event in events:
+            producer.send(event)
+
+
+@pytest.fixture
+def served(settings: Settings, tmp_path: Path) -> Iterator[tuple[Settings, Worker, str]]:
+    """A worker serving a champion intent model trained on traffic without the new type."""
+    wsettings = loop_settings(settings, tmp_path)
+    create_topics(wsettings)
+    champion = train_champions(wsettings, clean(wsettings, simulated(3, 5000)),
+                               ["intent_classifier"])["intent_classifier"]
+    worker = Worker(wsettings, log=tmp_path / "worker.log").start()
+    try:
+        yield wsettings, worker, champion
+    finally:
+        worker.ensure_stopped()
+
+
+def live_accuracy(settings: Settings, version: str) -> tuple[float, int]:
+    rows = read_store(settings, {"acc": (
+        "SELECT avg(correct), count() FROM streamtune.predictions FINAL "
+        f"WHERE model = 'intent_classifier' AND served AND version = '{version}'")})["acc"]
+    return float(rows[0][0]), int(rows[0][1])
+
+
+def test_a_new_command_type_is_learned_canaried_rolled_out_and_promoted(
+        served: tuple[Settings, Worker, str]) -> None:
+    settings, worker, champion = served
+    drift = Scenario(new_command_type=NewCommandTypeDrift(at=2000, share=0.25))
+    stream = simulated(11, 9000, scenario=drift, hours_ago=0.5)
+    for first in range(0, 4000, 500):  # live, not a backlog: 2000 before the change, 2000 after
+        produce(settings, stream[first:first + 500])
+        wait_for(lambda: caught_up(settings), timeout=120, what="a slice", worker=worker)
+    registry = Registry(settings)
+    with TrainerThread(settings) as loop:
+        wait_for(lambda: bool(loop.said("trained")), timeout=300,
+                 what="a retraining triggered by the new pattern", worker=worker)
+        assert any("new_pattern" in line for line in loop.said("trigger")), loop.lines
+        candidate = registry.alias("intent_classifier", "challenger")
+        assert candidate is not None and candidate.version != champion
+        for first in range(4000, 9000, 500):  # live traffic for the canary and the rollout
+            produce(settings, stream[first:first + 500])
+            champ = registry.alias("intent_classifier", "champion")
+            if champ is not None and champ.version == candidate.version:
+                break
+            wait_for(lambda: caught_up(settings), timeout=120, what="a slice", worker=worker)
+        try:
+            wait_for(lambda: (c := registry.alias("intent_classifier", "champion")) is not None
+                     and c.version == candidate.version, timeout=180,
+                     what="the candidate's promotion", worker=worker)
+        except AssertionError as exc:
+            raise AssertionError(f"trainer said: {loop.lines}, {loop.failure!r}") from exc
+        decisions = loop.said("advance") + loop.said("promote")
+        assert [d.split(" ", 1)[0] for d in decisions][:1] == [candidate.version]
+        assert len(loop.said("advance")) == 4  # offline gate, canary, 5 %, 25 %
+        after = simulated(12, 2000, scenario=Scenario(new_command_type=NewCommandTypeDrift(
+            at=0, share=0.25)), hours_ago=0.1)
+        produce(settings, after)
+        wait_for(lambda: caught_up(settings), timeout=240, what="traffic after promotion",
+                 worker=worker)
+    assert worker.terminate() == 0
+    before, n_before = live_accuracy(settings, champion)
+    now, n_now = live_accuracy(settings, candidate.version)
+    assert n_before > 1000 and n_now > 500
+    pre_drift = read_store(settings, {"pre": (
+        "SELECT avg(correct) FROM streamtune.predictions FINAL WHERE model = "
+        f"'intent_classifier' AND served AND version = '{champion}' AND command_type != "
+        f"'{NEW_TYPE}'")})["pre"][0][0]
+    assert now >= float(pre_drift) - 0.02, (before, now, pre_drift)
+    counts = read_store(settings, {
+        "commands": "SELECT uniqExact(event_id) FROM streamtune.commands",
+        "served": "SELECT count() FROM streamtune.predictions FINAL WHERE model = "
+                  "'intent_classifier' AND served",
+        "decisions": "SELECT decision FROM streamtune.loop_decisions FINAL ORDER BY time",
+    })
+    assert counts["served"][0][0] == counts["commands"][0][0]  # no prediction lost or doubled
+    assert [row[0] for row in counts["decisions"]][-1] == "promote"
+
+
+def test_a_worse_candidate_is_rolled_back_and_the_champion_keeps_serving(
+        served: tuple[Settings, Worker, str]) -> None:
+    settings, worker, champion = served
+    # a deliberately worse candidate: the same traffic with its labels shuffled
+    events = clean(settings, simulated(4, 3000))
+    commands = [e for e in events if isinstance(e, CommandEvent)]
+    types = [e.command_type for e in commands]
+    random.Random(0).shuffle(types)
+    spoiled = [e.model_copy(update={"command_type": t}) for e, t in zip(commands, types,
+                                                                          strict=True)]
+    candidate = train_champions(settings, spoiled, ["intent_classifier"])["intent_classifier"]
+    registry = Registry(settings)
+    assert registry.alias("intent_classifier", "challenger").version == candidate  # type: ignore[union-attr]
+    stream = simulated(13, 3000, hours_ago=0.2)
+    with TrainerThread(settings) as loop:
+        publish(settings, Serving("intent_classifier", champion=champion, candidate=candidate,
+                                  reason="canary"))
+        loop.trainer.start_rollout("intent_classifier", champion=champion,
+                                   candidate=candidate)
+        for first in range(0, 3000, 500):
+            produce(settings, stream[first:first + 500])
+            wait_for(lambda: caught_up(settings), timeout=120, what="a slice", worker=worker)
+            if loop.said("reject") or loop.said("rollback"):
+                break
+        wait_for(lambda: bool(loop.said("reject") or loop.said("rollback")), timeout=120,
+                 what=f"the verdict on the worse candidate: {loop.lines}", worker=worker)
+        assert registry.alias("intent_classifier", "challenger") is None
+        assert registry.alias("intent_classifier", "champion").version == champion  # type: ignore[union-attr]
+        produce(settings, simulated(14, 500, hours_ago=0.1))
+        wait_for(lambda: caught_up(settings), timeout=120, what="traffic after", worker=worker)
+    assert worker.terminate() == 0
+    rows = read_store(settings, {"served": (
+        "SELECT version, role, count() FROM streamtune.predictions FINAL WHERE model = "
+        "'intent_classifier' AND served GROUP BY version, role"), "shadow": (
+        "SELECT count() FROM streamtune.predictions FINAL WHERE model = 'intent_classifier' "
+        f"AND role = 'shadow' AND version = '{candidate}'")})
+    assert [tuple(r) for r in rows["served"]] == [(champion, "champion", rows["served"][0][2])]
+    assert rows["shadow"][0][0] >= LOOP["canary_min_events"]  # it was judged on live traffic

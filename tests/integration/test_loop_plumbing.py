@@ -1,0 +1,63 @@
+"""Plumbing of the loop: the store outbox into a real chdb store, model-control over Kafka."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from streamtune.config import Settings
+from streamtune.models.control import ControlReader, Serving, publish
+from streamtune.schemas.alerts import Alert
+from streamtune.sinks.outbox import StoreOutbox
+from streamtune.sinks.store import ClickHouseStore
+from streamtune.streams.admin import create_topics
+from streamtune.streams.live import alert_row
+
+pytestmark = pytest.mark.integration
+
+
+def test_outbox_rows_land_once_in_their_tables(settings: Settings,
+                                               store: ClickHouseStore) -> None:
+    outbox = StoreOutbox(settings)
+    alert = Alert.raise_(kind="rollout", severity="critical", title="v2 rolled back", key="a",
+                         model="intent_classifier", version="v2", details={"gap": 0.12})
+    outbox.append("alerts", {**alert_row(alert), "raised_at": alert.raised_at.isoformat()})
+    outbox.append("loop_decisions", {
+        "decision_id": "intent_classifier/v2/canary", "time": datetime.now(UTC).isoformat(),
+        "model": "intent_classifier", "candidate": "v2", "champion": "v1", "stage": "canary",
+        "decision": "reject", "reason": "worse", "metrics": {"mcnemar_p": 0.001}})
+    assert outbox.import_into(store) == 2
+    assert outbox.import_into(store) == 0  # only new lines are read
+    outbox.append("loop_decisions", {  # the same decision again (a replay) folds away
+        "decision_id": "intent_classifier/v2/canary", "time": datetime.now(UTC).isoformat(),
+        "model": "intent_classifier", "candidate": "v2", "champion": "v1", "stage": "canary",
+        "decision": "reject", "reason": "worse", "metrics": {"mcnemar_p": 0.001}})
+    assert outbox.import_into(store) == 1
+    rows = store.query_rows(f"SELECT title, severity, JSONExtractFloat(details, 'gap') FROM "
+                            f"{store.table('alerts')} FINAL")
+    assert [tuple(r) for r in rows] == [("v2 rolled back", "critical", 0.12)]
+    decisions = store.query_rows(f"SELECT decision, JSONExtractFloat(metrics, 'mcnemar_p') "
+                                 f"FROM {store.table('loop_decisions')} FINAL")
+    assert [tuple(r) for r in decisions] == [("reject", 0.001)]
+    with pytest.raises(ValueError, match="does not write"):
+        outbox.append("commands", {"event_id": "x"})
+
+
+def test_model_control_messages_reach_every_reader_in_order(settings: Settings) -> None:
+    create_topics(settings)
+    publish(settings, Serving("intent_classifier", champion="v1", candidate="v2", percent=5))
+    publish(settings, Serving("intent_classifier", champion="v2", reason="promoted"))
+    for _ in range(2):  # a worker started later reads the same history from the start
+        reader = ControlReader(settings)
+        try:
+            seen: list[Serving] = []
+            deadline = time.monotonic() + 30
+            while len(seen) < 2 and time.monotonic() < deadline:
+                seen += reader.poll()
+                time.sleep(0.2)
+        finally:
+            reader.close()
+        assert [(s.champion, s.candidate, s.percent) for s in seen] == [
+            ("v1", "v2", 5.0), ("v2", None, 0.0)]
