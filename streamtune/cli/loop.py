@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from streamtune.cli.app import alerts_app, app, console, load_settings, review_app
+from streamtune.errors import InputFileError
 
 
 @app.command("trainer")
@@ -88,7 +89,12 @@ def review_import(
     from streamtune.sinks.outbox import StoreOutbox
 
     settings = load_settings()
-    rows = import_reviews(path)
+    try:
+        rows = import_reviews(path)
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except ValueError as exc:
+        raise InputFileError(str(exc)) from None
     outbox = StoreOutbox(settings)
     for row in rows:
         outbox.append("human_reviews", row)

@@ -98,6 +98,7 @@ class ServingTable:
         try:
             path = self.registry.get(name, version).path
             scorer = TagScorer(path) if name == "parameter_extractor" else Scorer(path)
+            _warm_up(scorer)
         except Exception as exc:  # any load failure keeps the previous version serving
             log.error("cannot load %s %s, keeping the previous version: %s", name, version, exc)
             alerts.append(Alert.raise_(
@@ -114,3 +115,16 @@ class ServingTable:
     def _in_use(self, loaded: Loaded) -> bool:
         slot = self.slots.get(loaded.model, Slot())
         return loaded in (slot.champion, slot.candidate)
+
+
+WARM_UP_CALLS = 20
+"""Scoring calls a freshly loaded session makes before it serves: onnxruntime's first calls
+allocate, and a cold candidate would look slower than the warm champion in the canary."""
+
+
+def _warm_up(scorer: Scorer | TagScorer) -> None:
+    for size in (1, 64) * (WARM_UP_CALLS // 2):
+        if isinstance(scorer, TagScorer):
+            scorer.extract(["warm up the session"] * size)
+        else:
+            scorer.predict([{}] * size)

@@ -2,8 +2,9 @@
 
 Besides the pipeline, the worker owns the store, so it imports the model
 registry's outbox and the store outbox (the trainer's decisions, evaluations
-and alerts) into ClickHouse every ``REGISTRY_IMPORT_S`` seconds, and delivers
-alerts to the webhooks in a thread of its own.
+and alerts) into ClickHouse every ``REGISTRY_IMPORT_S`` seconds, and, when
+webhook endpoints are configured, delivers alerts to them in a thread of its own
+(alerts raised meanwhile wait in the ``alerts`` topic).
 """
 
 from __future__ import annotations
@@ -84,17 +85,20 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
                              on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))
         worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
                               override_logging=False)
-        dispatcher = AlertDispatcher(settings, metrics=WebhookMetrics(metrics.registry))
-        delivering = threading.Thread(target=dispatcher.run, name="webhooks", daemon=True)
-        delivering.start()
+        dispatcher = None
+        if settings.webhooks.endpoints:  # its consumer costs CPU: only when there is a receiver
+            dispatcher = AlertDispatcher(settings, metrics=WebhookMetrics(metrics.registry))
+            delivering = threading.Thread(target=dispatcher.run, name="webhooks", daemon=True)
+            delivering.start()
         try:
             worker.execute_from_commandline()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
             return 1 if service.failure else code
         finally:
-            dispatcher.stop()
-            delivering.join(timeout=10.0)
+            if dispatcher is not None:
+                dispatcher.stop()
+                delivering.join(timeout=10.0)
         return 1 if service.failure else 0
     finally:
         store.close()

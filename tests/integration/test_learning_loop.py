@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,10 +59,14 @@ class TrainerThread:
 
     def __init__(self, settings: Settings) -> None:
         self.lines: list[tuple[str, str]] = []
-        self.trainer = Trainer(settings, report=lambda what, line: self.lines.append(
-            (what, line)))
+        self.times: dict[str, float] = {}
+        self.trainer = Trainer(settings, report=self._report)
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _report(self, what: str, line: str) -> None:
+        self.lines.append((what, line))
+        self.times.setdefault(what, time.monotonic())
 
     def _run(self) -> None:
         try:
@@ -134,10 +139,13 @@ def test_a_new_command_type_is_learned_canaried_rolled_out_and_promoted(
             wait_for(lambda: caught_up(settings), timeout=120, what="a slice", worker=worker)
         try:
             wait_for(lambda: (c := registry.alias("intent_classifier", "champion")) is not None
-                     and c.version == candidate.version, timeout=180,
+                     and c.version == candidate.version and bool(loop.said("promote")),
+                     timeout=180,
                      what="the candidate's promotion", worker=worker)
         except AssertionError as exc:
             raise AssertionError(f"trainer said: {loop.lines}, {loop.failure!r}") from exc
+        print(f"\nfirst trigger -> promoted: "  # the figure quoted in the README
+              f"{loop.times['promote'] - loop.times['trigger']:.0f} s")
         decisions = loop.said("advance") + loop.said("promote")
         assert [d.split(" ", 1)[0] for d in decisions][:1] == [candidate.version]
         assert len(loop.said("advance")) == 4  # offline gate, canary, 5 %, 25 %

@@ -87,6 +87,7 @@ class Trainer:
         self._alerts_topic = loop_topic("alerts", prefix)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain")
         self._training: Future[list[Retrained]] | None = None
+        self._bootstrap_checked = datetime.min.replace(tzinfo=UTC)
         self.stop_requested = threading.Event()
 
     # -- the loop ------------------------------------------------------------------------
@@ -107,6 +108,7 @@ class Trainer:
                 self._handle(message.topic() or "", message.value() or b"")
         self._finish_training()
         self.triggers.tick(now)
+        self._bootstrap(now)
         self._start_training(now)
         for model, controller in list(self.rollouts.items()):
             decision = controller.decide(now)
@@ -135,6 +137,17 @@ class Trainer:
         self.reviews.observe(record)
 
     # -- training ------------------------------------------------------------------------
+
+    def _bootstrap(self, now: datetime) -> None:
+        """A served model without a champion is trained from the stream (retried while
+        too few events arrived, once per ``debounce_s``)."""
+        if self._training is not None or (now - self._bootstrap_checked).total_seconds() < 10:
+            return
+        self._bootstrap_checked = now
+        for model in self.models:
+            if model not in self.triggers.pending and self.registry.alias(
+                    model, "champion") is None:
+                self.triggers.pending[model] = ["bootstrap: no champion yet"]
 
     def _start_training(self, now: datetime) -> None:
         if self._training is not None or self.rollouts:
@@ -177,8 +190,9 @@ class Trainer:
     def _apply(self, decision: Decision) -> None:
         """Make a decision real: registry, workers, store, alert."""
         model, candidate = decision.model, decision.candidate
-        if decision.decision == "promote" and decision.champion:
-            self.registry.promote(model, candidate, reason=decision.reason[:500])
+        if decision.decision == "promote":
+            if decision.champion:  # a first version is champion from its registration
+                self.registry.promote(model, candidate, reason=decision.reason[:500])
             self._serve(Serving(model, champion=candidate, reason="promoted"))
         elif decision.decision in ("rollback", "reject"):
             self.registry.clear_challenger(model, reason=decision.reason[:500])

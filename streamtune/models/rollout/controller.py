@@ -9,7 +9,8 @@ evidence, once it holds its minimum of paired labelled events:
 
 - reject (canary) / rollback: the candidate is worse by more than
   ``max_accuracy_drop`` and McNemar says the difference is significant, or its
-  p99 latency exceeds ``max_latency_ratio`` x the champion's (>= 100 samples each);
+  median scoring latency exceeds ``max_latency_ratio`` x the champion's (>= 100
+  samples each; the median, because a batch slowed by a busy machine is no verdict);
 - otherwise advance to the next percent; after the last one, promote.
 
 In a rollout stage an early stop rolls back before the minimum: the
@@ -30,7 +31,7 @@ from streamtune.config import LoopSettings
 from streamtune.errors import ConfigError, StreamtuneError
 from streamtune.models.rollout.decision import Decision, Verdict
 from streamtune.models.rollout.evidence import CANDIDATE, CHAMPION, PairBuffer, StageEvidence
-from streamtune.models.rollout.stats import mcnemar, p99, two_proportion_z, wilson
+from streamtune.models.rollout.stats import mcnemar, p99, percentile, two_proportion_z, wilson
 from streamtune.schemas.predictions import PredictionRecord
 
 LATENCY_MIN_SAMPLES = 100
@@ -159,8 +160,12 @@ class RolloutController:
             metrics[f"{name}_served_accuracy"] = e.served_right[side] / served if served else None
             metrics[f"{name}_latency_samples"] = len(e.latencies[side])
             metrics[f"{name}_p99_us"] = p99(e.latencies[side]) if e.latencies[side] else None
+            metrics[f"{name}_p50_us"] = (percentile(e.latencies[side], 0.5)
+                                         if e.latencies[side] else None)
         enough = min(len(side) for side in e.latencies) >= LATENCY_MIN_SAMPLES
         metrics["p99_ratio"] = (metrics["candidate_p99_us"] / metrics["champion_p99_us"]
+                                if enough else None)
+        metrics["p50_ratio"] = (metrics["candidate_p50_us"] / metrics["champion_p50_us"]
                                 if enough else None)
         if min(e.served_total) > 0:
             z = two_proportion_z(e.served_right[CANDIDATE], e.served_total[CANDIDATE],
@@ -197,12 +202,14 @@ class RolloutController:
                 f"McNemar p={m['mcnemar_p']:.2g}.")
 
     def _slower(self, m: dict[str, Any]) -> str | None:
-        ratio = m["p99_ratio"]
+        ratio = m["p50_ratio"]  # the median: one batch slowed by a busy machine is no verdict
         if ratio is None or ratio <= self.settings.max_latency_ratio:
             return None
         verb = "rejected at" if self.index == 0 else "rolled back at"
-        return (f"{self.candidate} {verb} {self.stage}: p99 latency {m['candidate_p99_us']:.0f} µs "
-                f"is {ratio:.2f}x champion {self.champion}'s {m['champion_p99_us']:.0f} µs "
+        return (f"{self.candidate} {verb} {self.stage}: median latency "
+                f"{m['candidate_p50_us']:.0f} µs is {ratio:.2f}x champion {self.champion}'s "
+                f"{m['champion_p50_us']:.0f} µs (p99 {m['candidate_p99_us']:.0f} vs "
+                f"{m['champion_p99_us']:.0f} µs) "
                 f"(limit {self.settings.max_latency_ratio:.2f}x).")
 
     def _finish(self, verdict: Verdict, reason: str, metrics: dict[str, Any],
@@ -245,6 +252,7 @@ def _summary(m: dict[str, Any], champion: str) -> str:
     text = (f"accuracy {m['candidate_accuracy']:.3f} vs champion {champion} "
             f"{m['champion_accuracy']:.3f} on {m['paired']} paired events "
             f"(McNemar p={m['mcnemar_p']:.2g})")
-    if m["p99_ratio"] is None:
+    if m["p50_ratio"] is None:
         return text + ", latency not compared yet"
-    return (text + f", p99 latency {m['candidate_p99_us']:.0f} vs {m['champion_p99_us']:.0f} µs")
+    return (text + f", median latency {m['candidate_p50_us']:.0f} vs "
+            f"{m['champion_p50_us']:.0f} µs")

@@ -30,7 +30,8 @@ def offline_verdict(model: str, candidate_metrics: Mapping[str, float],
     verdict: Verdict = "reject" if rejected else "advance"
     reason = (f"{candidate} {'rejected' if rejected else 'advances to the canary'} offline: "
               f"{metric} {ours:.4f} vs champion {champion} {theirs:.4f} on the same split "
-              f"({gap * 100:+.2f} points below, allowed {limit * 100:.2f}).")
+              f"({abs(gap) * 100:.2f} points {'below' if gap > 0 else 'above'}, allowed drop "
+              f"{limit * 100:.2f}).")
     metrics = {"metric": metric, "candidate": ours, "champion": theirs, "gap": gap,
                "allowed_drop": limit, "percent": 0.0, "next_percent": 0.0}
     return Decision(model, candidate, champion, "offline", verdict, reason,

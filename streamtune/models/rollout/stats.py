@@ -120,9 +120,14 @@ def wilson(successes: int, n: int, *, confidence: float = 0.95) -> tuple[float, 
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def p99(values: Sequence[int]) -> float:
-    """The 99th percentile by nearest rank (the smallest value >= 99 % of the values)."""
+def percentile(values: Sequence[int], q: float) -> float:
+    """The ``q`` quantile by nearest rank (the smallest value >= ``q`` of the values)."""
     if not values:
         raise ValueError("a percentile needs at least one value")
     ordered = sorted(values)
-    return float(ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)])
+    return float(ordered[max(0, math.ceil(q * len(ordered)) - 1)])
+
+
+def p99(values: Sequence[int]) -> float:
+    """The 99th percentile by nearest rank."""
+    return percentile(values, 0.99)

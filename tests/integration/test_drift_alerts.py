@@ -1,0 +1,83 @@
+"""Drift through the whole worker: a change in the stream -> one signed webhook per signal.
+
+A real worker (dev broker, chdb) watches a simulated stream whose error rate and
+execution times change at a known index; a real local HTTP server receives the
+webhooks. The same stream without the change raises no drift alert.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streamtune.config import Settings
+from streamtune.schemas.alerts import Alert
+from streamtune.schemas.topics import loop_topic
+from streamtune.simulator import Scenario
+from streamtune.simulator.scenario import ErrorRateDrift, ExecutionTimeDrift
+from streamtune.sinks.webhooks import verify
+from streamtune.sinks.webhooks.signing import SIGNATURE_HEADER
+from streamtune.streams.admin import create_topics, group_caught_up
+from streamtune.streams.producer import EventProducer
+from tests.integration.worker_harness import Worker, caught_up, wait_for, worker_settings
+from tests.loop_models import simulated
+from tests.webhook_receiver import Receiver
+
+pytestmark = pytest.mark.integration
+
+SECRET = "drift-hook-secret"  # noqa: S105 - a test key
+EVENTS, CHANGE_AT = 6000, 3000
+MAX_DELAY = 1500
+"""Events between the change and its alert (HDDM_A/ADWIN need a few hundred here)."""
+WATCHED = ("success", "error", "execution_time")
+
+
+@pytest.mark.parametrize("changed", [True, False], ids=["drift", "stationary"])
+def test_a_change_raises_one_signed_alert_per_signal_and_a_stationary_run_none(
+        settings: Settings, tmp_path: Path, changed: bool) -> None:
+    scenario = Scenario(error_rate=ErrorRateDrift(at=CHANGE_AT, to=0.35),
+                        execution_time_shift=ExecutionTimeDrift(at=CHANGE_AT, factor=3.0)
+                        ) if changed else None
+    stream = simulated(31, EVENTS, scenario=scenario, hours_ago=1.0)
+    index = {str(e.event_id): i for i, e in enumerate(stream)}
+    with Receiver() as hook:
+        wsettings = worker_settings(settings, tmp_path, batch_max_events=500, groups={
+            "scoring": {"enabled": False},
+            "webhooks": {"endpoints": [{"url": hook.url(), "kinds": ["drift"]}],
+                         "signing_secret": SECRET, "retry_initial_s": 0.1}})
+        create_topics(wsettings)
+        worker = Worker(wsettings, log=tmp_path / "worker.log").start()
+        try:
+            with EventProducer.from_settings(wsettings) as producer:
+                for first in range(0, EVENTS, 500):  # live traffic, not a backlog
+                    for event in stream[first:first + 500]:
+                        producer.send(event)
+                    producer.flush()
+                    wait_for(lambda: caught_up(wsettings), timeout=120, what="a slice",
+                             worker=worker)
+            alerts_group = f"{wsettings.topics.prefix}streamtune-alerts"
+            wait_for(lambda: group_caught_up(wsettings, alerts_group, [
+                loop_topic("alerts", wsettings.topics.prefix)]), timeout=60,
+                what="the webhook thread reading every alert", worker=worker)
+            wait_for(lambda: worker.metric("streamtune_webhook_pending") == 0, timeout=60,
+                     what="every webhook delivered", worker=worker)
+            assert worker.terminate() == 0
+        finally:
+            worker.ensure_stopped()
+    alerts = []
+    for request in hook.received:
+        assert verify(request.body, request.headers[SIGNATURE_HEADER], SECRET)
+        alerts.append(Alert.model_validate_json(request.body))
+    watched = [a for a in alerts if a.scope == "global" and a.signal in WATCHED]
+    if not changed:
+        assert watched == []
+        return
+    by_signal = {signal: [a for a in watched if a.signal == signal] for signal in WATCHED}
+    assert len(by_signal["execution_time"]) == 1
+    assert len(by_signal["success"]) + len(by_signal["error"]) >= 1
+    assert all(len(found) <= 1 for found in by_signal.values())  # one change, one alert
+    for alert in watched:
+        trigger = index[alert.details["key"].rsplit("/", 1)[-1]]
+        assert 0 <= trigger - CHANGE_AT <= MAX_DELAY, (alert.title, trigger)
+        assert alert.details["direction"] == ("down" if alert.signal == "success" else "up")
