@@ -39,7 +39,9 @@ class Watch:
         intents = {p["event_id"]: p for p in predictions
                    if p["model"] == "intent_classifier" and p["served"]}
         alerts: list[Alert] = []
-        for event in events:
+        # a batch arrives grouped by topic (all commands, then all errors...): in that
+        # order the error-rate stream would be runs of 0s and 1s and detectors would fire
+        for event in sorted(events, key=lambda e: e.event_time):
             key, at = str(event.event_id), event.event_time
             if isinstance(event, CommandEvent):
                 scope = f"command_type={event.command_type}"
