@@ -257,7 +257,7 @@ class DetectionSettings(BaseModel):
     model_config = _FROZEN
 
     enabled: bool = True
-    binary_detector: str = Field("hddm_a", description="detector of 0/1 signals")
+    binary_detector: str = Field("adwin", description="detector of 0/1 signals")
     continuous_detector: str = Field("adwin", description="detector of continuous signals")
     scope_min_events: int = Field(500, ge=1, description="events before a per-type detector")
     warmup_events: int = Field(300, ge=0, description="events a detector sees before alerting")

@@ -94,7 +94,7 @@ def test_defaults_alert_once_after_the_shift_and_never_when_stationary(
 def test_error_rate_doubling_is_critical_and_its_means_are_reported() -> None:
     [(_, alert)] = feed(DriftMonitor(DetectionSettings(), source="w"), "error", binary(0, True))
     assert alert.severity == "critical"
-    assert alert.details["detector"] == "hddm_a"
+    assert alert.details["detector"] == "adwin"
     assert 0.07 < alert.details["mean_before"] < 0.13
     assert 0.2 < alert.details["mean_after"] < 0.4
     [(_, moved)] = feed(DriftMonitor(DetectionSettings(), source="w"), "cpu", gaussian(0, True))
