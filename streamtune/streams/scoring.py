@@ -7,7 +7,9 @@ scored too, in shadow, so the canary compares both on the same events.
 Each answer becomes a prediction record (see
 :class:`~streamtune.schemas.predictions.PredictionRecord`) with its version.
 
-Truth: an intent is right when it names the executed ``command_type``; a
+Truth: an intent is right when it names the executed ``command_type``, or
+what a later feedback (``actual_command_type``) or correction
+(``corrected_command_type``) says the user meant (the record is re-emitted); a
 recovery when it names the producer's ``correction.action``; a next-command
 prediction when the session's next command arrives, which re-emits the
 earlier record with ``truth``/``correct`` filled (the table folds it by
@@ -24,7 +26,13 @@ from typing import Any
 from streamtune.config import Settings
 from streamtune.models.rollout import in_rollout
 from streamtune.models.tasks.predictor import carry_parameters
-from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
+from streamtune.schemas.events import (
+    CommandEvent,
+    CorrectionEvent,
+    ErrorEvent,
+    Event,
+    FeedbackEvent,
+)
 from streamtune.streams.serving import Loaded, ServingTable, Slot
 
 Record = dict[str, Any]
@@ -42,6 +50,8 @@ class InlineScorer:
         self._history: OrderedDict[str, deque[dict[str, Any]]] = OrderedDict()
         self._pending: dict[str, list[Record]] = {}
         """Next-command predictions per session, waiting for the truth."""
+        self._intents: OrderedDict[str, list[Record]] = OrderedDict()
+        """Recent intent records by event_id, for feedback and corrections that follow."""
 
     def score(self, events: Sequence[Event]) -> list[Record]:
         """Prediction records for a batch (served and shadow), plus resolved earlier ones."""
@@ -61,6 +71,26 @@ class InlineScorer:
             out += self._extract(slots["parameter_extractor"], commands)
         if commands and "command_predictor" in slots:
             out += self._predict_next(slots["command_predictor"], commands)
+        self._remember_intents(out)
+        out += self._corrected([e for e in events if isinstance(e, FeedbackEvent
+                                                                  | CorrectionEvent)])
+        return out
+
+    def _remember_intents(self, records: list[Record]) -> None:
+        for record in records:
+            if record["model"] == "intent_classifier":
+                self._intents.setdefault(record["event_id"], []).append(record)
+        while len(self._intents) > self.max_sessions:
+            self._intents.popitem(last=False)
+
+    def _corrected(self, events: Sequence[FeedbackEvent | CorrectionEvent]) -> list[Record]:
+        """Intent records of earlier commands, re-emitted with the truth users gave later."""
+        out = []
+        for event in events:
+            meant = (event.corrected_command_type if isinstance(event, CorrectionEvent)
+                     else event.actual_command_type)
+            for earlier in self._intents.get(str(event.refers_to), []) if meant else []:
+                out.append({**earlier, "truth": meant, "correct": int(earlier["label"] == meant)})
         return out
 
     # -- per model -----------------------------------------------------------------------

@@ -13,7 +13,13 @@ from streamtune.config import Settings
 from streamtune.models.control import Serving
 from streamtune.models.registry import Registry
 from streamtune.models.rollout import in_rollout
-from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
+from streamtune.schemas.events import (
+    CommandEvent,
+    CorrectionEvent,
+    ErrorEvent,
+    Event,
+    FeedbackEvent,
+)
 from streamtune.schemas.predictions import PredictionRecord
 from streamtune.streams.scoring import InlineScorer
 from streamtune.streams.serving import ServingTable
@@ -34,7 +40,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                              scoring={"models": ["intent_classifier", "command_predictor",
                                                  "error_recovery"]})
     versions = train_champions(settings, clean(settings, simulated(5, 6000)))
-    yield Served(settings, versions, clean(settings, simulated(6, 1500)))
+    # commands and errors only: feedback and corrections re-emit records (own test below)
+    yield Served(settings, versions, [e for e in clean(settings, simulated(6, 1500))
+                                      if isinstance(e, CommandEvent | ErrorEvent)])
 
 
 def _files(folder: Path) -> dict[str, Path]:
@@ -133,3 +141,29 @@ def test_a_version_that_fails_to_load_keeps_the_previous_one_and_alerts(
     assert table.slots["error_recovery"].candidate is None
     records = [r for r in scorer.score(served.events) if r["model"] == "error_recovery"]
     assert records and {r["version"] for r in records} == {champion}
+
+
+def test_a_correction_later_changes_the_truth_of_the_intent_it_refers_to(
+        served: Served) -> None:
+    scorer, _ = _scorer(served)
+    commands = [e for e in served.events if isinstance(e, CommandEvent)][:50]
+    first = {r["event_id"]: r for r in scorer.score(commands)
+             if r["model"] == "intent_classifier"}
+    target = commands[7]
+    meant = "purge_line" if target.command_type != "purge_line" else "open_valve"
+    correction = CorrectionEvent(
+        event_time=target.event_time, source="ui", session_id=target.session_id,
+        refers_to=target.event_id, original_input=target.raw_input,
+        corrected_input="purge line-2 with argon", corrected_command_type=meant)
+    feedback = FeedbackEvent(event_time=target.event_time, source="ui",
+                             session_id=target.session_id, refers_to=commands[8].event_id,
+                             user_id="op-1", actual_command_type=commands[8].command_type)
+    later = [r for r in scorer.score([correction, feedback])
+             if r["model"] == "intent_classifier"]
+    by_event = {r["event_id"]: r for r in later}
+    assert set(by_event) == {str(target.event_id), str(commands[8].event_id)}
+    fixed = by_event[str(target.event_id)]
+    assert (fixed["truth"], fixed["correct"]) == (meant, 0)  # the model said something else
+    assert fixed["label"] == first[str(target.event_id)]["label"]  # same answer, new truth
+    confirmed = by_event[str(commands[8].event_id)]
+    assert confirmed["correct"] == first[str(commands[8].event_id)]["correct"]
