@@ -10,7 +10,6 @@ import urllib.request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-SCORING_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 0.001, 0.0025, 0.005, 0.01)
 SIZE_BUCKETS = (1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 50000)
 
 
@@ -64,9 +63,6 @@ class PipelineMetrics:
         self.live_correct = Counter("streamtune_live_correct",
                                     "Served predictions whose truth is known, by outcome",
                                     ["model", "outcome"], registry=r)
-        self.scoring_latency = Histogram("streamtune_scoring_seconds_per_event",
-                                         "Inline scoring time per event of a micro-batch",
-                                         ["model"], buckets=SCORING_BUCKETS, registry=r)
         self.serving = Gauge("streamtune_serving_percent",
                              "Share of sessions each served version answers",
                              ["model", "version", "role"], registry=r)

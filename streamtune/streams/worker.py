@@ -2,7 +2,7 @@
 
 Besides the pipeline, the worker owns the store, so it imports the model
 registry's outbox and the store outbox (the trainer's decisions, evaluations
-and alerts) into ClickHouse every ``REGISTRY_IMPORT_S`` seconds, and, when
+and alerts) into ClickHouse every ``OUTBOX_IMPORT_S`` seconds, and, when
 webhook endpoints are configured, delivers alerts to them in a thread of its own
 (alerts raised meanwhile wait in the ``alerts`` topic).
 """
@@ -31,10 +31,10 @@ from streamtune.streams.app import add_ingest, build_app
 
 log = logging.getLogger(__name__)
 
-REGISTRY_IMPORT_S = 10.0
+OUTBOX_IMPORT_S = 10.0
 
 
-def add_registry_import(app: faust.App, settings: Settings, store: ClickHouseStore) -> None:
+def add_outbox_import(app: faust.App, settings: Settings, store: ClickHouseStore) -> None:
     """Import registry changes and other processes' rows (decisions, evaluations) periodically."""
 
     rows = StoreOutbox(settings)
@@ -46,10 +46,10 @@ def add_registry_import(app: faust.App, settings: Settings, store: ClickHouseSto
             if imported := rows.import_into(store):
                 log.info("imported %d rows from the store outbox", imported)
         except Exception:  # a bad outbox line or a store hiccup must not stop the pipeline
-            log.exception("outbox import failed; retrying in %.0f s", REGISTRY_IMPORT_S)
+            log.exception("outbox import failed; retrying in %.0f s", OUTBOX_IMPORT_S)
 
-    @app.timer(interval=REGISTRY_IMPORT_S)  # type: ignore[untyped-decorator]
-    async def import_registry() -> None:
+    @app.timer(interval=OUTBOX_IMPORT_S)  # type: ignore[untyped-decorator]
+    async def import_outboxes() -> None:
         await asyncio.get_running_loop().run_in_executor(None, once)
 
 
@@ -79,7 +79,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
                               retry_initial_s=settings.pipeline.sink_retry_initial_s,
                               retry_max_s=settings.pipeline.sink_retry_max_s)
         app = build_app(settings, sink=sink, metrics=metrics)
-        add_registry_import(app, settings, store)
+        add_outbox_import(app, settings, store)
         tune_gc()
         service = add_ingest(app, settings, sink=sink, metrics=metrics,
                              on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))

@@ -22,10 +22,9 @@ from streamtune.models.monitoring import (
     daily_suite,
     hourly_evaluation,
     import_reviews,
-    normal_cdf,
     summarise,
-    two_proportion_z,
 )
+from streamtune.models.rollout.stats import normal_sf, two_proportion_z
 from streamtune.schemas.predictions import PredictionRecord
 from tests.conftest import make_settings
 
@@ -166,24 +165,18 @@ def test_a_dip_within_noise_or_below_two_points_is_not_a_regression() -> None:
 
 # --- the z-test ----------------------------------------------------------------------------
 
-def test_normal_cdf_matches_the_standard_normal_table() -> None:
-    assert normal_cdf(0.0) == 0.5
-    assert normal_cdf(1.0) == pytest.approx(0.8413, abs=1e-4)
-    assert normal_cdf(1.96) == pytest.approx(0.9750, abs=1e-4)
-    assert normal_cdf(-1.645) == pytest.approx(0.0500, abs=1e-4)
-
-
 def test_two_proportion_z_matches_a_textbook_example() -> None:
     # Stat Trek, "Hypothesis test: difference between proportions", the Acme Drug example:
     # 38 of 100 women and 102 of 200 men caught a cold. Pooled p = 140/300 = 0.4667,
     # SE = sqrt(0.4667 * 0.5333 * (1/100 + 1/200)) = 0.0611, z = (0.38 - 0.51) / 0.0611 = -2.13;
     # one tail P(Z < -2.13) = 0.0166 from the normal table (two-tailed 0.033).
-    z, p = two_proportion_z(38, 100, 102, 200)
-    assert z == pytest.approx(-2.13, abs=0.005)
-    z, p = two_proportion_z(102, 200, 38, 100)  # a drop from 0.51 to 0.38
+    # (the hourly evaluation's one-sided p of a drop is normal_sf of this z)
+    assert two_proportion_z(38, 100, 102, 200).statistic == pytest.approx(-2.13, abs=0.005)
+    z = two_proportion_z(102, 200, 38, 100).statistic  # a drop from 0.51 to 0.38
     assert z == pytest.approx(2.13, abs=0.005)
-    assert p == pytest.approx(0.0166, abs=5e-4)
-    assert two_proportion_z(50, 50, 20, 20) == (0.0, 0.5)  # no variance, no evidence
+    assert normal_sf(z) == pytest.approx(0.0166, abs=5e-4)
+    flat = two_proportion_z(50, 50, 20, 20).statistic  # no variance, no evidence
+    assert (flat, normal_sf(flat)) == (0.0, 0.5)
     with pytest.raises(ValueError, match="0 <= x <= n"):
         two_proportion_z(5, 4, 1, 2)
     with pytest.raises(ValueError, match="n > 0"):

@@ -8,7 +8,6 @@ offsets read, so a snapshot says exactly which events it holds.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pyarrow as pa
@@ -19,6 +18,7 @@ from streamtune.models.datasets.columns import JSON_COLUMNS, SOURCE_SCHEMAS, Dat
 from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import Event
 from streamtune.schemas.topics import clean_topic
+from streamtune.sinks.rows import json_text
 from streamtune.streams.admin import client_config
 
 KIND_OF: dict[DatasetName, str] = {"commands": "command", "errors": "error"}
@@ -89,7 +89,7 @@ def _row(raw: bytes) -> dict[str, Any] | None:
 def dataset_row(event: Event) -> dict[str, Any]:
     """A clean command or error event as a row of its dataset's source columns."""
     data = event.model_dump(mode="json")
-    row = {k: (json.dumps(v) if k in JSON_COLUMNS and not isinstance(v, str | None) else v)
+    row = {k: (json_text(v) if k in JSON_COLUMNS and not isinstance(v, str | None) else v)
            for k, v in data.items()}
     row["event_id"] = str(event.event_id)
     row["event_time"] = event.event_time

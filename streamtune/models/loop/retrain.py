@@ -17,7 +17,7 @@ from streamtune.models.loop.recent import read_recent
 from streamtune.models.registry import Registry
 from streamtune.models.rollout import Decision, offline_verdict
 from streamtune.models.scoring import Scorer
-from streamtune.models.training.run import split_rows, task_for_rows, test_metrics, train_model
+from streamtune.models.training.run import split_rows, test_metrics, train_model
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,9 @@ def retrain(settings: Settings, model: str, *, reasons: list[str]) -> Retrained:
                            f"{candidate.version} is the first {model}: champion at once",
                            datetime.now(UTC), {"percent": 100.0})
     else:
-        rows = snapshot.rows("test")
-        task = task_for_rows(model, rows)
-        if task.split_column != "split":
-            rows = split_rows(snapshot, task, "test")
-        verdict = offline_verdict(model, result.metrics, test_metrics(Scorer(champion.path), rows),
+        scorer = Scorer(champion.path)
+        rows = split_rows(snapshot, scorer.task, "test")
+        verdict = offline_verdict(model, result.metrics, test_metrics(scorer, rows),
                                   metric=metric, champion=champion.version,
                                   candidate=candidate.version, settings=settings.loop)
     seconds = (datetime.now(UTC) - started).total_seconds()

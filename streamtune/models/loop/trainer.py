@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -49,6 +50,10 @@ from streamtune.streams.admin import client_config
 from streamtune.streams.live import alert_row
 
 log = logging.getLogger(__name__)
+
+STATE_SAVE_S = 5.0
+"""How often the trainer saves its state (and on close); scored records are re-read from
+the last committed offsets after a crash anyway."""
 
 Report = Callable[[str, str], None]
 """Where the trainer tells what it does: (what, one line)."""
@@ -88,6 +93,7 @@ class Trainer:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain")
         self._training: Future[list[Retrained]] | None = None
         self._bootstrap_checked = datetime.min.replace(tzinfo=UTC)
+        self._saved_at = 0.0
         self.stop_requested = threading.Event()
 
     # -- the loop ------------------------------------------------------------------------
@@ -117,7 +123,8 @@ class Trainer:
             if controller.finished:
                 del self.rollouts[model]
         self._scheduled(now)
-        self._save_state()
+        if time.monotonic() - self._saved_at >= STATE_SAVE_S:
+            self._save_state()
 
     def _handle(self, topic: str, raw: bytes) -> None:
         try:
@@ -126,7 +133,7 @@ class Trainer:
                 if alert.source != self.source and (trigger := self.triggers.add(alert)):
                     self.report("trigger", f"{trigger} from {alert.kind} alert: {alert.title}")
                 return
-            record = PredictionRecord.model_validate(json.loads(raw))
+            record = PredictionRecord.model_validate_json(raw)
         except ValueError as exc:
             log.warning("skipping a record the trainer cannot read: %s", exc)
             return
@@ -283,6 +290,7 @@ class Trainer:
             "pending": self.triggers.pending,
         }
         write_json_atomic(self.state_path, state)
+        self._saved_at = time.monotonic()
 
     def _load_state(self) -> None:
         if not self.state_path.exists():

@@ -12,8 +12,6 @@ from streamtune.models.monitoring.continuous import (
     daily_rows,
     daily_suite,
     hourly_evaluation,
-    normal_cdf,
-    two_proportion_z,
 )
 from streamtune.models.monitoring.live import LiveAccuracy, hour_start
 from streamtune.models.monitoring.review import (
@@ -34,7 +32,5 @@ __all__ = [
     "hour_start",
     "hourly_evaluation",
     "import_reviews",
-    "normal_cdf",
     "summarise",
-    "two_proportion_z",
 ]

@@ -19,7 +19,6 @@ Examples
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,26 +28,11 @@ from typing import Any, Literal
 from streamtune.config import LoopSettings, Settings
 from streamtune.models.monitoring.live import HOUR, LiveAccuracy, aware, hour_start
 from streamtune.models.registry.disk import write_json_atomic
+from streamtune.models.rollout.stats import normal_sf, two_proportion_z
 from streamtune.schemas.alerts import Alert
 
 Status = Literal["passed", "failed", "insufficient"]
 BASELINE = timedelta(hours=24)
-
-
-def normal_cdf(z: float) -> float:
-    """P(Z <= z) for a standard normal Z."""
-    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
-
-
-def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
-    """Pooled two-proportion z statistic of ``x1/n1 - x2/n2`` and the one-sided p-value
-    of a drop from the first to the second (small when ``x2/n2`` is significantly lower)."""
-    if n1 <= 0 or n2 <= 0 or not (0 <= x1 <= n1 and 0 <= x2 <= n2):
-        raise ValueError(f"need 0 <= x <= n and n > 0, not {x1}/{n1} and {x2}/{n2}")
-    pooled = (x1 + x2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    z = 0.0 if se == 0 else (x1 / n1 - x2 / n2) / se
-    return z, 1.0 - normal_cdf(z)
 
 
 @dataclass(frozen=True)
@@ -151,7 +135,8 @@ def hourly_evaluation(live: LiveAccuracy, model: str, version: str, *, now: date
     z = p_value = None
     regressed = False
     if events and base_events:
-        z, p_value = two_proportion_z(base_correct, base_events, correct, events)
+        test = two_proportion_z(base_correct, base_events, correct, events)
+        z, p_value = test.statistic, normal_sf(test.statistic)  # one-sided: a drop
         drop = base_correct / base_events - correct / events
         regressed = (min(events, base_events) >= min_events and drop > min_drop
                      and p_value < loop.significance)
