@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-unit test-integration lint bench bench-models clean
+.PHONY: install system-deps demo test test-unit test-integration lint bench bench-models clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,16 +16,31 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian packages the tests use: promtool (alert rules) and headless Chromium (report).
+SYSTEM_DEPS := promtool:prometheus chromium:chromium
+system-deps:
+	@missing=""; for pair in $(SYSTEM_DEPS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else echo "install these Debian packages first:$$missing" >&2; exit 1; fi; \
+	  echo "installing$$missing (apt-get)"; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing >/dev/null; \
+	fi
+
 demo: install
 	$(VENV)/bin/streamtune demo
 
-test: install
+test: install system-deps
 	$(PY) -m pytest -q -p no:cacheprovider
 
-test-unit: install
+test-unit: install system-deps
 	$(PY) -m pytest -q tests/unit
 
-test-integration: install
+test-integration: install system-deps
 	$(PY) -m pytest -q tests/integration
 
 lint: install
