@@ -7,18 +7,27 @@ from __future__ import annotations
 
 import urllib.request
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    start_http_server,
+)
 
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SIZE_BUCKETS = (1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 50000)
 
 
 class PipelineMetrics:
-    """Every metric the pipeline exports, in a registry of its own."""
+    """Every metric the pipeline exports, in a registry of its own (with the process's
+    CPU, memory and file descriptors as ``process_*``)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)
         self.events_in = Counter("streamtune_events_in", "Raw records read", ["topic"], registry=r)
         self.events_out = Counter("streamtune_events_out", "Rows written", ["table"], registry=r)
         self.dead_letters = Counter("streamtune_dead_letters", "Records sent to a DLQ",
