@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -47,19 +49,35 @@ def metric_names(expr: str) -> set[str]:
     return names
 
 
-def prometheus_exprs() -> dict[str, str]:
-    """'dashboard/panel/refId' -> PromQL of every Prometheus target."""
-    exprs = {}
+def prometheus_exprs() -> tuple[dict[str, str], dict[str, str]]:
+    """PromQL of every Prometheus target by 'dashboard/panel/refId' and by panel title
+    (the first target)."""
+    exprs: dict[str, str] = {}
+    by_title: dict[str, str] = {}
     for path in sorted(DASHBOARDS.glob("*.json")):
         dashboard: dict[str, Any] = json.loads(path.read_text())
         for panel in dashboard["panels"]:
             for target in panel["targets"]:
                 if target["datasource"]["uid"] == "prometheus":
                     exprs[f"{path.stem}/{panel['id']}/{target['refId']}"] = target["expr"]
-    return exprs
+                    by_title.setdefault(panel["title"], target["expr"])
+    return exprs, by_title
 
 
-EXPRS = prometheus_exprs()
+EXPRS, BY_TITLE = prometheus_exprs()
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed "
+                                    "(make system-deps installs it)")
+
+
+def promtool(tmp_path: Path, *args: str, spec: dict[str, Any]) -> str:
+    """Run promtool on ``spec`` written as a file (JSON is YAML); its output on success."""
+    path = tmp_path / "spec.yml"
+    path.write_text(json.dumps(spec))
+    done = subprocess.run([str(PROMTOOL), *args, str(path)], capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +111,37 @@ def test_panel_reads_exported_metrics(name: str, exported: set[str]) -> None:
     used = metric_names(EXPRS[name])
     assert used, f"no metric found in {EXPRS[name]}"
     assert used <= exported, f"{name} reads unknown metrics {sorted(used - exported)}"
+
+
+@needs_promtool
+def test_promql_parses(tmp_path: Path) -> None:
+    rules = [{"record": f"dashboard:expr{i}", "expr": expr}
+             for i, expr in enumerate(EXPRS.values())]
+    spec = {"groups": [{"name": "dashboards", "rules": rules}]}
+    out = promtool(tmp_path, "check", "rules", spec=spec)
+    assert f"SUCCESS: {len(rules)} rules found" in out
+
+
+@needs_promtool
+def test_live_accuracy_and_worker_panels_evaluate(tmp_path: Path) -> None:
+    """3 right and 1 wrong answer a minute is 75 % accuracy; the worker panels keep the
+    processes that export streamtune metrics and drop others scraped beside them."""
+    series = [
+        ('streamtune_live_correct_total{model="m",outcome="right",instance="w1"}', "0+3x30"),
+        ('streamtune_live_correct_total{model="m",outcome="wrong",instance="w1"}', "0+1x30"),
+        ('process_open_fds{instance="w1",job="streamtune"}', "7x30"),
+        ('process_open_fds{instance="prom",job="prometheus"}', "9x30"),
+        ('streamtune_consuming_paused{instance="w1",job="streamtune"}', "0x30"),
+    ]
+    checks = [
+        (BY_TITLE["Live accuracy (served predictions)"], [{"labels": '{model="m"}',
+                                                           "value": 0.75}]),
+        (BY_TITLE["Worker open file descriptors"],
+         [{"labels": 'process_open_fds{instance="w1",job="streamtune"}', "value": 7}]),
+    ]
+    spec = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [{"series": s, "values": v} for s, v in series],
+        "promql_expr_test": [{"expr": expr, "eval_time": "20m", "exp_samples": samples}
+                             for expr, samples in checks]}]}
+    assert "SUCCESS" in promtool(tmp_path, "test", "rules", spec=spec)
