@@ -134,12 +134,16 @@ def produce(
     file: Annotated[Path | None, typer.Option("--file", help="JSONL file of events")] = None,
     synthetic: Annotated[int | None, typer.Option("--synthetic", help="simulated events")] = None,
     seed: Annotated[int, typer.Option(help="simulator seed")] = 1,
+    rate: Annotated[float, typer.Option(
+        help="simulated events per second; 0 = as fast as possible")] = 0.0,
 ) -> None:
     """Send events from a JSONL file, or a simulated stream, to the raw topics."""
     from streamtune.streams.sending import send_file, send_synthetic
 
     if (file is None) == (synthetic is None):
         raise InputFileError("give exactly one of --file PATH or --synthetic N")
+    if rate < 0 or (rate and file is not None):
+        raise InputFileError("--rate takes events/s >= 0 and goes with --synthetic N")
     settings = load_settings()
     started = time.perf_counter()
     if file is not None:
@@ -151,10 +155,11 @@ def produce(
         sent = report.sent
         console.print(f"sent {sent} events, skipped {len(report.invalid)} invalid lines")
     else:
-        sent = send_synthetic(settings, synthetic or 0, seed=seed, console=console)
+        sent = send_synthetic(settings, synthetic or 0, seed=seed, console=console,
+                              rate=rate)
     elapsed = time.perf_counter() - started
-    rate = sent / max(elapsed, 1e-9)
-    console.print(f"{sent} events delivered in {elapsed:.2f} s ({rate:,.0f}/s)")
+    achieved = sent / max(elapsed, 1e-9)
+    console.print(f"{sent} events delivered in {elapsed:.2f} s ({achieved:,.0f}/s)")
 
 
 @app.command("worker")

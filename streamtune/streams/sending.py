@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -22,6 +24,8 @@ from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import Event
 from streamtune.streams.admin import connect
 from streamtune.streams.producer import EventProducer
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -72,18 +76,36 @@ def send_file(settings: Settings, path: Path, *, console: Console) -> FileReport
     return report
 
 
-def send_synthetic(settings: Settings, count: int, *, seed: int, console: Console) -> int:
-    """Send ``count`` simulated events with a progress bar; return how many were delivered."""
-    import time
+def paced(items: Iterable[T], rate: float) -> Iterator[T]:
+    """Yield ``items`` at ``rate`` per second on average (0 = as fast as possible).
 
+    Item ``i`` is released at ``start + i / rate``, so a slow consumer catches up
+    instead of drifting: the long-run rate holds, not the gap between two items.
+    """
+    if rate < 0:
+        raise ValueError(f"rate must be >= 0 events/s, not {rate:g}")
+    started = time.perf_counter()
+    for i, item in enumerate(items):
+        if rate:
+            ahead = started + i / rate - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
+        yield item
+
+
+def send_synthetic(settings: Settings, count: int, *, seed: int, console: Console,
+                   rate: float = 0.0) -> int:
+    """Send ``count`` simulated events with a progress bar, at ``rate`` events/s
+    (0 = as fast as possible); return how many were delivered."""
     from streamtune.simulator import Simulator
 
     connect(settings)
     with EventProducer.from_settings(settings) as producer, _progress(console) as bar:
         task = bar.add_task("producing", total=count, rate=0.0)
         started = time.perf_counter()
-        for i, event in enumerate(Simulator(seed).events(count), start=1):
+        every = max(1, min(1000, int(rate))) if rate else 1000
+        for i, event in enumerate(paced(Simulator(seed).events(count), rate), start=1):
             producer.send(event)
-            if i % 1000 == 0 or i == count:
+            if i % every == 0 or i == count:
                 bar.update(task, completed=i, rate=i / (time.perf_counter() - started))
     return producer.delivered
