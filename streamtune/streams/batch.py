@@ -11,6 +11,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID, uuid5
 
 from streamtune.config import Settings
 from streamtune.errors import InvalidEvent
@@ -34,6 +35,9 @@ from streamtune.streams.windows import (
 
 _SOURCE_OF_TOPIC_SUFFIX = {f"raw.{source}": source for source in SOURCES.values()}
 
+RECORD_NAMESPACE = UUID("5d0c3a52-9a4e-4f7b-8f1e-2b6c7d8e9f10")
+"""Namespace of the ids given to events a producer sent without ``event_id``."""
+
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
@@ -47,6 +51,11 @@ class RawRecord:
     @property
     def position(self) -> tuple[str, int, int]:
         return self.topic, self.partition, self.offset
+
+    @property
+    def identity(self) -> UUID:
+        """A stable id from the record's position: replays of it get the same one."""
+        return uuid5(RECORD_NAMESPACE, f"{self.topic}/{self.partition}/{self.offset}")
 
 
 @dataclass
@@ -154,6 +163,8 @@ class BatchProcessor:
     def _one(self, record: RawRecord, result: BatchResult, now: float) -> Event | None:
         try:
             event = decode_event(record.value)
+            if "event_id" not in event.model_fields_set:  # else a replay would store it twice
+                event = event.model_copy(update={"event_id": record.identity})
             event, redactions = clean_event(event, redactor=self.redactor)
         except InvalidEvent as exc:
             result.dead_letters.append(self._dead(record, exc.reason, exc.category))
