@@ -17,6 +17,7 @@ and window deltas by (partition, first offset), so replays change nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -241,6 +242,9 @@ class IngestLoop:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("partitions revoked: %s", [(p.topic, p.partition) for p in partitions])
+        for tp in partitions:  # another member reports their lag now
+            with contextlib.suppress(KeyError):
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
 
     # -- lifecycle ---------------------------------------------------------------------
 
