@@ -36,5 +36,5 @@ def report(
     with store, console.status(f"writing the {period} report"):
         page = write_report(store, period, folder, end=window.end)
     console.print(f"{period} report for {window.label()}:")
-    console.print(f"  {page}")
-    console.print(f"  {page.with_name('summary.md')}")
+    for path in (page, page.with_name("summary.md")):  # whole paths, never wrapped
+        console.print(f"  {path}", soft_wrap=True, markup=False, highlight=False)

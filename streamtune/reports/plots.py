@@ -101,6 +101,7 @@ def error_rates(data: ReportData, ax: Axes) -> bool:
             series[kind][b] = n / data.commands_per_bucket[b]
     if not series:
         return False
+    ax.set_prop_cycle(color=matplotlib.color_sequences["tab20"])  # a dozen error types
     for kind, points in sorted(series.items()):
         xs = sorted(points)
         ax.plot(_mid(xs, data), [points[x] for x in xs], marker="o", markersize=3, label=kind)
@@ -176,7 +177,6 @@ def draw_all(data: ReportData, out_dir: Path) -> list[tuple[str, str]]:
     for stem, (caption, draw) in AXES_PLOTS.items():
         fig = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
         ax = fig.subplots()
-        ax.set_prop_cycle(color=matplotlib.color_sequences["tab20"])  # 12 error types
         if draw(data, ax):
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
