@@ -30,9 +30,10 @@ def write_report(store: ClickHouseStore, period: str, out_dir: Path, *,
     Week and month reports compare their headline with the previous period.
     """
     from streamtune.reports import plots, render
-    from streamtune.reports.queries import collect
+    from streamtune.reports.queries import check_tables, collect
 
     window = period_for(period, end)
+    check_tables(store)
     data = collect(store, window, compare=period != "day")
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("*.png"):  # a rerun must not leave plots of an earlier one

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from streamtune.reports.periods import Period
+from streamtune.reports.periods import Period, ReportError
 from streamtune.schemas.topics import SOURCES
 from streamtune.sinks.store import ClickHouseStore
 
@@ -123,6 +123,21 @@ def headline(store: ClickHouseStore, window: Period) -> Headline:
         rollbacks=int(decisions.get("rollback", 0)),
         accuracy={m: (r / s if s else None) for m, (s, r) in sorted(judged.items())},
     )
+
+
+TABLES = (*EVENT_TABLES, "predictions", "alerts", "loop_decisions", "dead_letters",
+          "augmentation_qc")
+
+
+def check_tables(store: ClickHouseStore) -> None:
+    """A :class:`ReportError` naming the fix when the store was never migrated."""
+    present = {name for (name,) in store.query_rows(
+        "SELECT name FROM system.tables WHERE database = {db:String}", {"db": store.database})}
+    missing = [t for t in TABLES if t not in present]
+    if missing:
+        names = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise ReportError(f"database {store.database} lacks the {names} table(s); "
+                          "run the worker or `streamtune db migrate` first")
 
 
 def collect(store: ClickHouseStore, period: Period, *, compare: bool) -> ReportData:

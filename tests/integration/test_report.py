@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from streamtune.reports import write_report
+from streamtune.reports import ReportError, write_report
 from streamtune.sinks.store import ClickHouseStore
 from tests.integration.report_fill import OUTSIDE_TITLE, SCRIPT_TITLE, fill
 from tests.integration.test_dataset_cli import REPO
@@ -215,6 +215,12 @@ def test_empty_period_says_so(store: ClickHouseStore, tmp_path: Path) -> None:
     assert not list((tmp_path / "empty").glob("*.png"))
 
 
+def test_unmigrated_store_is_a_clear_error(store: ClickHouseStore, tmp_path: Path) -> None:
+    store.command(f"DROP TABLE {store.table('alerts')}")
+    with pytest.raises(ReportError, match=rf"^database {store.database} lacks the alerts table"):
+        write_report(store, "day", tmp_path / "r", end=END)
+
+
 def test_cli_writes_the_week_report_and_refuses_bad_input(tmp_path: Path,
                                                           chdb_path: Path) -> None:
     data = tmp_path / "data"
@@ -230,12 +236,9 @@ def test_cli_writes_the_week_report_and_refuses_bad_input(tmp_path: Path,
     assert int(headline(tables((folder / "summary.md").read_text()))["events"]) > 0
     assert len(list(folder.glob("*.png"))) == 5
 
-    for args, message in (
-            (["--period", "year"], "error: unknown period 'year'; use one of day, week, month"),
-            (["--end", "yesterday"], "error: --end 'yesterday' is not an ISO time "
-                                     "(e.g. 2026-11-26T00:00)")):
-        bad = run_cli("report", *args, cwd=tmp_path, env={"STREAMTUNE_DATA_DIR": str(data)})
-        assert bad.returncode == 1 and bad.stderr.strip() == message, bad.stderr
+    bad = run_cli("report", "--period", "year", cwd=tmp_path)
+    assert bad.returncode == 1, bad.stderr  # a bad --end is tested in the unit tests
+    assert bad.stderr.strip() == "error: unknown period 'year'; use one of day, week, month"
 
     with ClickHouseStore(f"chdb://{chdb_path}"):  # this process plays the worker
         held = run_cli("report", cwd=tmp_path, env={"STREAMTUNE_STORE__URL": f"chdb://{chdb_path}"})
