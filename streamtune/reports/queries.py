@@ -99,9 +99,10 @@ def _accuracy(store: ClickHouseStore, window: Period,
         f"ORDER BY {group}model, version", _params(window))
 
 
-def headline(store: ClickHouseStore, window: Period) -> Headline:
-    """The headline numbers of one window."""
-    events = sum(n for *_, n in _events(store, window))
+def headline(store: ClickHouseStore, window: Period,
+             events: list[tuple[str, datetime, str, int]] | None = None) -> Headline:
+    """The headline numbers of one window (``events``: its :func:`_events`, if read already)."""
+    rows = _events(store, window) if events is None else events
     decisions = dict(store.query_rows(
         f"SELECT decision, count() FROM {store.table('loop_decisions')} FINAL "  # noqa: S608
         f"WHERE {_where('time')} GROUP BY decision", _params(window)))
@@ -110,11 +111,9 @@ def headline(store: ClickHouseStore, window: Period) -> Headline:
         judged[model][0] += int(seen)
         judged[model][1] += int(right)
     return Headline(
-        events=events,
-        commands=_scalar(store, f"SELECT count() FROM {store.table('commands')} FINAL "  # noqa: S608
-                         f"WHERE {_where('event_time')}", window),
-        errors=_scalar(store, f"SELECT count() FROM {store.table('errors')} FINAL "  # noqa: S608
-                       f"WHERE {_where('event_time')}", window),
+        events=sum(n for *_, n in rows),
+        commands=sum(n for kind, *_, n in rows if kind == "commands"),
+        errors=sum(n for kind, *_, n in rows if kind == "errors"),
         dead_letters=_scalar(store, f"SELECT count() FROM {store.table('dead_letters')} "  # noqa: S608
                              f"FINAL WHERE {_where('failed_at')}", window),
         alerts=_scalar(store, f"SELECT count() FROM {store.table('alerts')} FINAL "  # noqa: S608
@@ -163,7 +162,7 @@ def collect(store: ClickHouseStore, period: Period, *, compare: bool) -> ReportD
         by_type[t] += n
     return ReportData(
         period=period,
-        headline=headline(store, period),
+        headline=headline(store, period, events),
         previous=headline(store, period.previous()) if compare else None,
         throughput=sorted((b, s, n) for (b, s), n in throughput.items()),
         events_by_kind=dict(sorted(by_kind.items())),
