@@ -12,11 +12,12 @@ import sys
 from streamtune.cli import pipeline  # registers first: stream-side commands lead the help
 from streamtune.cli import learning
 from streamtune.cli import loop
+from streamtune.cli import report
 # isort: on
 from streamtune.cli.app import app, err_console
 from streamtune.errors import StreamtuneError
 
-__all__ = ["app", "learning", "loop", "main", "pipeline"]
+__all__ = ["app", "learning", "loop", "main", "pipeline", "report"]
 
 
 def main() -> None:

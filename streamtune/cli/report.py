@@ -1,0 +1,40 @@
+"""``streamtune report``: a daily, weekly or monthly report as HTML with plots and markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from streamtune.cli.app import app, console, load_settings
+
+
+@app.command("report")
+def report(
+    period: Annotated[str, typer.Option(help="day (hourly buckets), week or month (daily)")]
+    = "day",
+    end: Annotated[str | None, typer.Option(help="end of the period, ISO time (UTC if naive); "
+                                            "default now")] = None,
+    out: Annotated[Path | None, typer.Option(help="folder for report.html, summary.md and the "
+                                             "plots; default <data_dir>/reports/<period>-<date>")]
+    = None,
+) -> None:
+    """Write a report of the store's data: throughput, errors, accuracy, alerts, quality, loop."""
+    from streamtune.errors import StoreLocked
+    from streamtune.reports import default_dir, parse_end, period_for, write_report
+    from streamtune.sinks.store import ClickHouseStore
+
+    window = period_for(period, parse_end(end))  # bad input fails before the store opens
+    settings = load_settings()
+    try:
+        store = ClickHouseStore.from_settings(settings)
+    except StoreLocked:
+        raise StoreLocked(f"the chdb store {settings.store_url} is owned by a running worker; "
+                          "stop it (or use a ClickHouse server) to write a report") from None
+    folder = out or default_dir(settings.data_dir, window)
+    with store, console.status(f"writing the {period} report"):
+        page = write_report(store, period, folder, end=window.end)
+    console.print(f"{period} report for {window.label()}:")
+    for path in (page, page.with_name("summary.md")):  # whole paths, never wrapped
+        console.print(f"  {path}", soft_wrap=True, markup=False, highlight=False)
