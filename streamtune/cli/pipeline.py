@@ -22,7 +22,7 @@ from streamtune.cli.app import (
     schemas_app,
     topics_app,
 )
-from streamtune.errors import InputFileError
+from streamtune.errors import ConfigError, InputFileError
 
 
 @config_app.command("show")
@@ -123,7 +123,8 @@ def db_tables() -> None:
         table = Table("table", "rows")
         for (name,) in store.query_rows(
             "SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE "
-            "'%MergeTree' ORDER BY name", {"db": store.database},
+            "'%MergeTree' AND NOT startsWith(name, '.') ORDER BY name",  # not a view's temp
+            {"db": store.database},
         ):
             table.add_row(name, str(store.count(name)))
     console.print(table)
@@ -195,11 +196,20 @@ def simulate(
 
 @app.command("demo")
 def demo(
-    events: Annotated[int, typer.Option(help="simulated events to stream")] = 20_000,
+    profile: Annotated[str, typer.Option(help="full (make demo) or short (about a minute)")]
+    = "full",
+    events: Annotated[int | None, typer.Option(help="simulated events (default: the profile's)")]
+    = None,
 ) -> None:
-    """Start the dev broker and chdb, stream the simulator through them, show what landed."""
-    from streamtune.demo import run_demo
+    """Run worker, trainer and simulator on the dev broker and chdb with an injected drift,
+    live; print what landed and write the day's report."""
+    from dataclasses import replace
 
-    run_demo(load_settings(), events=events, console=console)
+    from streamtune.demo import PROFILES, run_demo
+
+    if profile not in PROFILES:
+        raise ConfigError(f"--profile: {profile!r} is not one of {', '.join(PROFILES)}")
+    chosen = PROFILES[profile] if events is None else replace(PROFILES[profile], events=events)
+    run_demo(load_settings(), chosen, console=console)
 
 

@@ -98,11 +98,16 @@ def scrape_series(port: int, *, timeout: float = 2.0) -> dict[str, float]:
 
 def scrape(port: int, *, timeout: float = 2.0) -> dict[str, float]:
     """Read a worker's metrics endpoint: metric name -> sum over its labels ({} if down)."""
-    totals: dict[str, float] = {}
-    for sample, value in scrape_series(port, timeout=timeout).items():
+    return totals(scrape_series(port, timeout=timeout))
+
+
+def totals(series: dict[str, float]) -> dict[str, float]:
+    """Samples (name with labels) -> metric name -> sum over its labels."""
+    summed: dict[str, float] = {}
+    for sample, value in series.items():
         name = sample.split("{", 1)[0]
-        totals[name] = totals.get(name, 0.0) + value
-    return totals
+        summed[name] = summed.get(name, 0.0) + value
+    return summed
 
 
 def windows_caught_up(port: int, end_offsets: dict[int, int]) -> bool:

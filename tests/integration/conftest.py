@@ -18,6 +18,7 @@ from streamtune.sinks.migrations import migrate
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.dev_broker import DevBroker
 from tests.conftest import free_port, make_settings
+from tests.integration.demo_harness import DemoRun, kill_leftovers, run_demo
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +52,14 @@ def store(settings: Settings) -> Iterator[ClickHouseStore]:
     migrate(opened)
     yield opened
     opened.command(f"DROP DATABASE IF EXISTS {opened.database}")
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
+    """One ``streamtune demo --profile short`` run, shared by the tests that read its store
+    (the demo test, the dashboards' SQL)."""
+    data_dir = tmp_path_factory.mktemp("demo") / "data"
+    try:
+        yield run_demo(data_dir)
+    finally:
+        kill_leftovers(data_dir)

@@ -32,6 +32,10 @@ import clickhouse_connect
 client = clickhouse_connect.get_client(dsn=sys.argv[1])
 out = {}
 for name, sql in json.loads(sys.argv[2]).items():
+    if sql.lstrip().upper().startswith("SYSTEM "):
+        client.command(sql)
+        out[name] = []
+        continue
     result = client.query(sql)
     out[name] = [list(map(lambda v: v if isinstance(v, (int, float, str, bool, type(None), list,
         dict)) else str(v), row)) for row in result.result_rows]
@@ -151,8 +155,14 @@ def caught_up(settings: Settings) -> bool:
 
 def read_store(settings: Settings, queries: dict[str, str]) -> dict[str, list[list[Any]]]:
     """Run queries against a stopped worker's chdb store, in a subprocess."""
+    return read_store_url(settings.store_url, queries)
+
+
+def read_store_url(url: str, queries: dict[str, str]) -> dict[str, list[list[Any]]]:
+    """Run statements in order in one subprocess on the store at ``url`` (chdb lets a
+    process hold one data path); ``SYSTEM ...`` statements return no rows."""
     result = subprocess.run(
-        [sys.executable, "-c", _READER, settings.store_url, json.dumps(queries)],
+        [sys.executable, "-c", _READER, url, json.dumps(queries)],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -12,7 +12,8 @@ import pytest
 from tests.conftest import free_port
 
 COMMANDS = ["produce", "worker", "simulate", "demo", "config", "schemas", "topics", "broker", "db",
-            "dataset", "models", "train", "export", "evaluate", "trainer", "alerts", "review"]
+            "dataset", "models", "train", "export", "evaluate", "trainer", "alerts", "review",
+            "report"]
 
 
 def run_cli(*args: str, cwd: Path,
@@ -38,6 +39,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     (["config", "show"], {"STREAMTUNE_METRICS_PORT": "lots"}, "metrics_port"),
     (["db", "migrate"], {"STREAMTUNE_STORE__URL": "http://127.0.0.1:PORT"}, "cannot open"),
     (["review", "import", "missing.csv"], {}, "no such file"),
+    (["demo", "--profile", "longest"], {}, "is not one of full, short"),
 ])
 def test_user_errors_print_one_line_and_exit_non_zero(tmp_path: Path, args: list[str],
                                                       env: dict[str, str], needle: str) -> None:

@@ -1,0 +1,56 @@
+"""The demo's live view: the worker's metrics, the served model versions and the
+rollout step, and the trainer's latest decisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from streamtune.sinks.metrics import totals
+
+
+def _labels(sample: str) -> dict[str, str]:
+    inner = sample[sample.index("{") + 1:-1]
+    return {key: value.strip('"') for key, value in
+            (part.split("=", 1) for part in inner.split(",") if "=" in part)}
+
+
+def serving_view(series: dict[str, float]) -> tuple[str, str]:
+    """(served versions with their share, the rollout step) from the serving gauge."""
+    served, rollout = [], []
+    for sample, value in series.items():
+        if not sample.startswith("streamtune_serving_percent{"):
+            continue
+        labels = _labels(sample)
+        if labels["role"] == "shadow":
+            rollout.append(f"{labels['version']} canary (shadow)")
+        elif value > 0:
+            served.append(f"{labels['version']} {value:.0f} %")
+            if labels["role"] == "challenger":
+                rollout.append(f"{labels['version']} at {value:.0f} %")
+    return ", ".join(sorted(served)) or "training...", ", ".join(rollout) or "-"
+
+
+def live_view(produced: int, series: dict[str, float], rate: float, elapsed: float,
+              trainer_log: Path) -> Group:
+    """One refresh of the live view; ``rate`` is the worker's recent events/s."""
+    metrics = totals(series)
+    read = metrics.get("streamtune_events_in_total", 0.0)
+    served, rollout = serving_view(series)
+    table = Table("produced", "worker read", "read/s", "dead letters", "duplicates",
+                  "redactions", "windows", "alerts", "intent model", "rollout", "elapsed")
+    table.add_row(
+        f"{produced:,}", f"{read:,.0f}", f"{rate:,.0f}",
+        f"{metrics.get('streamtune_dead_letters_total', 0):,.0f}",
+        f"{metrics.get('streamtune_duplicates_dropped_total', 0):,.0f}",
+        f"{metrics.get('streamtune_redactions_total', 0):,.0f}",
+        f"{metrics.get('streamtune_windows_emitted_total', 0):,.0f}",
+        f"{metrics.get('streamtune_alerts_total', 0):,.0f}",
+        served, rollout, f"{elapsed:.0f} s")
+    lines = trainer_log.read_text(errors="replace").splitlines()[-7:] \
+        if trainer_log.exists() else []
+    return Group(table, Text("trainer: " + "\n         ".join(
+        line[:150] for line in lines if line.strip()), style="cyan"))

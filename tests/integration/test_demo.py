@@ -1,0 +1,74 @@
+"""``streamtune demo`` end to end (its short profile), as a user runs it: it finishes by
+itself with everything landed, alerts raised and a report written, leaves no process
+behind, and Ctrl-C at any point stops everything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.demo_harness import (
+    DemoRun,
+    eventually,
+    kill_leftovers,
+    processes_of,
+    start_demo,
+    wait_for_output,
+)
+
+pytestmark = pytest.mark.integration
+
+SOURCES = ("commands", "errors", "feedback", "corrections", "traces", "metrics",
+           "performance", "error_states")
+
+
+def test_demo_runs_end_to_end_and_leaves_nothing_running(demo_run: DemoRun) -> None:
+    assert demo_run.returncode == 0, demo_run.output[-4000:]
+    assert demo_run.seconds < 300, f"the short demo took {demo_run.seconds:.0f} s"
+    assert eventually(lambda: processes_of(demo_run.data_dir)) == []
+    db = demo_run.database
+    counts = demo_run.query({
+        **{table: f"SELECT count() FROM {db}.{table}" for table in SOURCES},
+        "dead letters": f"SELECT count() FROM {db}.dead_letters",
+        "leaks": f"SELECT count() FROM {db}.commands WHERE position(raw_input, 'demo-S3cret-pw')"
+                 " > 0",
+        "new type": f"SELECT count() FROM {db}.commands WHERE command_type = 'isolate_segment'",
+        "alerts": f"SELECT DISTINCT kind FROM {db}.alerts FINAL",
+        "champion": f"SELECT candidate FROM {db}.loop_decisions FINAL WHERE decision = "
+                    "'promote' ORDER BY time LIMIT 1",
+        "served": f"SELECT count() FROM {db}.predictions FINAL WHERE served",
+    })
+    for table in SOURCES:
+        assert counts[table][0][0] > 0, table
+    assert counts["dead letters"][0][0] > 0  # the hostile payloads
+    assert counts["leaks"][0][0] == 0
+    assert counts["new type"][0][0] > 0  # the drift came
+    assert {"drift", "new_pattern"} & {kind for (kind,) in counts["alerts"]}
+    assert counts["champion"] == [["v1"]]  # bootstrapped from the stream
+    assert counts["served"][0][0] > 0
+    report = demo_run.report
+    assert report.is_file() and report.with_name("summary.md").is_file()
+    assert list(report.parent.glob("*.png"))
+
+
+@pytest.mark.parametrize("moment", ["dev broker at", "trainer pid"])
+def test_ctrl_c_stops_everything(tmp_path: Path, moment: str) -> None:
+    data_dir, log = tmp_path / "data", tmp_path / "demo.log"
+    demo = start_demo(data_dir, log)
+    try:
+        wait_for_output(log, moment, demo)
+        if moment == "trainer pid":
+            time.sleep(8)  # worker and trainer mid-start, traffic flowing
+        os.killpg(demo.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        returncode = demo.wait(90)
+        output = log.read_text(errors="replace")
+        assert returncode == 130, output[-3000:]  # the shell's code for an interrupt
+        assert eventually(lambda: processes_of(data_dir)) == []
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+        kill_leftovers(data_dir)
