@@ -196,13 +196,13 @@ def simulate(
 
 @app.command("demo")
 def demo(
-    profile: Annotated[str, typer.Option(help="full (make demo) or short (about a minute)")]
+    profile: Annotated[str, typer.Option(help="full (make demo) or short (the end-to-end test's)")]
     = "full",
     events: Annotated[int | None, typer.Option(help="simulated events (default: the profile's)")]
     = None,
 ) -> None:
     """Run worker, trainer and simulator on the dev broker and chdb with an injected drift,
-    live; print what landed and write the day's report."""
+    live; print what landed and write a report of the last hour."""
     from dataclasses import replace
 
     from streamtune.demo import PROFILES, run_demo

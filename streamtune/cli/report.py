@@ -1,4 +1,4 @@
-"""``streamtune report``: a daily, weekly or monthly report as HTML with plots and markdown."""
+"""``streamtune report``: an hourly, daily, weekly or monthly report (HTML with plots, markdown)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from streamtune.cli.app import app, console, load_settings
 
 @app.command("report")
 def report(
-    period: Annotated[str, typer.Option(help="day (hourly buckets), week or month (daily)")]
+    period: Annotated[str, typer.Option(
+        help="hour (minute buckets), day (hourly), week or month (daily)")]
     = "day",
     end: Annotated[str | None, typer.Option(help="end of the period, ISO time (UTC if naive); "
                                             "default now")] = None,

@@ -5,7 +5,7 @@ starts a worker and a trainer, and streams the simulator into Kafka: the
 trainer bootstraps a champion, then a drift (a new command type, more
 failures) raises alerts and the loop retrains, canaries and rolls out a new
 version, live on screen. It then stops the processes, prints what landed and
-writes the day's report. Everything it started is stopped on the way out,
+writes the last hour's report. Everything it started is stopped on the way out,
 Ctrl-C included.
 """
 
@@ -117,14 +117,15 @@ def run_demo(settings: Settings, profile: DemoProfile, *, console: Console) -> P
 
 
 def _write_report(settings: Settings, store: ClickHouseStore) -> Path:
-    """The day's report, up to the last event: the simulator's clock runs ahead of the
-    wall clock when it streams faster than its own pace."""
+    """The last hour's report (minute buckets: the drift and the rollout show), up to
+    the last event: the simulator's clock runs ahead of the wall clock when it streams
+    faster than its own pace."""
     from streamtune.reports import default_dir, period_for, write_report
 
     last = store.query_rows(
         f"SELECT max(event_time) FROM {store.table('commands')}")[0][0]  # noqa: S608
     end = max(datetime.now(UTC), last.replace(tzinfo=UTC) + timedelta(seconds=1))
-    return write_report(store, "day", default_dir(settings.data_dir, period_for("day", end)),
+    return write_report(store, "hour", default_dir(settings.data_dir, period_for("hour", end)),
                         end=end)
 
 

@@ -49,4 +49,4 @@ PROFILES = {
         **LOOP_ENV, "STREAMTUNE_LOOP__MIN_TRAIN_EVENTS": "500",
         "STREAMTUNE_DETECTION__PATTERN_WARMUP_EVENTS": "800"}),
 }
-"""``full`` is ``make demo``; ``short`` is the end-to-end test's (about a minute)."""
+"""``full`` is ``make demo``; ``short`` is the end-to-end test's (about 100 s here)."""

@@ -18,13 +18,14 @@ __all__ = ["PERIODS", "Period", "ReportError", "default_dir", "parse_end", "peri
 
 
 def default_dir(data_dir: Path, period: Period) -> Path:
-    """``<data_dir>/reports/<period>-<end date>``."""
-    return data_dir / "reports" / f"{period.name}-{period.end:%Y-%m-%d}"
+    """``<data_dir>/reports/<period>-<end date>`` (and the end's time for an hour)."""
+    stamp = "%Y-%m-%d-%H%M" if period.name == "hour" else "%Y-%m-%d"
+    return data_dir / "reports" / f"{period.name}-{period.end.strftime(stamp)}"
 
 
 def write_report(store: ClickHouseStore, period: str, out_dir: Path, *,
                  end: datetime | None = None) -> Path:
-    """Write the ``period`` report (day, week or month) ending at ``end`` (default now).
+    """Write the ``period`` report (hour, day, week or month) ending at ``end`` (default now).
 
     Returns the HTML path; ``summary.md`` and the PNG plots lie beside it.
     Week and month reports compare their headline with the previous period.

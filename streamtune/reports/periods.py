@@ -1,4 +1,4 @@
-"""Report periods: which time window a day/week/month report covers, and its buckets.
+"""Report periods: which time window an hour/day/week/month report covers, and its buckets.
 
 A period ends at ``end`` (default: now, UTC) and reaches back a fixed length;
 ``previous()`` is the window of equal length just before it, for trends.
@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from streamtune.errors import StreamtuneError
 
-#: period name -> (length, bucket: "hour" or "day", title)
+#: period name -> (length, bucket: "minute", "hour" or "day", title)
 PERIODS: dict[str, tuple[timedelta, str, str]] = {
+    "hour": (timedelta(hours=1), "minute", "hourly close-up"),
     "day": (timedelta(days=1), "hour", "daily summary"),
     "week": (timedelta(days=7), "day", "weekly analysis"),
     "month": (timedelta(days=30), "day", "monthly trends"),
@@ -26,7 +27,7 @@ class ReportError(StreamtuneError):
 
 @dataclass(frozen=True)
 class Period:
-    """One report window: ``[start, end)`` in UTC, cut into hour or day buckets."""
+    """One report window: ``[start, end)`` in UTC, cut into minute, hour or day buckets."""
 
     name: str
     start: datetime
@@ -59,7 +60,7 @@ def parse_end(text: str | None) -> datetime | None:
 
 
 def period_for(name: str, end: datetime | None = None) -> Period:
-    """The ``name`` period (day, week or month) ending at ``end`` (default now)."""
+    """The ``name`` period (hour, day, week or month) ending at ``end`` (default now)."""
     if name not in PERIODS:
         raise ReportError(f"unknown period {name!r}; use one of {', '.join(PERIODS)}")
     stop = (end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)

@@ -31,8 +31,11 @@ def _x(when: datetime) -> float:
     return float(date2num(when.replace(tzinfo=None)))  # type: ignore[no-untyped-call]
 
 
+_BUCKETS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
 def _bucket(data: ReportData) -> timedelta:
-    return timedelta(hours=1) if data.period.bucket == "hour" else timedelta(days=1)
+    return _BUCKETS[data.period.bucket]
 
 
 def _width(data: ReportData) -> float:
@@ -41,7 +44,11 @@ def _width(data: ReportData) -> float:
 
 
 def _floor(when: datetime, data: ReportData) -> datetime:
-    when = when.replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    """The start of the bucket ``when`` falls in (naive UTC)."""
+    when = when.replace(tzinfo=None, second=0, microsecond=0)
+    if data.period.bucket == "minute":
+        return when
+    when = when.replace(minute=0)
     return when if data.period.bucket == "hour" else when.replace(hour=0)
 
 

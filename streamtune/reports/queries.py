@@ -16,7 +16,7 @@ from streamtune.schemas.topics import SOURCES
 from streamtune.sinks.store import ClickHouseStore
 
 EVENT_TABLES: tuple[str, ...] = tuple(SOURCES.values())
-_BUCKET = {"hour": "toStartOfHour", "day": "toStartOfDay"}
+_BUCKET = {"minute": "toStartOfMinute", "hour": "toStartOfHour", "day": "toStartOfDay"}
 _WINDOW = "{col} >= {{start:DateTime64(3, 'UTC')}} AND {col} < {{end:DateTime64(3, 'UTC')}}"
 
 

@@ -24,7 +24,8 @@ ERROR_TYPES = ("timeout", "conflict", "permission_denied")
 
 def _offsets(end: datetime) -> list[timedelta]:
     """How long before ``end`` each group of rows lies (negative: after it)."""
-    hours = [timedelta(hours=h, minutes=20) for h in (1, 2, 3, 5, 8, 13, 23)]
+    hours = [timedelta(minutes=20)] + [timedelta(hours=h, minutes=20)
+                                       for h in (1, 2, 3, 5, 8, 13, 23)]
     days = [timedelta(days=d, hours=4) for d in (2, 3, 5)]
     previous = [timedelta(days=d, hours=2) for d in (8, 10)]
     outside = [timedelta(0), -timedelta(hours=2)]

@@ -31,7 +31,8 @@ from tests.unit.test_cli import run_cli
 pytestmark = pytest.mark.integration
 
 END = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-LENGTH = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
+LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7),
+          "month": timedelta(days=30)}
 EVENT_TABLES = ("commands", "errors", "feedback", "corrections", "traces", "metrics",
                 "performance", "error_states")
 CHROMIUM = "/usr/bin/chromium"
@@ -77,7 +78,7 @@ def headline(md: dict[str, list[dict[str, str]]], column: str = "this period") -
     return {row["figure"]: row[column] for row in md["Headline"]}
 
 
-@pytest.mark.parametrize("period", ["day", "week", "month"])
+@pytest.mark.parametrize("period", ["hour", "day", "week", "month"])
 def test_numbers_equal_direct_queries(store: ClickHouseStore, tmp_path: Path,
                                       period: str) -> None:
     fill(store, END)
@@ -129,7 +130,7 @@ def test_numbers_equal_direct_queries(store: ClickHouseStore, tmp_path: Path,
     assert OUTSIDE_TITLE not in text and "v9-shadow" not in text
     if period == "day":  # the planted title is in the day; its tags must arrive as text
         assert "<script>" not in text and html.escape(SCRIPT_TITLE) in text
-    else:
+    elif period != "hour":  # week and month compare with the period before
         before = Direct(store, END - 2 * LENGTH[period], END - LENGTH[period])
         assert "<b>" not in text and "&lt;b&gt;below&lt;/b&gt;" in text
         previous = headline(md, "previous period")
@@ -238,7 +239,7 @@ def test_cli_writes_the_week_report_and_refuses_bad_input(tmp_path: Path,
 
     bad = run_cli("report", "--period", "year", cwd=tmp_path)
     assert bad.returncode == 1, bad.stderr  # a bad --end is tested in the unit tests
-    assert bad.stderr.strip() == "error: unknown period 'year'; use one of day, week, month"
+    assert bad.stderr.strip() == "error: unknown period 'year'; use one of hour, day, week, month"
 
     with ClickHouseStore(f"chdb://{chdb_path}"):  # this process plays the worker
         held = run_cli("report", cwd=tmp_path, env={"STREAMTUNE_STORE__URL": f"chdb://{chdb_path}"})

@@ -29,7 +29,8 @@ def test_end_is_utc_and_bad_input_is_a_clear_error() -> None:
     assert parse_end(None) is None
     with pytest.raises(ReportError, match=r"^--end .last tuesday. is not an ISO time \(e\.g"):
         parse_end("last tuesday")
-    with pytest.raises(ReportError, match="unknown period 'year'; use one of day, week, month"):
+    with pytest.raises(ReportError,
+                       match="unknown period 'year'; use one of hour, day, week, month"):
         period_for("year")
     now = datetime.now(UTC)
     assert abs(period_for("day").end - now) < timedelta(seconds=5)
