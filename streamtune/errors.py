@@ -17,6 +17,10 @@ class ConfigError(StreamtuneError):
     """A setting is missing or has a bad value."""
 
 
+class UsageError(StreamtuneError):
+    """A command-line argument or option has a bad value."""
+
+
 class BrokerUnavailable(StreamtuneError):
     """Kafka cannot be reached, or the dev broker failed to start."""
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from streamtune.config import Settings, get_settings
+from streamtune.errors import StoreLocked, UsageError
+
+if TYPE_CHECKING:
+    from streamtune.sinks.store import ClickHouseStore
 
 app = typer.Typer(
     help="streamtune: stream control-system events through Kafka into ClickHouse, and learn.",
@@ -41,3 +47,24 @@ def load_settings() -> Settings:
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
     return settings
 
+
+def iso_time(text: str | None, option: str) -> datetime | None:
+    """An ISO date/time option (UTC when it names no zone), or None when not given."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not an ISO time (e.g. 2026-11-26T00:00)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def open_store(settings: Settings, purpose: str) -> ClickHouseStore:
+    """The store, or one line saying that a running worker owns the chdb path."""
+    from streamtune.sinks.store import ClickHouseStore
+
+    try:
+        return ClickHouseStore.from_settings(settings)
+    except StoreLocked:
+        raise StoreLocked(f"the chdb store {settings.store_url} is owned by a running worker; "
+                          f"stop it (or use a ClickHouse server) to {purpose}") from None

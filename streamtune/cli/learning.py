@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,21 +13,13 @@ from streamtune.cli.app import (
     app,
     console,
     dataset_app,
+    iso_time,
     load_settings,
     models_app,
+    open_store,
 )
 from streamtune.config import Settings
 from streamtune.errors import DatasetError
-
-
-def _utc(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise DatasetError(f"{option}: not an ISO date/time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataset_app.command("build")
@@ -41,21 +32,14 @@ def dataset_build(
     = None,
 ) -> None:
     """Build a snapshot of NAME from the store (reuses an identical one)."""
-    from streamtune.errors import StoreLocked
     from streamtune.models.datasets import NAMES, build_snapshot
-    from streamtune.sinks.store import ClickHouseStore
 
     if name not in NAMES:
         raise DatasetError(f"unknown dataset {name!r}; use one of {', '.join(NAMES)}")
+    bounds = iso_time(since, "--since"), iso_time(until, "--until")
     settings = load_settings()
-    try:
-        store = ClickHouseStore.from_settings(settings)
-    except StoreLocked:
-        raise StoreLocked(f"the chdb store {settings.store_url} is owned by a running worker; "
-                          "stop it (or use a ClickHouse server) to build a dataset") from None
-    with store:
-        snap = build_snapshot(store, settings, name,
-                              since=_utc(since, "--since"), until=_utc(until, "--until"),
+    with open_store(settings, "build a dataset") as store:
+        snap = build_snapshot(store, settings, name, since=bounds[0], until=bounds[1],
                               filters={"source": source} if source else None)
     splits = snap.manifest["dataset_stats"]["splits"]
     console.print(f"{name} snapshot {snap.id}: "

@@ -22,7 +22,7 @@ from streamtune.cli.app import (
     schemas_app,
     topics_app,
 )
-from streamtune.errors import ConfigError, InputFileError
+from streamtune.errors import InputFileError, UsageError
 
 
 @config_app.command("show")
@@ -208,7 +208,7 @@ def demo(
     from streamtune.demo import PROFILES, run_demo
 
     if profile not in PROFILES:
-        raise ConfigError(f"--profile: {profile!r} is not one of {', '.join(PROFILES)}")
+        raise UsageError(f"--profile: {profile!r} is not one of {', '.join(PROFILES)}")
     chosen = PROFILES[profile] if events is None else replace(PROFILES[profile], events=events)
     run_demo(load_settings(), chosen, console=console)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from streamtune.cli.app import app, console, load_settings
+from streamtune.cli.app import app, console, iso_time, load_settings, open_store
 
 
 @app.command("report")
@@ -22,17 +22,11 @@ def report(
     = None,
 ) -> None:
     """Write a report of the store's data: throughput, errors, accuracy, alerts, quality, loop."""
-    from streamtune.errors import StoreLocked
-    from streamtune.reports import default_dir, parse_end, period_for, write_report
-    from streamtune.sinks.store import ClickHouseStore
+    from streamtune.reports import default_dir, period_for, write_report
 
-    window = period_for(period, parse_end(end))  # bad input fails before the store opens
+    window = period_for(period, iso_time(end, "--end"))  # bad input fails before the store opens
     settings = load_settings()
-    try:
-        store = ClickHouseStore.from_settings(settings)
-    except StoreLocked:
-        raise StoreLocked(f"the chdb store {settings.store_url} is owned by a running worker; "
-                          "stop it (or use a ClickHouse server) to write a report") from None
+    store = open_store(settings, "write a report")
     folder = out or default_dir(settings.data_dir, window)
     with store, console.status(f"writing the {period} report"):
         page = write_report(store, period, folder, end=window.end)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from streamtune.reports.periods import PERIODS, Period, ReportError, parse_end, period_for
+from streamtune.reports.periods import PERIODS, Period, ReportError, period_for
 from streamtune.sinks.store import ClickHouseStore
 
-__all__ = ["PERIODS", "Period", "ReportError", "default_dir", "parse_end", "period_for",
-           "write_report"]
+__all__ = ["PERIODS", "Period", "ReportError", "default_dir", "period_for", "write_report"]
 
 
 def default_dir(data_dir: Path, period: Period) -> Path:

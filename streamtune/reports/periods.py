@@ -48,17 +48,6 @@ class Period:
         return f"{self.start:%Y-%m-%d %H:%M} – {self.end:%Y-%m-%d %H:%M} UTC"
 
 
-def parse_end(text: str | None) -> datetime | None:
-    """An ISO time (naive means UTC) or None; a bad one is a :class:`ReportError`."""
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ReportError(f"--end {text!r} is not an ISO time (e.g. 2026-11-26T00:00)") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def period_for(name: str, end: datetime | None = None) -> Period:
     """The ``name`` period (hour, day, week or month) ending at ``end`` (default now)."""
     if name not in PERIODS:

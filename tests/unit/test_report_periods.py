@@ -6,29 +6,31 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streamtune.reports import ReportError, parse_end, period_for
+from streamtune.cli.app import iso_time
+from streamtune.errors import UsageError
+from streamtune.reports import ReportError, period_for
 from streamtune.reports.queries import Headline, ReportData
 from streamtune.reports.render import html_page, markdown
 
 END = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("name", "days", "bucket"),
-                         [("day", 1, "hour"), ("week", 7, "day"), ("month", 30, "day")])
-def test_periods_reach_back_their_length(name: str, days: int, bucket: str) -> None:
+@pytest.mark.parametrize(("name", "hours", "bucket"), [
+    ("hour", 1, "minute"), ("day", 24, "hour"), ("week", 7 * 24, "day"), ("month", 30 * 24, "day")])
+def test_periods_reach_back_their_length(name: str, hours: int, bucket: str) -> None:
     period = period_for(name, END)
-    assert (period.start, period.end, period.bucket) == (END - timedelta(days=days), END, bucket)
+    assert (period.start, period.end, period.bucket) == (END - timedelta(hours=hours), END, bucket)
     before = period.previous()
-    assert (before.start, before.end) == (END - timedelta(days=2 * days), period.start)
+    assert (before.start, before.end) == (END - timedelta(hours=2 * hours), period.start)
 
 
 def test_end_is_utc_and_bad_input_is_a_clear_error() -> None:
-    assert parse_end("2026-03-15T12:00") == END
-    assert parse_end("2026-03-15T14:00+02:00") == END  # the same instant
-    assert period_for("day", parse_end("2026-03-15T14:00+02:00")).end.tzinfo == UTC
-    assert parse_end(None) is None
-    with pytest.raises(ReportError, match=r"^--end .last tuesday. is not an ISO time \(e\.g"):
-        parse_end("last tuesday")
+    assert iso_time("2026-03-15T12:00", "--end") == END
+    assert iso_time("2026-03-15T14:00+02:00", "--end") == END  # the same instant
+    assert period_for("day", iso_time("2026-03-15T14:00+02:00", "--end")).end.tzinfo == UTC
+    assert iso_time(None, "--end") is None
+    with pytest.raises(UsageError, match=r"^--end .last tuesday. is not an ISO time \(e\.g"):
+        iso_time("last tuesday", "--end")
     with pytest.raises(ReportError,
                        match="unknown period 'year'; use one of hour, day, week, month"):
         period_for("year")
