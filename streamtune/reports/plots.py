@@ -58,12 +58,17 @@ def _mid(xs: list[datetime], data: ReportData) -> list[float]:
 
 
 def _time_axis(ax: Axes, data: ReportData) -> None:
-    """Whole buckets from the period's first to its last."""
+    """Whole buckets from the bucket before the period's first event (or the period's start,
+    if later) to the period's last bucket: data that began late in the period is not
+    squeezed into its right edge."""
     locator = AutoDateLocator()  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    start = _floor(data.period.start, data)
+    if data.throughput:
+        start = max(start, _floor(data.throughput[0][0], data) - _bucket(data))
     last = data.period.end - timedelta(microseconds=1)
-    ax.set_xlim(_x(_floor(data.period.start, data)), _x(_floor(last, data) + _bucket(data)))
+    ax.set_xlim(_x(start), _x(_floor(last, data) + _bucket(data)))
     ax.set_xlabel("time (UTC)")
     ax.grid(alpha=0.3)
 
