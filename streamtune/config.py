@@ -105,7 +105,9 @@ class PipelineSettings(BaseModel):
     )
     dedup_horizon_s: int = Field(3600, ge=0, description="drop repeated event_ids this long")
     dedup_max_ids: int = Field(1_000_000, ge=1000)
-    raw_ttl_days: int = Field(30, ge=1, le=3650)
+    raw_ttl_days: int = Field(
+        30, ge=1, le=3650, description="event tables, augmented rows and predictions")
+    dlq_ttl_days: int = Field(90, ge=1, le=3650, description="dead letters")
     redaction_patterns: list[str] = Field(
         default_factory=list, description="extra regexes whose matches are redacted"
     )

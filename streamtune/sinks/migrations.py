@@ -92,23 +92,31 @@ def migrate(store: ClickHouseStore) -> list[Migration]:
     return now_applied
 
 
-def apply_retention(store: ClickHouseStore, *, days: int) -> list[str]:
-    """Set the raw-event TTL of every event table to ``days``; return the tables changed.
+RAW_TTL_TABLES = ("augmented", "predictions")
+"""Per-event rows derived from raw events: they expire with them."""
+
+
+def apply_retention(store: ClickHouseStore, *, raw_days: int, dlq_days: int) -> list[str]:
+    """Set the TTL of the event tables and their derived rows to ``raw_days`` and of
+    dead letters to ``dlq_days``; return the tables changed.
 
     Existing parts are not rewritten at once (``materialize_ttl_after_modify = 0``);
     they expire as ClickHouse merges them.
     """
     from streamtune.schemas.topics import SOURCES
 
+    wanted = {**{table: ("event_time", raw_days)
+                 for table in (*SOURCES.values(), *RAW_TTL_TABLES)},
+              "dead_letters": ("failed_at", dlq_days)}
     changed = []
-    for table in SOURCES.values():
+    for table, (column, days) in wanted.items():
         (create,) = store.query_rows(
             "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
             "AND name = {t:String}", {"db": store.database, "t": table})[0]
-        if f"INTERVAL {int(days)} DAY" in create:
-            continue
+        if f"INTERVAL {int(days)} DAY" in create or f"toIntervalDay({int(days)})" in create:
+            continue  # as created, or as ClickHouse shows it after an ALTER
         store.command(
-            f"ALTER TABLE {store.table(table)} MODIFY TTL toDateTime(event_time) + "
+            f"ALTER TABLE {store.table(table)} MODIFY TTL toDateTime({column}) + "
             f"INTERVAL {int(days)} DAY SETTINGS materialize_ttl_after_modify = 0"
         )
         changed.append(table)

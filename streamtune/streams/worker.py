@@ -72,7 +72,8 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
     store = ClickHouseStore.from_settings(settings)
     try:
         migrate(store)
-        apply_retention(store, days=settings.pipeline.raw_ttl_days)
+        apply_retention(store, raw_days=settings.pipeline.raw_ttl_days,
+                        dlq_days=settings.pipeline.dlq_ttl_days)
         metrics = PipelineMetrics()
         metrics.serve(settings.metrics_port)
         sink = ClickHouseSink(store, metrics=metrics,

@@ -1,0 +1,47 @@
+"""Retention on a real chdb store: the settings' TTLs land on every table that has one,
+and a merge drops what is older while keeping the rest."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from streamtune.schemas.topics import SOURCES
+from streamtune.sinks.migrations import apply_retention
+from streamtune.sinks.store import ClickHouseStore
+
+pytestmark = pytest.mark.integration
+
+
+def _ttl(store: ClickHouseStore, table: str) -> str:
+    create = store.query_rows(
+        "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
+        "AND name = {t:String}", {"db": store.database, "t": table})[0][0]
+    return str(create).split(" TTL ", 1)[1]
+
+
+def test_settings_set_every_ttl_and_a_merge_expires_old_rows(store: ClickHouseStore) -> None:
+    assert apply_retention(store, raw_days=30, dlq_days=90) == []  # the migrations' own
+    changed = apply_retention(store, raw_days=7, dlq_days=14)
+    derived = {*SOURCES.values(), "augmented", "predictions"}
+    assert set(changed) == derived | {"dead_letters"}
+    for table in derived:
+        assert _ttl(store, table).startswith("toDateTime(event_time) + toIntervalDay(7)"), table
+    assert _ttl(store, "dead_letters").startswith("toDateTime(failed_at) + toIntervalDay(14)")
+    assert apply_retention(store, raw_days=7, dlq_days=14) == []  # already so: no ALTER
+
+    now = datetime.now(UTC)
+    store.insert("commands", [(uuid.uuid4(), now - timedelta(days=10), "old"),
+                              (uuid.uuid4(), now - timedelta(days=3), "recent")],
+                 ["event_id", "event_time", "raw_input"])
+    store.insert("dead_letters", [("raw.commands", 0, 1, now - timedelta(days=20), "x", "json"),
+                                  ("raw.commands", 0, 2, now - timedelta(days=10), "y", "json")],
+                 ["topic", "partition", "offset", "failed_at", "reason", "category"])
+    for table in ("commands", "dead_letters"):
+        store.command(f"OPTIMIZE TABLE {store.table(table)} FINAL")
+    kept = [r for (r,) in store.query_rows(f"SELECT raw_input FROM {store.table('commands')}")]
+    assert kept == ["recent"]
+    letters = store.query_rows(f"SELECT offset FROM {store.table('dead_letters')}")
+    assert [o for (o,) in letters] == [2]
