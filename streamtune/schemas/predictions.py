@@ -38,5 +38,8 @@ class PredictionRecord(BaseModel):
     outputs: dict[str, Any] = Field(default_factory=dict)
     truth: str = ""
     correct: Literal[-1, 0, 1] = -1
+    replaces: Literal[-1, 0, 1] = Field(
+        -1, description="a re-emitted record's earlier outcome, which this one supersedes "
+                        "(-1: none counted), so live counts stay one per event")
     latency_us: int = Field(0, ge=0)
     worker: str = ""

@@ -70,7 +70,8 @@ class PipelineMetrics:
         self.predictions = Counter("streamtune_predictions", "Prediction records emitted",
                                    ["model", "role"], registry=r)
         self.live_correct = Counter("streamtune_live_correct",
-                                    "Served predictions whose truth is known, by outcome",
+                                    "Served predictions by the outcome first known for each "
+                                    "(a later correction is not counted again)",
                                     ["model", "outcome"], registry=r)
         self.serving = Gauge("streamtune_serving_percent",
                              "Share of sessions each served version answers",

@@ -100,7 +100,7 @@ class LiveStage:
         m = self.metrics
         for p in out.predictions:
             m.predictions.labels(p["model"], p["role"]).inc()
-            if p["served"] and p["correct"] >= 0:
+            if p["served"] and p["correct"] >= 0 and p.get("replaces", -1) == -1:
                 m.live_correct.labels(p["model"], "right" if p["correct"] else "wrong").inc()
         for alert in out.alerts:
             m.alerts.labels(alert.kind, alert.severity).inc()

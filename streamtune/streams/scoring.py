@@ -89,8 +89,11 @@ class InlineScorer:
         for event in events:
             meant = (event.corrected_command_type if isinstance(event, CorrectionEvent)
                      else event.actual_command_type)
-            for earlier in self._intents.get(str(event.refers_to), []) if meant else []:
-                out.append({**earlier, "truth": meant, "correct": int(earlier["label"] == meant)})
+            kept = self._intents.get(str(event.refers_to), []) if meant else []
+            for i, earlier in enumerate(kept):
+                kept[i] = {**earlier, "truth": meant, "correct": int(earlier["label"] == meant),
+                           "replaces": earlier["correct"]}
+                out.append(kept[i])
         return out
 
     # -- per model -----------------------------------------------------------------------

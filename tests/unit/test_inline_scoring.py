@@ -167,3 +167,10 @@ def test_a_correction_later_changes_the_truth_of_the_intent_it_refers_to(
     assert fixed["label"] == first[str(target.event_id)]["label"]  # same answer, new truth
     confirmed = by_event[str(commands[8].event_id)]
     assert confirmed["correct"] == first[str(commands[8].event_id)]["correct"]
+    # each re-emission names the outcome it supersedes, so live counts stay one per event
+    assert fixed["replaces"] == first[str(target.event_id)]["correct"]
+    assert confirmed["replaces"] == confirmed["correct"]
+    again = [r for r in scorer.score([correction.model_copy(update={
+        "corrected_command_type": target.command_type})]) if r["model"] == "intent_classifier"]
+    assert [(r["correct"], r["replaces"]) for r in again] == [(int(
+        fixed["label"] == target.command_type), 0)]  # supersedes the correction, not the first

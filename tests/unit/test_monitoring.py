@@ -29,6 +29,7 @@ from streamtune.schemas.predictions import PredictionRecord
 from tests.conftest import make_settings
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 LOOP = LoopSettings()
 MODEL = "intent_classifier"
 
@@ -66,6 +67,18 @@ def test_live_accuracy_counts_served_labelled_events_per_hour_and_version() -> N
     assert live.accuracy(MODEL, since=T0 + timedelta(minutes=1),
                          until=T0 + timedelta(hours=2)) == (1, 1)
     assert live.timeline(MODEL) == [(T0, "v1", 1, 2), (T0 + timedelta(hours=1), "v2", 1, 1)]
+
+
+def test_a_re_emitted_outcome_corrects_its_count_instead_of_adding_one() -> None:
+    live = LiveAccuracy()
+    live.observe(record(1, at=T0, correct=1))
+    live.observe(record(2, at=T0, correct=1))
+    fixed = record(1, at=T0, correct=0).model_copy(update={"replaces": 1})  # user: wrong
+    assert live.observe(fixed)
+    assert live.accuracy(MODEL, since=T0, until=T0 + HOUR) == (1, 2)
+    late = record(3, at=T0 + 3 * HOUR, correct=0).model_copy(update={"replaces": 1})
+    assert not live.observe(late)  # its first outcome was never counted here
+    assert live.accuracy(MODEL, since=T0, until=T0 + 4 * HOUR) == (1, 2)
 
 
 def test_live_accuracy_keeps_seven_days_and_round_trips_its_state() -> None:

@@ -57,13 +57,22 @@ class LiveAccuracy:
         self._newest: datetime | None = None
 
     def observe(self, record: PredictionRecord) -> bool:
-        """Count ``record`` if it was served and its truth is known; return whether it counted."""
+        """Count ``record`` if it was served and its truth is known; return whether it counted.
+
+        A re-emitted record that ``replaces`` a counted outcome corrects that count instead
+        of adding a second one."""
         if not record.served or record.correct == -1:
             return False
         hour = hour_start(record.event_time)
         if self._newest is not None and hour < self._newest - self.retention:
             return False
-        counts = self._counts.setdefault((record.model, record.version, hour), [0, 0])
+        key = (record.model, record.version, hour)
+        if record.replaces != -1:
+            if key not in self._counts:  # the earlier outcome was never counted here
+                return False
+            self._counts[key][0] += record.correct - record.replaces
+            return True
+        counts = self._counts.setdefault(key, [0, 0])
         counts[0] += record.correct
         counts[1] += 1
         if self._newest is None or hour > self._newest:
