@@ -11,6 +11,8 @@ Ctrl-C included.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -41,15 +43,26 @@ from streamtune.streams.ingest import deltas_topic
 __all__ = ["PROFILES", "DemoProfile", "run_demo"]
 
 IDLE_CLOSE_S = 3
+PR_SET_PDEATHSIG = 1
 BOOTSTRAP_TIMEOUT_S = 240
 """How long the demo waits for the trainer's first champion before it gives up."""
 
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A streamtune process in a session of its own (a terminal's Ctrl-C reaches only the
+    demo, which stops it in order) that gets SIGTERM should the demo itself be killed."""
     with log.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "streamtune", *args], env=env, stdout=out,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_terminate_with_parent)
+
+
+def _terminate_with_parent() -> None:
+    """Linux: deliver SIGTERM to this child when its parent dies (even by SIGKILL)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -1,6 +1,7 @@
 """``streamtune demo`` end to end (its short profile), as a user runs it: it finishes by
 itself with everything landed, alerts raised and a report written, leaves no process
-behind, and Ctrl-C at any point stops everything."""
+behind, Ctrl-C at any point stops everything, and a killed demo takes its worker and
+trainer along."""
 
 from __future__ import annotations
 
@@ -71,4 +72,19 @@ def test_ctrl_c_stops_everything(tmp_path: Path, moment: str) -> None:
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
+        kill_leftovers(data_dir)
+
+
+def test_a_killed_demo_takes_its_worker_and_trainer_along(tmp_path: Path) -> None:
+    data_dir, log = tmp_path / "data", tmp_path / "demo.log"
+    demo = start_demo(data_dir, log)
+    try:
+        wait_for_output(log, "trainer pid", demo)
+        time.sleep(3)
+        os.killpg(demo.pid, signal.SIGKILL)  # no cleanup can run in the demo itself
+        demo.wait(10)
+        left = eventually(lambda: [p for p in processes_of(data_dir) if "noida" not in p],
+                          timeout=60)
+        assert left == []  # the dev broker stays, like after `streamtune broker start`
+    finally:
         kill_leftovers(data_dir)
