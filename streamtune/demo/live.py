@@ -40,17 +40,17 @@ def live_view(produced: int, series: dict[str, float], rate: float, elapsed: flo
     metrics = totals(series)
     read = metrics.get("streamtune_events_in_total", 0.0)
     served, rollout = serving_view(series)
-    table = Table("produced", "worker read", "read/s", "dead letters", "duplicates",
-                  "redactions", "windows", "alerts", "intent model", "rollout", "elapsed")
-    table.add_row(
-        f"{produced:,}", f"{read:,.0f}", f"{rate:,.0f}",
-        f"{metrics.get('streamtune_dead_letters_total', 0):,.0f}",
-        f"{metrics.get('streamtune_duplicates_dropped_total', 0):,.0f}",
-        f"{metrics.get('streamtune_redactions_total', 0):,.0f}",
-        f"{metrics.get('streamtune_windows_emitted_total', 0):,.0f}",
-        f"{metrics.get('streamtune_alerts_total', 0):,.0f}",
-        served, rollout, f"{elapsed:.0f} s")
+    stream = Table("elapsed", "sent", "worker read", "read/s", "DLQ", "dup", "redacted",
+                   "windows", title="stream", title_justify="left")
+    stream.add_row(
+        f"{elapsed:.0f} s", f"{produced:,}", f"{read:,.0f}", f"{rate:,.0f}",
+        *(f"{metrics.get(name, 0):,.0f}" for name in (
+            "streamtune_dead_letters_total", "streamtune_duplicates_dropped_total",
+            "streamtune_redactions_total", "streamtune_windows_emitted_total")))
+    loop = Table("alerts", "intent model serving", "rollout", title="loop",
+                 title_justify="left")
+    loop.add_row(f"{metrics.get('streamtune_alerts_total', 0):,.0f}", served, rollout)
     lines = trainer_log.read_text(errors="replace").splitlines()[-7:] \
         if trainer_log.exists() else []
-    return Group(table, Text("trainer: " + "\n         ".join(
+    return Group(stream, loop, Text("trainer: " + "\n         ".join(
         line[:150] for line in lines if line.strip()), style="cyan"))
