@@ -19,18 +19,18 @@ def _labels(sample: str) -> dict[str, str]:
 
 
 def serving_view(series: dict[str, float]) -> tuple[str, str]:
-    """(served versions with their share, the rollout step) from the serving gauge."""
+    """(served versions with their share, the rollout step) from the serving gauge: a
+    candidate at 0 % is a canary answering in shadow."""
     served, rollout = [], []
     for sample, value in series.items():
         if not sample.startswith("streamtune_serving_percent{"):
             continue
         labels = _labels(sample)
-        if labels["role"] == "shadow":
-            rollout.append(f"{labels['version']} canary (shadow)")
-        elif value > 0:
+        if value > 0:
             served.append(f"{labels['version']} {value:.0f} %")
-            if labels["role"] == "challenger":
-                rollout.append(f"{labels['version']} at {value:.0f} %")
+        if labels["role"] == "candidate":
+            rollout.append(f"{labels['version']} at {value:.0f} %" if value > 0
+                           else f"{labels['version']} canary (shadow)")
     return ", ".join(sorted(served)) or "training...", ", ".join(rollout) or "-"
 
 

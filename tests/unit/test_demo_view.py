@@ -1,5 +1,5 @@
 """The demo's live view reads the served versions and the rollout step off the worker's
-serving gauge."""
+serving gauge (as ``LiveStage`` publishes it: roles champion and candidate)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ GAUGE = 'streamtune_serving_percent{{model="intent_classifier",version="{v}",rol
 
 def test_rollout_step_and_served_shares() -> None:
     series = {GAUGE.format(v="v1", r="champion"): 75.0,
-              GAUGE.format(v="v2", r="challenger"): 25.0,
+              GAUGE.format(v="v2", r="candidate"): 25.0,
               'streamtune_events_in_total{topic="raw.commands"}': 9.0}
     assert serving_view(series) == ("v1 75 %, v2 25 %", "v2 at 25 %")
 
 
 def test_a_canary_serves_nothing_yet() -> None:
-    series = {GAUGE.format(v="v1", r="champion"): 100.0, GAUGE.format(v="v2", r="shadow"): 0.0}
+    series = {GAUGE.format(v="v1", r="champion"): 100.0, GAUGE.format(v="v2", r="candidate"): 0.0}
     assert serving_view(series) == ("v1 100 %", "v2 canary (shadow)")
 
 
