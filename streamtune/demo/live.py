@@ -53,4 +53,5 @@ def live_view(produced: int, series: dict[str, float], rate: float, elapsed: flo
     lines = trainer_log.read_text(errors="replace").splitlines()[-7:] \
         if trainer_log.exists() else []
     return Group(stream, loop, Text("trainer: " + "\n         ".join(
-        line[:150] for line in lines if line.strip()), style="cyan"))
+        line.strip() for line in lines if line.strip()), style="cyan", no_wrap=True,
+        overflow="ellipsis"))

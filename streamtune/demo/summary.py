@@ -49,8 +49,11 @@ def loop_summary(store: ClickHouseStore, console: Console) -> None:
     ):
         alerts.add_row(kind, severity, str(count), title[:80])
     console.print(alerts)
-    decisions = Table("time", "model", "version", "stage", "decision", title="loop decisions")
-    decisions.add_column("why", no_wrap=True, overflow="ellipsis", max_width=70)
+    decisions = Table(title="loop decisions")
+    for name in ("time", "model", "version", "stage", "decision"):
+        decisions.add_column(name, no_wrap=True)
+    decisions.add_column("why", no_wrap=True, overflow="ellipsis",  # what the others leave
+                         max_width=max(console.width - 72, 20))
     for at, model, candidate, stage, decision, reason in store.query_rows(
         "SELECT time, model, candidate, stage, decision, reason FROM "  # noqa: S608
         f"{store.table('loop_decisions')} FINAL ORDER BY time"
