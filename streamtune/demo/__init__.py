@@ -124,7 +124,8 @@ def run_demo(settings: Settings, profile: DemoProfile, *, console: Console) -> P
             landed_summary(store, console)
             loop_summary(store, console)
             report = _write_report(settings, store)
-    console.print(f"[bold]report[/bold]: {report} (markdown: {report.with_name('summary.md')})")
+    console.print(f"[bold]report[/bold]: {report.resolve()}", soft_wrap=True)  # never wrapped
+    console.print(f"summary: {report.with_name('summary.md').resolve()}", soft_wrap=True)
     console.print(f"demo finished in {time.monotonic() - started:.0f} s")
     return report
 
