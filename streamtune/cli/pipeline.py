@@ -144,7 +144,7 @@ def produce(
     if (file is None) == (synthetic is None):
         raise InputFileError("give exactly one of --file PATH or --synthetic N")
     if rate < 0 or (rate and file is not None):
-        raise InputFileError("--rate takes events/s >= 0 and goes with --synthetic N")
+        raise UsageError("--rate takes events/s >= 0 and goes with --synthetic N")
     settings = load_settings()
     started = time.perf_counter()
     if file is not None:

@@ -34,7 +34,7 @@ from streamtune.demo.traffic import Traffic, produce
 from streamtune.errors import StreamtuneError
 from streamtune.models.registry import Registry
 from streamtune.schemas.topics import SOURCES, raw_topic
-from streamtune.sinks.metrics import scrape_series, windows_caught_up
+from streamtune.sinks.metrics import scrape_series, totals, windows_caught_up
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.admin import create_topics, end_offsets, group_caught_up
 from streamtune.streams.dev_broker import DevBroker, free_port
@@ -164,7 +164,7 @@ def _follow(settings: Settings, profile: DemoProfile, traffic: Traffic,
             time.sleep(0.5)
             series = scrape_series(port)
             now = time.monotonic()
-            read = sum(v for k, v in series.items() if k.startswith("streamtune_events_in_total"))
+            read = totals(series).get("streamtune_events_in_total", 0.0)
             traffic.consumed = int(read)
             if now - last_read[0] >= 2:
                 rate, last_read = (read - last_read[1]) / (now - last_read[0]), (now, read)

@@ -82,6 +82,15 @@ def _mark_alerts(ax: Axes, data: ReportData) -> None:
                    linewidth=1, alpha=0.8, label=label)
 
 
+def _lines(ax: Axes, series: dict[str, dict[datetime, float]], data: ReportData, *,
+           markersize: float) -> None:
+    """One line per series, each point in the middle of its bucket."""
+    for name, points in sorted(series.items()):
+        xs = sorted(points)
+        ax.plot(_mid(xs, data), [points[x] for x in xs], marker="o", markersize=markersize,
+                label=name)
+
+
 def _stacked(ax: Axes, series: dict[str, dict[datetime, int]], width: float) -> None:
     bottom: dict[datetime, int] = defaultdict(int)
     for name, points in sorted(series.items()):
@@ -114,9 +123,7 @@ def error_rates(data: ReportData, ax: Axes) -> bool:
     if not series:
         return False
     ax.set_prop_cycle(color=matplotlib.color_sequences["tab20"])  # a dozen error types
-    for kind, points in sorted(series.items()):
-        xs = sorted(points)
-        ax.plot(_mid(xs, data), [points[x] for x in xs], marker="o", markersize=3, label=kind)
+    _lines(ax, series, data, markersize=3)
     _time_axis(ax, data)
     ax.set_ylim(bottom=0)
     ax.set_ylabel("errors / commands")
@@ -131,9 +138,7 @@ def accuracy(data: ReportData, ax: Axes) -> bool:
             series[f"{model} {version}"][b] = right / judged
     if not series:
         return False
-    for name, points in sorted(series.items()):
-        xs = sorted(points)
-        ax.plot(_mid(xs, data), [points[x] for x in xs], marker="o", markersize=4, label=name)
+    _lines(ax, series, data, markersize=4)
     _mark_alerts(ax, data)
     _time_axis(ax, data)
     ax.set_ylim(0, 1.02)
