@@ -166,6 +166,8 @@ class WindowState:
     closed: bool = False
     partition: int = -1
     """Partition of the window-deltas topic this window's deltas arrive on."""
+    rewrite: bool = False
+    """Closed, then changed by a late delta: its ``aggregates`` row is due again."""
 
     def apply(self, delta: WindowDelta) -> bool:
         """Fold ``delta`` in; False when it was a stale re-read and changed nothing."""
@@ -188,6 +190,7 @@ class WindowState:
 
     def to_json(self) -> dict[str, Any]:
         return {"base": self.base.to_json(), "closed": self.closed, "partition": self.partition,
+                "rewrite": self.rewrite,
                 "pending": {p: [s, e, a.to_json()] for p, (s, e, a) in self.pending.items()}}
 
     @classmethod
@@ -195,7 +198,7 @@ class WindowState:
         pending = {p: (int(s), int(e), Aggregate.from_json(a))
                    for p, (s, e, a) in data["pending"].items()}
         return cls(Aggregate.from_json(data["base"]), pending, bool(data["closed"]),
-                   int(data["partition"]))
+                   int(data["partition"]), bool(data.get("rewrite", False)))
 
 
 def aggregate_row(key: WindowKey, window_s: int, total: Aggregate) -> dict[str, Any]:

@@ -44,13 +44,17 @@ class Harness:
         self.table: dict[str, Any] = {}
         self.written: list[tuple[WindowKey, int, bool]] = []
         self.reads: list[tuple[int, int, int]] = []
+        self.inserts = 0
         self.agent = self.new_agent()
 
     def new_agent(self) -> WindowAgent:
         """A fresh agent on the same table (a restarted worker after recovery)."""
 
-        async def write(windows: list[tuple[WindowKey, WindowState]], late: bool) -> None:
-            self.written += [(key, state.total().events, late) for key, state in windows]
+        async def write(closed: list[tuple[WindowKey, WindowState]],
+                        rewritten: list[tuple[WindowKey, WindowState]]) -> None:
+            self.inserts += 1
+            self.written += [(key, state.total().events, False) for key, state in closed]
+            self.written += [(key, state.total().events, True) for key, state in rewritten]
 
         def read_missed(partition: int, start: int, end: int) -> list[tuple[int, bytes]]:
             self.reads.append((partition, start, end))
@@ -121,6 +125,27 @@ def test_closing_tick_writes_each_window_once_and_skipped_ticks_are_read_back() 
     harness.deliver([0, 3, 2])  # faust skipped 1 and 2; 2 comes again late
     assert harness.written == [(WindowKey("commands", "open_valve", 0), 3, False)]
     assert harness.events() == {0: 3}
+
+
+def test_late_deltas_are_rewritten_by_the_next_tick_in_one_insert_even_after_a_restart() -> None:
+    window = 60_000
+    closing = 3 * window
+    log = [delta_record(0, 0, 2), delta_record(window, 1, 1), tick_record(closing),
+           delta_record(0, 2, 5), delta_record(window, 3, 4), delta_record(0, 4, 1),
+           tick_record(closing), tick_record(closing)]
+    harness = Harness(log)
+    harness.deliver([0, 1, 2])
+    assert harness.inserts == 1
+    harness.deliver([3, 4, 5])  # three late deltas for two closed windows: nothing written yet
+    assert harness.inserts == 1
+    harness.agent = harness.new_agent()  # a restart: the rewrite marks are in the table
+    harness.deliver([6])
+    late = {(key.start_ms, events) for key, events, is_late in harness.written if is_late}
+    assert late == {(0, 8), (window, 5)}
+    assert harness.inserts == 2
+    harness.deliver([7])  # nothing left to rewrite
+    assert harness.inserts == 2
+    assert harness.events() == {0: 8, window: 5}
 
 
 @given(st.integers(5, 60), st.integers(0, 10_000))
