@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, JsonValue, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    Field,
+    JsonValue,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 MAX_EVENT_BYTES = 64 * 1024
 MAX_OBJECT_DEPTH = 4
@@ -52,8 +59,12 @@ UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware time, converted to UTC; naive times are rejected."""
 
 
+_SCALARS = (int, float, bool, type(None))
+_FLAT_KINDS = frozenset({str, *_SCALARS})
+
+
 def _check_object(value: Any, depth: int = 1) -> int:
-    """Walk a JSON value; return the number of items; raise on a broken bound."""
+    """Walk a JSON value; return its number of items; raise on a broken bound or non-JSON."""
     if depth > MAX_OBJECT_DEPTH + 1:
         raise ValueError(f"nested deeper than {MAX_OBJECT_DEPTH} levels")
     if isinstance(value, str):
@@ -65,6 +76,8 @@ def _check_object(value: Any, depth: int = 1) -> int:
             raise ValueError(f"an object has more than {MAX_OBJECT_KEYS} keys")
         items = 1
         for key, inner in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"an object key is a {type(key).__name__}, not a string")
             if len(key) > MAX_OBJECT_KEY_CHARS:
                 raise ValueError(f"a key exceeds {MAX_OBJECT_KEY_CHARS} characters")
             items += _check_object(inner, depth + 1)
@@ -74,22 +87,24 @@ def _check_object(value: Any, depth: int = 1) -> int:
         for inner in value:
             items += _check_object(inner, depth + 1)
         return items
+    if not isinstance(value, _SCALARS):
+        raise ValueError(f"holds a {type(value).__name__}, which is not a JSON value")
     return 1
 
 
-def _flat_within_bounds(value: dict[str, JsonValue]) -> bool:
-    """True for an object of scalars that meets every bound (the common case, checked fast)."""
+def _flat_within_bounds(value: dict[str, Any]) -> bool:
+    """True for an object of JSON scalars that meets every bound (the common case, checked fast)."""
     if len(value) > MAX_OBJECT_KEYS:  # 1 + MAX_OBJECT_KEYS <= MAX_OBJECT_ITEMS
         return False
     for key, inner in value.items():
         kind = type(inner)
-        if kind is dict or kind is list or len(key) > MAX_OBJECT_KEY_CHARS or (
-                kind is str and len(inner) > MAX_OBJECT_STRING_CHARS):  # type: ignore[arg-type]
+        if kind not in _FLAT_KINDS or len(key) > MAX_OBJECT_KEY_CHARS or (
+                kind is str and len(inner) > MAX_OBJECT_STRING_CHARS):
             return False
     return True
 
 
-def _bounded_object(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+def _bounded_object(value: dict[str, Any]) -> dict[str, JsonValue]:
     if _flat_within_bounds(value):
         return value
     if _check_object(value) > MAX_OBJECT_ITEMS:
@@ -97,5 +112,12 @@ def _bounded_object(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
     return value
 
 
-JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_bounded_object)]
-"""A free-form JSON object (parameters, context, ...) with depth and size limits."""
+JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_object),
+                       WithJsonSchema({"type": "object", "maxProperties": MAX_OBJECT_KEYS,
+                                       "propertyNames": {"maxLength": MAX_OBJECT_KEY_CHARS}})]
+"""A free-form JSON object (parameters, context, ...) with depth and size limits.
+
+Its values are checked by :func:`_check_object` rather than pydantic's ``JsonValue``
+union, which cost as much as the rest of an event's validation; the walk the bounds
+need anyway also rejects what JSON cannot hold (sets, bytes, datetimes, non-string keys).
+"""

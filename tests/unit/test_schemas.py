@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from streamtune.errors import InvalidEvent
 from streamtune.schemas import EVENT_MODELS, DeadLetter, decode_batch, decode_event
@@ -130,6 +131,18 @@ def test_hostile_input_is_rejected_naming_the_field(body: Any, category: str, fi
     error = reason_of(json.dumps(body))
     assert error.category == category
     assert field in error.reason
+
+
+@pytest.mark.parametrize("value", [
+    {"ids": {1, 2}}, {"raw": b"bytes"}, {"when": RECENT}, {"inner": {"deep": (1, 2)}},
+    {"inner": {1: "non-string key"}},
+])
+def test_objects_built_in_python_must_hold_json_values(value: dict[str, Any]) -> None:
+    """Events built in Python (SDK, augmentation) are held to JSON as decoded ones are."""
+    model = EVENT_MODELS["command"]
+    with pytest.raises(ValidationError, match="context"):
+        model.model_validate(payload("command", context=value))
+    assert model.model_validate(payload("command", context={"ok": [1, "two", None]}))
 
 
 def test_broken_json_and_oversized_events_are_rejected() -> None:
