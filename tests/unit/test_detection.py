@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import pickle
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -180,6 +181,21 @@ def test_error_rate_per_error_type() -> None:
     assert ("error", "error_type=timeout") in scopes
     assert ("error", "error_type=conflict") not in scopes
     assert {("error", "global"), ("error", "error_type=conflict")} <= set(monitor.detectors())
+
+
+def test_state_pickled_before_the_error_scope_cache_still_feeds_every_error_type() -> None:
+    monitor = DriftMonitor(DetectionSettings(), source="w")
+    for i, kind in enumerate(["timeout", None, "conflict"]):
+        monitor.observe_error(kind, key=f"e{i}", at=T0)
+    older = {k: v for k, v in monitor.__dict__.items() if k != "_error_scopes"}
+    restored = pickle.loads(pickle.dumps(older))  # noqa: S301 - our own bytes
+    loaded = DriftMonitor.__new__(DriftMonitor)
+    loaded.__setstate__(restored)
+    loaded.observe_error("timeout", key="e3", at=T0)
+    monitor.observe_error("timeout", key="e3", at=T0)
+    assert loaded.detectors() == monitor.detectors()
+    # conflict's stream starts when it is first seen: its own event, then the last timeout
+    assert loaded._tracks[("error", "error_type=conflict")].count == 2  # noqa: SLF001
 
 
 @pytest.mark.parametrize(("signal", "value", "message"), [

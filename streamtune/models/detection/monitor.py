@@ -90,6 +90,8 @@ class DriftMonitor:
             detector_spec(self._detector_name(kind), kind)  # a bad name fails here, once
         self._tracks: dict[tuple[str, str], _Track] = {}
         self._error_types: set[str] = set()
+        self._error_scopes: list[tuple[str, str]] = []
+        """(error type, its scope) in name order, for every type in ``_error_types``."""
 
     def observe(self, signal: str, value: float, *, scope: str = "global", key: str,
                 at: datetime) -> list[Alert]:
@@ -104,6 +106,11 @@ class DriftMonitor:
             raise ValueError(f"{signal}: bad value {value!r} for a {kind} signal")
         if signal == "execution_time" and value < 0:
             raise ValueError(f"execution_time: negative value {value!r}")
+        return self._feed(signal, kind, value, scope, key, at)
+
+    def _feed(self, signal: str, kind: SignalKind, value: float, scope: str, key: str,
+              at: datetime) -> list[Alert]:
+        """:meth:`observe` for arguments already checked."""
         track = self._tracks.get((signal, scope))
         if track is None:
             track = self._tracks[(signal, scope)] = _Track()
@@ -130,13 +137,20 @@ class DriftMonitor:
         if error_type is not None and error_type not in self._error_types:
             if len(self._error_types) < MAX_ERROR_TYPES:
                 self._error_types.add(error_type)
+                self._error_scopes = _error_scopes(self._error_types)
             else:
                 log.warning("more than %d error types; %r only counts in 'error'",
                             MAX_ERROR_TYPES, error_type)
-        for seen in sorted(self._error_types):
-            alerts += self.observe("error", 1.0 if seen == error_type else 0.0,
-                                   scope=f"error_type={seen}", key=key, at=at)
+        feed_one = self._feed  # called per command and error type: skip observe's checks
+        for seen, scope in self._error_scopes:
+            alerts += feed_one("error", "binary", 1.0 if seen == error_type else 0.0, scope,
+                               key, at)
         return alerts
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, also state saved before ``_error_scopes`` existed."""
+        self.__dict__.update(state)
+        self._error_scopes = _error_scopes(self._error_types)
 
     def detectors(self) -> dict[tuple[str, str], int]:
         """(signal, scope) -> updates, for every track that has a detector."""
@@ -175,3 +189,7 @@ class DriftMonitor:
             details={"detector": name, "events_seen": track.count, "detector_updates":
                      track.updates, "mean_before": before, "mean_after": after,
                      "direction": direction, "key": f"{signal}/{scope}/{key}"})
+
+
+def _error_scopes(error_types: set[str]) -> list[tuple[str, str]]:
+    return [(t, f"error_type={t}") for t in sorted(error_types)]
