@@ -137,6 +137,8 @@ class AugmentationSettings(BaseModel):
     syntax_error_tolerance: float = Field(0.01, ge=0.0, le=1.0)
     execution_min_success_rate: float = Field(0.95, ge=0.0, le=1.0)
     seed: int = 0
+    separate_process: bool = Field(
+        True, description="the worker augments in a child process, beside its batch thread")
 
 
 class ModelTraining(BaseModel):

@@ -11,8 +11,6 @@ Ctrl-C included.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -33,6 +31,7 @@ from streamtune.demo.summary import landed_summary, loop_summary
 from streamtune.demo.traffic import Traffic, produce
 from streamtune.errors import StreamtuneError
 from streamtune.models.registry import Registry
+from streamtune.processes import terminate_with_parent
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.sinks.metrics import scrape_series, totals, windows_caught_up
 from streamtune.sinks.store import ClickHouseStore
@@ -43,7 +42,6 @@ from streamtune.streams.ingest import deltas_topic
 __all__ = ["PROFILES", "DemoProfile", "run_demo"]
 
 IDLE_CLOSE_S = 3
-PR_SET_PDEATHSIG = 1
 BOOTSTRAP_TIMEOUT_S = 240
 """How long the demo waits for the trainer's first champion before it gives up."""
 
@@ -55,14 +53,7 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
         return subprocess.Popen(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "streamtune", *args], env=env, stdout=out,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=_terminate_with_parent)
-
-
-def _terminate_with_parent() -> None:
-    """Linux: deliver SIGTERM to this child when its parent dies (even by SIGKILL)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+            preexec_fn=terminate_with_parent)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

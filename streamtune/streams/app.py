@@ -32,6 +32,7 @@ from streamtune.models.control import ControlReader
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.streams.admin import client_config
+from streamtune.streams.augmenting import AugmentationProcess
 from streamtune.streams.fetch_pacing import pace_fetches
 from streamtune.streams.ingest import IngestLoop, deltas_topic
 from streamtune.streams.live import LiveStage
@@ -313,8 +314,11 @@ def add_ingest(app: faust.App, settings: Settings, *, sink: ClickHouseSink,
         live = None
         if settings.scoring.enabled or settings.detection.enabled:
             live = LiveStage(settings, metrics=metrics, control=ControlReader(settings))
+        augmenting = None
+        if settings.augmentation.enabled and settings.augmentation.separate_process:
+            augmenting = AugmentationProcess(settings.augmentation)
         return IngestLoop(settings, sink=sink, metrics=metrics,
-                          group_id=f"{app.conf.id}-ingest", live=live)
+                          group_id=f"{app.conf.id}-ingest", live=live, augmenting=augmenting)
 
     service = IngestService(make_loop, on_failure=on_failure)
     app.add_dependency(service)

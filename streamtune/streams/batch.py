@@ -77,11 +77,20 @@ class BatchResult:
 
     def table_rows(self) -> list[tuple[str, dict[str, Any]]]:
         """Every row this batch writes, as ``(table, fields)``."""
+        return self.event_rows() + self.augmentation_rows()
+
+    def event_rows(self) -> list[tuple[str, dict[str, Any]]]:
+        """The clean events' and dead letters' rows."""
         rows: list[tuple[str, dict[str, Any]]] = [
             (table_for(event.kind), event_fields(event, position))
             for event, position in self.events
         ]
         rows += [("dead_letters", dict(letter)) for letter in self.dead_letters]
+        return rows
+
+    def augmentation_rows(self) -> list[tuple[str, dict[str, Any]]]:
+        """The augmented rows and their QC reports (none before augmentation ran)."""
+        rows: list[tuple[str, dict[str, Any]]] = []
         if self.augmentation is not None:
             for row in self.augmentation.rows:
                 fields = dict(row.event.__dict__)
@@ -128,8 +137,13 @@ class BatchProcessor:
         self.recent = RecentIds(horizon_s=settings.pipeline.dedup_horizon_s,
                                 max_ids=settings.pipeline.dedup_max_ids)
 
-    def process(self, records: list[RawRecord], *, now: float | None = None) -> BatchResult:
-        """Run one batch; never raises for bad input (it becomes dead letters)."""
+    def process(self, records: list[RawRecord], *, now: float | None = None,
+                augment: bool = True) -> BatchResult:
+        """Run one batch; never raises for bad input (it becomes dead letters).
+
+        With ``augment=False`` the caller augments the batch's events itself
+        (the worker does, in a child process: ``streams/augmenting.py``).
+        """
         now = time.monotonic() if now is None else now
         result = BatchResult()
         if records:
@@ -156,8 +170,10 @@ class BatchProcessor:
             WindowDelta(key, f"{topic}/{partition}", *spans[(topic, partition)], aggregate)
             for (key, (topic, partition)), aggregate in partials.items()
         ]
-        augmentable = [e for e, _ in result.events if isinstance(e, CommandEvent | ErrorEvent)]
-        result.augmentation = self.augmenter.augment(augmentable)
+        if augment:
+            augmentable = [e for e, _ in result.events
+                           if isinstance(e, CommandEvent | ErrorEvent)]
+            result.augmentation = self.augmenter.augment(augmentable)
         return result
 
     def _one(self, record: RawRecord, result: BatchResult, now: float) -> Event | None:

@@ -10,7 +10,6 @@ webhook endpoints are configured, delivers alerts to them in a thread of its own
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -20,6 +19,7 @@ import faust
 
 from streamtune.config import Settings
 from streamtune.models.registry import import_outbox
+from streamtune.processes import tune_gc
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.sinks.migrations import apply_retention, migrate
@@ -51,19 +51,6 @@ def add_outbox_import(app: faust.App, settings: Settings, store: ClickHouseStore
     @app.timer(interval=OUTBOX_IMPORT_S)  # type: ignore[untyped-decorator]
     async def import_outboxes() -> None:
         await asyncio.get_running_loop().run_in_executor(None, once)
-
-
-GC_THRESHOLDS = (50_000, 50, 1000)
-"""Young-generation collections every 50k allocations instead of 700: a batch allocates
-millions of short-lived objects, and the default thresholds spent 15-25 % of the
-hot path's time collecting (measured with ``benchmarks/pipeline.py``)."""
-
-
-def tune_gc() -> None:
-    """Freeze what start-up allocated (modules, schemas) and collect less often."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
