@@ -7,6 +7,7 @@ import ctypes
 import gc
 import signal
 
+PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
 
 
@@ -15,6 +16,14 @@ def terminate_with_parent() -> None:
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+
+def name_thread(name: str) -> None:
+    """Linux: name the calling thread as ``top -H`` and ``/proc/<pid>/task/*/comm`` show it."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_NAME, name.encode()[:15])
 
 
 GC_THRESHOLDS = (50_000, 50, 1000)

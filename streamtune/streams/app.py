@@ -29,6 +29,7 @@ from mode import Service
 from streamtune.config import Settings
 from streamtune.errors import BrokerUnavailable
 from streamtune.models.control import ControlReader
+from streamtune.processes import name_thread
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.streams.admin import client_config
@@ -69,6 +70,7 @@ class IngestService(Service):
     def _run(self) -> None:
         if self.ingest is None:
             return
+        name_thread("st-ingest")
         try:
             self.ingest.run()
         except BaseException as exc:  # the worker must die loudly, not limp on

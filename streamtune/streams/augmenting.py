@@ -26,7 +26,7 @@ from pydantic import TypeAdapter
 
 from streamtune.config import AugmentationSettings
 from streamtune.models.augmentation import AugmentationResult, Augmenter
-from streamtune.processes import terminate_with_parent, tune_gc
+from streamtune.processes import name_thread, terminate_with_parent, tune_gc
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ _augmenter: Augmenter | None = None
 def _start_child(settings: dict[str, Any]) -> None:
     global _augmenter
     terminate_with_parent()
+    name_thread("st-augment")
     _augmenter = Augmenter(AugmentationSettings.model_validate(settings))
     tune_gc()
 
