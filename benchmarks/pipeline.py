@@ -5,26 +5,32 @@ Starts its own dev broker, then in one run:
 1. baseline: a confluent-kafka consumer reads the N pre-produced raw events (no processing);
 2. throughput: a real ``streamtune worker`` process lands the same N events (validate, clean,
    redact, de-duplicate, annotate, augment, window, ClickHouse insert, commit) — timed from
-   its first read to its last commit; with augmentation on and off;
+   its first read to its last commit; with augmentation in its child process (the default),
+   in the batch thread, and off;
 3. latency: events are produced at a fixed rate into a running worker, each stamped with its
    send time; ``ingested_at - event_time`` of the stored rows gives produce -> row-visible
    latency (p50/p99); a few metric events first make sure the worker has joined its group,
    and the events are generated before the clock starts.
 
-Peak worker RSS and the worker's CPU time (all threads) are read from /proc: events per worker
-CPU-second is the figure that holds when the machine is shared and wall-clock rates swing.
+Peak worker RSS and the CPU time of the worker and its augmentation child (all threads) are
+read from /proc: events per worker CPU-second is the figure that holds when the machine is
+shared and wall-clock rates swing. Where that CPU went (the batch thread, librdkafka's
+threads, faust's event loop, the augmentation child) and the dev broker's CPU are printed
+as shares of one core over the run.
 Run: ``.venv/bin/python benchmarks/pipeline.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -77,15 +83,58 @@ def _consume_rate(settings: Settings, count: int) -> float:
     return count / (time.perf_counter() - (started or time.perf_counter()))
 
 
+def _ticks(pid: int) -> int:
+    """CPU clock ticks (user + system) a process or thread has used; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _group_ticks(pgid: int) -> int:
+    """CPU ticks of every process in a process group (the dev broker runs as one)."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid:
+                    total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def _ticks_of(task: Path) -> int:
+    fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _thread_part(name: str) -> str:
+    if name == "st-ingest":
+        return "batch thread"
+    if name.startswith("rdk:"):
+        return "librdkafka"
+    return "faust loop and other threads"
+
+
 class _Worker:
-    def __init__(self, settings: Settings, *, augment: bool) -> None:
+    def __init__(self, settings: Settings, *, augment: bool, separate: bool = True) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMTUNE_")}
         env |= {"STREAMTUNE_DATA_DIR": str(settings.data_dir),
                 "STREAMTUNE_KAFKA__DEV_BROKER_PORT": str(settings.kafka.dev_broker_port),
                 "STREAMTUNE_TOPICS__PREFIX": settings.topics.prefix,
                 "STREAMTUNE_METRICS_PORT": str(self.port),
-                "STREAMTUNE_AUGMENTATION__ENABLED": "true" if augment else "false"}
+                "STREAMTUNE_AUGMENTATION__ENABLED": "true" if augment else "false",
+                "STREAMTUNE_AUGMENTATION__SEPARATE_PROCESS": "true" if separate else "false"}
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.log = (settings.data_dir / "worker.log").open("ab")
         self.process = subprocess.Popen(  # noqa: S603
@@ -95,10 +144,17 @@ class _Worker:
     def read(self) -> float:
         return scrape(self.port).get("streamtune_events_in_total", 0.0)
 
-    def cpu_s(self) -> float:
-        """CPU seconds (user + system, all threads) the worker has used so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    def cpu_parts(self) -> dict[str, float]:
+        """CPU seconds used so far by the worker's threads (by part) and its children."""
+        tick = os.sysconf("SC_CLK_TCK")
+        parts: dict[str, float] = {}
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                name = (task / "comm").read_text().strip()
+                part = _thread_part(name)
+                parts[part] = parts.get(part, 0.0) + _ticks_of(task) / tick
+        parts["augmentation child"] = sum(_ticks(c) for c in _children(self.process.pid)) / tick
+        return parts
 
     def peak_rss_mb(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
@@ -111,21 +167,37 @@ class _Worker:
         self.log.close()
 
 
-def _throughput(settings: Settings, count: int, *, augment: bool
-                ) -> tuple[float, float, float]:
-    """Events/s (wall), events per worker CPU-second, peak RSS (MB)."""
-    worker = _Worker(settings, augment=augment)
+@dataclass
+class _Run:
+    rate: float
+    per_cpu: float
+    rss_mb: float
+    shares: dict[str, float]
+    """Share of one core each part used over the run, the dev broker's included."""
+
+
+def _throughput(settings: Settings, broker: DevBroker, count: int, *, augment: bool,
+                separate: bool = True) -> _Run:
+    """Events/s (wall), events per worker CPU-second, peak RSS, CPU shares."""
+    worker = _Worker(settings, augment=augment, separate=separate)
     group = f"{settings.topics.prefix}streamtune-ingest"
     topics = [raw_topic(k, settings.topics.prefix) for k in SOURCES]
+    broker_group = broker.status().pid or 0
+    tick = os.sysconf("SC_CLK_TCK")
     try:
         while worker.read() == 0:
             time.sleep(0.05)
-        started, cpu = time.perf_counter(), worker.cpu_s()
+        started, before = time.perf_counter(), worker.cpu_parts()
+        broker_before = _group_ticks(broker_group)
         while not group_caught_up(settings, group, topics):
             time.sleep(0.2)
-        rate = count / (time.perf_counter() - started)
-        per_cpu = count / max(worker.cpu_s() - cpu, 1e-9)
-        return rate, per_cpu, worker.peak_rss_mb()
+        elapsed = time.perf_counter() - started
+        after = worker.cpu_parts()
+        used = {part: after[part] - before.get(part, 0.0) for part in after}
+        shares = {part: seconds / elapsed for part, seconds in used.items()}
+        shares["dev broker"] = (_group_ticks(broker_group) - broker_before) / tick / elapsed
+        return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
+                    worker.peak_rss_mb(), shares)
     finally:
         worker.stop()
 
@@ -158,6 +230,11 @@ def _latency(settings: Settings, count: int, rate: float) -> tuple[float, float]
     return p50 / 1000, p99 / 1000
 
 
+VARIANTS = (("in a child process", True, True), ("in the batch thread", True, False),
+            ("off", False, True))
+"""Throughput runs: label, augmentation on, augmentation in its child process."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
@@ -169,14 +246,15 @@ def main() -> None:
     broker = DevBroker(root / "broker", port=free_port())
     broker.start()
     try:
-        runs = {}
-        for name in ("aug-on", "aug-off"):
-            settings = _settings(root, broker.port, f"{name}.")
+        runs: dict[str, _Run] = {}
+        for name, augment, separate in VARIANTS:
+            settings = _settings(root, broker.port, f"{name.split(',')[0].replace(' ', '-')}.")
             create_topics(settings)
             _produce(settings, args.events)
-            if name == "aug-on":
+            if not runs:
                 baseline = _consume_rate(settings, args.events)
-            runs[name] = _throughput(settings, args.events, augment=name == "aug-on")
+            runs[name] = _throughput(settings, broker, args.events, augment=augment,
+                                     separate=separate)
         latencies = {}
         for rate in (float(r) for r in args.latency_rates.split(",")):
             lat_settings = _settings(root, broker.port, f"latency{rate:.0f}.")
@@ -185,11 +263,13 @@ def main() -> None:
     finally:
         broker.stop()
     print(f"{args.events:,} simulated events, dev broker, one worker")
-    print(f"  raw confluent-kafka consume   {baseline:>10,.0f} events/s   1.00x")
-    for name, (rate, per_cpu, rss) in runs.items():
-        label = "worker, augmentation " + ("on " if name == "aug-on" else "off")
-        print(f"  {label:<29} {rate:>10,.0f} events/s   {rate / baseline:.3f}x   "
-              f"{per_cpu:>8,.0f} events per worker CPU-s   peak RSS {rss:,.0f} MB")
+    print(f"  raw confluent-kafka consume                {baseline:>10,.0f} events/s   1.00x")
+    for name, run in runs.items():
+        print(f"  worker, augmentation {name:<22} {run.rate:>8,.0f} events/s   "
+              f"{run.rate / baseline:.3f}x   {run.per_cpu:>6,.0f} events per worker CPU-s   "
+              f"peak RSS {run.rss_mb:,.0f} MB")
+        print("      CPU, share of one core: " + ", ".join(
+            f"{part} {share:.0%}" for part, share in run.shares.items() if share >= 0.005))
     for rate, (p50, p99) in latencies.items():
         print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
               f"produce -> row visible p50 {p50:.2f} s, p99 {p99:.2f} s")
