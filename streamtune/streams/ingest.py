@@ -56,10 +56,9 @@ from streamtune.streams.live import LiveOutput, LiveStage
 log = logging.getLogger(__name__)
 TICK_INTERVAL_S = 1.0
 SHUTDOWN_GRACE_S = 10.0
-REST_S = 0.1
-"""Embedded broker only: least time fetching pauses after a batch that was not full."""
-FETCH_WINDOW_S = 0.02
-"""Embedded broker only: how long a consume after a rest waits for the fetched records."""
+REST_S = (0.1, 0.5)
+"""Embedded broker only: fetching pauses after a poll that found nothing, first for the
+shorter time, doubling while polls keep finding nothing, up to the longer."""
 
 
 def deltas_topic(settings: Settings) -> str:
@@ -116,22 +115,24 @@ class IngestLoop:
         self._paused: list[TopicPartition] = []
         self._unfinished: _Unfinished | None = None
         self._rests = settings.kafka.embedded
-        self._resting_since: float | None = None
+        self._resting_until: float | None = None
+        self._rest_s = REST_S[0]
 
     # -- one batch -------------------------------------------------------------------
 
     def step(self) -> int:
         """Process one batch end to end; return the number of records it held."""
         batch_cfg = self.settings.pipeline
-        wait_s = batch_cfg.batch_max_wait_ms / 1000
-        if self._resting_since is not None:
+        if self._resting_until is not None:
             self._wake()
-            wait_s = FETCH_WINDOW_S
-        messages = self.consumer.consume(batch_cfg.batch_max_events, wait_s)
+        messages = self.consumer.consume(batch_cfg.batch_max_events,
+                                         batch_cfg.batch_max_wait_ms / 1000)
         records = [_record(m) for m in messages if m.error() is None]
-        if self._rests and len(messages) < batch_cfg.batch_max_events and (
-                self._known_lag() < batch_cfg.batch_max_events // 2):
-            self._rest()
+        if self._rests:
+            if messages:
+                self._rest_s = REST_S[0]
+            else:
+                self._rest()
         if not records:
             self._finish()
             self._maybe_tick()
@@ -176,36 +177,26 @@ class IngestLoop:
         self._commit(result)
         self._record_metrics(result, unfinished.started)
 
-    def _known_lag(self) -> int:
-        """Records past our positions on the assigned partitions, as of the last fetches."""
-        lag = 0
-        try:
-            for tp in self.consumer.position(self.consumer.assignment()):
-                if tp.offset < 0:  # nothing read from it yet
-                    continue
-                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
-                lag += max(high - tp.offset, 0)
-        except KafkaException:
-            return 0
-        return lag
-
     def _rest(self) -> None:
-        """Stop fetching until the next batch, and for at least :data:`REST_S`.
+        """Stop fetching for a while (:data:`REST_S`), until the next step.
 
-        Only against the dev broker, after a batch that was not full while less
-        than half a batch waits (a backlog is read without rests). That broker
+        Only against the dev broker, after a poll that found nothing. That broker
         answers a fetch at once instead of holding it for ``fetch.wait.max.ms``, so
-        a consumer that is not behind re-fetches without pause: librdkafka's fetcher
-        took 62 % of a core on an idle worker and about a third while it processed
-        a trickle, with the broker busy answering. Resting lets records gather at
-        the broker, as a real broker's long poll does, for at most ``REST_S`` of
-        added latency.
+        a consumer with nothing to read re-fetches without pause: librdkafka's
+        fetcher took 62 % of a core on an idle worker, with the broker busy
+        answering. Resting costs an idle worker's first records at most the rest
+        (0.1 s, up to 0.5 s after a longer idle spell) of latency. Polls that
+        find records do not rest: shortening
+        the batch window to save fetches while records trickle in made batches
+        hold some topics' records without the others', and the drift detectors,
+        which see a batch in event-time order, then read runs of errors as drift.
         """
         assignment = self.consumer.assignment()
         if self._paused or not assignment:  # backpressure owns the pause state
             return
         self.consumer.pause(assignment)
-        self._resting_since = time.monotonic()
+        self._resting_until = time.monotonic() + self._rest_s
+        self._rest_s = min(self._rest_s * 2, REST_S[1])
 
     def _wake(self) -> None:
         """End a rest: resume fetching, and make librdkafka fetch now.
@@ -214,10 +205,10 @@ class IngestLoop:
         to a second later; any request to the broker does, so a metadata request
         follows the resume.
         """
-        if self._resting_since is None:
+        if self._resting_until is None:
             return
-        time.sleep(max(0.0, self._resting_since + REST_S - time.monotonic()))
-        self._resting_since = None
+        time.sleep(max(0.0, self._resting_until - time.monotonic()))
+        self._resting_until = None
         assignment = self.consumer.assignment()
         if not assignment:
             return

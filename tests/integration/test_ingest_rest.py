@@ -66,4 +66,4 @@ def test_an_idle_loop_rests_and_reads_what_arrives_meanwhile_at_once(
         thread.join(30)
     # a resumed librdkafka consumer fetches only on its broker thread's next wake-up,
     # up to a second later, unless the loop wakes it
-    assert statistics.median(delays) < 0.6, delays
+    assert statistics.median(delays) < 0.8, delays
