@@ -59,6 +59,9 @@ SHUTDOWN_GRACE_S = 10.0
 REST_S = (0.1, 0.5)
 """Embedded broker only: fetching pauses after a poll that found nothing, first for the
 shorter time, doubling while polls keep finding nothing, up to the longer."""
+SETTLE_S = 3.0
+"""No rest this soon after an assignment: librdkafka is still looking up where to start,
+and pausing a partition meanwhile could keep it from ever being fetched."""
 
 
 def deltas_topic(settings: Settings) -> str:
@@ -107,7 +110,7 @@ class IngestLoop:
                                   "compression.type": "lz4"})
         prefix = settings.topics.prefix
         self.consumer.subscribe([raw_topic(kind, prefix) for kind in SOURCES],
-                                on_revoke=self._on_revoke)
+                                on_assign=self._on_assign, on_revoke=self._on_revoke)
         self._deltas = deltas_topic(settings)
         self._last_tick = 0.0
         self._last_data = time.monotonic()
@@ -117,6 +120,7 @@ class IngestLoop:
         self._rests = settings.kafka.embedded
         self._resting_until: float | None = None
         self._rest_s = REST_S[0]
+        self._assigned_at = time.monotonic()
 
     # -- one batch -------------------------------------------------------------------
 
@@ -193,6 +197,8 @@ class IngestLoop:
         """
         assignment = self.consumer.assignment()
         if self._paused or not assignment:  # backpressure owns the pause state
+            return
+        if time.monotonic() - self._assigned_at < SETTLE_S:
             return
         self.consumer.pause(assignment)
         self._resting_until = time.monotonic() + self._rest_s
@@ -347,6 +353,9 @@ class IngestLoop:
             if position >= 0:
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
                     max(high - position, 0))
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned_at = time.monotonic()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("partitions revoked: %s", [(p.topic, p.partition) for p in partitions])

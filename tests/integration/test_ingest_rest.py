@@ -14,7 +14,7 @@ from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.admin import create_topics
-from streamtune.streams.ingest import IngestLoop
+from streamtune.streams.ingest import SETTLE_S, IngestLoop
 from streamtune.streams.producer import EventProducer
 from tests.integration.worker_harness import wait_for
 
@@ -44,7 +44,7 @@ def test_an_idle_loop_rests_and_reads_what_arrives_meanwhile_at_once(
             producer.send(next(events))
             producer.flush()
             wait_for(lambda: _read(metrics) >= 1, timeout=60, what="the loop joined and read")
-            time.sleep(1.0)
+            time.sleep(SETTLE_S + 0.5)  # no rests while a fresh assignment settles
             cpu, started = _cpu_s(), time.monotonic()
             time.sleep(3.0)
             idle_cpu = (_cpu_s() - cpu) / (time.monotonic() - started)
