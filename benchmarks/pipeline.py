@@ -83,30 +83,26 @@ def _consume_rate(settings: Settings, count: int) -> float:
     return count / (time.perf_counter() - (started or time.perf_counter()))
 
 
-def _ticks(pid: int) -> int:
-    """CPU clock ticks (user + system) a process or thread has used; 0 once it is gone."""
+def _stat(path: Path) -> list[str]:
+    """The fields after the command name of a ``/proc/.../stat`` file; [] once it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0
-    return int(fields[11]) + int(fields[12])
+        return path.read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def _ticks(stat: list[str]) -> int:
+    """CPU clock ticks (user + system) in a stat line's fields; 0 for a process gone."""
+    return int(stat[11]) + int(stat[12]) if stat else 0
 
 
 def _group_ticks(pgid: int) -> int:
     """CPU ticks of every process in a process group (the dev broker runs as one)."""
     total = 0
     for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) == pgid:
-                    total += int(fields[11]) + int(fields[12])
+        if proc.name.isdigit() and (stat := _stat(proc / "stat")) and int(stat[2]) == pgid:
+            total += _ticks(stat)
     return total
-
-
-def _ticks_of(task: Path) -> int:
-    fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
 
 
 def _children(pid: int) -> list[int]:
@@ -152,8 +148,9 @@ class _Worker:
             with contextlib.suppress(FileNotFoundError):
                 name = (task / "comm").read_text().strip()
                 part = _thread_part(name)
-                parts[part] = parts.get(part, 0.0) + _ticks_of(task) / tick
-        parts["augmentation child"] = sum(_ticks(c) for c in _children(self.process.pid)) / tick
+                parts[part] = parts.get(part, 0.0) + _ticks(_stat(task / "stat")) / tick
+        parts["augmentation child"] = sum(
+            _ticks(_stat(Path(f"/proc/{c}/stat"))) for c in _children(self.process.pid)) / tick
         return parts
 
     def peak_rss_mb(self) -> float:

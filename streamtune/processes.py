@@ -1,4 +1,4 @@
-"""Helpers for the child processes streamtune starts."""
+"""What every streamtune process sets up: dying with its parent, thread names, GC."""
 
 from __future__ import annotations
 
@@ -11,19 +11,20 @@ PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
 
 
+def _prctl(option: int, value: object) -> None:
+    """Linux ``prctl(2)``; elsewhere (or without libc) nothing happens."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(option, value)
+
+
 def terminate_with_parent() -> None:
     """Linux: deliver SIGTERM to the calling process when its parent dies (even by SIGKILL)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def name_thread(name: str) -> None:
     """Linux: name the calling thread as ``top -H`` and ``/proc/<pid>/task/*/comm`` show it."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_NAME, name.encode()[:15])
+    _prctl(PR_SET_NAME, name.encode()[:15])
 
 
 GC_THRESHOLDS = (50_000, 50, 1000)

@@ -25,13 +25,13 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from streamtune.config import AugmentationSettings
-from streamtune.models.augmentation import AugmentationResult, Augmenter
+from streamtune.models.augmentation import FAMILIES_FOR_KIND, AugmentationResult, Augmenter
 from streamtune.processes import name_thread, terminate_with_parent, tune_gc
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
 
 log = logging.getLogger(__name__)
 
-AUGMENTED_KINDS = frozenset({"command", "error"})
+AUGMENTED_KINDS = frozenset(FAMILIES_FOR_KIND)
 """Kinds of clean events the augmenter takes."""
 
 _PARENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])

@@ -127,8 +127,7 @@ class IngestLoop:
     def step(self) -> int:
         """Process one batch end to end; return the number of records it held."""
         batch_cfg = self.settings.pipeline
-        if self._resting_until is not None:
-            self._wake()
+        self._wake()
         messages = self.consumer.consume(batch_cfg.batch_max_events,
                                          batch_cfg.batch_max_wait_ms / 1000)
         records = [_record(m) for m in messages if m.error() is None]
@@ -190,10 +189,10 @@ class IngestLoop:
         fetcher took 62 % of a core on an idle worker, with the broker busy
         answering. Resting costs an idle worker's first records at most the rest
         (0.1 s, up to 0.5 s after a longer idle spell) of latency. Polls that
-        find records do not rest: shortening
-        the batch window to save fetches while records trickle in made batches
-        hold some topics' records without the others', and the drift detectors,
-        which see a batch in event-time order, then read runs of errors as drift.
+        find records do not rest: shortening the batch window to save fetches
+        while records trickle in made batches hold some topics' records without
+        the others', and the drift detectors, which see a batch in event-time
+        order, then read runs of errors as drift.
         """
         assignment = self.consumer.assignment()
         if self._paused or not assignment:  # backpressure owns the pause state
@@ -205,7 +204,7 @@ class IngestLoop:
         self._rest_s = min(self._rest_s * 2, REST_S[1])
 
     def _wake(self) -> None:
-        """End a rest: resume fetching, and make librdkafka fetch now.
+        """End a rest, if resting: resume fetching, and make librdkafka fetch now.
 
         Resuming does not wake librdkafka's broker thread, which then fetches up
         to a second later; any request to the broker does, so a metadata request
