@@ -273,6 +273,9 @@ class DetectionSettings(BaseModel):
                                           description="mean model confidence below this")
     pattern_similarity: float = Field(0.5, gt=0, lt=1, description="drain3 sim_th")
     pattern_warmup_events: int = Field(2000, ge=0, description="templates seen here are known")
+    reorder_idle_s: float = Field(2.0, gt=0, description="a partition silent this long no "
+                                  "longer holds back the detectors' event-time order")
+    reorder_max_events: int = Field(20_000, ge=1, description="events held for event-time order")
 
 
 class LoopSettings(BaseModel):

@@ -57,8 +57,14 @@ log = logging.getLogger(__name__)
 TICK_INTERVAL_S = 1.0
 SHUTDOWN_GRACE_S = 10.0
 REST_S = (0.1, 0.5)
-"""Embedded broker only: fetching pauses after a poll that found nothing, first for the
-shorter time, doubling while polls keep finding nothing, up to the longer."""
+"""Embedded broker only: fetching pauses after a batch that was not full while less than
+half a batch waits, for the shorter time; after polls that found nothing it doubles, up
+to the longer."""
+ENDS_REST_S = 0.5
+"""Embedded broker only: how long partitions fetched to their end rest while others have
+a backlog (the backlog delays their records more than this)."""
+FETCH_WINDOW_S = 0.02
+"""Embedded broker only: how long the poll after a rest waits for the fetched records."""
 SETTLE_S = 3.0
 """No rest this soon after an assignment: librdkafka is still looking up where to start,
 and pausing a partition meanwhile could keep it from ever being fetched."""
@@ -105,6 +111,8 @@ class IngestLoop:
             # batch thread got 56 %; with this, 8-12 % and 34 %
             "queued.min.messages": 2 * settings.pipeline.batch_max_events,
             "fetch.queue.backoff.ms": 20,
+            **({"statistics.interval.ms": 100, "stats_cb": self._on_stats}
+               if settings.kafka.embedded else {}),  # to find fetch ends (_rest_ends)
         })
         self.producer = Producer({**conf, "enable.idempotence": True, "linger.ms": 5,
                                   "compression.type": "lz4"})
@@ -120,6 +128,10 @@ class IngestLoop:
         self._rests = settings.kafka.embedded
         self._resting_until: float | None = None
         self._rest_s = REST_S[0]
+        self._ends: set[tuple[str, int]] = set()
+        """Partitions librdkafka has fetched to their end, as of its last statistics."""
+        self._ends_rest_until: float | None = None
+        self._stale_stats = 0
         self._assigned_at = time.monotonic()
 
     # -- one batch -------------------------------------------------------------------
@@ -127,17 +139,23 @@ class IngestLoop:
     def step(self) -> int:
         """Process one batch end to end; return the number of records it held."""
         batch_cfg = self.settings.pipeline
-        self._wake()
-        messages = self.consumer.consume(batch_cfg.batch_max_events,
-                                         batch_cfg.batch_max_wait_ms / 1000)
+        woken = self._wake()
+        self._end_rest_of_ends()
+        messages = self.consumer.consume(
+            batch_cfg.batch_max_events,
+            FETCH_WINDOW_S if woken else batch_cfg.batch_max_wait_ms / 1000)
         records = [_record(m) for m in messages if m.error() is None]
         if self._rests:
-            if messages:
+            if records:
                 self._rest_s = REST_S[0]
-            else:
+            if not records or (len(records) < batch_cfg.batch_max_events
+                               and self._known_lag() < batch_cfg.batch_max_events // 2):
                 self._rest()
+            elif self._ends:
+                self._rest_ends()
         if not records:
             self._finish()
+            self._land_idle_alerts()
             self._maybe_tick()
             return 0
         started = time.perf_counter()
@@ -153,7 +171,8 @@ class IngestLoop:
         live = None
         if self.live is not None:
             self.live.refresh()  # a hot swap happens here, between batches
-            live = self.live.run([event for event, _ in result.events])
+            live = self.live.run([event for event, _ in result.events],
+                                 [position[:2] for _, position in result.events])
             self.sink.add(live.table_rows())
         self._flush_with_backpressure()
         self._finish()
@@ -180,19 +199,31 @@ class IngestLoop:
         self._commit(result)
         self._record_metrics(result, unfinished.started)
 
+    def _land_idle_alerts(self, *, drain: bool = False) -> None:
+        """Write and publish the alerts of events the detectors held for order and
+        released without a batch (see ``event_order.py``); all of them at shutdown."""
+        if self.live is None:
+            return
+        live = self.live.idle(drain=drain)
+        if live.alerts:
+            self.sink.add(live.table_rows())
+            self._flush_with_backpressure()
+            self._publish_live(live)
+
     def _rest(self) -> None:
         """Stop fetching for a while (:data:`REST_S`), until the next step.
 
-        Only against the dev broker, after a poll that found nothing. That broker
-        answers a fetch at once instead of holding it for ``fetch.wait.max.ms``, so
-        a consumer with nothing to read re-fetches without pause: librdkafka's
-        fetcher took 62 % of a core on an idle worker, with the broker busy
-        answering. Resting costs an idle worker's first records at most the rest
-        (0.1 s, up to 0.5 s after a longer idle spell) of latency. Polls that
-        find records do not rest: shortening the batch window to save fetches
-        while records trickle in made batches hold some topics' records without
-        the others', and the drift detectors, which see a batch in event-time
-        order, then read runs of errors as drift.
+        Only against the dev broker, after a poll that found nothing, or a batch
+        that was not full while less than half a batch waits (a backlog is read
+        without rests). That broker answers a fetch at once instead of holding it
+        for ``fetch.wait.max.ms``, so a consumer that is not behind re-fetches
+        without pause: librdkafka's fetcher took 62 % of a core on an idle worker
+        and about a third while it processed a trickle, with the broker busy
+        answering. Resting lets records gather at the broker, as a real broker's
+        long poll does, for 0.1 s of added latency (up to 0.5 s after a longer
+        idle spell). A batch then holds whatever each partition gathered, some
+        topics' records without the others': the drift detectors put them back in
+        event-time order across batches (``event_order.py``).
         """
         assignment = self.consumer.assignment()
         if self._paused or not assignment:  # backpressure owns the pause state
@@ -203,25 +234,86 @@ class IngestLoop:
         self._resting_until = time.monotonic() + self._rest_s
         self._rest_s = min(self._rest_s * 2, REST_S[1])
 
-    def _wake(self) -> None:
+    def _on_stats(self, stats_json: str) -> None:
+        """Note the partitions librdkafka has fetched to their end (dev broker only)."""
+        if self._stale_stats:  # taken before the resumed partitions were fetched again
+            self._stale_stats -= 1
+            return
+        ends = set()
+        for topic, entry in json.loads(stats_json).get("topics", {}).items():
+            for partition, p in entry.get("partitions", {}).items():
+                if (p.get("fetch_state") == "active" and p.get("hi_offset", -1) >= 0
+                        and p.get("next_offset", -1) >= p["hi_offset"]):
+                    ends.add((topic, int(partition)))
+        self._ends = ends
+
+    def _rest_ends(self) -> None:
+        """Stop fetching the partitions at their end (:attr:`_ends`) for :data:`ENDS_REST_S`.
+
+        Only against the dev broker, while a backlog is read (no whole rest). The
+        fetcher would otherwise re-fetch those ends without pause beside the
+        partitions that still have records, even while what it fetched of them
+        waits unread in the local queue. Measured while a worker worked off a
+        backlog: librdkafka 36-38 % -> 21-26 % of a core (the rest is mostly the
+        producer), the broker 48 % -> 34-38 %. Resting loses nothing: librdkafka
+        fetches a resumed partition from the application's position.
+        """
+        if self._paused or self._ends_rest_until is not None:  # backpressure owns pauses
+            return
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        ends, self._ends = self._ends & assigned, set()  # stale once paused: wait for new stats
+        if ends:
+            self.consumer.pause([TopicPartition(t, p) for t, p in ends])
+            self._ends_rest_until = time.monotonic() + ENDS_REST_S
+
+    def _end_rest_of_ends(self) -> None:
+        """Fetch the partitions :meth:`_rest_ends` paused again, once their rest is over."""
+        if self._ends_rest_until is None or time.monotonic() < self._ends_rest_until:
+            return
+        self._ends_rest_until = None
+        self.consumer.resume(self.consumer.assignment())  # whatever a rebalance changed
+        self._forget_ends()
+
+    def _forget_ends(self) -> None:
+        """After a resume: partitions count as ends again only once fetched since."""
+        self._ends = set()
+        self._stale_stats = 2
+
+    def _wake(self) -> bool:
         """End a rest, if resting: resume fetching, and make librdkafka fetch now.
 
         Resuming does not wake librdkafka's broker thread, which then fetches up
         to a second later; any request to the broker does, so a metadata request
-        follows the resume.
+        follows the resume. Returns whether it ended a rest.
         """
         if self._resting_until is None:
-            return
+            return False
         time.sleep(max(0.0, self._resting_until - time.monotonic()))
         self._resting_until = None
+        self._ends_rest_until = None  # resumed below with the rest
+        self._forget_ends()
         assignment = self.consumer.assignment()
         if not assignment:
-            return
+            return False
         self.consumer.resume(assignment)
         try:
             self.consumer.list_topics(assignment[0].topic, timeout=1.0)
         except KafkaException as exc:
             log.debug("wake-up metadata request failed: %s", exc)
+        return True
+
+    def _known_lag(self) -> int:
+        """Records past our positions on the assigned partitions, as of the last fetches."""
+        lag = 0
+        try:
+            for tp in self.consumer.position(self.consumer.assignment()):
+                if tp.offset < 0:  # nothing read from it yet
+                    continue
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+                lag += max(high - tp.offset, 0)
+        except KafkaException:
+            return 0
+        return lag
 
     def _flush_with_backpressure(self) -> None:
         give_up_at: float | None = None
@@ -355,6 +447,9 @@ class IngestLoop:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned_at = time.monotonic()
+        self._ends.clear()
+        if self.live is not None:
+            self.live.expect([(p.topic, p.partition) for p in partitions])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("partitions revoked: %s", [(p.topic, p.partition) for p in partitions])
@@ -386,6 +481,7 @@ class IngestLoop:
             else:
                 try:
                     self._finish()
+                    self._land_idle_alerts(drain=True)
                 except SinkUnavailable as exc:
                     log.error("stopping with an unwritten batch (it will be replayed): %s", exc)
         finally:

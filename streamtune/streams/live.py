@@ -11,6 +11,7 @@ tables fold the replay by identity.
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,23 +77,36 @@ class LiveStage:
         if changed:
             self._publish_serving()
 
-    def run(self, events: list[Event]) -> LiveOutput:
-        """Score and watch one batch's clean events."""
+    def run(self, events: list[Event],
+            sources: Sequence[Hashable] | None = None) -> LiveOutput:
+        """Score and watch one batch's clean events (``sources``: each one's partition)."""
         out = LiveOutput(alerts=self._pending_alerts)
         self._pending_alerts = []
         if self.settings.scoring.enabled:
             out.predictions = self.scorer.score(events)
         if self.watch is not None:
-            out.alerts += self.watch.observe(events, out.predictions)
+            out.alerts += self.watch.observe(events, out.predictions, sources)
         self._count(out)
         return out
 
-    def save_state(self) -> None:
+    def expect(self, sources: Sequence[Hashable]) -> None:
+        """Source partitions just assigned (see ``Watch.expect``)."""
         if self.watch is not None:
-            self.watch.save()
+            self.watch.expect(sources)
+
+    def idle(self, *, drain: bool = False) -> LiveOutput:
+        """Alerts of held events released without a batch: partitions gone idle, or all
+        of them (``drain``, at shutdown)."""
+        out = LiveOutput(alerts=self._pending_alerts)
+        self._pending_alerts = []
+        if self.watch is not None:
+            out.alerts += self.watch.drain() if drain else self.watch.release()
+        self._count(out)
+        return out
 
     def close(self) -> None:
-        self.save_state()
+        if self.watch is not None:
+            self.watch.save()
         if self.control is not None:
             self.control.close()
 

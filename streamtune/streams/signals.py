@@ -5,19 +5,23 @@ type), the served intent's ``intent_correct`` and ``confidence``, and the
 error-rate streams (no error); per error event its ``error_type``; per
 resource metric ``cpu`` or ``memory``; per resolved next-command prediction
 ``predictor_correct``. Command texts (with the served intent confidence) and
-error messages go to the template miner. Detector state is saved every
-``state_save_s`` and on close, and loaded at start, so it survives restarts.
+error messages go to the template miner, all in event-time order across
+batches (``event_order.py``). Detector state is saved every ``state_save_s``
+and on close, and loaded at start, so it survives restarts; events still held
+for ordering when a worker dies are not in it (at most ``reorder_idle_s`` of
+them, and their rows are stored all the same).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from streamtune.config import Settings
 from streamtune.models.detection import DetectionState, state_path
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event, MetricEvent
+from streamtune.streams.event_order import EventTimeOrder
 from streamtune.streams.scoring import Record
 
 RESOURCE_SIGNALS = {"cpu_usage": "cpu", "memory_used": "memory"}
@@ -31,17 +35,55 @@ class Watch:
         self.path = state_path(settings.data_dir, source)
         self.save_every = settings.detection.state_save_s
         self.state = DetectionState.load(self.path, settings.detection, source=source)
+        self.order: EventTimeOrder[tuple[Event, Record | None]] = EventTimeOrder(
+            idle_s=settings.detection.reorder_idle_s,
+            max_items=settings.detection.reorder_max_events)
         self._saved_at = time.monotonic()
 
-    def observe(self, events: Sequence[Event], predictions: Sequence[Record]) -> list[Alert]:
-        """Feed one batch; return the alerts it raised."""
-        drift, patterns = self.state.drift, self.state.patterns
+    def observe(self, events: Sequence[Event], predictions: Sequence[Record],
+                sources: Sequence[Hashable] | None = None, *,
+                now: float | None = None) -> list[Alert]:
+        """Feed one batch; return the alerts it raised.
+
+        ``sources`` names each event's source partition (default: its kind).
+        Events are held until every partition still delivering has got past
+        them, so alerts may come with a later batch or :meth:`release`.
+        """
         intents = {p["event_id"]: p for p in predictions
                    if p["model"] == "intent_classifier" and p["served"]}
+        self.order.add(
+            ((event.event_time.timestamp(), event.kind if sources is None else sources[i],
+              (event, intents.get(str(event.event_id))))
+             for i, event in enumerate(events) if _watched(event)), now=now)
+        alerts = self._feed(self.order.release(now=now))
+        drift = self.state.drift
+        for p in predictions:
+            if p["model"] == "command_predictor" and p["served"] and p["correct"] >= 0:
+                alerts += drift.observe("predictor_correct", float(p["correct"]),
+                                        key=p["event_id"], at=p["event_time"])
+        self._maybe_save()
+        return alerts
+
+    def expect(self, sources: Sequence[Hashable], *, now: float | None = None) -> None:
+        """Source partitions just assigned: their events are waited for (``idle_s`` at most)."""
+        self.order.expect(sources, now=now)
+
+    def release(self, *, now: float | None = None) -> list[Alert]:
+        """Feed the held events that partitions gone idle no longer hold back."""
+        alerts = self._feed(self.order.release(now=now))
+        self._maybe_save()
+        return alerts
+
+    def drain(self) -> list[Alert]:
+        """Feed every held event (at shutdown), then save."""
+        alerts = self._feed(self.order.drain())
+        self.save()
+        return alerts
+
+    def _feed(self, held: list[tuple[Event, Record | None]]) -> list[Alert]:
+        drift, patterns = self.state.drift, self.state.patterns
         alerts: list[Alert] = []
-        # a batch arrives grouped by topic (all commands, then all errors...): in that
-        # order the error-rate stream would be runs of 0s and 1s and detectors would fire
-        for event in sorted(events, key=lambda e: e.event_time):
+        for event, intent in held:
             key, at = str(event.event_id), event.event_time
             if isinstance(event, CommandEvent):
                 scope = f"command_type={event.command_type}"
@@ -51,7 +93,6 @@ class Watch:
                     alerts += drift.observe("execution_time", event.execution_time, scope=s,
                                             key=key, at=at)
                 alerts += drift.observe_error(None, key=key, at=at)
-                intent = intents.get(key)
                 if intent is not None:
                     alerts += drift.observe("intent_correct", float(intent["correct"] == 1),
                                             key=key, at=at)
@@ -64,17 +105,21 @@ class Watch:
                 alerts += drift.observe_error(event.error_type, key=key, at=at)
                 alerts += patterns.observe("error", event.error_message, confidence=None,
                                            label=event.error_type, key=key, at=at)
-            elif isinstance(event, MetricEvent) and event.metric in RESOURCE_SIGNALS:
+            elif isinstance(event, MetricEvent):
                 alerts += drift.observe(RESOURCE_SIGNALS[event.metric], event.value,
                                         scope=f"host={event.host}", key=key, at=at)
-        for p in predictions:
-            if p["model"] == "command_predictor" and p["served"] and p["correct"] >= 0:
-                alerts += drift.observe("predictor_correct", float(p["correct"]),
-                                        key=p["event_id"], at=p["event_time"])
+        return alerts
+
+    def _maybe_save(self) -> None:
         if time.monotonic() - self._saved_at > self.save_every:
             self.save()
-        return alerts
 
     def save(self) -> None:
         self.state.save(self.path)
         self._saved_at = time.monotonic()
+
+
+def _watched(event: Event) -> bool:
+    """Whether the detectors or the miner look at this event."""
+    return isinstance(event, CommandEvent | ErrorEvent) or (
+        isinstance(event, MetricEvent) and event.metric in RESOURCE_SIGNALS)

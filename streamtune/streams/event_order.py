@@ -1,0 +1,83 @@
+"""Event-time order across batches, for the drift detectors.
+
+A batch holds what the consumer happened to fetch. Working off a backlog, or
+against a broker that answers partition by partition, one batch may hold a
+minute of commands and the next the errors of the same minute. The error-rate
+stream mixes both (0 per command, 1 per error), so fed batch by batch it would
+see runs of 0s and then of 1s, and a detector reads that as drift.
+
+:class:`EventTimeOrder` holds items back until every source partition still
+delivering has got past them (the watermark: the least of the partitions'
+latest event times), then releases them in event-time order. A partition that
+delivered nothing for ``idle_s`` stops holding the others back, and at most
+``max_items`` are held (beyond that the oldest go first), so a stalled
+partition delays detection by at most ``idle_s`` and costs bounded memory.
+Partitions just assigned are announced with :meth:`EventTimeOrder.expect`:
+until they deliver or go idle, the first records of the others wait for them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from collections.abc import Hashable, Iterable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class EventTimeOrder(Generic[T]):
+    """Reorder items by event time (epoch seconds) under a per-source watermark."""
+
+    def __init__(self, *, idle_s: float, max_items: int) -> None:
+        if idle_s <= 0 or max_items < 1:
+            raise ValueError("idle_s must be > 0 and max_items >= 1")
+        self.idle_s = idle_s
+        self.max_items = max_items
+        self._held: list[tuple[float, int, T]] = []
+        self._arrival = itertools.count()  # equal times keep their arrival order
+        self._sources: dict[Hashable, tuple[float, float]] = {}
+        """source -> (latest event time it delivered, monotonic time it last delivered)."""
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def expect(self, sources: Iterable[Hashable], *, now: float | None = None) -> None:
+        """Sources about to deliver (e.g. partitions just assigned): until they do, or go
+        idle, they hold back what the others delivered."""
+        now = time.monotonic() if now is None else now
+        for source in sources:
+            if source not in self._sources:
+                self._sources[source] = (-math.inf, now)
+
+    def add(self, items: Iterable[tuple[float, Hashable, T]], *,
+            now: float | None = None) -> None:
+        """Hold ``(event time, source, item)`` triples until the watermark passes them."""
+        now = time.monotonic() if now is None else now
+        sources = self._sources
+        for at, source, item in items:
+            latest = sources.get(source)
+            sources[source] = (at if latest is None else max(latest[0], at), now)
+            heapq.heappush(self._held, (at, next(self._arrival), item))
+
+    def watermark(self, *, now: float | None = None) -> float:
+        """The event time every source still delivering has reached (inf when all are idle)."""
+        now = time.monotonic() if now is None else now
+        active = [latest for latest, seen in self._sources.values() if now - seen < self.idle_s]
+        return min(active, default=math.inf)
+
+    def release(self, *, now: float | None = None) -> list[T]:
+        """The held items the watermark has passed (and any over ``max_items``), oldest first."""
+        mark = self.watermark(now=now)
+        held, out = self._held, []
+        while held and (held[0][0] <= mark or len(held) > self.max_items):
+            out.append(heapq.heappop(held)[2])
+        return out
+
+    def drain(self) -> list[T]:
+        """Every held item, oldest first (at shutdown)."""
+        out = [item for _, _, item in sorted(self._held)]
+        self._held.clear()
+        return out
