@@ -56,6 +56,9 @@ class PipelineMetrics:
         self.window_agent_offset = Gauge(
             "streamtune_window_agent_offset",
             "Last window-deltas offset the window agent applied", ["partition"], registry=r)
+        self.detection_held = Gauge(
+            "streamtune_detection_held_events",
+            "Events the drift detectors hold back for event-time order", registry=r)
         self.windows_late = Counter("streamtune_windows_late",
                                     "Windows rewritten for late events", registry=r)
         self.augmented = Counter("streamtune_augmented_rows", "Augmented rows accepted",

@@ -112,6 +112,8 @@ class LiveStage:
 
     def _count(self, out: LiveOutput) -> None:
         m = self.metrics
+        if self.watch is not None:
+            m.detection_held.set(len(self.watch.order))
         for p in out.predictions:
             m.predictions.labels(p["model"], p["role"]).inc()
             if p["served"] and p["correct"] >= 0 and p.get("replaces", -1) == -1:

@@ -2,7 +2,8 @@
 
 Besides the pipeline, the worker owns the store, so it imports the model
 registry's outbox and the store outbox (the trainer's decisions, evaluations
-and alerts) into ClickHouse every ``OUTBOX_IMPORT_S`` seconds, and, when
+and alerts) into ClickHouse every ``OUTBOX_IMPORT_S`` seconds and once more when it
+stops, and, when
 webhook endpoints are configured, delivers alerts to them in a thread of its own
 (alerts raised meanwhile wait in the ``alerts`` topic).
 """
@@ -14,6 +15,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 
 import faust
 
@@ -34,8 +36,10 @@ log = logging.getLogger(__name__)
 OUTBOX_IMPORT_S = 10.0
 
 
-def add_outbox_import(app: faust.App, settings: Settings, store: ClickHouseStore) -> None:
-    """Import registry changes and other processes' rows (decisions, evaluations) periodically."""
+def add_outbox_import(app: faust.App, settings: Settings,
+                      store: ClickHouseStore) -> Callable[[], None]:
+    """Import registry changes and other processes' rows (decisions, evaluations) periodically;
+    returns the import, for a last one at shutdown."""
 
     rows = StoreOutbox(settings)
 
@@ -52,6 +56,8 @@ def add_outbox_import(app: faust.App, settings: Settings, store: ClickHouseStore
     async def import_outboxes() -> None:
         await asyncio.get_running_loop().run_in_executor(None, once)
 
+    return once
+
 
 def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
     """Run one worker until SIGTERM/SIGINT; return its exit code."""
@@ -67,7 +73,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
                               retry_initial_s=settings.pipeline.sink_retry_initial_s,
                               retry_max_s=settings.pipeline.sink_retry_max_s)
         app = build_app(settings, sink=sink, metrics=metrics)
-        add_outbox_import(app, settings, store)
+        import_outboxes = add_outbox_import(app, settings, store)
         tune_gc()
         service = add_ingest(app, settings, sink=sink, metrics=metrics,
                              on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))
@@ -87,6 +93,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
             if dispatcher is not None:
                 dispatcher.stop()
                 delivering.join(timeout=10.0)
+            import_outboxes()  # what the trainer wrote since the last import (up to 10 s)
         return 1 if service.failure else 0
     finally:
         store.close()

@@ -9,8 +9,8 @@ from streamtune.models.registry import Registry
 from tests.integration.worker_harness import Worker, read_store, wait_for, worker_settings
 
 
-def test_running_worker_imports_registrations_and_promotions(settings: Settings,
-                                                             tmp_path: Path) -> None:
+def test_running_worker_imports_registrations_and_promotions_and_once_more_when_stopped(
+        settings: Settings, tmp_path: Path) -> None:
     cfg = worker_settings(settings, tmp_path)
     onnx = tmp_path / "model.onnx"
     onnx.write_bytes(b"not really onnx, the registry only hashes it")
@@ -26,6 +26,10 @@ def test_running_worker_imports_registrations_and_promotions(settings: Settings,
         registry.promote("intent_classifier", first.version, reason="first")
         wait_for(lambda: worker.log.read_text().count("imported 1 model registry records") >= 2,
                  timeout=60, what="the promotion's import", worker=worker)
+        # the periodic import just ran: only the one at shutdown can bring this in
+        second = registry.register("intent_classifier", {"model.onnx": onnx},
+                                   dataset={"name": "commands", "id": "def"},
+                                   hyperparameters={}, metrics={}, architecture={})
         assert worker.terminate() == 0
     finally:
         worker.ensure_stopped()
@@ -33,5 +37,7 @@ def test_running_worker_imports_registrations_and_promotions(settings: Settings,
         "versions": "SELECT name, version, sha256 FROM streamtune.model_versions FINAL",
         "events": "SELECT event, version FROM streamtune.model_events FINAL ORDER BY time",
     })
-    assert stored["versions"] == [["intent_classifier", first.version, first.sha256]]
-    assert stored["events"] == [["registered", first.version], ["promoted", first.version]]
+    assert sorted(stored["versions"]) == [["intent_classifier", first.version, first.sha256],
+                                          ["intent_classifier", second.version, second.sha256]]
+    assert stored["events"] == [["registered", first.version], ["promoted", first.version],
+                                ["registered", second.version]]
