@@ -451,10 +451,11 @@ def _prefetch(settings: Settings) -> dict[str, int]:
     once, a partition whose records are all fetched but not yet read is then
     re-fetched without pause: with 1 MB fetches and 10,000 records read ahead per
     partition, a worker working off a backlog spent 38 % of a core in librdkafka and
-    47 % in the broker. Reading 200 records (128 KB) ahead per partition: 13 % and
-    24 %, and 2,339-3,491 -> 5,931-5,995 events/s in the same session. With a real
-    broker (which holds a fetch) two batches are read ahead per partition. Either
-    way a partition over its read-ahead is checked again after 20 ms, not 1 s.
+    47 % in the broker (2,339 and 3,491 events/s). Reading 200 records (128 KB) ahead
+    per partition: 12-26 % and 23-40 %, 3,232-6,154 events/s over 12 runs in the
+    same session. With a real broker (which holds a fetch) two batches are read
+    ahead per partition. Either way a partition over its read-ahead is checked
+    again after 20 ms, not 1 s.
     """
     if settings.kafka.embedded:
         return {"queued.min.messages": 200, "max.partition.fetch.bytes": 128 * 1024,
