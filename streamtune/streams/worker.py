@@ -2,10 +2,9 @@
 
 Besides the pipeline, the worker owns the store, so it imports the model
 registry's outbox and the store outbox (the trainer's decisions, evaluations
-and alerts) into ClickHouse every ``OUTBOX_IMPORT_S`` seconds and once more when it
-stops, and, when
-webhook endpoints are configured, delivers alerts to them in a thread of its own
-(alerts raised meanwhile wait in the ``alerts`` topic).
+and alerts) into ClickHouse every ``OUTBOX_IMPORT_S`` seconds and once more when
+it stops, and, when webhook endpoints are configured, delivers alerts to them in
+a thread of its own (alerts raised meanwhile wait in the ``alerts`` topic).
 """
 
 from __future__ import annotations
