@@ -239,16 +239,25 @@ class IngestLoop:
 
     def _known_lag(self) -> int:
         """Records past our positions on the assigned partitions, as of the last fetches."""
-        lag = 0
+        return sum(self._lags().values())
+
+    def _lags(self) -> dict[tuple[str, int], int]:
+        """Records past our position per assigned partition we have read from, as of the
+        last fetches (a partition whose end offset is unknown is left out)."""
         try:
-            for tp in self.consumer.position(self.consumer.assignment()):
-                if tp.offset < 0:  # nothing read from it yet
-                    continue
-                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
-                lag += max(high - tp.offset, 0)
+            positions = self.consumer.position(self.consumer.assignment())
         except KafkaException:
-            return 0
-        return lag
+            return {}
+        lags = {}
+        for tp in positions:
+            if tp.offset < 0:  # nothing read from it yet
+                continue
+            try:
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                continue
+            lags[(tp.topic, tp.partition)] = max(high - tp.offset, 0)
+        return lags
 
     def _flush_with_backpressure(self) -> None:
         give_up_at: float | None = None
@@ -370,15 +379,8 @@ class IngestLoop:
 
     def update_lag(self) -> None:
         """Refresh the consumer-lag gauge from the broker's end offsets."""
-        for tp in self.consumer.assignment():
-            try:
-                _, high = self.consumer.get_watermark_offsets(tp, timeout=1.0, cached=True)
-                position = self.consumer.position([tp])[0].offset
-            except KafkaException:
-                continue
-            if position >= 0:
-                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
-                    max(high - position, 0))
+        for (topic, partition), lag in self._lags().items():
+            self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned_at = time.monotonic()
@@ -457,11 +459,10 @@ def _prefetch(settings: Settings) -> dict[str, int]:
     ahead per partition. Either way a partition over its read-ahead is checked
     again after 20 ms, not 1 s.
     """
-    if settings.kafka.embedded:
-        return {"queued.min.messages": 200, "max.partition.fetch.bytes": 128 * 1024,
-                "fetch.queue.backoff.ms": 20}
-    return {"queued.min.messages": 2 * settings.pipeline.batch_max_events,
-            "fetch.queue.backoff.ms": 20}
+    read_ahead = ({"queued.min.messages": 200, "max.partition.fetch.bytes": 128 * 1024}
+                  if settings.kafka.embedded
+                  else {"queued.min.messages": 2 * settings.pipeline.batch_max_events})
+    return {**read_ahead, "fetch.queue.backoff.ms": 20}
 
 
 def _record(message: Message) -> RawRecord:

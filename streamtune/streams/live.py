@@ -80,8 +80,7 @@ class LiveStage:
     def run(self, events: list[Event],
             sources: Sequence[Hashable] | None = None) -> LiveOutput:
         """Score and watch one batch's clean events (``sources``: each one's partition)."""
-        out = LiveOutput(alerts=self._pending_alerts)
-        self._pending_alerts = []
+        out = self._output()
         if self.settings.scoring.enabled:
             out.predictions = self.scorer.score(events)
         if self.watch is not None:
@@ -97,11 +96,15 @@ class LiveStage:
     def idle(self, *, drain: bool = False) -> LiveOutput:
         """Alerts of held events released without a batch: partitions gone idle, or all
         of them (``drain``, at shutdown)."""
-        out = LiveOutput(alerts=self._pending_alerts)
-        self._pending_alerts = []
+        out = self._output()
         if self.watch is not None:
             out.alerts += self.watch.drain() if drain else self.watch.release()
         self._count(out)
+        return out
+
+    def _output(self) -> LiveOutput:
+        """A new output, holding the alerts that waited for one (model loads, swaps)."""
+        out, self._pending_alerts = LiveOutput(alerts=self._pending_alerts), []
         return out
 
     def close(self) -> None:

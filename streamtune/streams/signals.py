@@ -75,10 +75,8 @@ class Watch:
         return alerts
 
     def drain(self) -> list[Alert]:
-        """Feed every held event (at shutdown), then save."""
-        alerts = self._feed(self.order.drain())
-        self.save()
-        return alerts
+        """Feed every held event (at shutdown, before the closing :meth:`save`)."""
+        return self._feed(self.order.drain())
 
     def _feed(self, held: list[tuple[Event, Record | None]]) -> list[Alert]:
         drift, patterns = self.state.drift, self.state.patterns
