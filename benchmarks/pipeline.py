@@ -2,11 +2,11 @@
 
 Starts its own dev broker, then in one run:
 
-1. baseline: a confluent-kafka consumer reads the N pre-produced raw events (no processing);
-2. throughput: a real ``streamtune worker`` process lands the same N events (validate, clean,
-   redact, de-duplicate, annotate, augment, window, ClickHouse insert, commit) — timed from
-   its first read to its last commit; with augmentation in its child process (the default),
-   in the batch thread, and off;
+1. baseline: a confluent-kafka consumer reads N pre-produced raw events (no processing);
+2. throughput: a real ``streamtune worker`` process, started and warmed up first, lands N events
+   produced at once (validate, clean, redact, de-duplicate, annotate, augment, window,
+   ClickHouse insert, commit) — timed from the first event sent to the last one committed;
+   with augmentation in its child process (the default), in the batch thread, and off;
 3. latency: events are produced at a fixed rate into a running worker, each stamped with its
    send time; ``ingested_at - event_time`` of the stored rows gives produce -> row-visible
    latency (p50/p99); a few metric events first make sure the worker has joined its group,
@@ -30,10 +30,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
@@ -51,20 +53,33 @@ def _settings(root: Path, port: int, prefix: str) -> Settings:
 
 
 def _produce(settings: Settings, count: int, *, rate: float | None = None,
-             kinds: frozenset[str] | None = None) -> None:
+             kinds: frozenset[str] | None = None, on_start: Callable[[], None] | None = None,
+             ) -> None:
+    """Produce ``count`` simulated events: at once, or at ``rate`` events/s stamped with
+    their send time; ``on_start`` is called when the first one is about to go out."""
     producer = Producer({"bootstrap.servers": settings.kafka.servers, "linger.ms": 5,
                          "compression.type": "lz4"})
-    # generated before the clock starts: the simulator must not compete with the worker
+    # generated (and, unpaced, encoded) before the clock starts: the simulator must not
+    # compete with the worker
     stream = Simulator(3).events(count if kinds is None else 10**9)
     events = list(islice((e for e in stream if kinds is None or e.kind in kinds), count))
+    prefix = settings.topics.prefix
+    encoded = [] if rate is not None else [
+        (raw_topic(e.kind, prefix), e.model_dump_json().encode(), e.session_id.encode())
+        for e in events]
+    if on_start is not None:
+        on_start()
     started = time.perf_counter()
     for i, event in enumerate(events):
         if rate is not None:
             while time.perf_counter() - started < i / rate:
                 time.sleep(0.0005)
             event = event.model_copy(update={"event_time": datetime.now(UTC)})
-        producer.produce(raw_topic(event.kind, settings.topics.prefix),
-                         event.model_dump_json().encode(), key=event.session_id.encode())
+            producer.produce(raw_topic(event.kind, prefix), event.model_dump_json().encode(),
+                             key=event.session_id.encode())
+        else:
+            topic, value, key = encoded[i]
+            producer.produce(topic, value, key=key)
         producer.poll(0)
     producer.flush(60)
 
@@ -175,28 +190,50 @@ class _Run:
 
 def _throughput(settings: Settings, broker: DevBroker, count: int, *, augment: bool,
                 separate: bool = True) -> _Run:
-    """Events/s (wall), events per worker CPU-second, peak RSS, CPU shares."""
+    """Events/s (wall), events per worker CPU-second, peak RSS, CPU shares.
+
+    The worker is started and warmed up first; the clock runs from the moment the ``count``
+    events start going out to the moment the worker has committed the last of them."""
     worker = _Worker(settings, augment=augment, separate=separate)
-    group = f"{settings.topics.prefix}streamtune-ingest"
-    topics = [raw_topic(k, settings.topics.prefix) for k in SOURCES]
     broker_group = broker.status().pid or 0
     tick = os.sysconf("SC_CLK_TCK")
     try:
-        while worker.read() == 0:
-            time.sleep(0.05)
-        started, before = time.perf_counter(), worker.cpu_parts()
-        broker_before = _group_ticks(broker_group)
-        while not group_caught_up(settings, group, topics):
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - started
+        _warm_up(worker, settings)
+        marks: dict[str, Any] = {}
+
+        def start_clock() -> None:
+            marks.update(started=time.perf_counter(), before=worker.cpu_parts(),
+                         broker=_group_ticks(broker_group))
+
+        _produce(settings, count, on_start=start_clock)
+        _wait_caught_up(settings)
+        elapsed = time.perf_counter() - marks["started"]
         after = worker.cpu_parts()
-        used = {part: after[part] - before.get(part, 0.0) for part in after}
+        used = {part: after[part] - marks["before"].get(part, 0.0) for part in after}
         shares = {part: seconds / elapsed for part, seconds in used.items()}
-        shares["dev broker"] = (_group_ticks(broker_group) - broker_before) / tick / elapsed
+        shares["dev broker"] = (_group_ticks(broker_group) - marks["broker"]) / tick / elapsed
         return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
                     worker.peak_rss_mb(), shares)
     finally:
         worker.stop()
+
+
+def _warm_up(worker: _Worker, settings: Settings) -> None:
+    """Wait until the worker has joined its group and landed a few metric events (not in
+    the commands table the latency is read from)."""
+    while not scrape(worker.port):
+        time.sleep(0.2)
+    _produce(settings, WARM_UP_EVENTS, kinds=frozenset({"metric"}))
+    deadline = time.monotonic() + 120
+    while worker.read() < WARM_UP_EVENTS and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _wait_caught_up(settings: Settings) -> None:
+    group = f"{settings.topics.prefix}streamtune-ingest"
+    topics = [raw_topic(k, settings.topics.prefix) for k in SOURCES]
+    while not group_caught_up(settings, group, topics):
+        time.sleep(0.05)
 
 
 def _latency(settings: Settings, count: int, rate: float) -> tuple[float, float]:
@@ -204,19 +241,9 @@ def _latency(settings: Settings, count: int, rate: float) -> tuple[float, float]
 
     worker = _Worker(settings, augment=True)
     try:
-        while not scrape(worker.port):
-            time.sleep(0.2)
-        # warm-up: wait until the worker has joined its group and landed a few metric
-        # events (not in the commands table the latency is read from)
-        _produce(settings, 20, kinds=frozenset({"metric"}))
-        deadline = time.monotonic() + 120
-        while worker.read() < 20 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        _warm_up(worker, settings)
         _produce(settings, count, rate=rate)
-        group = f"{settings.topics.prefix}streamtune-ingest"
-        topics = [raw_topic(k, settings.topics.prefix) for k in SOURCES]
-        while not group_caught_up(settings, group, topics):
-            time.sleep(0.2)
+        _wait_caught_up(settings)
     finally:
         worker.stop()
     client = clickhouse_connect.get_client(dsn=settings.store_url)
@@ -226,6 +253,8 @@ def _latency(settings: Settings, count: int, rate: float) -> tuple[float, float]
     client.close()
     return p50 / 1000, p99 / 1000
 
+
+WARM_UP_EVENTS = 20
 
 VARIANTS = (("in a child process", True, True), ("in the batch thread", True, False),
             ("off", False, True))
@@ -243,13 +272,14 @@ def main() -> None:
     broker = DevBroker(root / "broker", port=free_port())
     broker.start()
     try:
+        baseline_settings = _settings(root, broker.port, "baseline.")
+        create_topics(baseline_settings)
+        _produce(baseline_settings, args.events)
+        baseline = _consume_rate(baseline_settings, args.events)
         runs: dict[str, _Run] = {}
         for name, augment, separate in VARIANTS:
-            settings = _settings(root, broker.port, f"{name.split(',')[0].replace(' ', '-')}.")
+            settings = _settings(root, broker.port, f"{name.replace(' ', '-')}.")
             create_topics(settings)
-            _produce(settings, args.events)
-            if not runs:
-                baseline = _consume_rate(settings, args.events)
             runs[name] = _throughput(settings, broker, args.events, augment=augment,
                                      separate=separate)
         latencies = {}
