@@ -208,22 +208,29 @@ class WindowAgent:
 
     async def _fold(self, partition: int, offset: int, value: bytes) -> None:
         message = json.loads(value)
-        if message["type"] == "delta":
-            await self._delta(partition, WindowDelta.from_json(message))
+        if message["type"] == "deltas":
+            self._deltas(partition, [WindowDelta.from_json(d) for d in message["deltas"]])
         else:
             await self._tick(partition, int(message["watermark_ms"]),
                              float(message["idle_s"]) >= self.idle_close_s)
         self.table[applied_key(partition)] = {"offset": offset}
         self._metrics.window_agent_offset.labels(str(partition)).set(offset)
 
-    async def _delta(self, partition: int, delta: WindowDelta) -> None:
+    def _deltas(self, partition: int, deltas: list[WindowDelta]) -> None:
         # A table key is only ever changed while handling a record of the partition its
         # deltas arrive on, so its changelog stays in that partition, beside the marker.
-        table_key = delta.key.table_key()
-        raw = self.table.get(table_key)
-        state = WindowState.from_json(raw) if raw else WindowState(partition=partition)
-        if state.apply(delta):
-            state.rewrite = state.closed  # its row is rewritten by the partition's next tick
+        # A window gets one delta per raw partition: each window changed is written once.
+        changed: dict[str, WindowState] = {}
+        for delta in deltas:
+            table_key = delta.key.table_key()
+            state = changed.get(table_key)
+            if state is None:
+                raw = self.table.get(table_key)
+                state = WindowState.from_json(raw) if raw else WindowState(partition=partition)
+            if state.apply(delta):
+                state.rewrite = state.closed  # its row is rewritten by the partition's next tick
+                changed[table_key] = state
+        for table_key, state in changed.items():
             self.table[table_key] = state.to_json()
 
     async def _tick(self, partition: int, watermark_ms: int, idle: bool) -> None:

@@ -52,6 +52,7 @@ from streamtune.streams.admin import client_config
 from streamtune.streams.augmenting import AUGMENTED_KINDS, AugmentationProcess
 from streamtune.streams.batch import BatchProcessor, BatchResult, RawRecord
 from streamtune.streams.live import LiveOutput, LiveStage
+from streamtune.streams.windows import deltas_records
 
 log = logging.getLogger(__name__)
 TICK_INTERVAL_S = 1.0
@@ -314,9 +315,8 @@ class IngestLoop:
             produce(clean_topic(event.kind, prefix), data, key=event.session_id.encode())
             if i % 1000 == 999:  # serve delivery reports now and then, not per event
                 self.producer.poll(0)
-        for delta in result.deltas:
-            produce(self._deltas, json.dumps({"type": "delta", **delta.to_json()}).encode(),
-                    key=delta.key.group.encode())
+        for partition, record in deltas_records(result.deltas, self.settings.topics.partitions):
+            produce(self._deltas, record, partition=partition)
         if live is not None:
             self._publish_live(live)
         self._watermark_ms = max(self._watermark_ms, result.max_event_ms)

@@ -1,9 +1,10 @@
 """Tumbling-window aggregates that stay exact under replays.
 
-The ingest path summarises each batch into :class:`WindowDelta` records — one
-per (source, command type, window) it touched, tagged with the raw partition
-and the batch's first and last offsets. A faust agent folds them into a
-changelog-backed table of :class:`WindowState`. Because the ingest commits a
+The ingest path summarises each batch into :class:`WindowDelta` s — one per
+(source, command type, window) it touched, tagged with the raw partition and
+the batch's first and last offsets — and sends them as window-deltas records,
+as few per window-deltas partition as fit (:func:`deltas_records`). A faust
+agent folds them into a changelog-backed table of :class:`WindowState`. Because the ingest commits a
 batch's offsets before it produces the next batch's deltas, a delta starting
 at offset ``s`` proves everything of that partition before ``s`` is final.
 Against the partition's pending delta ``[s0, e0]``, a new delta ``[s, e]``:
@@ -26,10 +27,14 @@ log-bucket histogram (buckets 2 % wide), from which p50/p95/p99 are read.
 from __future__ import annotations
 
 import math
+import zlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 _BUCKET_BASE = 1.02
 _SMALLEST_S = 1e-4
@@ -155,6 +160,40 @@ class WindowDelta:
         return cls(WindowKey.parse(data["key"]), str(data["partition"]),
                    int(data["start_offset"]), int(data["end_offset"]),
                    Aggregate.from_json(data["aggregate"]))
+
+
+DELTAS_RECORD_BYTES = 256 * 1024
+"""Deltas are packed into window-deltas records up to this size (Kafka's default limit
+on a record is 1 MB)."""
+
+
+def deltas_partition(delta: WindowDelta, partitions: int) -> int:
+    """Window-deltas partition of a delta: the CRC-32 of its group, as librdkafka's
+    default partitioner hashes a key, so a (source, command type) keeps its partition."""
+    return zlib.crc32(delta.key.group.encode()) % partitions
+
+
+def deltas_records(deltas: list[WindowDelta], partitions: int) -> Iterator[tuple[int, bytes]]:
+    """One batch's deltas as (partition, window-deltas record) pairs: per partition, as
+    few records of type ``deltas`` as fit :data:`DELTAS_RECORD_BYTES`."""
+    by_partition: dict[int, list[bytes]] = {}
+    for delta in deltas:
+        by_partition.setdefault(deltas_partition(delta, partitions), []).append(
+            orjson.dumps(delta.to_json()))
+    for partition, encoded in by_partition.items():
+        chunk: list[bytes] = []
+        size = 0
+        for item in encoded:
+            if chunk and size + len(item) > DELTAS_RECORD_BYTES:
+                yield partition, _deltas_record(chunk)
+                chunk, size = [], 0
+            chunk.append(item)
+            size += len(item) + 1
+        yield partition, _deltas_record(chunk)
+
+
+def _deltas_record(encoded: list[bytes]) -> bytes:
+    return b'{"type":"deltas","deltas":[' + b",".join(encoded) + b"]}"
 
 
 @dataclass

@@ -20,20 +20,38 @@ from streamtune.streams.windows import (
     WindowKey,
     WindowState,
     applied_key,
+    deltas_records,
     is_window_key,
 )
 
 WINDOW_S = 60
 
 
+def delta(start_ms: int, raw_offset: int, events: int, raw_partition: int = 0) -> WindowDelta:
+    return WindowDelta(WindowKey("commands", "open_valve", start_ms),
+                       f"raw.commands/{raw_partition}", raw_offset, raw_offset,
+                       Aggregate(events=events))
+
+
 def delta_record(start_ms: int, raw_offset: int, events: int) -> bytes:
-    delta = WindowDelta(WindowKey("commands", "open_valve", start_ms), "raw.commands/0",
-                        raw_offset, raw_offset, Aggregate(events=events))
-    return json.dumps({"type": "delta", **delta.to_json()}).encode()
+    [(_, record)] = deltas_records([delta(start_ms, raw_offset, events)], 1)
+    return record
 
 
 def tick_record(watermark_ms: int, idle_s: float = 0.0) -> bytes:
     return json.dumps({"type": "tick", "watermark_ms": watermark_ms, "idle_s": idle_s}).encode()
+
+
+class CountingTable(dict[str, Any]):
+    """A plain-dict table that counts writes per key (each is a changelog record)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: dict[str, int] = {}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes[key] = self.writes.get(key, 0) + 1
+        super().__setitem__(key, value)
 
 
 class Harness:
@@ -41,7 +59,7 @@ class Harness:
 
     def __init__(self, log: list[bytes]) -> None:
         self.log = log
-        self.table: dict[str, Any] = {}
+        self.table = CountingTable()
         self.written: list[tuple[WindowKey, int, bool]] = []
         self.reads: list[tuple[int, int, int]] = []
         self.inserts = 0
@@ -168,3 +186,17 @@ def test_any_delivery_faust_makes_folds_every_record_once(n: int, seed: int) -> 
         position += step
     harness.deliver([len(log) - 1])  # the stream goes on: at least the last record arrives
     assert harness.events() == expected
+
+
+def test_a_record_of_many_deltas_writes_each_window_once() -> None:
+    """One batch's deltas for a window, from six raw partitions, in one record."""
+    deltas = [delta(0, 10, p + 1, raw_partition=p) for p in range(6)]
+    deltas += [delta(WINDOW_S * 1000, 11, 2, raw_partition=p) for p in range(6)]
+    [(_, record)] = deltas_records(deltas, 1)
+    harness = Harness([record])
+    harness.deliver([0])
+    assert harness.events() == {0: 21, WINDOW_S * 1000: 12}
+    window_writes = {k: n for k, n in harness.table.writes.items() if is_window_key(k)}
+    assert window_writes == {"commands|open_valve|0": 1,
+                             f"commands|open_valve|{WINDOW_S * 1000}": 1}
+    assert harness.table[applied_key(0)] == {"offset": 0}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+import zlib
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from streamtune.streams.dedup import RecentIds
 from streamtune.streams.windows import (
+    DELTAS_RECORD_BYTES,
     Aggregate,
     WindowDelta,
     WindowKey,
@@ -18,6 +21,7 @@ from streamtune.streams.windows import (
     aggregate_row,
     bucket_of,
     bucket_value,
+    deltas_records,
     window_start_ms,
 )
 
@@ -114,3 +118,26 @@ def test_recent_ids_forget_after_the_horizon_and_past_the_cap() -> None:
     for name in "bcd":
         assert seen.first_time(name, now=17)
     assert len(seen) == 3 and seen.first_time("a", now=18)  # "a" was evicted by the cap
+
+
+def test_deltas_are_packed_per_partition_into_records_under_the_size_limit() -> None:
+    """Every delta travels once, on the partition its group hashes to (CRC-32, as
+    librdkafka's default partitioner does with a key), in records under the limit."""
+    hist = Counter({b: 1 for b in range(600)})  # a wide histogram: ~6 KB per delta
+    deltas = [WindowDelta(WindowKey(source, f"type{t}", w * 60_000), f"raw.{source}/{p}", 1, 9,
+                          Aggregate(events=1, exec_hist=hist))
+              for source in ("commands", "errors") for t in range(8) for w in range(12)
+              for p in range(3)]
+    records = list(deltas_records(deltas, 6))
+    seen: list[tuple[str, str]] = []
+    for partition, record in records:
+        assert len(record) <= DELTAS_RECORD_BYTES
+        message = json.loads(record)
+        assert message["type"] == "deltas"
+        for item in message["deltas"]:
+            parsed = WindowDelta.from_json(item)
+            assert zlib.crc32(parsed.key.group.encode()) % 6 == partition
+            assert parsed.aggregate.exec_hist == hist
+            seen.append((parsed.key.table_key(), parsed.partition))
+    assert sorted(seen) == sorted((d.key.table_key(), d.partition) for d in deltas)
+    assert len(records) > len({p for p, _ in records})  # some partition needed several
