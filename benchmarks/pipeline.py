@@ -16,7 +16,8 @@ Peak worker RSS and the CPU time of the worker and its augmentation child (all t
 read from /proc: events per worker CPU-second is the figure that holds when the machine is
 shared and wall-clock rates swing. Where that CPU went (the batch thread, librdkafka's
 threads, faust's event loop, the augmentation child) and the dev broker's CPU are printed
-as shares of one core over the run.
+as shares of one core over the run, and the ingest thread's time per step of its batches
+(``streamtune_batch_stage_seconds``) as shares of the run's wall time.
 Run: ``.venv/bin/python benchmarks/pipeline.py``.
 """
 
@@ -42,7 +43,7 @@ from confluent_kafka import Consumer, Producer
 from streamtune.config import Settings
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.simulator import Simulator
-from streamtune.sinks.metrics import scrape
+from streamtune.sinks.metrics import scrape, scrape_series
 from streamtune.streams.admin import create_topics, group_caught_up
 from streamtune.streams.dev_broker import DevBroker, free_port
 
@@ -155,6 +156,12 @@ class _Worker:
     def read(self) -> float:
         return scrape(self.port).get("streamtune_events_in_total", 0.0)
 
+    def stages(self) -> dict[str, float]:
+        """Seconds the worker's ingest thread spent so far per step of its batches."""
+        prefix = 'streamtune_batch_stage_seconds_total{stage="'
+        return {sample[len(prefix):-2]: value for sample, value in scrape_series(self.port).items()
+                if sample.startswith(prefix)}
+
     def cpu_parts(self) -> dict[str, float]:
         """CPU seconds used so far by the worker's threads (by part) and its children."""
         tick = os.sysconf("SC_CLK_TCK")
@@ -186,6 +193,8 @@ class _Run:
     rss_mb: float
     shares: dict[str, float]
     """Share of one core each part used over the run, the dev broker's included."""
+    stages: dict[str, float]
+    """Share of the run's wall time the ingest thread spent in each step of its batches."""
 
 
 def _throughput(settings: Settings, broker: DevBroker, count: int, *, augment: bool,
@@ -203,7 +212,7 @@ def _throughput(settings: Settings, broker: DevBroker, count: int, *, augment: b
 
         def start_clock() -> None:
             marks.update(started=time.perf_counter(), before=worker.cpu_parts(),
-                         broker=_group_ticks(broker_group))
+                         broker=_group_ticks(broker_group), stages=worker.stages())
 
         _produce(settings, count, on_start=start_clock)
         _wait_caught_up(settings)
@@ -212,8 +221,10 @@ def _throughput(settings: Settings, broker: DevBroker, count: int, *, augment: b
         used = {part: after[part] - marks["before"].get(part, 0.0) for part in after}
         shares = {part: seconds / elapsed for part, seconds in used.items()}
         shares["dev broker"] = (_group_ticks(broker_group) - marks["broker"]) / tick / elapsed
+        stages = {stage: (seconds - marks["stages"].get(stage, 0.0)) / elapsed
+                  for stage, seconds in worker.stages().items()}
         return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
-                    worker.peak_rss_mb(), shares)
+                    worker.peak_rss_mb(), shares, stages)
     finally:
         worker.stop()
 
@@ -297,6 +308,8 @@ def main() -> None:
               f"peak RSS {run.rss_mb:,.0f} MB")
         print("      CPU, share of one core: " + ", ".join(
             f"{part} {share:.0%}" for part, share in run.shares.items() if share >= 0.005))
+        print("      ingest thread, share of the run's time: " + ", ".join(
+            f"{stage} {share:.0%}" for stage, share in run.stages.items()))
     for rate, (p50, p99) in latencies.items():
         print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
               f"produce -> row visible p50 {p50:.2f} s, p99 {p99:.2f} s")

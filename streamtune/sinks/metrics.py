@@ -45,6 +45,10 @@ class PipelineMetrics:
         self.batch_latency = Histogram("streamtune_batch_seconds",
                                        "Read-to-commit time of a batch",
                                        buckets=LATENCY_BUCKETS, registry=r)
+        self.batch_stage = Counter(
+            "streamtune_batch_stage_seconds",
+            "Time the ingest thread spent per step of its batches (rate(): share of its time)",
+            ["stage"], registry=r)
         self.consumer_lag = Gauge("streamtune_consumer_lag", "Records behind the end",
                                   ["topic", "partition"], registry=r)
         self.paused = Gauge("streamtune_consuming_paused",

@@ -34,7 +34,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -125,11 +125,12 @@ class IngestLoop:
     def step(self) -> int:
         """Process one batch end to end; return the number of records it held."""
         batch_cfg = self.settings.pipeline
-        woken = self._wake()
-        messages = self.consumer.consume(
-            batch_cfg.batch_max_events,
-            FETCH_WINDOW_S if woken else batch_cfg.batch_max_wait_ms / 1000)
-        records = [_record(m) for m in messages if m.error() is None]
+        with self._stage("poll"):  # rests included
+            woken = self._wake()
+            messages = self.consumer.consume(
+                batch_cfg.batch_max_events,
+                FETCH_WINDOW_S if woken else batch_cfg.batch_max_wait_ms / 1000)
+            records = [_record(m) for m in messages if m.error() is None]
         if self._rests:
             if records:
                 self._rest_s = REST_S[0]
@@ -142,24 +143,28 @@ class IngestLoop:
             self._maybe_tick()
             return 0
         started = time.perf_counter()
-        result = self.processor.process(records, augment=self.augmenting is None)
-        encoded = [event.model_dump_json().encode() for event, _ in result.events]
-        unfinished = _Unfinished(result, started)
-        if self.augmenting is not None:
-            unfinished.parents = [data for (event, _), data in
-                                  zip(result.events, encoded, strict=True)
-                                  if event.kind in AUGMENTED_KINDS]
-            unfinished.augmenting = self.augmenting.submit(unfinished.parents)
-        self.sink.add(result.table_rows())
+        with self._stage("process"):
+            result = self.processor.process(records, augment=self.augmenting is None)
+            encoded = [event.model_dump_json().encode() for event, _ in result.events]
+            unfinished = _Unfinished(result, started)
+            if self.augmenting is not None:
+                unfinished.parents = [data for (event, _), data in
+                                      zip(result.events, encoded, strict=True)
+                                      if event.kind in AUGMENTED_KINDS]
+                unfinished.augmenting = self.augmenting.submit(unfinished.parents)
+            self.sink.add(result.table_rows())
         live = None
         if self.live is not None:
-            self.live.refresh()  # a hot swap happens here, between batches
-            live = self.live.run([event for event, _ in result.events],
-                                 [position[:2] for _, position in result.events])
-            self.sink.add(live.table_rows())
-        self._flush_with_backpressure()
+            with self._stage("live"):
+                self.live.refresh()  # a hot swap happens here, between batches
+                live = self.live.run([event for event, _ in result.events],
+                                     [position[:2] for _, position in result.events])
+                self.sink.add(live.table_rows())
+        with self._stage("write"):
+            self._flush_with_backpressure()
         self._finish()
-        self._send(result, encoded, live)
+        with self._stage("send"):
+            self._send(result, encoded, live)
         self._unfinished = unfinished
         if self.augmenting is None:
             self._finish()
@@ -174,13 +179,24 @@ class IngestLoop:
             return
         result = unfinished.result
         if self.augmenting is not None and unfinished.augmenting is not None:
-            result.augmentation = self.augmenting.result(unfinished.augmenting,
-                                                         unfinished.parents)
-            self.sink.add(result.augmentation_rows())
-            self._flush_with_backpressure()
-        self._confirm_sends()
-        self._commit(result)
+            with self._stage("augmentation"):
+                result.augmentation = self.augmenting.result(unfinished.augmenting,
+                                                             unfinished.parents)
+                self.sink.add(result.augmentation_rows())
+                self._flush_with_backpressure()
+        with self._stage("commit"):
+            self._confirm_sends()
+            self._commit(result)
         self._record_metrics(result, unfinished.started)
+
+    @contextlib.contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        """Add the time the block took to ``streamtune_batch_stage_seconds{stage=name}``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.metrics.batch_stage.labels(name).inc(time.perf_counter() - started)
 
     def _land_idle_alerts(self, *, drain: bool = False) -> None:
         """Write and publish the alerts of events the detectors held for order and
