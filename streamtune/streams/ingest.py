@@ -118,6 +118,7 @@ class IngestLoop:
         self._rests = settings.kafka.embedded
         self._resting_until: float | None = None
         self._rest_s = REST_S[0]
+        self._polled_empty_with_lag = False
         self._assigned_at = time.monotonic()
 
     # -- one batch -------------------------------------------------------------------
@@ -134,8 +135,7 @@ class IngestLoop:
         if self._rests:
             if records:
                 self._rest_s = REST_S[0]
-            if not records or (len(records) < batch_cfg.batch_max_events
-                               and self._known_lag() < batch_cfg.batch_max_events // 2):
+            if self._may_rest(len(records)):
                 self._rest()
         if not records:
             self._finish()
@@ -208,6 +208,26 @@ class IngestLoop:
             self.sink.add(live.table_rows())
             self._flush_with_backpressure()
             self._publish_live(live)
+
+    def _may_rest(self, count: int) -> bool:
+        """Whether a poll that returned ``count`` records may be followed by a rest.
+
+        Not after a full batch, nor after a partial one while half a batch or more
+        waits. Not after the first empty poll while records are known to wait: they
+        are on their way from the broker (pausing would drop them, and a worker that
+        woke from a rest into a backlog rested again and again for seconds).
+        """
+        max_events = self.settings.pipeline.batch_max_events
+        if count >= max_events:
+            return False
+        waiting = self._known_lag()
+        if count:
+            self._polled_empty_with_lag = False
+            return waiting < max_events // 2
+        if waiting and not self._polled_empty_with_lag:
+            self._polled_empty_with_lag = True
+            return False
+        return True
 
     def _rest(self) -> None:
         """Stop fetching for a while (:data:`REST_S`), until the next step.
