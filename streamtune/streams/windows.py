@@ -4,9 +4,10 @@ The ingest path summarises each batch into :class:`WindowDelta` s — one per
 (source, command type, window) it touched, tagged with the raw partition and
 the batch's first and last offsets — and sends them as window-deltas records,
 as few per window-deltas partition as fit (:func:`deltas_records`). A faust
-agent folds them into a changelog-backed table of :class:`WindowState`. Because the ingest commits a
-batch's offsets before it produces the next batch's deltas, a delta starting
-at offset ``s`` proves everything of that partition before ``s`` is final.
+agent folds them into a changelog-backed table of :class:`WindowState`.
+Because the ingest commits a batch's offsets before it produces the next
+batch's deltas, a delta starting at offset ``s`` proves everything of that
+partition before ``s`` is final.
 Against the partition's pending delta ``[s0, e0]``, a new delta ``[s, e]``:
 
 * ``s == s0``: replaces it (a batch redone after a crash or rebalance, or the
@@ -182,18 +183,17 @@ def deltas_records(deltas: list[WindowDelta], partitions: int) -> Iterator[tuple
             orjson.dumps(delta.to_json()))
     for partition, encoded in by_partition.items():
         chunk: list[bytes] = []
-        size = 0
+        size = len(_HEAD) + len(_TAIL)
         for item in encoded:
-            if chunk and size + len(item) > DELTAS_RECORD_BYTES:
-                yield partition, _deltas_record(chunk)
-                chunk, size = [], 0
+            if chunk and size + len(item) + 1 > DELTAS_RECORD_BYTES:
+                yield partition, _HEAD + b",".join(chunk) + _TAIL
+                chunk, size = [], len(_HEAD) + len(_TAIL)
             chunk.append(item)
             size += len(item) + 1
-        yield partition, _deltas_record(chunk)
+        yield partition, _HEAD + b",".join(chunk) + _TAIL
 
 
-def _deltas_record(encoded: list[bytes]) -> bytes:
-    return b'{"type":"deltas","deltas":[' + b",".join(encoded) + b"]}"
+_HEAD, _TAIL = b'{"type":"deltas","deltas":[', b"]}"
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -65,7 +66,11 @@ def test_ctrl_c_stops_everything(tmp_path: Path, moment: str) -> None:
         if moment == "trainer pid":
             time.sleep(8)  # worker and trainer mid-start, traffic flowing
         os.killpg(demo.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
-        returncode = demo.wait(90)
+        try:
+            returncode = demo.wait(90)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"no exit 90 s after Ctrl-C; still running: {processes_of(data_dir)}; "
+                        f"its output:\n{log.read_text(errors='replace')[-3000:]}")
         output = log.read_text(errors="replace")
         assert returncode == 130, output[-3000:]  # the shell's code for an interrupt
         assert eventually(lambda: processes_of(data_dir)) == []
