@@ -243,8 +243,10 @@ def _warm_up(worker: _Worker, settings: Settings) -> None:
 def _wait_caught_up(settings: Settings) -> None:
     group = f"{settings.topics.prefix}streamtune-ingest"
     topics = [raw_topic(k, settings.topics.prefix) for k in SOURCES]
+    # each check opens a consumer and asks the broker for every partition's offsets:
+    # often enough for a timing, not so often that it loads the broker
     while not group_caught_up(settings, group, topics):
-        time.sleep(0.05)
+        time.sleep(0.2)
 
 
 def _latency(settings: Settings, count: int, rate: float) -> tuple[float, float]:
