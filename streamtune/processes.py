@@ -1,4 +1,5 @@
-"""What every streamtune process sets up: dying with its parent, thread names, GC."""
+"""What every streamtune process sets up: dying with its parent, thread names, GC, and
+starting children without losing a Ctrl-C."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import ctypes
 import gc
 import signal
+from collections.abc import Iterator
 
 PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
@@ -20,6 +22,29 @@ def _prctl(option: int, value: object) -> None:
 def terminate_with_parent() -> None:
     """Linux: deliver SIGTERM to the calling process when its parent dies (even by SIGKILL)."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Hold back SIGINT until the block is done; it is then raised as usual.
+
+    For starting a child with a ``preexec_fn`` (use :func:`child_setup`) and registering
+    its cleanup: ``Popen`` then runs Python's after-fork hooks in the parent, and a SIGINT
+    that came during the fork raised its KeyboardInterrupt inside one of them (logging's),
+    which swallowed it: the Ctrl-C was lost.
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def child_setup() -> None:
+    """``preexec_fn`` of a child streamtune process: SIGINT no longer held (the mask
+    survives ``exec``; see :func:`ctrl_c_held`), SIGTERM when its parent dies."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    terminate_with_parent()
 
 
 def name_thread(name: str) -> None:

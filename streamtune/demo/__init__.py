@@ -31,7 +31,7 @@ from streamtune.demo.summary import landed_summary, loop_summary
 from streamtune.demo.traffic import Traffic, produce
 from streamtune.errors import StreamtuneError
 from streamtune.models.registry import Registry
-from streamtune.processes import terminate_with_parent
+from streamtune.processes import child_setup, ctrl_c_held
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.sinks.metrics import scrape_series, totals, windows_caught_up
 from streamtune.sinks.store import ClickHouseStore
@@ -53,7 +53,7 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
         return subprocess.Popen(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "streamtune", *args], env=env, stdout=out,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=terminate_with_parent)
+            preexec_fn=child_setup)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -91,12 +91,14 @@ def run_demo(settings: Settings, profile: DemoProfile, *, console: Console) -> P
         env = {**profile.env, **os.environ, "STREAMTUNE_METRICS_PORT": str(port),
                "STREAMTUNE_PIPELINE__WINDOW_IDLE_CLOSE_S": str(IDLE_CLOSE_S)}
         worker_log = settings.data_dir / "demo-worker.log"
-        worker = _start(["worker"], env, worker_log)
-        cleanup.callback(_stop, worker)
+        with ctrl_c_held():  # a Ctrl-C during the start comes once its stop is registered
+            worker = _start(["worker"], env, worker_log)
+            cleanup.callback(_stop, worker)
         trainer_log = settings.data_dir / "demo-trainer.log"
         trainer_log.unlink(missing_ok=True)
-        trainer = _start(["trainer"], {**env, "COLUMNS": "200"}, trainer_log)
-        cleanup.callback(_stop, trainer)
+        with ctrl_c_held():
+            trainer = _start(["trainer"], {**env, "COLUMNS": "200"}, trainer_log)
+            cleanup.callback(_stop, trainer)
         console.print(f"[bold]worker[/bold] pid {worker.pid}, metrics on :{port}, log "
                       f"{worker_log}\n[bold]trainer[/bold] pid {trainer.pid}, log {trainer_log}")
         traffic = Traffic()
