@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from streamtune import __version__
 from streamtune.config import Settings
@@ -140,20 +140,29 @@ class EventProducer:
                 break
             except BufferError:
                 self._producer.poll(0.05)
+            except KafkaException as exc:
+                # refused at once (too large; a topic the client already knows is missing):
+                # reported like a send Kafka refuses later, not raised from here
+                self.sent += 1
+                self._report(DeliveryReport(_event_id(headers), topic, -1, -1,
+                                            exc.args[0].str()))
+                return
         self.sent += 1
         self._producer.poll(0)
 
     def _delivered(self, err: KafkaError | None, msg: Message) -> None:
-        raw_id = dict(msg.headers() or []).get("event_id")
-        event_id = raw_id.decode(errors="replace") if isinstance(raw_id, bytes) else ""
         delivered = err is None
-        report = DeliveryReport(
-            event_id, msg.topic() or "", (msg.partition() or 0) if delivered else -1,
+        self._report(DeliveryReport(
+            _event_id(msg.headers()), msg.topic() or "",
+            (msg.partition() or 0) if delivered else -1,
             (msg.offset() or 0) if delivered else -1, None if err is None else err.str(),
-        )
-        if err is not None:
+        ))
+
+    def _report(self, report: DeliveryReport) -> None:
+        if report.error is not None:
             self.failed += 1
-            log.warning("delivery of event %s to %s failed: %s", event_id, msg.topic(), err.str())
+            log.warning("delivery of event %s to %s failed: %s", report.event_id, report.topic,
+                        report.error)
             if self._on_delivery is None:
                 self._failures.append(report)
         if self._on_delivery is not None:
@@ -197,3 +206,9 @@ class EventProducer:
             self.close()
         else:
             self._producer.flush(5.0)
+
+
+def _event_id(headers: Mapping[str, Any] | list[tuple[str, Any]] | None) -> str:
+    """The ``event_id`` header of a record ('' without one)."""
+    raw = dict(headers or []).get("event_id")
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else ""

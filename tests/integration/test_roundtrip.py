@@ -77,8 +77,19 @@ def test_mappings_are_validated_before_sending(settings: Settings) -> None:
 
 
 def test_undeliverable_events_raise_on_flush(settings: Settings) -> None:
+    """Whether Kafka refuses a record later (a topic it does not know, learnt from a
+    metadata reply) or the client at once (a topic it already knows is missing, a record
+    over its size limit), the send returns and the next flush raises."""
     producer = EventProducer(settings.kafka.servers,
-                             client_options={"message.timeout.ms": 1000})
+                             client_options={"message.timeout.ms": 1000,
+                                             "message.max.bytes": 10_000})
     producer.send_bytes("no.such.topic.$$$", b"{}")
     with pytest.raises(DeliveryFailed):
         producer.flush(10)
+    topic = raw_topic("command", settings.topics.prefix)
+    create_topics(settings)
+    producer.send_bytes(topic, b"x" * 20_000, headers=[("event_id", b"e-1")])
+    producer.send_bytes(topic, b"{}")
+    with pytest.raises(DeliveryFailed, match="1 events were not delivered; first: .*size"):
+        producer.flush(10)
+    assert (producer.sent, producer.failed, producer.delivered) == (3, 2, 1)
