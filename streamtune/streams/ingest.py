@@ -134,7 +134,7 @@ class IngestLoop:
             records = [_record(m) for m in messages if m.error() is None]
         if self._rests:
             if records:
-                self._rest_s = REST_S[0]
+                self._rest_s, self._polled_empty_with_lag = REST_S[0], False
             if self._may_rest(len(records)):
                 self._rest()
         if not records:
@@ -222,7 +222,6 @@ class IngestLoop:
             return False
         waiting = self._known_lag()
         if count:
-            self._polled_empty_with_lag = False
             return waiting < max_events // 2
         if waiting and not self._polled_empty_with_lag:
             self._polled_empty_with_lag = True
