@@ -7,6 +7,7 @@ quality-gate counts) and publishes (clean events, window deltas).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -23,8 +24,8 @@ from streamtune.schemas.topics import SOURCES
 from streamtune.sinks.rows import event_fields, table_for
 from streamtune.streams.annotation import annotate
 from streamtune.streams.cleaning import clean_event
-from streamtune.streams.dedup import RecentIds
-from streamtune.streams.redaction import Redactor
+from streamtune.streams.dedup import RecentIds, Seen
+from streamtune.streams.redaction import Redactor, reader_view
 from streamtune.streams.windows import (
     Aggregate,
     WindowDelta,
@@ -33,6 +34,7 @@ from streamtune.streams.windows import (
     window_start_ms,
 )
 
+log = logging.getLogger(__name__)
 _SOURCE_OF_TOPIC_SUFFIX = {f"raw.{source}": source for source in SOURCES.values()}
 
 RECORD_NAMESPACE = UUID("5d0c3a52-9a4e-4f7b-8f1e-2b6c7d8e9f10")
@@ -190,8 +192,14 @@ class BatchProcessor:
                 self._dead(record, f"processing failed: {type(exc).__name__}: {exc}",
                            "processing"))
             return None
-        if not self.recent.first_time(str(event.event_id), now=now):
+        seen = self.recent.see(str(event.event_id), hash(record.value), now=now)
+        if seen is Seen.REPLAY:
             result.duplicates += 1
+            return None
+        if seen is Seen.CONFLICT:
+            result.dead_letters.append(self._dead(
+                record, "event_id: reused with different content (an event with this id "
+                        "was accepted before; give each event its own id)", "conflict"))
             return None
         result.redactions.update(redactions)
         event = annotate(event)
@@ -199,19 +207,21 @@ class BatchProcessor:
         return event
 
     def _dead(self, record: RawRecord, reason: str, category: str) -> DeadLetter:
-        redacted, _ = self.redactor.redact(reason)
-        return DeadLetter.wrap(
-            _redact_bytes(self.redactor, record.value), reason=redacted,
-            category=category,  # type: ignore[arg-type]
-            topic=record.topic, partition=record.partition, offset=record.offset,
-        )
-
-
-def _redact_bytes(redactor: Redactor, raw: bytes) -> bytes:
-    """Dead letters keep the raw bytes — minus any secret they carry."""
-    text = raw.decode("utf-8", errors="surrogateescape")
-    redacted, counts = redactor.redact(text)
-    return redacted.encode("utf-8", errors="surrogateescape") if counts else raw
+        """The record's dead letter, its bytes and reason redacted as a reader sees them;
+        a minimal one (position and reason) if that cannot be built."""
+        try:
+            shown = self.redactor.redact_into(reader_view(reason), Counter())
+            return DeadLetter.wrap(
+                record.value, reason=shown, category=category,  # type: ignore[arg-type]
+                topic=record.topic, partition=record.partition, offset=record.offset,
+                redact=lambda raw: self.redactor.redact_record(raw)[0])
+        except Exception as exc:
+            log.exception("dead letter for %s/%d@%d could not be built",
+                          record.topic, record.partition, record.offset)
+            return DeadLetter.minimal(
+                reason=f"{category}: the dead letter could not be built "
+                       f"({type(exc).__name__}); the record is at its topic position",
+                topic=record.topic, partition=record.partition, offset=record.offset)
 
 
 def _count(aggregate: Aggregate, event: Any) -> None:

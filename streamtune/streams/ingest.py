@@ -44,6 +44,7 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from streamtune.config import Settings
 from streamtune.errors import BrokerUnavailable
 from streamtune.models.augmentation import AugmentationResult
+from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.topics import SOURCES, clean_topic, dlq_topic, loop_topic, raw_topic
 from streamtune.sinks.batching import SinkUnavailable
 from streamtune.sinks.clickhouse import ClickHouseSink
@@ -343,8 +344,7 @@ class IngestLoop:
         """Hand dead letters, clean events (``encoded``: their JSON) and deltas to Kafka."""
         produce = self.producer.produce
         for letter in result.dead_letters:
-            produce(dlq_topic(letter.topic), letter.model_dump_json().encode(),
-                    key=f"{letter.topic}/{letter.partition}".encode())
+            self._send_dead_letter(letter)
         prefix = self.settings.topics.prefix
         for i, ((event, _), data) in enumerate(zip(result.events, encoded, strict=True)):
             produce(clean_topic(event.kind, prefix), data, key=event.session_id.encode())
@@ -355,6 +355,18 @@ class IngestLoop:
         if live is not None:
             self._publish_live(live)
         self._watermark_ms = max(self._watermark_ms, result.max_event_ms)
+
+    def _send_dead_letter(self, letter: DeadLetter) -> None:
+        """Publish a dead letter on its DLQ topic; one Kafka refuses is sent minimal."""
+        topic, key = dlq_topic(letter.topic), f"{letter.topic}/{letter.partition}".encode()
+        try:
+            self.producer.produce(topic, letter.model_dump_json().encode(), key=key)
+        except (BufferError, KafkaException) as exc:
+            log.warning("dead letter of %s/%d@%d refused by Kafka (%s): sent without its bytes",
+                        letter.topic, letter.partition, letter.offset, type(exc).__name__)
+            minimal = DeadLetter.minimal(reason=letter.reason, topic=letter.topic,
+                                         partition=letter.partition, offset=letter.offset)
+            self.producer.produce(topic, minimal.model_dump_json().encode(), key=key)
 
     def _confirm_sends(self) -> None:
         if self.producer.flush(30.0):

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamtune.streams.dedup import RecentIds
+from streamtune.streams.dedup import RecentIds, Seen
 from streamtune.streams.windows import (
     DELTAS_RECORD_BYTES,
     Aggregate,
@@ -113,11 +113,18 @@ def test_aggregate_rows_and_window_starts() -> None:
 
 def test_recent_ids_forget_after_the_horizon_and_past_the_cap() -> None:
     seen = RecentIds(horizon_s=10, max_ids=3)
-    assert seen.first_time("a", now=0) and not seen.first_time("a", now=5)
-    assert seen.first_time("a", now=16)  # horizon passed
+    assert seen.see("a", 1, now=0) is Seen.NEW and seen.see("a", 1, now=5) is Seen.REPLAY
+    assert seen.see("a", 1, now=16) is Seen.NEW  # horizon passed
     for name in "bcd":
-        assert seen.first_time(name, now=17)
-    assert len(seen) == 3 and seen.first_time("a", now=18)  # "a" was evicted by the cap
+        assert seen.see(name, 1, now=17) is Seen.NEW
+    assert len(seen) == 3 and seen.see("a", 1, now=18) is Seen.NEW  # evicted by the cap
+
+
+def test_recent_ids_tell_a_reused_id_from_a_replay() -> None:
+    seen = RecentIds(horizon_s=10, max_ids=3)
+    assert seen.see("a", 1, now=0) is Seen.NEW
+    assert seen.see("a", 2, now=1) is Seen.CONFLICT
+    assert seen.see("a", 1, now=2) is Seen.REPLAY  # the first content stays the reference
 
 
 def test_deltas_are_packed_per_partition_into_records_under_the_size_limit() -> None:
