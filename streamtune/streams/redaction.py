@@ -48,6 +48,7 @@ from typing import TypeVar
 from pydantic import JsonValue
 
 from streamtune.errors import ConfigError
+from streamtune.schemas.bounds import MAX_OBJECT_KEY_CHARS
 
 PLACEHOLDER = "[REDACTED:{kind}]"
 """Replacement text; ``kind`` is one of :data:`KINDS`."""
@@ -95,6 +96,38 @@ def unhide(text: str) -> str:
     if text.isascii():
         return _ASCII_INVISIBLE.sub("", text) if _ASCII_INVISIBLE.search(text) else text
     return unicodedata.normalize("NFKC", text.translate(_UNHIDE_TABLE))
+
+
+_JSON_ESCAPE = re.compile(
+    r"\\(?:u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
+_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n",
+                   "r": "\r", "t": "\t"}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    high, low, single, simple = match.groups()
+    if high is not None:
+        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + int(low, 16) - 0xDC00)
+    if single is not None:
+        code = int(single, 16)
+        return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)
+    return _SIMPLE_ESCAPES[simple]
+
+
+def reader_view(text: str) -> str:
+    """What a reader of ``text`` sees: JSON escapes resolved, then :func:`unhide`.
+
+    Secrets written as ``\\u0041KIA...`` or in full-width letters are plain in
+    this view; text that is not JSON is only unhidden. Lone surrogates become
+    U+FFFD.
+
+    >>> reader_view('{"key": "\\\\u0041KIA", "pw": "\uff50\uff57"}')
+    '{"key": "AKIA", "pw": "pw"}'
+    """
+    if "\\" in text:
+        text = _JSON_ESCAPE.sub(_unescape, text)
+    return unhide(text)
 
 
 _KEY_SUFFIXES: dict[str, str] = {
@@ -345,6 +378,19 @@ class Redactor:
             text = rule.apply(text, counts)
         return text
 
+    def redact_record(self, raw: bytes) -> tuple[bytes, Counter[str]]:
+        """Redact a record's bytes as a reader would see them (:func:`reader_view`).
+
+        Returns ``raw`` itself when that view holds no secret, else the redacted
+        view in UTF-8 (bytes that are not UTF-8 kept as they were).
+        """
+        counts: Counter[str] = Counter()
+        view = reader_view(raw.decode("utf-8", errors="surrogateescape"))
+        redacted = self.redact_into(view, counts)
+        if not counts:
+            return raw, counts
+        return redacted.encode("utf-8", errors="surrogateescape"), counts
+
     def redact_value(self, obj: JsonT) -> tuple[JsonT, Counter[str]]:
         """Redact a JSON value's strings and values under secret-naming keys.
 
@@ -362,6 +408,11 @@ class Redactor:
                 return obj
             out: dict[str, JsonValue] | None = None
             for key, value in obj.items():
+                shown = self.redact_into(key, counts)[:MAX_OBJECT_KEY_CHARS]
+                if shown != key:  # a secret in the key itself: "password=hunter2": 1
+                    out = dict(obj) if out is None else out
+                    out[shown] = out.pop(key)
+                    key = shown
                 kind = secret_key_kind(key)
                 if kind is not None and value is not None and not isinstance(value, bool) \
                         and value != "" and value != _PLACEHOLDERS[kind]:
@@ -383,11 +434,13 @@ class Redactor:
         return obj
 
     def _clean_flat(self, obj: dict[str, JsonValue]) -> bool:
-        """True for a flat object without secret keys whose joined strings pass no gate."""
+        """True for a flat object without secret keys whose joined keys and strings pass no
+        gate."""
         texts = []
         for key, value in obj.items():
             if isinstance(value, dict | list) or secret_key_kind(key) is not None:
                 return False
+            texts.append(key)
             if isinstance(value, str):
                 texts.append(value)
         joined = " ".join(texts)
