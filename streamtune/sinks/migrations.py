@@ -92,28 +92,31 @@ def migrate(store: ClickHouseStore) -> list[Migration]:
     return now_applied
 
 
-RAW_TTL_TABLES = ("augmented", "predictions")
-"""Per-event rows derived from raw events: they expire with them."""
+RETENTION_CLOCK = {"augmented": "ingested_at", "predictions": "scored_at"}
+"""Per-event rows derived from raw events expire with them, by when they were stored."""
 
 
 def apply_retention(store: ClickHouseStore, *, raw_days: int, dlq_days: int) -> list[str]:
     """Set the TTL of the event tables and their derived rows to ``raw_days`` and of
     dead letters to ``dlq_days``; return the tables changed.
 
-    Existing parts are not rewritten at once (``materialize_ttl_after_modify = 0``);
-    they expire as ClickHouse merges them.
+    Retention counts from when a row was stored (``ingested_at``), not from its
+    event time, so imported history is kept as long as live events. Existing
+    parts are not rewritten at once (``materialize_ttl_after_modify = 0``); they
+    expire as ClickHouse merges them.
     """
     from streamtune.schemas.topics import SOURCES
 
-    wanted = {**{table: ("event_time", raw_days)
-                 for table in (*SOURCES.values(), *RAW_TTL_TABLES)},
+    wanted = {**{table: ("ingested_at", raw_days) for table in SOURCES.values()},
+              **{table: (column, raw_days) for table, column in RETENTION_CLOCK.items()},
               "dead_letters": ("failed_at", dlq_days)}
     changed = []
     for table, (column, days) in wanted.items():
         (create,) = store.query_rows(
             "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
             "AND name = {t:String}", {"db": store.database, "t": table})[0]
-        if f"INTERVAL {int(days)} DAY" in create or f"toIntervalDay({int(days)})" in create:
+        if f"TTL toDateTime({column}) + toIntervalDay({int(days)})" in create \
+                or f"TTL toDateTime({column}) + INTERVAL {int(days)} DAY" in create:
             continue  # as created, or as ClickHouse shows it after an ALTER
         store.command(
             f"ALTER TABLE {store.table(table)} MODIFY TTL toDateTime({column}) + "

@@ -1,5 +1,6 @@
 """Retention on a real chdb store: the settings' TTLs land on every table that has one,
-and a merge drops what is older while keeping the rest."""
+count from when a row was stored, and a merge drops what is older while keeping the rest
+(history imported today included)."""
 
 from __future__ import annotations
 
@@ -27,21 +28,25 @@ def test_settings_set_every_ttl_and_a_merge_expires_old_rows(store: ClickHouseSt
     changed = apply_retention(store, raw_days=7, dlq_days=14)
     derived = {*SOURCES.values(), "augmented", "predictions"}
     assert set(changed) == derived | {"dead_letters"}
-    for table in derived:
-        assert _ttl(store, table).startswith("toDateTime(event_time) + toIntervalDay(7)"), table
+    for table in derived - {"predictions"}:
+        assert _ttl(store, table).startswith("toDateTime(ingested_at) + toIntervalDay(7)"), table
+    assert _ttl(store, "predictions").startswith("toDateTime(scored_at) + toIntervalDay(7)")
     assert _ttl(store, "dead_letters").startswith("toDateTime(failed_at) + toIntervalDay(14)")
     assert apply_retention(store, raw_days=7, dlq_days=14) == []  # already so: no ALTER
 
     now = datetime.now(UTC)
-    store.insert("commands", [(uuid.uuid4(), now - timedelta(days=10), "old"),
-                              (uuid.uuid4(), now - timedelta(days=3), "recent")],
-                 ["event_id", "event_time", "raw_input"])
+    store.insert("commands", [(uuid.uuid4(), now - timedelta(days=10), now - timedelta(days=10),
+                               "old"),
+                              (uuid.uuid4(), now - timedelta(days=3), now - timedelta(days=3),
+                               "recent"),
+                              (uuid.uuid4(), now - timedelta(days=400), now, "history")],
+                 ["event_id", "event_time", "ingested_at", "raw_input"])
     store.insert("dead_letters", [("raw.commands", 0, 1, now - timedelta(days=20), "x", "json"),
                                   ("raw.commands", 0, 2, now - timedelta(days=10), "y", "json")],
                  ["topic", "partition", "offset", "failed_at", "reason", "category"])
     for table in ("commands", "dead_letters"):
         store.command(f"OPTIMIZE TABLE {store.table(table)} FINAL")
     kept = [r for (r,) in store.query_rows(f"SELECT raw_input FROM {store.table('commands')}")]
-    assert kept == ["recent"]
+    assert sorted(kept) == ["history", "recent"]
     letters = store.query_rows(f"SELECT offset FROM {store.table('dead_letters')}")
     assert [o for (o,) in letters] == [2]
