@@ -65,6 +65,9 @@ class PipelineMetrics:
             "Events the drift detectors hold back for event-time order", registry=r)
         self.windows_late = Counter("streamtune_windows_late",
                                     "Windows rewritten for late events", registry=r)
+        self.late_arrivals = Counter(
+            "streamtune_late_arrivals", "Events and dead letters that came after their "
+            "window was closed and forgotten (kept in late_arrivals)", registry=r)
         self.augmented = Counter("streamtune_augmented_rows", "Augmented rows accepted",
                                  ["technique"], registry=r)
         self.qc_checked = Counter("streamtune_augmentation_qc_checked",

@@ -44,6 +44,8 @@ from streamtune.streams.windows import (
     aggregate_row,
     applied_key,
     is_window_key,
+    late_key,
+    late_row,
 )
 
 log = logging.getLogger(__name__)
@@ -168,12 +170,16 @@ class WindowAgent:
     such window with the ones it closes, in one insert (a chdb insert costs ~10 ms
     whatever its size, and a worker catching up on a backlog receives many late
     deltas). The mark travels in the changelog with the state, so a crash before
-    that tick loses no rewrite.
+    that tick loses no rewrite. A delta for a window closed and forgotten
+    (:data:`WINDOW_RETENTION_S` behind the watermark) cannot be folded into it
+    without replacing its row with a partial one: it is kept in the table as a late
+    arrival and the partition's next tick writes it to ``late_arrivals``.
     """
 
     def __init__(self, table: MutableMapping[str, Any], *, window_s: int, idle_close_s: float,
                  write: Callable[[list[tuple[WindowKey, WindowState]],
-                                  list[tuple[WindowKey, WindowState]]], Awaitable[None]],
+                                  list[tuple[WindowKey, WindowState]],
+                                  list[dict[str, Any]]], Awaitable[None]],
                  read_missed: Callable[[int, int, int], list[tuple[int, bytes]]],
                  metrics: PipelineMetrics) -> None:
         self.table = table
@@ -221,17 +227,24 @@ class WindowAgent:
         # deltas arrive on, so its changelog stays in that partition, beside the marker.
         # A window gets one delta per raw partition: each window changed is written once.
         changed: dict[str, WindowState] = {}
+        late: list[dict[str, Any]] = []
+        forgotten_before = self._watermark_ms - (self.window_s + WINDOW_RETENTION_S) * 1000
         for delta in deltas:
             table_key = delta.key.table_key()
             state = changed.get(table_key)
             if state is None:
                 raw = self.table.get(table_key)
+                if raw is None and delta.key.start_ms < forgotten_before:
+                    late.append(late_row(delta))  # its window's row must not be replaced
+                    continue
                 state = WindowState.from_json(raw) if raw else WindowState(partition=partition)
             if state.apply(delta):
                 state.rewrite = state.closed  # its row is rewritten by the partition's next tick
                 changed[table_key] = state
         for table_key, state in changed.items():
             self.table[table_key] = state.to_json()
+        if late:
+            self.table[late_key(partition)] = [*self.table.get(late_key(partition), []), *late]
 
     async def _tick(self, partition: int, watermark_ms: int, idle: bool) -> None:
         watermark = self._watermark_ms = max(self._watermark_ms, watermark_ms)
@@ -257,12 +270,15 @@ class WindowAgent:
                 closing.append((table_key, key, WindowState.from_json(raw)))
             else:
                 still_open += 1
-        if closing or rewrites:  # one insert per tick: inserts cost per call
+        late = self.table.get(late_key(partition)) or []
+        if closing or rewrites or late:  # one insert per tick: inserts cost per call
             await self._write([(key, state) for _, key, state in closing],
-                              [(key, state) for _, key, state in rewrites])
+                              [(key, state) for _, key, state in rewrites], late)
             for table_key, _, state in closing + rewrites:
                 state.closed, state.rewrite = True, False
                 self.table[table_key] = state.to_json()
+            if late:
+                del self.table[late_key(partition)]
         self._metrics.windows_open.set(still_open)
 
 
@@ -298,12 +314,15 @@ def build_app(settings: Settings, *, sink: ClickHouseSink, metrics: PipelineMetr
                         partitions=settings.topics.partitions)
 
     async def write(closed: list[tuple[WindowKey, WindowState]],
-                    rewritten: list[tuple[WindowKey, WindowState]]) -> None:
+                    rewritten: list[tuple[WindowKey, WindowState]],
+                    late: list[dict[str, Any]]) -> None:
         rows = [("aggregates", aggregate_row(key, window_s, state.total()))
                 for key, state in closed + rewritten]
+        rows += [("late_arrivals", row) for row in late]
         await asyncio.get_running_loop().run_in_executor(None, sink.write, rows)
         metrics.windows_emitted.inc(len(closed))
         metrics.windows_late.inc(len(rewritten))
+        metrics.late_arrivals.inc(sum(row["events"] + row["dlq_count"] for row in late))
 
     agent = WindowAgent(windows, window_s=window_s,
                         idle_close_s=settings.pipeline.window_idle_close_s, write=write,

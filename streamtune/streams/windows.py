@@ -123,6 +123,8 @@ class WindowKey:
 APPLIED_PREFIX = "@applied|"
 """Table keys of the window agent's progress markers (one per window-deltas partition);
 window keys start with a source name, never with ``@``."""
+LATE_PREFIX = "@late|"
+"""Table keys of the late arrivals waiting for their partition's next tick."""
 
 
 def applied_key(partition: int) -> str:
@@ -130,9 +132,14 @@ def applied_key(partition: int) -> str:
     return f"{APPLIED_PREFIX}{partition}"
 
 
+def late_key(partition: int) -> str:
+    """Table key holding ``partition``'s late arrivals not written yet."""
+    return f"{LATE_PREFIX}{partition}"
+
+
 def is_window_key(table_key: str) -> bool:
-    """False for the agent's progress markers, True for a window's state."""
-    return not table_key.startswith(APPLIED_PREFIX)
+    """False for the agent's own bookkeeping (markers, late arrivals), True for a window."""
+    return not table_key.startswith("@")
 
 
 def window_start_ms(when: datetime, window_s: int) -> int:
@@ -253,4 +260,19 @@ def aggregate_row(key: WindowKey, window_s: int, total: Aggregate) -> dict[str, 
         "execution_time_p50": total.percentile(0.50),
         "execution_time_p95": total.percentile(0.95),
         "execution_time_p99": total.percentile(0.99), "dlq_count": total.dlq,
+    }
+
+
+def late_row(delta: WindowDelta) -> dict[str, Any]:
+    """The ``late_arrivals`` row of a delta whose window was closed and forgotten.
+
+    Identified by the delta's raw partition and first offset, so a replay folds away.
+    """
+    return {
+        "window_start": datetime.fromtimestamp(delta.key.start_ms / 1000, UTC),
+        "source": delta.key.source, "command_type": delta.key.command_type,
+        "raw_partition": delta.partition, "start_offset": delta.start_offset,
+        "events": delta.aggregate.events, "successes": delta.aggregate.successes,
+        "errors": sum(delta.aggregate.errors_by_type.values()),
+        "dlq_count": delta.aggregate.dlq,
     }

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamtune.sinks.metrics import PipelineMetrics
-from streamtune.streams.app import WindowAgent
+from streamtune.streams.app import WINDOW_RETENTION_S, WindowAgent
 from streamtune.streams.windows import (
     Aggregate,
     WindowDelta,
@@ -63,14 +63,17 @@ class Harness:
         self.written: list[tuple[WindowKey, int, bool]] = []
         self.reads: list[tuple[int, int, int]] = []
         self.inserts = 0
+        self.late: list[dict[str, Any]] = []
         self.agent = self.new_agent()
 
     def new_agent(self) -> WindowAgent:
         """A fresh agent on the same table (a restarted worker after recovery)."""
 
         async def write(closed: list[tuple[WindowKey, WindowState]],
-                        rewritten: list[tuple[WindowKey, WindowState]]) -> None:
+                        rewritten: list[tuple[WindowKey, WindowState]],
+                        late: list[dict[str, Any]]) -> None:
             self.inserts += 1
+            self.late += late
             self.written += [(key, state.total().events, False) for key, state in closed]
             self.written += [(key, state.total().events, True) for key, state in rewritten]
 
@@ -164,6 +167,23 @@ def test_late_deltas_are_rewritten_by_the_next_tick_in_one_insert_even_after_a_r
     harness.deliver([7])  # nothing left to rewrite
     assert harness.inserts == 2
     assert harness.events() == {0: 8, window: 5}
+
+
+def test_a_delta_for_a_forgotten_window_is_kept_as_a_late_arrival_not_a_partial_row() -> None:
+    window = 60_000
+    far = (2 * WINDOW_RETENTION_S + 10 * WINDOW_S) * 1000  # the first window is long forgotten
+    log = [delta_record(0, 0, 7), tick_record(3 * window), tick_record(far),
+           delta_record(0, 1, 2), delta_record(far, 2, 1), tick_record(far), tick_record(far)]
+    harness = Harness(log)
+    harness.deliver([0, 1, 2, 3, 4])
+    assert harness.written == [(WindowKey("commands", "open_valve", 0), 7, False)]
+    assert harness.events() == {far: 1}  # the first window left the state
+    harness.agent = harness.new_agent()  # a restart: the late arrival is in the table
+    harness.deliver([5])
+    assert [(row["events"], row["start_offset"]) for row in harness.late] == [(2, 1)]
+    assert harness.written == [(WindowKey("commands", "open_valve", 0), 7, False)]  # kept
+    harness.deliver([6])
+    assert len(harness.late) == 1  # written once
 
 
 @given(st.integers(5, 60), st.integers(0, 10_000))
