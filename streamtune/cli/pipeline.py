@@ -17,7 +17,6 @@ from streamtune.cli.app import (
     config_app,
     console,
     db_app,
-    err_console,
     load_settings,
     schemas_app,
     topics_app,
@@ -116,18 +115,33 @@ def db_migrate() -> None:
 
 @db_app.command("tables")
 def db_tables() -> None:
-    """Rows per streamtune table (replays counted once)."""
+    """Rows per streamtune table (replays counted once where the engine folds them)."""
     from streamtune.sinks.store import ClickHouseStore
 
     with ClickHouseStore.from_settings(load_settings()) as store:
-        table = Table("table", "rows")
-        for (name,) in store.query_rows(
-            "SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE "
-            "'%MergeTree' AND NOT startsWith(name, '.') ORDER BY name",  # not a view's temp
+        table = Table("table", "engine", "rows")
+        for name, engine in store.query_rows(
+            "SELECT name, engine FROM system.tables WHERE database = {db:String} AND engine "
+            "LIKE '%MergeTree' AND NOT startsWith(name, '.') ORDER BY name",  # not a view's temp
             {"db": store.database},
         ):
-            table.add_row(name, str(store.count(name)))
+            rows = store.count(name, final=folds_replays(engine))
+            table.add_row(name, engine, f"{rows:,}")
     console.print(table)
+
+
+def folds_replays(engine: str) -> bool:
+    """True for a MergeTree engine that merges rows by key, so a count takes ``FINAL``.
+
+    A plain ``MergeTree`` (``aggregates_hourly``) refuses ``FINAL``.
+
+    Examples
+    --------
+    >>> folds_replays("ReplacingMergeTree"), folds_replays("ReplicatedMergeTree")
+    (True, False)
+    """
+    family = engine.removeprefix("Replicated").removeprefix("Shared")
+    return family.endswith("MergeTree") and family != "MergeTree"
 
 
 @app.command("produce")
@@ -138,7 +152,11 @@ def produce(
     rate: Annotated[float, typer.Option(
         help="simulated events per second; 0 = as fast as possible")] = 0.0,
 ) -> None:
-    """Send events from a JSONL file, or a simulated stream, to the raw topics."""
+    """Send events from a JSONL file, or a simulated stream, to the raw topics.
+
+    With --file it ends with the lines accepted and rejected and the first reasons, and
+    exits 1 when any line was rejected (the accepted ones are sent all the same).
+    """
     from streamtune.streams.sending import send_file, send_synthetic
 
     if (file is None) == (synthetic is None):
@@ -147,20 +165,23 @@ def produce(
         raise UsageError("--rate takes events/s >= 0 and goes with --synthetic N")
     settings = load_settings()
     started = time.perf_counter()
+    report = None
     if file is not None:
         report = send_file(settings, file, console=console)
-        for line_no, reason in report.invalid[:20]:
-            print(f"{file}:{line_no}: {reason}", file=sys.stderr)
-        if len(report.invalid) > 20:
-            err_console.print(f"... and {len(report.invalid) - 20} more invalid lines")
-        sent = report.sent
-        console.print(f"sent {sent} events, skipped {len(report.invalid)} invalid lines")
+        sent = report.accepted
     else:
         sent = send_synthetic(settings, synthetic or 0, seed=seed, console=console,
                               rate=rate)
     elapsed = time.perf_counter() - started
     achieved = sent / max(elapsed, 1e-9)
     console.print(f"{sent} events delivered in {elapsed:.2f} s ({achieved:,.0f}/s)")
+    if report is not None:
+        counts, *reasons = report.summary()
+        console.print(counts, soft_wrap=True, markup=False, highlight=False)
+        for line in reasons:  # FILE:LINE: reason, whole, for editors and grep
+            print(line, file=sys.stderr)
+        if report.rejected:
+            raise typer.Exit(1)
 
 
 @app.command("worker")
