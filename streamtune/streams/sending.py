@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TextColumn,
@@ -21,35 +24,113 @@ from rich.progress import (
 from streamtune.config import Settings
 from streamtune.errors import InputFileError, InvalidEvent
 from streamtune.schemas.decode import decode_event
-from streamtune.schemas.events import Event
+from streamtune.schemas.events import EVENT_MODELS, SCHEMA_VERSION, Event, EventBase
 from streamtune.streams.admin import connect
 from streamtune.streams.producer import EventProducer
 
 T = TypeVar("T")
 
+FIRST_REASONS = 5
+"""Rejected lines a file's summary names."""
+KEPT_REASONS = 100
+"""Rejected lines a :class:`FileReport` keeps the reason of (the rest are only counted)."""
+
+ALIASES: dict[str | None, dict[str, str]] = {
+    None: {"time": "event_time", "timestamp": "event_time", "ts": "event_time",
+           "type": "kind", "session": "session_id", "id": "event_id"},
+    "command": {"command": "raw_input", "input": "raw_input", "text": "raw_input"},
+    "error": {"message": "error_message"},
+    "trace": {"duration": "duration_ms"},
+    "error_state": {"status": "state"},
+}
+"""Field names producers reach for, per event kind (``None``: every kind) -> the model's name.
+
+Only names that are not fields of the kind themselves (an ``error_state`` has a
+``message``); camelCase spellings of a field (``sessionId``) are found without a table.
+"""
+
+_ENVELOPE = frozenset(EventBase.model_fields) | {"kind"}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def alias_hints(payload: Any) -> list[tuple[str, str]]:
+    """``(name used, field meant)`` for each key of a refused payload that looks like a
+    misnamed field of its kind (only the envelope's fields when the kind is unknown).
+
+    A version 1 payload's numeric ``timestamp`` is its valid time field: no hint.
+
+    Examples
+    --------
+    >>> alias_hints({"type": "command", "ts": 1.5, "command": "start pump 3"})
+    [('type', 'kind'), ('ts', 'event_time'), ('command', 'raw_input')]
+    """
+    if not isinstance(payload, dict):
+        return []
+    kind = payload.get("kind", payload.get("type"))  # a misnamed kind still picks the model
+    model = EVENT_MODELS.get(kind) if isinstance(kind, str) else None
+    fields = frozenset(model.model_fields) if model is not None else _ENVELOPE
+    table = {**ALIASES[None], **ALIASES.get(kind if model is not None else None, {})}
+    v1_time = payload.get("schema_version") == SCHEMA_VERSION - 1 and isinstance(
+        payload.get("timestamp"), int | float) and not isinstance(payload.get("timestamp"), bool)
+    hints = []
+    for key in payload:
+        if not isinstance(key, str) or key in fields or (key == "timestamp" and v1_time):
+            continue
+        meant = table.get(key) or _snake(key)
+        if meant in fields and meant not in payload:
+            hints.append((key, meant))
+    return hints
+
+
+def with_hints(reason: str, line: bytes) -> str:
+    """``reason``, followed by the renames :func:`alias_hints` finds in ``line``."""
+    try:
+        payload = json.loads(line)
+    except ValueError:
+        return reason
+    hints = alias_hints(payload)
+    if not hints:
+        return reason
+    return reason + " (did you mean " + ", ".join(
+        f'"{meant}" instead of "{used}"' for used, meant in hints) + "?)"
+
 
 @dataclass
 class FileReport:
-    """Outcome of sending a JSONL file."""
+    """Outcome of sending a JSONL file: lines accepted (and sent) and rejected."""
 
-    sent: int = 0
-    invalid: list[tuple[int, str]] = field(default_factory=list)
+    path: Path
+    accepted: int = 0
+    rejected: int = 0
+    reasons: list[tuple[int, str]] = field(default_factory=list)
+    """``(line number, reason)`` of the first :data:`KEPT_REASONS` rejected lines."""
+
+    def reject(self, line_no: int, reason: str) -> None:
+        """Count a rejected line, keeping its reason while there are few."""
+        self.rejected += 1
+        if len(self.reasons) < KEPT_REASONS:
+            self.reasons.append((line_no, reason))
+
+    def summary(self, *, first: int = FIRST_REASONS) -> list[str]:
+        """The counts, then ``FILE:LINE: reason`` for the first ``first`` rejected lines."""
+        lines = [f"{self.path}: {self.accepted:,} lines accepted, {self.rejected:,} rejected"]
+        lines += [f"{self.path}:{line_no}: {reason}" for line_no, reason in self.reasons[:first]]
+        if self.rejected > first:
+            lines.append(f"... and {self.rejected - first:,} more rejected lines")
+        return lines
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, Event | InvalidEvent]]:
-    """Yield ``(line_number, event or the reason it is invalid)``; blank lines are skipped."""
+def decode_line(line: bytes) -> Event | InvalidEvent:
+    """One JSONL line as an event, or the reason it is invalid with :func:`with_hints`'s
+    renames."""
+    line = line.strip()
     try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield line_no, decode_event(line.strip())
-            except InvalidEvent as exc:
-                yield line_no, exc
+        return decode_event(line)
+    except InvalidEvent as exc:
+        return InvalidEvent(with_hints(exc.reason, line), category=exc.category)
 
 
 def _progress(console: Console) -> Progress:
@@ -61,18 +142,36 @@ def _progress(console: Console) -> Progress:
 
 
 def send_file(settings: Settings, path: Path, *, console: Console) -> FileReport:
-    """Send every valid line of a JSONL file; report the invalid ones with line numbers."""
+    """Send every valid line of a JSONL file with a progress bar (bytes read); count and
+    report the invalid ones with line numbers."""
     if not path.is_file():
         raise InputFileError(f"no such file: {path}")
     connect(settings)
-    report = FileReport()
-    with EventProducer.from_settings(settings) as producer:
-        for line_no, item in read_jsonl(path):
-            if isinstance(item, InvalidEvent):
-                report.invalid.append((line_no, item.reason))
-            else:
-                producer.send(item)
-                report.sent += 1
+    report = FileReport(path)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+               TextColumn("{task.fields[lines]:>10,} lines"), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror}") from None
+    with handle, EventProducer.from_settings(settings) as producer, \
+            Progress(*columns, console=console, transient=True,
+                     disable=not console.is_terminal) as bar:
+        task = bar.add_task(f"sending {path.name}", total=path.stat().st_size, lines=0)
+        done = line_no = 0
+        for line_no, line in enumerate(handle, start=1):
+            done += len(line)
+            if line.strip():  # blank lines are skipped
+                item = decode_line(line)
+                if isinstance(item, InvalidEvent):
+                    report.reject(line_no, item.reason)
+                else:
+                    producer.send(item)
+                    report.accepted += 1
+            if line_no % 1000 == 0:
+                bar.update(task, completed=done, lines=line_no)
+        bar.update(task, completed=done, lines=line_no)
     return report
 
 
