@@ -45,6 +45,8 @@ def load_settings() -> Settings:
     if settings.log_level != "DEBUG":  # libraries' retry chatter; we report failures ourselves
         for noisy in ("streamtune.rdkafka", "urllib3", "clickhouse_connect"):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
+        for chatty in ("faust", "mode", "aiokafka"):  # start-up chatter above progress lines
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     return settings
 
 

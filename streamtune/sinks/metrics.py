@@ -49,6 +49,9 @@ class PipelineMetrics:
             "streamtune_batch_stage_seconds",
             "Time the ingest thread spent per step of its batches (rate(): share of its time)",
             ["stage"], registry=r)
+        self.last_batch = Gauge("streamtune_last_batch_timestamp_seconds",
+                                "Wall-clock time the last batch was committed (0: none yet)",
+                                registry=r)
         self.consumer_lag = Gauge("streamtune_consumer_lag", "Records behind the end",
                                   ["topic", "partition"], registry=r)
         self.paused = Gauge("streamtune_consuming_paused",

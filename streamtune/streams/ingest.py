@@ -423,6 +423,7 @@ class IngestLoop:
                     m.qc_checked.labels(qc.technique, gate, "fail").inc(qc.generated - passed)
                     m.qc_pass_rate.labels(qc.technique, gate).set(passed / qc.generated)
         m.batch_latency.observe(time.perf_counter() - started)
+        m.last_batch.set(time.time())
 
     def update_lag(self) -> None:
         """Refresh the consumer-lag gauge from the broker's end offsets."""

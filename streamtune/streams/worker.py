@@ -5,6 +5,9 @@ registry's outbox and the store outbox (the trainer's decisions, evaluations
 and alerts) into ClickHouse every ``OUTBOX_IMPORT_S`` seconds and once more when
 it stops, and, when webhook endpoints are configured, delivers alerts to them in
 a thread of its own (alerts raised meanwhile wait in the ``alerts`` topic).
+
+While it has work it logs a progress line every few seconds, and one
+``idle, caught up`` line when the work is done (``progress.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from streamtune.sinks.store import ClickHouseStore
 from streamtune.sinks.webhooks import AlertDispatcher, WebhookMetrics
 from streamtune.streams.admin import create_topics
 from streamtune.streams.app import add_ingest, build_app
+from streamtune.streams.progress import SAMPLE_EVERY_S, ProgressReporter
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,17 @@ def add_outbox_import(app: faust.App, settings: Settings,
     return once
 
 
+def add_progress(app: faust.App, metrics: PipelineMetrics) -> ProgressReporter:
+    """Sample the worker's metrics every second; log progress while there is work."""
+    reporter = ProgressReporter(metrics)
+
+    @app.timer(interval=SAMPLE_EVERY_S)  # type: ignore[untyped-decorator]
+    async def report_progress() -> None:
+        reporter.sample()  # reads counters in memory: no need for an executor
+
+    return reporter
+
+
 def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
     """Run one worker until SIGTERM/SIGINT; return its exit code."""
     create_topics(settings)
@@ -73,6 +88,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
                               retry_max_s=settings.pipeline.sink_retry_max_s)
         app = build_app(settings, sink=sink, metrics=metrics)
         import_outboxes = add_outbox_import(app, settings, store)
+        progress = add_progress(app, metrics)
         tune_gc()
         service = add_ingest(app, settings, sink=sink, metrics=metrics,
                              on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))
@@ -83,6 +99,11 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
             dispatcher = AlertDispatcher(settings, metrics=WebhookMetrics(metrics.registry))
             delivering = threading.Thread(target=dispatcher.run, name="webhooks", daemon=True)
             delivering.start()
+        port = settings.metrics_port
+        log.info("worker %s: reading %sraw.* as group %s-ingest, %s; progress every %.0f s "
+                 "while there is work", settings.worker_id, settings.topics.prefix,
+                 app.conf.id, f"metrics on port {port}" if port else "no metrics endpoint",
+                 progress.every_s)
         try:
             worker.execute_from_commandline()
         except SystemExit as exc:
