@@ -10,6 +10,7 @@ import sys
 
 # isort: off
 from streamtune.cli import pipeline  # registers first: stream-side commands lead the help
+from streamtune.cli import status
 from streamtune.cli import learning
 from streamtune.cli import loop
 from streamtune.cli import report
@@ -17,7 +18,7 @@ from streamtune.cli import report
 from streamtune.cli.app import app, err_console
 from streamtune.errors import StreamtuneError
 
-__all__ = ["app", "learning", "loop", "main", "pipeline", "report"]
+__all__ = ["app", "learning", "loop", "main", "pipeline", "report", "status"]
 
 
 def main() -> None:

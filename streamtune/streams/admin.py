@@ -122,3 +122,42 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
                 for p in metadata.partitions}
     finally:
         consumer.close()
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    """Where a consumer group stands in one partition."""
+
+    topic: str
+    partition: int
+    committed: int | None
+    """Next offset the group reads; None when it never committed here."""
+    start: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        """Records the group has yet to read (from the start when it never committed)."""
+        position = self.start if self.committed is None else max(self.committed, self.start)
+        return max(self.end - position, 0)
+
+
+def group_lags(settings: Settings, group: str, topics: list[str], *,
+               timeout: float = 10.0) -> list[PartitionLag]:
+    """Committed offset, start and end of every partition of ``topics`` (those that exist)
+    for ``group``; reads the offsets only, never joins the group."""
+    consumer = Consumer({**client_config(settings), "group.id": group,
+                         "enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(timeout=timeout)
+        parts = [TopicPartition(t, p) for t in topics if t in metadata.topics
+                 for p in sorted(metadata.topics[t].partitions)]
+        lags = []
+        for tp in consumer.committed(parts, timeout=timeout) if parts else []:
+            low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
+                                                       timeout=timeout)
+            lags.append(PartitionLag(tp.topic, tp.partition,
+                                     tp.offset if tp.offset >= 0 else None, low, high))
+        return lags
+    finally:
+        consumer.close()
