@@ -4,6 +4,13 @@ Every event shares an envelope (``event_id``, ``kind``, ``event_time``,
 ``source``, ``session_id``, ``schema_version``); the ``kind`` field picks the
 model. Unknown fields are rejected, so typos in producers surface at once.
 
+Field types are strict: each takes the JSON type its JSON Schema names, and
+nothing pydantic's lax mode would coerce (``"yes"``, ``1`` or ``"true"`` for
+a boolean, ``"0.5"`` for a number, ``2.0`` for an integer, an epoch number for
+a time). An integer is a number, so ``1`` is a valid float. (Strict field
+types rather than a strict model: Python callers may still pass nested models
+as dicts.)
+
 Examples
 --------
 >>> from datetime import UTC, datetime
@@ -17,9 +24,17 @@ Examples
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
-from uuid import UUID, uuid4
+from uuid import uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+)
 
 from streamtune.schemas.bounds import (
     Identifier,
@@ -32,10 +47,15 @@ from streamtune.schemas.bounds import (
     Seconds,
     Text,
     UtcTime,
+    Uuid,
 )
 
 SCHEMA_VERSION = 2
 """Version producers write today; consumers also accept ``SCHEMA_VERSION - 1``."""
+
+SchemaVersion = Annotated[StrictInt, Field(ge=SCHEMA_VERSION, le=SCHEMA_VERSION),
+                          WithJsonSchema({"type": "integer", "const": SCHEMA_VERSION})]
+"""The current version, as an integer (a strict ``Literal`` would still take ``2.0``)."""
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -66,8 +86,8 @@ def with_fields(model: StrictT, update: dict[str, Any]) -> StrictT:
 class EventBase(_Strict):
     """Envelope every event carries."""
 
-    event_id: UUID = Field(default_factory=uuid4)
-    schema_version: Literal[2] = 2
+    event_id: Uuid = Field(default_factory=uuid4)
+    schema_version: SchemaVersion = SCHEMA_VERSION
     event_time: UtcTime
     source: Name
     session_id: Name
@@ -77,8 +97,8 @@ class ParameterSpan(_Strict):
     """Where a parameter's value sits in the command text (character offsets)."""
 
     name: Identifier
-    start: int = Field(ge=0, le=2000)
-    end: int = Field(ge=0, le=2000)
+    start: StrictInt = Field(ge=0, le=2000)
+    end: StrictInt = Field(ge=0, le=2000)
     value: Annotated[str, Field(max_length=500)]
 
 
@@ -86,8 +106,8 @@ class EntityTag(_Strict):
     """A labelled span of the command text (device, location, quantity, ...)."""
 
     label: Identifier
-    start: int = Field(ge=0, le=2000)
-    end: int = Field(ge=0, le=2000)
+    start: StrictInt = Field(ge=0, le=2000)
+    end: StrictInt = Field(ge=0, le=2000)
     text: Annotated[str, Field(max_length=500)]
 
 
@@ -100,7 +120,7 @@ class CommandEvent(EventBase):
     command_type: Identifier
     parameters: JsonObject = Field(default_factory=dict)
     context: JsonObject = Field(default_factory=dict)
-    success: bool
+    success: StrictBool
     execution_time: Seconds
     intent_labels: list[Identifier] | None = Field(None, max_length=16)
     parameter_boundaries: list[ParameterSpan] | None = Field(None, max_length=64)
@@ -119,7 +139,7 @@ class ErrorEvent(EventBase):
     recovery_steps: list[Annotated[str, Field(max_length=500)]] = Field(
         default_factory=list, max_length=32
     )
-    success_indicator: bool
+    success_indicator: StrictBool
     error_category: Identifier | None = None
     severity_level: Severity | None = None
     recovery_complexity: Score | None = None
@@ -130,10 +150,10 @@ class FeedbackEvent(EventBase):
     """A user's verdict on a command's outcome or on a suggestion."""
 
     kind: Literal["feedback"] = "feedback"
-    refers_to: UUID = Field(description="event_id of the command the feedback is about")
+    refers_to: Uuid = Field(description="event_id of the command the feedback is about")
     user_id: Name
-    rating: int | None = Field(None, ge=1, le=5)
-    helpful: bool | None = None
+    rating: StrictInt | None = Field(None, ge=1, le=5)
+    helpful: StrictBool | None = None
     comment: LongText = ""
     actual_command_type: Identifier | None = Field(
         None, description="what the user meant, when it differs from what ran"
@@ -144,7 +164,7 @@ class CorrectionEvent(EventBase):
     """A user's correction of a command: what was typed and what was meant."""
 
     kind: Literal["correction"] = "correction"
-    refers_to: UUID
+    refers_to: Uuid
     original_input: Text
     corrected_input: Text
     original_command_type: Identifier | None = None
@@ -159,7 +179,7 @@ class TraceEvent(EventBase):
     trace_id: Name
     span_id: Name
     parent_span_id: Name | None = None
-    command_event_id: UUID | None = None
+    command_event_id: Uuid | None = None
     operation: Name
     duration_ms: Milliseconds
     status: Literal["ok", "error"]
@@ -188,11 +208,11 @@ class PerformanceEvent(EventBase):
     kind: Literal["performance"] = "performance"
     command_type: Identifier
     interval_s: Seconds
-    count: int = Field(ge=0, le=10_000_000)
+    count: StrictInt = Field(ge=0, le=10_000_000)
     latency_p50_ms: Milliseconds
     latency_p95_ms: Milliseconds
     latency_p99_ms: Milliseconds
-    throughput_per_s: Annotated[float, Field(ge=0.0, le=1e9, allow_inf_nan=False)]
+    throughput_per_s: Annotated[float, Strict(), Field(ge=0.0, le=1e9, allow_inf_nan=False)]
 
 
 class ErrorStateEvent(EventBase):
