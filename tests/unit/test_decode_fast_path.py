@@ -1,9 +1,10 @@
 """decode_event's one-pass fast path decides and decodes exactly as the step by step path.
 
 The fast path (pydantic ``validate_json`` on the discriminated union of every
-kind) only ever returns an event; whatever it refuses goes to the step by step
-path, which names the reason. So the property to hold is: whenever the fast
-path accepts, the step by step path accepts too, with an equal event.
+kind, then a count showing no key repeats) only ever returns an event;
+whatever it refuses goes to the step by step path, which names the reason. So
+the property to hold is: whenever the fast path accepts, the step by step path
+accepts too, with an equal event.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from streamtune.errors import InvalidEvent
-from streamtune.schemas.decode import _CURRENT, decode_event, decode_event_stepwise
+from streamtune.schemas.decode import (
+    _CURRENT,
+    _may_repeat_keys,
+    decode_event,
+    decode_event_stepwise,
+)
 from streamtune.simulator import Simulator, hostile_payloads
 from tests.unit.test_schemas import VALID, payload
 
@@ -46,9 +52,10 @@ def outcome(decode: Any, raw: bytes | str) -> tuple[str, Any]:
 
 def fast_only(raw: bytes | str) -> Any:
     try:
-        return _CURRENT.validate_json(raw)
+        event = _CURRENT.validate_json(raw)
     except ValidationError:
         return None
+    return None if _may_repeat_keys(raw, event) else event
 
 
 def check_same(raw: bytes | str) -> None:
@@ -88,6 +95,13 @@ def test_hostile_payloads_decode_alike() -> None:
     b' "raw_input": "a", "command_type": "a", "success": 1, "execution_time": 1,'
     b' "parameters": {"x": NaN, "y": 123456789012345678901234567890}}',
     b'{"kind": "nope"}', b"[]", b"null", b'{"kind": "command"}', b"\xff",
+    b'{"kind": "metric", "event_time": "2026-01-01T00:00:00Z", "source": "s",'
+    b' "session_id": "s", "host": "h", "metric": "cpu", "value": 1, "unit": "ratio",'
+    b' "labels": {"a": "x", "a": "y"}}',  # valid but for the repeated key
+    b'{"kind": "metric", "event_time": "2026-01-01T00:00:00Z", "source": "s",'
+    b' "session_id": "s", "host": "h", "metric": "cpu", "value": 1, "unit": "ratio",'
+    b' "labels": {"a": "\\": \\"", "b": "x\\":"}}',  # key-like text in values: no repeat
+    b"", b" \n ",
 ])
 def test_edge_cases_decode_alike(raw: bytes) -> None:
     check_same(raw)
@@ -111,3 +125,26 @@ def test_mutated_payloads_decode_alike(kind: str, data: st.DataObject) -> None:
         else:
             body[key] = data.draw(_VALUES)
     check_same(json.dumps(body))
+
+
+_WHITESPACE = st.sampled_from(["", " ", "\t", "\n ", "\r\n"])
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(VALID)), data=st.data())
+def test_a_repeated_key_is_found_however_written(kind: str, data: st.DataObject) -> None:
+    """Whatever key repeats, at any depth, spelt with escapes or spaced out, it is refused."""
+    body = payload(kind, context={"zone": "a"}) if kind == "command" else payload(kind)
+    key = data.draw(st.sampled_from(sorted(body) + (["zone"] if kind == "command" else [])))
+    text = json.dumps(body)
+    spelt = "".join(f"\\u{ord(c):04x}" if data.draw(st.booleans()) else c for c in key)
+    colon = data.draw(_WHITESPACE) + ":" + data.draw(_WHITESPACE)
+    value = json.dumps(body["context"]["zone"] if key == "zone" else body[key])
+    at = text.index(f'"{key}": ')
+    raw = text[:at] + f'"{spelt}"{colon}{value}, ' + text[at:]
+    assert seen(_CURRENT.validate_json(raw)) == seen(_CURRENT.validate_json(text))  # keeps one
+    assert fast_only(raw) is None
+    with pytest.raises(InvalidEvent, match="^event: duplicate key") as info:
+        decode_event(raw)
+    assert info.value.category == "json"
+    check_same(raw)

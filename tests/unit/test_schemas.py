@@ -198,3 +198,105 @@ def test_json_schema_export_describes_every_kind(tmp_path: Path) -> None:
     assert command["additionalProperties"] is False
     union = json.loads((tmp_path / "event.schema.json").read_text())
     assert set(union["discriminator"]["mapping"]) == set(EVENT_MODELS)
+
+
+# --- reasons ----------------------------------------------------------------------------------
+
+KNOWN = "known: command, error, feedback, correction, trace, metric, performance, error_state"
+SECRET = "AKIAOK4YREGZHWFXKXLQ"  # noqa: S105 - a made-up key the reasons must not quote
+
+
+@pytest.mark.parametrize(("body", "reason", "category"), [
+    (payload("command", schema_version="2"),
+     "schema_version: must be an integer (accepted: 1, 2)", "version"),
+    (payload("command", schema_version=2.0),
+     "schema_version: must be an integer (accepted: 1, 2)", "version"),
+    (payload("command", schema_version=True),
+     "schema_version: must be an integer (accepted: 1, 2)", "version"),
+    (payload("command", schema_version=None),
+     "schema_version: must be an integer (accepted: 1, 2)", "version"),
+    (payload("command", schema_version=9), "schema_version: unsupported version 9 (accepted: 1, 2)",
+     "version"),
+    (payload("command", schema_version=4111111111111111),
+     "schema_version: unsupported version (an integer of 16 digits) (accepted: 1, 2)", "version"),
+    ({}, "kind: field required", "unknown_kind"),
+    ({k: v for k, v in payload("command").items() if k != "kind"}, "kind: field required",
+     "unknown_kind"),
+    ({**payload("command"), "kind": 7}, "kind: must be a string", "unknown_kind"),
+    ({**payload("command"), "kind": None}, "kind: must be a string", "unknown_kind"),
+    ({**payload("command"), "kind": "telepathy"}, f"kind: unknown event kind 'telepathy' ({KNOWN})",
+     "unknown_kind"),
+    ({**payload("command"), "kind": SECRET},
+     f"kind: unknown event kind (a string of 20 characters; {KNOWN})", "unknown_kind"),
+    ({**payload("command"), "kind": "command "},
+     f"kind: unknown event kind (a string of 8 characters; {KNOWN})", "unknown_kind"),
+])
+def test_reasons_name_the_field_and_the_problem(body: Any, reason: str, category: str) -> None:
+    error = reason_of(json.dumps(body))
+    assert (error.reason, error.category) == (reason, category)
+
+
+@pytest.mark.parametrize("raw", [b"", b"   ", b" \n\t\r ", "", "\n"])
+def test_empty_records_are_named(raw: bytes | str) -> None:
+    error = reason_of(raw)
+    assert (error.reason, error.category) == ("event: empty record", "json")
+
+
+@pytest.mark.parametrize("body", [
+    {**payload("command"), "kind": SECRET}, payload("command", schema_version=SECRET),
+    payload("command", **{SECRET: 1}), payload("metric", labels={SECRET: "x", "Zone": "y"}),
+    payload("metric", labels={"zone": SECRET * 10}), payload("command", event_id=SECRET),
+    payload("feedback", refers_to=SECRET + "-0000-0000-0000-000000000000"),
+    payload("command", event_time=SECRET), payload("command", command_type=SECRET),
+    payload("trace", status=SECRET), payload("metric", unit=SECRET),
+    payload("command", parameters={SECRET: {"a": {"b": {"c": {"d": 1}}}}}),
+])
+def test_reasons_never_echo_a_value(body: dict[str, Any]) -> None:
+    error = reason_of(json.dumps(body))
+    assert "AKIA" not in error.reason and "OK4Y" not in error.reason, error.reason
+    assert len(error.reason) < 400
+
+
+def test_hidden_keys_are_shown_by_length_and_known_ones_by_name() -> None:
+    error = reason_of(json.dumps(payload("command", **{SECRET: 1, "surprise": 2})))
+    assert "<key of 20 characters>: Extra inputs are not permitted" in error.reason
+    assert "surprise: Extra inputs are not permitted" in error.reason
+    error = reason_of(json.dumps(payload("command", event_id="not-a-uuid")))
+    assert error.reason == "event_id: must be a UUID written as 8-4-4-4-12 hexadecimal digits"
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    (b'{"kind": "metric", "kind": "command"}', "'kind'"),
+    (b'{"kind": "nope", "kind": "metric"}', "'kind'"),
+    (b'{"kind": "command", "\\u006bind": "command"}', "'kind'"),
+    (b'{"kind" : "metric",\n"kind"\t:"metric"}', "'kind'"),
+    (b'{"kind": "command", "parameters": {"device": "a", "device": "b"}}', "'device'"),
+    (b'{"kind": "command", "context": {"a": [{"x": 1, "x": 1}]}}', "'x'"),
+    (b'{"kind": "command", "context": {"%s": 1, "%s": 2}}' % (SECRET.encode(), SECRET.encode()),
+     "(a key of 20 characters)"),
+])
+def test_repeated_keys_are_refused(raw: bytes, key: str) -> None:
+    error = reason_of(raw)
+    assert (error.reason, error.category) == (f"event: duplicate key {key}", "json")
+    assert reason_of(raw.decode()).reason == error.reason
+
+
+def test_a_valid_event_with_a_repeated_key_is_refused() -> None:
+    """pydantic's parser keeps the last value; the fast path must still see the repeat."""
+    text = json.dumps(payload("command"))
+    for repeated in (text.replace('"success": true', '"success": false, "success": true'),
+                     text.replace('"device": "pump 3"', '"device": "pump 9", "device": "pump 3"'),
+                     text.replace('"success": true', '"success": false, "succ\\u0065ss" :true')):
+        assert repeated != text
+        error = reason_of(repeated)
+        assert error.reason.startswith("event: duplicate key"), repeated
+
+
+def test_previous_version_keeps_strict_types() -> None:
+    old = {"kind": "metric", "schema_version": 1, "timestamp": 1_772_366_400,
+           "session_id": "s", **VALID["metric"]}
+    assert decode_event(json.dumps(old)).event_time == datetime(2026, 3, 1, 12, tzinfo=UTC)
+    error = reason_of(json.dumps({**old, "value": "0.41"}))
+    assert error.reason == "value: Input should be a valid number"
+    error = reason_of(json.dumps({**old, "timestamp": "1772366400"}))
+    assert error.reason.startswith("event_time: Field required")
