@@ -11,7 +11,11 @@ Commands
 field                rule
 ==================== ===================================================================
 intent_labels        ``[category, command_type]`` from the catalogue;
-                     ``["uncatalogued", command_type]`` for unknown types
+                     ``["uncatalogued", command_type]`` for unknown types; then, when
+                     ``raw_input`` holds bidi controls (U+202A-U+202E, U+2066-U+2069) or
+                     zero-width characters (U+200B-U+200D, U+2060, U+FEFF), the flag
+                     :data:`HIDDEN_CHARACTERS` is appended, also to labels the
+                     producer sent (replacing the 16th if the list is full)
 parameter_boundaries one span per parameter whose value is found in the text, left to
                      right without overlaps: numbers by numeric value (``12.50`` = 12.5,
                      not inside names like ``pump-3``), strings case-insensitively as a
@@ -78,6 +82,10 @@ from streamtune.streams.cleaning import normalize_text
 EventT = TypeVar("EventT", bound=EventBase)
 
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+HIDDEN_CHARACTERS = "hidden_characters"
+"""Intent label of a command whose raw text hides characters (text can read unlike it runs)."""
+_HIDDEN = re.compile("[\u200b-\u200d\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+_MAX_LABELS = 16
 _MAX_SPANS = 64
 _MAX_SPAN_TEXT = 500
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -334,6 +342,15 @@ def _cached_command_update(command_type: str, normalized: str | None, raw: str,
 
 
 def _annotate_command(event: CommandEvent) -> dict[str, Any]:
+    update = _fill_command(event)
+    if not event.raw_input.isascii() and _HIDDEN.search(event.raw_input):
+        labels = update.get("intent_labels", event.intent_labels) or []
+        if HIDDEN_CHARACTERS not in labels:
+            update["intent_labels"] = [*labels[:_MAX_LABELS - 1], HIDDEN_CHARACTERS]
+    return update
+
+
+def _fill_command(event: CommandEvent) -> dict[str, Any]:
     missing = (event.intent_labels is None, event.complexity_score is None,
                event.parameter_boundaries is None, event.entity_tags is None)
     if not any(missing):

@@ -54,6 +54,7 @@ _QUOTED = re.compile(
     f"|(?<![{_WORDISH}])\"[^\"]*\""
     f"|(?<![{_WORDISH}])'[^']*'(?![{_WORDISH}]))"
 )
+_CONTROLS_TO_SPACE = dict.fromkeys([*range(0x00, 0x20), *range(0x7F, 0xA0)], " ")
 _TEXT_CHARS = 2000
 _LONG_TEXT_CHARS = 4000
 _STEP_CHARS = 500
@@ -76,9 +77,10 @@ _FIELDS: dict[str, tuple[tuple[str, int], ...]] = {
 def normalize_text(text: str) -> str:
     """Canonical form of a command text.
 
-    Unicode NFKC; control, zero-width and bidi characters removed; curly
-    quotes straightened; whitespace runs collapsed to one space and the ends
-    stripped; lower case except inside ``"quoted"`` or ``'quoted'`` segments
+    Control characters (C0, DEL and C1) become spaces (``restart\\0pump`` ->
+    ``restart pump``); Unicode NFKC; zero-width and bidi characters removed;
+    curly quotes straightened; whitespace runs collapsed to one space and the
+    ends stripped; lower case except inside ``"quoted"`` or ``'quoted'`` segments
     and ``[REDACTED:kind]`` markers; trailing ``. ! , ; :`` removed (a
     trailing ``?`` stays: the catalogue has question phrasings). Idempotent.
     """
@@ -94,6 +96,8 @@ def normalize_text(text: str) -> str:
 
 
 def _normalize_once(text: str) -> str:
+    if not text.isprintable():  # a control character separates words: keep a space
+        text = text.translate(_CONTROLS_TO_SPACE)
     text = " ".join(unhide(text).split())
     if '"' in text or "'" in text or "[" in text:
         parts = _QUOTED.split(text)

@@ -21,6 +21,7 @@ from streamtune.schemas.events import (
 )
 from streamtune.streams.annotation import (
     ACTION_COST,
+    HIDDEN_CHARACTERS,
     annotate,
     complexity,
     error_category,
@@ -254,3 +255,31 @@ def test_simulated_stream_annotates_to_valid_events() -> None:
             assert_offsets(cleaned)
         if isinstance(cleaned, ErrorEvent):
             assert cleaned.error_category and cleaned.severity_level and cleaned.root_cause
+
+
+# --- hidden characters ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u202a", "\u2066", "\u2069", "\u200b", "\u200d",
+                                    "\u2060", "\ufeff"])
+def test_hidden_characters_are_flagged_and_kept(hidden: str) -> None:
+    raw = f"restart pump-3{hidden} now"
+    event = annotate(command(raw))
+    assert event.raw_input == raw
+    assert event.normalized_input == "restart pump-3 now"
+    assert event.intent_labels == ["equipment", "restart_device", HIDDEN_CHARACTERS]
+    assert annotate(event) is event
+
+
+@pytest.mark.parametrize("raw", ["restart pump-3 now", "red\u00e9marrer pompe-3 \u00e0 10h",
+                                 "restart\u00a0pump-3", "restart \u202fpump-3"])
+def test_visible_text_is_not_flagged(raw: str) -> None:
+    assert annotate(command(raw)).intent_labels == ["equipment", "restart_device"]
+
+
+def test_the_flag_is_added_to_labels_the_producer_sent() -> None:
+    sent = annotate(command("stop\u2067 pump-1", intent_labels=["custom"]))
+    assert sent.intent_labels == ["custom", HIDDEN_CHARACTERS]
+    full = [f"label_{i}" for i in range(16)]
+    event = annotate(command("stop\u200b pump-1", intent_labels=full))
+    assert event.intent_labels == [*full[:15], HIDDEN_CHARACTERS]
+    assert type(event).model_validate_json(event.model_dump_json()) == event

@@ -67,6 +67,10 @@ def revalidates(event: EventBase) -> None:
     ("stop\u00a0pump-2\u2003now", "stop pump-2 now"),
     ("RESTART PUMP-3 [REDACTED:password]", "restart pump-3 [REDACTED:password]"),
     ("!!!", ""),
+    ("restart\0pump", "restart pump"),
+    ("stop\x7fpump-2\x9bnow\x01", "stop pump-2 now"),
+    ("open\x00\x00valve\x1b[31m 9", "open valve [31m 9"),
+    ("re\u202estart\u2066 pump-3", "restart pump-3"),
 ])
 def test_normalize_text_examples(raw: str, expected: str) -> None:
     assert normalize_text(raw) == expected
@@ -74,7 +78,8 @@ def test_normalize_text_examples(raw: str, expected: str) -> None:
 
 @settings(max_examples=500, deadline=None)
 @given(st.text(max_size=80)
-       | st.text(alphabet=st.sampled_from(list("aZ \"'.!?[]\u0130\u200b\uff21\u201c\u2019\t")),
+       | st.text(alphabet=st.sampled_from(list("aZ \"'.!?[]\u0130\u200b\uff21\u201c\u2019\t"
+                                               "\x00\x85\x9f\x7f")),
                  max_size=30))
 def test_normalize_text_is_idempotent(text: str) -> None:
     once = normalize_text(text)
@@ -273,3 +278,9 @@ def test_simulated_stream_cleans_to_valid_events() -> None:
             assert cleaned.normalized_input is None or cleaned.normalized_input == \
                 normalize_text(cleaned.normalized_input)
     assert {"command", "error"} <= kinds
+
+
+def test_control_characters_separate_words_and_raw_input_keeps_them() -> None:
+    event, _ = clean_event(command("Restart\x00pump-3\x1b now"), redactor=REDACTOR)
+    assert event.raw_input == "Restart\x00pump-3\x1b now"
+    assert event.normalized_input == "restart pump-3 now"
