@@ -65,9 +65,7 @@ def trained_model(rows: Sequence[Mapping[str, Any]], directory: Path) -> None:
 
 def torch_model(directory: Path) -> BagClassifier:
     checkpoint = Checkpoint.load(directory / "weights.pt")
-    arch = checkpoint.architecture
-    model = BagClassifier(arch["buckets"], arch["dim"], arch["hidden"], dict(arch["heads"]),
-                          arch.get("dropout", 0.1))
+    model = BagClassifier.from_architecture(checkpoint.architecture)
     model.load_state_dict(checkpoint.state_dict)
     return model.eval()
 

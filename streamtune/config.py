@@ -15,7 +15,7 @@ from __future__ import annotations
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -165,6 +165,11 @@ class ModelTraining(BaseModel):
     dim: int = Field(64, ge=4, le=1024)
     hidden: int = Field(128, ge=4, le=4096)
     max_tokens: int = Field(96, ge=4, le=1024)
+    dense_lr_factor: float = Field(1.0, gt=0, le=10, description="the dense layers' learning "
+                                   "rate relative to the embedding's")
+    skip: bool = Field(False, description="a linear path from the pooled bag to each head")
+    pooling: Literal["mean", "sqrt"] = Field("mean", description="bag pooling: mean or "
+                                             "sum / sqrt(tokens)")
 
 
 class TrainingSettings(BaseModel):
@@ -175,7 +180,9 @@ class TrainingSettings(BaseModel):
     seed: int = 0
     threads: int = Field(1, ge=1, le=64, description="torch intra-op threads")
     intent_classifier: ModelTraining = ModelTraining(
-        learning_rate=3e-3, batch_size=32, total_epochs=10, label_smoothing=0.1)
+        learning_rate=0.05, dense_lr_factor=0.1, batch_size=64, start_batch=16,
+        final_lr_factor=0.01, total_epochs=10, label_smoothing=0.1, max_tokens=128, skip=True,
+        pooling="sqrt")
     command_predictor: ModelTraining = ModelTraining(
         learning_rate=3e-3, batch_size=16, epochs_per_stage=5, warmup_ratio=0.1)
     error_recovery: ModelTraining = ModelTraining(

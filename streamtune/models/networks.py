@@ -17,25 +17,49 @@ from torch import nn
 
 
 class BagClassifier(nn.Module):
-    """Embedding bag -> MLP -> one logits tensor per head, in ``heads`` order."""
+    """Embedding bag -> MLP -> one logits tensor per head, in ``heads`` order.
 
-    def __init__(self, buckets: int, dim: int, hidden: int,
-                 heads: dict[str, int], dropout: float = 0.1) -> None:
+    With ``skip`` each head also reads the pooled embedding through a linear
+    layer of its own (a wide path beside the deep one): lexical evidence then
+    reaches the logits as directly as in a linear model over n-grams, which is
+    what few-shot classes need. ``pooling`` is ``mean`` or ``sqrt`` (the sum over
+    the square root of the token count, like an L2-normalised bag).
+    """
+
+    def __init__(self, buckets: int, dim: int, hidden: int, heads: dict[str, int],
+                 dropout: float = 0.1, *, skip: bool = False, pooling: str = "mean") -> None:
         super().__init__()
+        if pooling not in ("mean", "sqrt"):
+            raise ValueError(f"pooling must be mean or sqrt, not {pooling!r}")
         self.architecture: dict[str, Any] = {
             "kind": "hashed_embedding_bag_mlp", "buckets": buckets, "dim": dim,
-            "hidden": hidden, "heads": dict(heads), "dropout": dropout,
+            "hidden": hidden, "heads": dict(heads), "dropout": dropout, "skip": skip,
+            "pooling": pooling,
         }
+        self.pooling = pooling
         self.embedding = nn.Embedding(buckets, dim, padding_idx=0, sparse=True)
         self.body = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout))
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in heads.items()})
+        self.skips = nn.ModuleDict(
+            {name: nn.Linear(dim, n, bias=False) for name, n in heads.items()} if skip else {})
+
+    @classmethod
+    def from_architecture(cls, arch: dict[str, Any]) -> BagClassifier:
+        """The network an ``architecture`` dict describes (older ones: no skip, mean)."""
+        return cls(arch["buckets"], arch["dim"], arch["hidden"], dict(arch["heads"]),
+                   arch.get("dropout", 0.1), skip=arch.get("skip", False),
+                   pooling=arch.get("pooling", "mean"))
 
     def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
         mask = (ids != 0).unsqueeze(-1).to(self.embedding.weight.dtype)
         summed = (self.embedding(ids) * mask).sum(dim=1)
-        pooled = summed / mask.sum(dim=1).clamp(min=1.0)
+        count = mask.sum(dim=1).clamp(min=1.0)
+        pooled = summed / (count.sqrt() if self.pooling == "sqrt" else count)
         hidden = self.body(pooled)
-        return tuple(head(hidden) for head in self.heads.values())
+        if not self.skips:
+            return tuple(head(hidden) for head in self.heads.values())
+        return tuple(head(hidden) + self.skips[name](pooled)
+                     for name, head in self.heads.items())
 
     def grow_head(self, name: str, size: int) -> None:
         """Widen a head to ``size`` classes, keeping the learned rows of the old ones."""
@@ -50,4 +74,13 @@ class BagClassifier(nn.Module):
             new.bias[: old.out_features] = old.bias
             new.bias[old.out_features:] = old.bias.min()  # new classes start unlikely, not dominant
         self.heads[name] = new
+        if name in self.skips:
+            skip = self.skips[name]
+            if not isinstance(skip, nn.Linear):
+                raise TypeError(f"skip path {name} is not a linear layer")
+            wider = nn.Linear(skip.in_features, size, bias=False)
+            with torch.no_grad():
+                wider.weight.zero_()
+                wider.weight[: skip.out_features] = skip.weight
+            self.skips[name] = wider
         self.architecture["heads"][name] = size

@@ -34,18 +34,38 @@ def test_feature_ids_are_the_same_in_another_process() -> None:
     assert all(0 < i < 4096 for i in here) and len(here) == 16
 
 
-def test_padding_never_changes_a_prediction() -> None:
+WIDE = {"skip": True, "pooling": "sqrt"}
+
+
+@pytest.mark.parametrize("wide", [{}, WIDE])
+def test_padding_never_changes_a_prediction(wide: dict[str, object]) -> None:
     torch.manual_seed(0)
-    model = BagClassifier(512, 8, 16, {"a": 3}).eval()
+    model = BagClassifier(512, 8, 16, {"a": 3}, **wide).eval()
     ids = torch.tensor([[5, 9, 33]])
     padded = torch.tensor([[5, 9, 33, 0, 0, 0, 0]])
     with torch.no_grad():
         assert torch.allclose(model(ids)[0], model(padded)[0], atol=1e-6)
 
 
-def test_growing_a_head_keeps_the_old_logits() -> None:
+def test_the_skip_path_adds_a_linear_reading_of_the_sqrt_pooled_bag() -> None:
     torch.manual_seed(0)
-    model = BagClassifier(512, 8, 16, {"a": 3}).eval()
+    model = BagClassifier(512, 8, 16, {"a": 3}, **WIDE).eval()
+    ids = torch.tensor([[5, 9, 33, 0]])
+    with torch.no_grad():
+        pooled = model.embedding.weight[[5, 9, 33]].sum(dim=0) / 3 ** 0.5
+        by_hand = model.heads["a"](model.body(pooled)) + pooled @ model.skips["a"].weight.T
+        assert torch.allclose(model(ids)[0][0], by_hand, atol=1e-5)
+    again = BagClassifier.from_architecture(model.architecture)
+    assert again.architecture == model.architecture
+    old = BagClassifier.from_architecture({k: v for k, v in model.architecture.items()
+                                           if k not in WIDE})  # saved before the option
+    assert (old.architecture["skip"], old.architecture["pooling"]) == (False, "mean")
+
+
+@pytest.mark.parametrize("wide", [{}, WIDE])
+def test_growing_a_head_keeps_the_old_logits(wide: dict[str, object]) -> None:
+    torch.manual_seed(0)
+    model = BagClassifier(512, 8, 16, {"a": 3}, **wide).eval()
     ids = torch.randint(1, 512, (4, 6))
     with torch.no_grad():
         before = model(ids)[0]

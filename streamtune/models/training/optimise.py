@@ -1,5 +1,7 @@
 """One optimiser step for the hashed-embedding networks: SparseAdam for the embedding, AdamW
-for everything else, the learning rate set from the step plan every step."""
+for everything else, the learning rate set from the step plan every step (the dense layers'
+scaled by ``dense_lr_factor``: the embedding's rows are each stepped rarely, the layers
+on every step)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from torch import nn
 class Optimiser:
     """The two optimisers of a model whose ``embedding`` is a sparse ``nn.Embedding``."""
 
-    def __init__(self, model: nn.Module, learning_rate: float, weight_decay: float) -> None:
+    def __init__(self, model: nn.Module, learning_rate: float, weight_decay: float, *,
+                 dense_lr_factor: float = 1.0) -> None:
         embedding = model.get_submodule("embedding")
         if not isinstance(embedding, nn.Embedding):
             raise TypeError("the model's embedding is not an nn.Embedding")
@@ -18,12 +21,13 @@ class Optimiser:
         self._dense = torch.optim.AdamW(
             [p for n, p in model.named_parameters() if n != "embedding.weight"],
             lr=learning_rate, weight_decay=weight_decay)
+        self._dense_factor = dense_lr_factor
 
     def step(self, loss: torch.Tensor, learning_rate: float) -> float:
         """Back-propagate ``loss`` and step both optimisers at ``learning_rate``; the loss."""
-        for optimiser in (self._sparse, self._dense):
+        for optimiser, factor in ((self._sparse, 1.0), (self._dense, self._dense_factor)):
             for group in optimiser.param_groups:
-                group["lr"] = learning_rate
+                group["lr"] = learning_rate * factor
             optimiser.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         self._sparse.step()  # type: ignore[no-untyped-call]

@@ -75,9 +75,7 @@ def restore(checkpoint: Checkpoint, meta: Mapping[str, Any]) -> TrainedModel:
     """A trained model back from its checkpoint and ``labels.json`` (for re-export)."""
     from streamtune.models.scoring import task_for
 
-    arch = checkpoint.architecture
-    model = BagClassifier(arch["buckets"], arch["dim"], arch["hidden"], dict(arch["heads"]),
-                          arch.get("dropout", 0.1))
+    model = BagClassifier.from_architecture(checkpoint.architecture)
     model.load_state_dict(checkpoint.state_dict)
     return TrainedModel(task_for(meta["task"], meta["heads"]), model.eval(),
                         Featurizer(**checkpoint.featurizer), checkpoint.labels, {})
@@ -151,12 +149,15 @@ def accuracy(model: BagClassifier, ids: np.ndarray,
 
 def _build(hp: ModelTraining, labels: Mapping[str, list[str]], warm: Checkpoint | None,
            featurizer: Featurizer) -> BagClassifier:
-    if warm is None or warm.featurizer != featurizer.config():
-        return BagClassifier(hp.buckets, hp.dim, hp.hidden,
-                             {h: max(1, len(v)) for h, v in labels.items()})
-    arch = warm.architecture
-    model = BagClassifier(arch["buckets"], arch["dim"], arch["hidden"], dict(arch["heads"]),
-                          arch.get("dropout", 0.1))
+    fresh = BagClassifier(hp.buckets, hp.dim, hp.hidden,
+                          {h: max(1, len(v)) for h, v in labels.items()}, skip=hp.skip,
+                          pooling=hp.pooling)
+    if warm is None or warm.featurizer != featurizer.config() or any(
+            warm.architecture.get(k, d) != fresh.architecture[k]
+            for k, d in (("dim", None), ("hidden", None), ("skip", False),
+                         ("pooling", "mean"))):
+        return fresh  # a different network: nothing to carry over
+    model = BagClassifier.from_architecture(warm.architecture)
     model.load_state_dict(warm.state_dict)
     for head, vocabulary in labels.items():
         model.grow_head(head, max(1, len(vocabulary)))
@@ -169,7 +170,8 @@ def _run_stage(model: BagClassifier, stage: Stage, ids: np.ndarray,
     if len(ids) == 0:
         return float("nan")
     plan = step_plan(int(len(ids) * stage.epochs), regime)
-    optimiser = Optimiser(model, regime.learning_rate, hp.weight_decay)
+    optimiser = Optimiser(model, regime.learning_rate, hp.weight_decay,
+                          dense_lr_factor=hp.dense_lr_factor)
     criterion = nn.CrossEntropyLoss(label_smoothing=hp.label_smoothing, ignore_index=-1)
     order, cursor, last = rng.permutation(len(ids)), 0, float("nan")
     task_id = progress.add_task(f"{stage.name}", total=len(plan)) if progress else None
