@@ -12,13 +12,14 @@ import sys
 from streamtune.cli import pipeline  # registers first: stream-side commands lead the help
 from streamtune.cli import status
 from streamtune.cli import learning
+from streamtune.cli import dataset_import  # after learning: `dataset import` follows `diff`
 from streamtune.cli import loop
 from streamtune.cli import report
 # isort: on
 from streamtune.cli.app import app, err_console
 from streamtune.errors import StreamtuneError
 
-__all__ = ["app", "learning", "loop", "main", "pipeline", "report", "status"]
+__all__ = ["app", "dataset_import", "learning", "loop", "main", "pipeline", "report", "status"]
 
 
 def main() -> None:

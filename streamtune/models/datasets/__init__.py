@@ -4,7 +4,9 @@ Two datasets, ``commands`` and ``errors`` (columns in :mod:`.columns`), each
 built into an immutable, content-addressed snapshot of Parquet splits with a
 manifest and a dataset card (:mod:`.snapshot`). Splits are train/validation/
 test by template, deterministic and free of leakage (:mod:`.prepare`,
-:mod:`.splits`, :mod:`.templates`). Training reads snapshots, never the live
+:mod:`.splits`, :mod:`.templates`); :func:`same_split` says whether two
+snapshots agree on them. A labelled text file becomes a commands snapshot too
+(:mod:`.importing`). Training reads snapshots, never the live
 store: a chdb path belongs to one process, the worker.
 
 Examples
@@ -32,7 +34,10 @@ from streamtune.models.datasets.columns import (
     DatasetName,
     snapshot_schema,
 )
+from streamtune.models.datasets.consistency import same_split, trained_split_matches
 from streamtune.models.datasets.diff import diff_snapshots
+from streamtune.models.datasets.importing import Cleaned, Cleaner, Imported, import_commands
+from streamtune.models.datasets.labelled import ImportColumns
 from streamtune.models.datasets.loghub import load_loghub, loghub_lineage
 from streamtune.models.datasets.snapshot import (
     Snapshot,
@@ -51,7 +56,11 @@ __all__ = [
     "NAMES",
     "SOURCE_SCHEMAS",
     "SPLITS",
+    "Cleaned",
+    "Cleaner",
     "DatasetName",
+    "ImportColumns",
+    "Imported",
     "Snapshot",
     "assign_groups",
     "build_snapshot",
@@ -60,12 +69,15 @@ __all__ = [
     "diff_snapshots",
     "error_template",
     "export_jsonl",
+    "import_commands",
     "list_snapshots",
     "load_loghub",
     "loghub_lineage",
     "open_snapshot",
     "preprocessing_params",
     "record_usage",
+    "same_split",
     "snapshot_from_table",
     "snapshot_schema",
+    "trained_split_matches",
 ]

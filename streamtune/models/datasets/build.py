@@ -66,13 +66,12 @@ def preprocessing_params(settings: Settings, name: DatasetName) -> dict[str, Any
 
 
 def _finish(settings: Settings, name: DatasetName, prepared: Prepared, lineage: dict[str, Any],
-            qc: Mapping[str, Any], step: Callable[[str], None]) -> Snapshot:
+            extra_quality: Mapping[str, Any], step: Callable[[str], None],
+            params: dict[str, Any] | None = None) -> Snapshot:
     step("hashing rows")
-    params = preprocessing_params(settings, name)
+    params = params or preprocessing_params(settings, name)
     digest = content_hash(prepared.splits, params)
-    quality = quality_metrics(name, prepared.splits, prepared.dropped)
-    if qc:
-        quality["augmentation_qc"] = dict(qc)
+    quality = {**quality_metrics(name, prepared.splits, prepared.dropped), **extra_quality}
     manifest = {
         "name": name,
         "snapshot_id": digest[:16],
@@ -109,6 +108,18 @@ def snapshot_from_table(settings: Settings, name: DatasetName, table: pa.Table,
         return _finish(settings, name, prepare(name, table, settings.datasets), lineage, {}, step)
 
 
+def snapshot_from_prepared(settings: Settings, name: DatasetName, prepared: Prepared,
+                           *, lineage: dict[str, Any], params: dict[str, Any],
+                           quality: Mapping[str, Any]) -> Snapshot:
+    """Write split rows (from :func:`prepare`, or split as a file said) as a snapshot.
+
+    ``params`` replace :func:`preprocessing_params` (they say how the rows were
+    split, and are hashed with them); ``quality`` adds to the quality metrics.
+    """
+    with _steps(False, 0) as step:
+        return _finish(settings, name, prepared, lineage, quality, step, params)
+
+
 def build_snapshot(
     store: ClickHouseStore,
     settings: Settings,
@@ -142,4 +153,5 @@ def build_snapshot(
             "event_time_range": [pc.min(times).as_py().isoformat(),
                                  pc.max(times).as_py().isoformat()],
         }
-        return _finish(settings, name, prepared, lineage, qc, step)
+        return _finish(settings, name, prepared, lineage,
+                       {"augmentation_qc": qc} if qc else {}, step)
