@@ -191,9 +191,16 @@ class WindowAgent:
         self._watermark_ms = 0
 
     def applied(self, partition: int) -> int:
-        """Highest offset of ``partition`` whose effect is in the table (-1: none)."""
+        """Highest offset of ``partition`` whose effect is in the table (-1: none).
+
+        The marker also carries the watermark as of that record, so a restarted agent
+        knows at once which windows it has forgotten.
+        """
         marker = self.table.get(applied_key(partition))
-        return int(marker["offset"]) if marker else -1
+        if not marker:
+            return -1
+        self._watermark_ms = max(self._watermark_ms, int(marker.get("watermark_ms", 0)))
+        return int(marker["offset"])
 
     async def handle(self, partition: int, offset: int, value: bytes) -> None:
         """Fold the record at ``offset`` unless it already was, after any it skipped."""
@@ -219,7 +226,8 @@ class WindowAgent:
         else:
             await self._tick(partition, int(message["watermark_ms"]),
                              float(message["idle_s"]) >= self.idle_close_s)
-        self.table[applied_key(partition)] = {"offset": offset}
+        self.table[applied_key(partition)] = {"offset": offset,
+                                              "watermark_ms": self._watermark_ms}
         self._metrics.window_agent_offset.labels(str(partition)).set(offset)
 
     def _deltas(self, partition: int, deltas: list[WindowDelta]) -> None:

@@ -117,7 +117,7 @@ def test_records_faust_never_delivered_are_read_back_in_order() -> None:
     harness.deliver(list(range(20, len(log))))
     assert harness.reads == [(0, 10, 20)]
     assert harness.events() == expected
-    assert harness.table[applied_key(0)] == {"offset": len(log) - 1}
+    assert harness.table[applied_key(0)]["offset"] == len(log) - 1
 
 
 def test_a_record_delivered_twice_is_folded_once() -> None:
@@ -186,6 +186,18 @@ def test_a_delta_for_a_forgotten_window_is_kept_as_a_late_arrival_not_a_partial_
     assert len(harness.late) == 1  # written once
 
 
+def test_a_restarted_agent_knows_its_watermark_before_the_first_tick() -> None:
+    far = (2 * WINDOW_RETENTION_S + 10 * WINDOW_S) * 1000
+    log = [delta_record(0, 0, 7), tick_record(3 * 60_000), tick_record(far),
+           delta_record(0, 1, 2), tick_record(far)]
+    harness = Harness(log)
+    harness.deliver([0, 1, 2])
+    harness.agent = harness.new_agent()  # restarted: no tick seen yet
+    harness.deliver([3, 4])
+    assert [(row["events"], row["start_offset"]) for row in harness.late] == [(2, 1)]
+    assert harness.written == [(WindowKey("commands", "open_valve", 0), 7, False)]
+
+
 @given(st.integers(5, 60), st.integers(0, 10_000))
 @settings(max_examples=60, deadline=None)
 def test_any_delivery_faust_makes_folds_every_record_once(n: int, seed: int) -> None:
@@ -219,4 +231,4 @@ def test_a_record_of_many_deltas_writes_each_window_once() -> None:
     window_writes = {k: n for k, n in harness.table.writes.items() if is_window_key(k)}
     assert window_writes == {"commands|open_valve|0": 1,
                              f"commands|open_valve|{WINDOW_S * 1000}": 1}
-    assert harness.table[applied_key(0)] == {"offset": 0}
+    assert harness.table[applied_key(0)]["offset"] == 0
