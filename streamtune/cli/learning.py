@@ -219,14 +219,23 @@ def train_command(
                                        "error_recovery or parameter_extractor")],
     dataset: Annotated[str | None, typer.Option(help="snapshot id or prefix; default latest")]
     = None,
-    warm_start: Annotated[bool, typer.Option(help="start from the champion's weights")] = True,
+    warm_start: Annotated[bool | None, typer.Option(
+        help="start from the champion's weights (default: unless it trained on a different "
+             "split)")] = None,
 ) -> None:
     """Train MODEL on a dataset snapshot, export it to ONNX and register the version."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from streamtune.models.training.run import train_model
+    from streamtune.models.datasets import trained_split_matches
+    from streamtune.models.registry import Registry
+    from streamtune.models.training.run import MODELS, train_model
 
     settings = load_settings()
+    if warm_start is None:
+        champion = Registry(settings).alias(model, "champion") if model in MODELS else None
+        warm_start = champion is None or trained_split_matches(settings, champion.dataset, dataset)
+        if not warm_start:
+            console.print("warm start skipped: the champion was trained on a different split")
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
                "{task.total} steps"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -280,16 +289,25 @@ def evaluate_command(
     dataset: Annotated[str | None, typer.Option(
         help="snapshot id (or prefix) to test on; default: the one the model trained on")] = None,
 ) -> None:
-    """Evaluate a registered model on a snapshot's test split; write the report beside it."""
-    from streamtune.models.evaluation import evaluate_model, headline
+    """Evaluate a registered model on a snapshot's test split, beside a TF-IDF + logistic
+    regression baseline trained on the same snapshot; write the report beside the model."""
+    from streamtune.models.evaluation import baseline_table, class_table, evaluate_model, headline
 
     result, json_path, md_path = evaluate_model(load_settings(), model, version, dataset)
     used = result["dataset"]
     table = Table("figure", "value", title=f"{model} {result['model']['version']} on "
                   f"{used['name']} {used['id']} ({result['examples']:,} test examples)")
     for key, value in headline(result).items():
-        table.add_row(key, f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}")
+        if not key.startswith("baseline."):  # in the baseline's own table below
+            table.add_row(key, f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}")
     console.print(table)
+    if "accuracy" in result:  # a classifier (the parameter extractor's report has spans)
+        if (beside := baseline_table(result)) is not None:
+            console.print(beside)
+        classes, left_out = class_table(result)
+        console.print(classes)
+        if left_out:
+            console.print(f"... and {left_out} more classes in {md_path.name}", soft_wrap=True)
     console.print(f"report: {md_path}\n        {json_path}", soft_wrap=True)
 
 
