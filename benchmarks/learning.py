@@ -30,11 +30,10 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
 from streamtune.config import TrainingSettings
+from streamtune.models.evaluation import fit_texts
 from streamtune.models.tasks import TASKS
 from streamtune.models.training.trainer import train
 
@@ -79,14 +78,7 @@ def clinc(root: Path) -> tuple[Pairs, Pairs, Pairs]:
 
 def baseline(train_rows: Pairs, validation: Pairs, test: Pairs) -> list[str]:
     """TF-IDF (words 1-2, sublinear tf) + logistic regression, C chosen on validation."""
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-    x_train = vectorizer.fit_transform([t for t, _ in train_rows])
-    x_val, x_test = (vectorizer.transform([t for t, _ in rows]) for rows in (validation, test))
-    fitted = [LogisticRegression(C=c, max_iter=1000).fit(x_train, [y for _, y in train_rows])
-              for c in (10.0, 100.0)]
-    best = max(fitted, key=lambda model: f1_score([y for _, y in validation],
-                                                   model.predict(x_val), average="macro"))
-    return [str(label) for label in best.predict(x_test)]
+    return fit_texts(train_rows, validation, [text for text, _ in test]).predicted
 
 
 def intent_classifier(overrides: dict[str, object]) -> Callable[[Pairs, Pairs, Pairs], list[str]]:

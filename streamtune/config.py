@@ -300,6 +300,12 @@ class LoopSettings(BaseModel):
     rollout_percents: list[int] = Field(default_factory=lambda: [5, 25, 100])
     stage_min_events: int = Field(300, ge=10, description="live events per rollout step")
     max_accuracy_drop: float = Field(0.02, ge=0, le=1)
+    baseline_gate: bool = Field(True, description="the offline gate also rejects a candidate "
+                                "whose test macro-F1 is below the TF-IDF + logistic "
+                                "regression baseline's (recorded when it was trained)")
+    baseline_margin: float = Field(0.02, ge=0, le=1, description="how far below the "
+                                   "baseline's macro-F1 a candidate may be and still pass the "
+                                   "gate (as max_accuracy_drop for the champion)")
     significance: float = Field(0.05, gt=0, lt=1)
     max_latency_ratio: float = Field(2.0, ge=1)
     eval_threshold: float = Field(0.95, ge=0, le=1)

@@ -65,6 +65,7 @@ def test_intent_classifier_is_accurate_exported_and_registered_as_first_champion
         lab: Lab) -> None:
     result = train_model(lab.settings, "intent_classifier")
     assert result.metrics["command_type.macro_f1"] >= 0.97
+    assert 0.9 < result.metrics["baseline.macro_f1"] <= 1.0  # TF-IDF + LR on the same split
     assert result.parity <= PARITY_TOLERANCE
     registry = Registry(lab.settings)
     champion = registry.alias("intent_classifier", "champion")
@@ -94,6 +95,7 @@ def test_session_and_error_models_beat_the_majority_class(lab: Lab, name: str,
     truth = [str(e.labels[head]) for e in examples if e.labels.get(head)]
     assert len(truth) >= 50
     assert result.metrics[f"{head}.accuracy"] > _majority_share(truth) + 0.1
+    assert {"baseline.macro_f1", "baseline.accuracy"} <= set(result.metrics)
 
 
 def test_parameter_extractor_finds_spans_in_unseen_commands(lab: Lab) -> None:
@@ -101,6 +103,7 @@ def test_parameter_extractor_finds_spans_in_unseen_commands(lab: Lab) -> None:
     assert result.parity <= PARITY_TOLERANCE
     assert result.metrics["test_rows"] >= 100
     assert result.metrics["span.micro_f1"] >= 0.9
+    assert not any(key.startswith("baseline.") for key in result.metrics)  # a tagger
     scorer = TagScorer(result.version.path)
     text = "restart pump-3"
     spans = scorer.extract([text])[0]

@@ -22,14 +22,21 @@ from streamtune.models.evaluation import (
     EDGE_CASES,
     KINDS,
     RATES,
+    TERMINAL_ROWS,
+    baseline_table,
     carried_parameters,
+    class_rows,
+    class_table,
     classification,
     edge_case,
     evaluate,
     evaluate_model,
+    headline,
     perturb,
+    render_markdown,
     write_report,
 )
+from streamtune.models.evaluation.baseline import GRID
 from streamtune.models.registry import Registry
 from streamtune.models.scoring import Scorer
 from streamtune.schemas.events import CommandEvent
@@ -79,6 +86,76 @@ def test_carried_parameters_by_hand() -> None:
     assert right == {"parameters": 2, "accuracy": 0.5, "with_true_type": 0.5}
     wrong = carried_parameters(rows, ["query_status"] * 3)
     assert wrong["accuracy"] == 0.0 and wrong["with_true_type"] == 0.5
+
+
+# --- the per-class table beside the baseline -------------------------------------------------
+
+def graded(n: int) -> dict[str, Any]:
+    """A result with ``n`` classes ``c00``.. whose model F1 falls as the number grows, but
+    the last two tie (the larger support, the last class's, comes first)."""
+    per_class = {f"c{i:02d}": {"precision": 1.0, "recall": 1.0, "f1": 1 - i / 40,
+                               "support": 10 + i} for i in range(n)}
+    per_class[f"c{n - 2:02d}"]["f1"] = per_class[f"c{n - 1:02d}"]["f1"]
+    theirs = {label: {**c, "f1": 0.25} for label, c in per_class.items() if label != "c02"}
+    head = {"examples": 100, "missing": 0, "accuracy": 0.9, "macro_f1": 0.85,
+            "per_class": per_class, "unknown": {}}
+    return {"accuracy": {"command_type": head},
+            "baseline": {"method": "TF-IDF", "head": "command_type", "C": 10.0,
+                         "train_examples": 500, "validation_examples": 80, "seconds": 0.4,
+                         "examples": 100, "missing": 0, "accuracy": 0.8, "macro_f1": 0.7,
+                         "per_class": theirs, "unknown": {},
+                         "difference": {"accuracy": 0.1, "macro_f1": 0.15}}}
+
+
+def test_classes_worst_first_with_the_baseline_beside() -> None:
+    rows = class_rows(graded(20), "command_type")
+    assert [r["class"] for r in rows] == [f"c{i:02d}" for i in range(19, -1, -1)]
+    by_class = {r["class"]: r for r in rows}
+    assert by_class["c05"]["baseline_f1"] == 0.25 and by_class["c05"]["support"] == 15
+    assert by_class["c02"]["baseline_f1"] is None  # no baseline figure for it
+
+
+def test_the_terminal_shows_the_worst_classes_and_counts_the_rest() -> None:
+    table, left_out = class_table(graded(20))
+    assert (table.row_count, left_out) == (TERMINAL_ROWS, 20 - TERMINAL_ROWS)
+    first = [cell for cell in table.columns[0].cells]
+    assert first[:2] == ["c19", "c18"]
+    assert [c for c in table.columns[5].cells][0] == "0.2500"
+    small, none_left = class_table(graded(4))
+    assert (small.row_count, none_left) == (4, 0)
+    beside = baseline_table(graded(4))
+    assert beside is not None and [c for c in beside.columns[3].cells] == ["+0.1500", "+0.1000"]
+    assert baseline_table({"accuracy": graded(4)["accuracy"]}) is None
+
+
+def test_the_report_holds_the_baseline_and_every_class() -> None:
+    result = {**graded(20), "model": {"task": "intent_classifier", "heads": ["command_type"]},
+              "examples": 100, "rows": 100, "seed": 0}
+    lines = render_markdown_accuracy(result)
+    assert "### Baseline" in lines and "| macro-F1 | 0.850 | 0.700 | 0.150 |" in lines
+    section = lines.split("### Per class: command_type")[1].split("##")[0]
+    table = [line for line in section.splitlines()
+             if line.startswith("| c") and not line.startswith("| class")]
+    assert len(table) == 20 and table[0] == "| c19 | 29 | 1.000 | 1.000 | 0.525 | 0.250 |"
+    assert table[-3] == "| c02 | 12 | 1.000 | 1.000 | 0.950 | – |"
+    assert headline_baseline(result) == {"baseline.accuracy": 0.8, "baseline.macro_f1": 0.7}
+
+
+def render_markdown_accuracy(result: dict[str, Any]) -> str:
+    """The markdown report of a result without robustness or efficiency figures."""
+    full = {**result, "robustness": {"rates": [0.1], "clean": {"command_type": 0.9},
+                                     "perturbed": {}, "context": None, "edge_cases": {}},
+            "efficiency": dict.fromkeys(
+                ("single_p50_us", "single_p99_us", "batch_size", "batched_events_per_s",
+                 "cpu_ms_per_1k_events", "rss_bytes", "rss_growth_bytes", "file_bytes",
+                 "parameters", "weight_bytes"))}
+    return render_markdown(full)
+
+
+def headline_baseline(result: dict[str, Any]) -> dict[str, float]:
+    full = {**result, "robustness": {"rates": [0.1], "perturbed": {}, "edge_cases": {}},
+            "efficiency": {}}
+    return {k: v for k, v in headline(full).items() if k.startswith("baseline.")}
 
 
 # --- perturbations -------------------------------------------------------------------------
@@ -268,6 +345,16 @@ def test_evaluate_model_writes_into_the_version_and_records_usage(trained: Train
     assert impact[-1]["model"] == "intent_classifier" and impact[-1]["version"] == "v1"
     assert impact[-1]["metrics"]["command_type.accuracy"] == pytest.approx(
         result["accuracy"]["command_type"]["accuracy"])
+    baseline, model = result["baseline"], result["accuracy"]["command_type"]
+    assert baseline["head"] == "command_type" and baseline["C"] in GRID
+    assert baseline["train_examples"] == sum(
+        1 for r in trained.snapshot.rows("train") if not r.get("synthetic"))
+    assert baseline["examples"] == model["examples"]
+    assert baseline["accuracy"] > 0.9  # the simulator's phrasings name their command
+    assert baseline["difference"]["macro_f1"] == pytest.approx(
+        model["macro_f1"] - baseline["macro_f1"])
+    assert impact[-1]["metrics"]["baseline.macro_f1"] == pytest.approx(baseline["macro_f1"])
+    assert "### Baseline" in md_path.read_text()
     with pytest.raises(ModelNotFound, match="no model intent_classifier v7"):
         evaluate_model(trained.settings, "intent_classifier", "v7", progress=False)
 
@@ -285,6 +372,13 @@ def test_cli_evaluate_prints_figures_and_report_paths(trained: Trained) -> None:
                    trained.snapshot.id[:8], data_dir=data_dir)
     assert done.returncode == 0, done.stderr
     assert "command_type.macro_f1" in done.stdout
+    assert "the model beside the baseline" in done.stdout and "TF-IDF + LR" in done.stdout
+    assert "command_type per class, worst first" in done.stdout
+    report = json.loads((data_dir / "models" / "intent_classifier" / "v1"
+                         / "evaluation.json").read_text())
+    classes = len(report["accuracy"]["command_type"]["per_class"])
+    assert classes > TERMINAL_ROWS
+    assert f"and {classes - TERMINAL_ROWS} more classes in evaluation.md" in done.stdout
     assert str(data_dir / "models" / "intent_classifier" / "v1" / "evaluation.md") in done.stdout
     failed = run_cli("evaluate", "intent_classifier", "--version", "v1", "--dataset", "ffff",
                      data_dir=data_dir)

@@ -7,6 +7,7 @@ import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -337,6 +338,44 @@ def test_offline_verdict() -> None:
     with pytest.raises(ValueError, match="no 'macro_f1' in the candidate"):
         offline_verdict("intent", {"accuracy": 0.9}, {"macro_f1": 0.9}, metric="macro_f1",
                         settings=loop)
+
+
+def _gated(candidate: dict[str, float], **loop: Any) -> Decision:
+    champion = {"command_type.accuracy": 0.90}
+    return offline_verdict("intent", candidate, champion, metric="command_type.accuracy",
+                           settings=LoopSettings(**loop), candidate=CAND, champion=CHAMP, now=NOW)
+
+
+def test_offline_gate_rejects_a_candidate_below_the_baseline() -> None:
+    below = {"command_type.accuracy": 0.95, "command_type.macro_f1": 0.80,
+             "baseline.macro_f1": 0.85}
+    bad = _gated(below)
+    assert bad.decision == "reject"  # above the champion, below TF-IDF + LR
+    assert "command_type.macro_f1 0.8000 vs TF-IDF + LR baseline 0.8500" in bad.reason
+    assert "5.00 points below" in bad.reason
+    assert bad.metrics["baseline"] == 0.85 and bad.metrics["macro_f1"] == 0.80
+    assert bad.metrics["baseline_gap"] == pytest.approx(0.05)
+    above = _gated({**below, "command_type.macro_f1": 0.86})
+    assert above.decision == "advance" and "1.00 points above" in above.reason
+    level = _gated({**below, "command_type.macro_f1": 0.85})
+    assert level.decision == "advance"  # not below the baseline is enough
+
+
+def test_offline_gate_honours_the_baseline_settings() -> None:
+    below = {"command_type.accuracy": 0.95, "command_type.macro_f1": 0.80,
+             "baseline.macro_f1": 0.85}
+    off = _gated(below, baseline_gate=False)
+    assert off.decision == "advance" and "baseline" not in off.reason
+    assert "baseline" not in off.metrics
+    assert _gated(below, baseline_margin=0.06).decision == "advance"
+    assert _gated(below, baseline_margin=0.04).decision == "reject"
+    worse = _gated({**below, "command_type.accuracy": 0.80}, baseline_gate=False)
+    assert worse.decision == "reject"  # the champion's figure still counts
+    # a version trained without a baseline (the parameter extractor's) is judged as before
+    plain = _gated({"command_type.accuracy": 0.95})
+    assert plain.decision == "advance" and "baseline" not in plain.reason
+    with pytest.raises(ValueError, match="no 'command_type.macro_f1' in the candidate"):
+        _gated({"command_type.accuracy": 0.95, "baseline.macro_f1": 0.5})
 
 
 def test_bad_arguments_and_states_are_clear_errors() -> None:

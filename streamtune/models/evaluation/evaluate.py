@@ -3,8 +3,10 @@
 :func:`evaluate` builds the task's evaluation examples (every original row; for
 the command predictor every (history -> next command) transition) and measures
 accuracy per head, robustness and efficiency. :func:`evaluate_model` does it
-for a registry version, writes ``evaluation.json`` and ``evaluation.md`` into
-the version folder and records the headline figures with the snapshot.
+for a registry version, sets the TF-IDF + logistic regression baseline trained on
+the same snapshot's training rows beside it (``result["baseline"]``), writes
+``evaluation.json`` and ``evaluation.md`` into the version folder and records the
+headline figures with the snapshot.
 
 Examples
 --------
@@ -26,6 +28,7 @@ from streamtune.config import Settings
 from streamtune.errors import DatasetError
 from streamtune.models.datasets import open_snapshot, record_usage
 from streamtune.models.evaluation import robustness
+from streamtune.models.evaluation.baseline import fit_baseline
 from streamtune.models.evaluation.efficiency import efficiency
 from streamtune.models.evaluation.extraction import (
     evaluate_extractor,
@@ -108,7 +111,8 @@ def carried_parameters(rows: Sequence[Mapping[str, Any]],
 
 
 def headline(result: Mapping[str, Any]) -> dict[str, float]:
-    """The figures worth a line: accuracy and macro-F1 per head, worst noise, latency."""
+    """The figures worth a line: accuracy and macro-F1 per head, the baseline's, worst noise,
+    latency."""
     if result["model"]["task"] == "parameter_extractor":
         return extractor_headline(result)
     out: dict[str, float] = {}
@@ -121,6 +125,10 @@ def headline(result: Mapping[str, Any]) -> dict[str, float]:
                  if by_rate[worst_rate].get(head) is not None]
         if noisy:
             out[f"{head}.worst_noise@{worst_rate}"] = min(noisy)
+    baseline = result.get("baseline") or {}
+    for key in ("accuracy", "macro_f1"):
+        if baseline.get(key) is not None:
+            out[f"baseline.{key}"] = baseline[key]
     carried = result.get("carried_parameters") or {}
     if carried.get("accuracy") is not None:
         out["carried_parameters.accuracy"] = carried["accuracy"]
@@ -157,11 +165,22 @@ def evaluate_model(settings: Settings, name: str, ref: str = "champion",
     with Progress(*columns, console=Console(stderr=True), transient=True,
                   disable=not progress) as bar:
         result = evaluate(scorer, rows, progress=bar)
+        found = fit_baseline(task, snapshot.rows("train", by=by),
+                             snapshot.rows("validation", by=by), rows, progress=bar)
+    if found is not None:
+        result["baseline"] = _beside(found.summary(), result["accuracy"][found.head])
     result["model"].update({"name": name, "version": version.version})
     result["dataset"] = {"name": snapshot.name, "id": snapshot.id, "split": "test", "by": by}
     json_path, md_path = write_report(result, version.path)
     record_usage(snapshot, name, version.version, headline(result))
     return result, json_path, md_path
+
+
+def _beside(baseline: dict[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
+    """The baseline's summary with ``difference``: the model's figure minus the baseline's."""
+    difference = {key: None if model[key] is None or baseline[key] is None
+                  else model[key] - baseline[key] for key in ("accuracy", "macro_f1")}
+    return {**baseline, "difference": difference}
 
 
 def _evaluate_extractor(settings: Settings, version: ModelVersion,

@@ -43,7 +43,7 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
 
 
 def render_markdown(result: Mapping[str, Any]) -> str:
-    """The report as markdown: accuracy, robustness and efficiency tables."""
+    """The report as markdown: accuracy (beside the baseline), robustness and efficiency."""
     model = result["model"]
     title = " ".join(str(model[k]) for k in ("name", "version") if k in model) or model["task"]
     lines = [f"# Evaluation: {title} ({model['task']})", ""]
@@ -58,11 +58,16 @@ def render_markdown(result: Mapping[str, Any]) -> str:
                     ([head, r["examples"], r["accuracy"], r["macro_f1"], r["missing"],
                       ", ".join(f"{k} ({n})" for k, n in r["unknown"].items()) or "none"]
                      for head, r in result["accuracy"].items()))
-    for head, r in result["accuracy"].items():
-        lines += [f"### Per class: {head}", ""]
-        lines += _table(["class", "precision", "recall", "F1", "support"],
-                        ([label, c["precision"], c["recall"], c["f1"], c["support"]]
-                         for label, c in r["per_class"].items()))
+    if (baseline := result.get("baseline")) is not None:
+        lines += _baseline(baseline, result["accuracy"][baseline["head"]])
+    for head in result["accuracy"]:
+        with_baseline = baseline is not None and baseline["head"] == head
+        lines += [f"### Per class: {head}", "", "Worst F1 first.", ""]
+        lines += _table(["class", "support", "precision", "recall", "F1",
+                         *(["baseline F1"] if with_baseline else [])],
+                        ([r["class"], r["support"], r["precision"], r["recall"], r["f1"],
+                          *([r["baseline_f1"]] if with_baseline else [])]
+                         for r in class_rows(result, head)))
     if (carried := result.get("carried_parameters")) is not None:
         lines += ["## Carried parameters", "",
                   "Next-command parameters named in the history, carried forward "
@@ -82,6 +87,30 @@ def render_markdown(result: Mapping[str, Any]) -> str:
         ["model file (MB)", _mb(e["file_bytes"])], ["parameters", e["parameters"]],
         ["weights in memory (MB)", _mb(e["weight_bytes"])]])
     return "\n".join(lines)
+
+
+def class_rows(result: Mapping[str, Any], head: str) -> list[dict[str, Any]]:
+    """Per class of ``head``, worst model F1 first (then larger support, then by name):
+    support, precision, recall and F1, and ``baseline_f1`` (None without a baseline figure)."""
+    baseline = result.get("baseline") or {}
+    theirs = baseline.get("per_class", {}) if baseline.get("head") == head else {}
+    rows = [{"class": label, "support": c["support"], "precision": c["precision"],
+             "recall": c["recall"], "f1": c["f1"],
+             "baseline_f1": theirs[label]["f1"] if label in theirs else None}
+            for label, c in result["accuracy"][head]["per_class"].items()]
+    return sorted(rows, key=lambda r: (r["f1"], -r["support"], r["class"]))
+
+
+def _baseline(baseline: Mapping[str, Any], model: Mapping[str, Any]) -> list[str]:
+    c = "the most common training label" if baseline["C"] is None else f"C = {baseline['C']:g}"
+    lines = ["### Baseline", "",
+             f"{baseline['method']} on the text alone, trained on the same snapshot's "
+             f"{baseline['train_examples']:,} training examples ({c}, chosen on "
+             f"{baseline['validation_examples']:,} validation examples), head "
+             f"`{baseline['head']}`; fitted and scored in {baseline['seconds']:.1f} s.", ""]
+    return lines + _table(["figure", "model", "baseline", "difference"], (
+        [label, model[key], baseline[key], baseline["difference"][key]]
+        for label, key in (("macro-F1", "macro_f1"), ("accuracy", "accuracy"))))
 
 
 def _mb(value: int | None) -> float | None:

@@ -1,7 +1,10 @@
 """Train one model from a dataset snapshot into the registry: the whole ``streamtune train``.
 
 snapshot -> staged training (warm-started from the champion when it has one)
--> ONNX export -> parity check -> test-split metrics -> registered version.
+-> ONNX export -> parity check -> test-split metrics -> registered version. A
+classifier's metrics also hold the TF-IDF + logistic regression baseline's
+(``baseline.macro_f1``, ``baseline.accuracy``: the first head, same split), the
+bar the offline gate holds a candidate to.
 The first version of a model becomes its champion; later ones become the
 challenger, for the canary to judge. The snapshot records which model used it.
 Training reads only the snapshot, never the live store.
@@ -20,6 +23,7 @@ from rich.progress import Progress
 from streamtune.config import Settings
 from streamtune.errors import StreamtuneError
 from streamtune.models.datasets import Snapshot, open_snapshot, record_usage
+from streamtune.models.evaluation.baseline import fit_baseline
 from streamtune.models.evaluation.metrics import classification
 from streamtune.models.evaluation.predict import predict_inputs
 from streamtune.models.export import PARITY_TOLERANCE, export_model, parity
@@ -116,12 +120,17 @@ def _fit_classifier(settings: Settings, name: str, snapshot: Snapshot,
     if not task.examples(train_rows, None):
         raise TrainingError(f"snapshot {snapshot.id} has no training examples for {name}")
     checkpoint = _warm_checkpoint(champion, task)
-    trained = train(task, train_rows, split_rows(snapshot, task, "validation"),
+    validation_rows = split_rows(snapshot, task, "validation")
+    trained = train(task, train_rows, validation_rows,
                     settings.training.for_model(name), seed=settings.training.seed,
                     threads=settings.training.threads, warm_start=checkpoint,
                     progress=progress)
     files = export_model(trained, out)
-    metrics = test_metrics(Scorer(out), split_rows(snapshot, task, "test"))
+    test_rows = split_rows(snapshot, task, "test")
+    metrics = test_metrics(Scorer(out), test_rows)
+    baseline = fit_baseline(task, train_rows, validation_rows, test_rows, progress=progress)
+    if baseline is not None:
+        metrics.update(baseline.metrics())
     return _Fitted(trained, files, parity(trained, files["model.onnx"]), metrics,
                    trained.model.architecture,
                    champion.version if checkpoint is not None and champion else None)
