@@ -40,10 +40,16 @@ def ctrl_c_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def child_setup() -> None:
-    """``preexec_fn`` of a child streamtune process: SIGINT no longer held (the mask
-    survives ``exec``; see :func:`ctrl_c_held`), SIGTERM when its parent dies."""
+def ctrl_c_released() -> None:
+    """``preexec_fn`` of a child started under :func:`ctrl_c_held`: SIGINT no longer held
+    (the mask survives ``exec``)."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def child_setup() -> None:
+    """``preexec_fn`` of a child streamtune process: SIGINT no longer held (see
+    :func:`ctrl_c_released`), SIGTERM when its parent dies."""
+    ctrl_c_released()
     terminate_with_parent()
 
 

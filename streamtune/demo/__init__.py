@@ -75,7 +75,8 @@ def _start_broker(settings: Settings, console: Console, cleanup: ExitStack) -> N
     console.print(f"[bold]dev broker[/bold] at {broker.address}")
     if not was_running:
         cleanup.callback(broker.stop)  # before start: a Ctrl-C while it starts stops it too
-    broker.start()
+    with ctrl_c_held():  # a Ctrl-C inside the Kafka client's wait became a SystemError
+        broker.start()
 
 
 def run_demo(settings: Settings, profile: DemoProfile, *, console: Console) -> Path:

@@ -24,6 +24,7 @@ from confluent_kafka.admin import AdminClient
 
 from streamtune.config import Settings
 from streamtune.errors import BrokerUnavailable
+from streamtune.processes import ctrl_c_released
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ class DevBroker:
             process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 command, stdout=log_out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=ctrl_c_released,  # stop() ends it with SIGINT first
             )
         self.pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + timeout
