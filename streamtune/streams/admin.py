@@ -95,19 +95,8 @@ def describe_topics(settings: Settings, *, timeout: float = 10.0) -> list[TopicS
 
 def group_caught_up(settings: Settings, group: str, topics: list[str]) -> bool:
     """True when ``group`` has committed every record of ``topics`` (empty ones included)."""
-    consumer = Consumer({**client_config(settings), "group.id": group,
-                         "enable.auto.commit": False})
-    try:
-        metadata = consumer.list_topics(timeout=10)
-        parts = [TopicPartition(t, p) for t in topics if t in metadata.topics
-                 for p in metadata.topics[t].partitions]
-        for tp in consumer.committed(parts, timeout=10):
-            _, high = consumer.get_watermark_offsets(tp, timeout=10)
-            if high > 0 and tp.offset < high:
-                return False
-        return True
-    finally:
-        consumer.close()
+    return all(part.end <= 0 or (part.committed is not None and part.committed >= part.end)
+               for part in group_lags(settings, group, topics))
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
