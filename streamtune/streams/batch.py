@@ -25,7 +25,7 @@ from streamtune.sinks.rows import event_fields, table_for
 from streamtune.streams.annotation import annotate
 from streamtune.streams.cleaning import clean_event
 from streamtune.streams.dedup import RecentIds, Seen
-from streamtune.streams.redaction import Redactor, reader_view
+from streamtune.streams.redaction import Redactor
 from streamtune.streams.windows import (
     Aggregate,
     WindowDelta,
@@ -210,14 +210,14 @@ class BatchProcessor:
         """The record's dead letter, its bytes and reason redacted as a reader sees them;
         a minimal one (position and reason) if that cannot be built."""
         try:
-            shown = self.redactor.redact_into(reader_view(reason), Counter())
+            shown, _ = self.redactor.redact_as_read(reason)
             return DeadLetter.wrap(
                 record.value, reason=shown, category=category,  # type: ignore[arg-type]
                 topic=record.topic, partition=record.partition, offset=record.offset,
                 redact=lambda raw: self.redactor.redact_record(raw)[0])
-        except Exception as exc:
-            log.exception("dead letter for %s/%d@%d could not be built",
-                          record.topic, record.partition, record.offset)
+        except Exception as exc:  # its message may quote the record: only the type is logged
+            log.error("dead letter for %s/%d@%d could not be built (%s)",
+                      record.topic, record.partition, record.offset, type(exc).__name__)
             return DeadLetter.minimal(
                 reason=f"{category}: the dead letter could not be built "
                        f"({type(exc).__name__}); the record is at its topic position",

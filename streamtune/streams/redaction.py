@@ -378,15 +378,17 @@ class Redactor:
             text = rule.apply(text, counts)
         return text
 
+    def redact_as_read(self, text: str) -> tuple[str, Counter[str]]:
+        """:meth:`redact` of what a reader of ``text`` sees (:func:`reader_view`)."""
+        return self.redact(reader_view(text))
+
     def redact_record(self, raw: bytes) -> tuple[bytes, Counter[str]]:
-        """Redact a record's bytes as a reader would see them (:func:`reader_view`).
+        """Redact a record's bytes as a reader would see them (:meth:`redact_as_read`).
 
         Returns ``raw`` itself when that view holds no secret, else the redacted
         view in UTF-8 (bytes that are not UTF-8 kept as they were).
         """
-        counts: Counter[str] = Counter()
-        view = reader_view(raw.decode("utf-8", errors="surrogateescape"))
-        redacted = self.redact_into(view, counts)
+        redacted, counts = self.redact_as_read(raw.decode("utf-8", errors="surrogateescape"))
         if not counts:
             return raw, counts
         return redacted.encode("utf-8", errors="surrogateescape"), counts
