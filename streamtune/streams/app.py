@@ -236,13 +236,12 @@ class WindowAgent:
         # A window gets one delta per raw partition: each window changed is written once.
         changed: dict[str, WindowState] = {}
         late: list[dict[str, Any]] = []
-        forgotten_before = self._watermark_ms - (self.window_s + WINDOW_RETENTION_S) * 1000
         for delta in deltas:
             table_key = delta.key.table_key()
             state = changed.get(table_key)
             if state is None:
                 raw = self.table.get(table_key)
-                if raw is None and delta.key.start_ms < forgotten_before:
+                if raw is None and self._forgotten(delta.key):
                     late.append(late_row(delta))  # its window's row must not be replaced
                     continue
                 state = WindowState.from_json(raw) if raw else WindowState(partition=partition)
@@ -253,6 +252,11 @@ class WindowAgent:
             self.table[table_key] = state.to_json()
         if late:
             self.table[late_key(partition)] = [*self.table.get(late_key(partition), []), *late]
+
+    def _forgotten(self, key: WindowKey) -> bool:
+        """Whether ``key``'s window ended :data:`WINDOW_RETENTION_S` before the watermark
+        (its state is dropped once closed)."""
+        return key.start_ms + (self.window_s + WINDOW_RETENTION_S) * 1000 < self._watermark_ms
 
     async def _tick(self, partition: int, watermark_ms: int, idle: bool) -> None:
         watermark = self._watermark_ms = max(self._watermark_ms, watermark_ms)
@@ -271,7 +275,7 @@ class WindowAgent:
             if raw["closed"]:
                 if raw.get("rewrite"):
                     rewrites.append((table_key, key, WindowState.from_json(raw)))
-                elif end_ms + WINDOW_RETENTION_S * 1000 < watermark:
+                elif self._forgotten(key):
                     del self.table[table_key]
                 continue
             if idle or end_ms + window_ms <= watermark:  # grace: one window length
