@@ -299,6 +299,20 @@ class LoopSettings(BaseModel):
     canary_min_events: int = Field(300, ge=10, description="shadow-scored events before a verdict")
     rollout_percents: list[int] = Field(default_factory=lambda: [5, 25, 100])
     stage_min_events: int = Field(300, ge=10, description="live events per rollout step")
+    stage_max_events: int = Field(30_000, ge=10, description="paired events a stage may take; "
+                                  "undecided by then, the candidate is rolled back")
+    margin: float = Field(0.01, gt=0, lt=0.5, description="non-inferiority margin: a stage asks "
+                          "whether the candidate is at least champion - margin (accuracy)")
+    margins: dict[str, float] = Field(default_factory=dict, description="margin per model "
+                                      "(model name -> margin); others take `margin`")
+    false_promotion_rate: float = Field(0.05, gt=0, lt=0.5, description="most a candidate "
+                                        "2 margins worse is promoted (always-valid bound)")
+    false_rollback_rate: float = Field(0.05, gt=0, lt=0.5, description="most a candidate no "
+                                       "worse is rolled back by the test (deadline aside)")
+    max_p99_latency_ratio: float = Field(2.0, ge=1, description="candidate p99 scoring latency "
+                                         "over the champion's, allowed")
+    max_failure_rate: float = Field(0.01, ge=0, le=1, description="share of a stage's events a "
+                                    "model may leave unscored")
     max_accuracy_drop: float = Field(0.02, ge=0, le=1)
     baseline_gate: bool = Field(True, description="the offline gate also rejects a candidate "
                                 "whose test macro-F1 is below the TF-IDF + logistic "
@@ -307,12 +321,15 @@ class LoopSettings(BaseModel):
                                    "baseline's macro-F1 a candidate may be and still pass the "
                                    "gate (as max_accuracy_drop for the champion)")
     significance: float = Field(0.05, gt=0, lt=1)
-    max_latency_ratio: float = Field(2.0, ge=1)
     eval_threshold: float = Field(0.95, ge=0, le=1)
     hourly_eval_s: float = Field(3600.0, gt=0)
     daily_suite_s: float = Field(86_400.0, gt=0)
     weekly_review_s: float = Field(604_800.0, gt=0)
     review_sample: int = Field(100, ge=1, le=10_000)
+
+    def margin_of(self, model: str) -> float:
+        """The non-inferiority margin of ``model``."""
+        return self.margins.get(model, self.margin)
 
 
 class Settings(BaseSettings):

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from streamtune.cli.app import alerts_app, app, console, load_settings, review_app
+from streamtune.cli.app import alerts_app, app, console, load_settings, models_app, review_app
 from streamtune.errors import InputFileError
 
 
@@ -35,6 +35,48 @@ def trainer() -> None:
     signal.signal(signal.SIGINT, stop)
     console.print(f"trainer {loop.source}: waiting for alerts and scored events (Ctrl-C stops)")
     loop.run()
+
+
+@models_app.command("status")
+def models_status(
+    name: Annotated[str | None, typer.Argument(help="one model; every rollout if left out")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="every figure, as JSON")] = False,
+) -> None:
+    """Rollouts in progress: each one's stage and the running evidence of its test."""
+    from streamtune.models.loop.trainer import saved_rollouts
+
+    settings = load_settings()
+    rollouts = {m: c for m, c in saved_rollouts(settings).items() if name in (None, m)}
+    if as_json:
+        console.print_json(data={m: c.metrics() for m, c in rollouts.items()})
+        return
+    if not rollouts:
+        console.print(f"no rollout in progress{f' for {name}' if name else ''} (the trainer's "
+                      f"state, {settings.data_dir / 'loop'})")
+        return
+    table = Table("model", "candidate vs champion", "stage", "pairs (stage / test)",
+                  "difference, interval (points)", "evidence not worse / worse", "verdict",
+                  "p99 µs cand / champ", "unscored cand / champ")
+    for model, controller in rollouts.items():
+        m = controller.metrics()
+        low, high = m["diff_interval"]
+        estimate = "-" if m["diff_estimate"] is None else f"{m['diff_estimate'] * 100:+.2f}"
+        table.add_row(
+            model, f"{controller.candidate} vs {controller.champion}",
+            f"{m['stage']} ({m['percent']:.0f} %)",
+            f"{m['stage_paired']} (min {m['stage_min_events']}) / {m['pairs']}",
+            f"{estimate} [{low * 100:+.1f}, {high * 100:+.1f}]",
+            f"{m['evidence_not_worse']:.3g} / {m['evidence_worse']:.3g} "
+            f"(need {m['thresholds'][0]:.3g} / {m['thresholds'][1]:.3g})",
+            m["verdict"] or "undecided",
+            f"{m['candidate_p99_us'] or 0:.0f} / {m['champion_p99_us'] or 0:.0f}",
+            f"{m['candidate_unscored']} / {m['champion_unscored']}")
+    console.print(table)
+    console.print(f"margin {m['margin'] * 100:.1f} points; the test promotes a candidate "
+                  f"{2 * m['margin'] * 100:.0f} points worse at most "
+                  f"{m['alpha_false_promotion']:.0%} of the time and rolls back one no worse at "
+                  f"most {m['beta_false_rollback']:.0%} ({m['test']})")
 
 
 @alerts_app.command("test")

@@ -44,9 +44,11 @@ def record(i: int, *, at: datetime, correct: int = 1, version: str = "v1", serve
 
 
 def feed(live: LiveAccuracy, hour: datetime, right: int, total: int, version: str = "v1") -> None:
-    """``total`` labelled served events in ``hour``, the first ``right`` of them correct."""
+    """``total`` labelled served events in ``hour`` (ids of their own), the first ``right``
+    of them correct."""
+    first = int(hour.timestamp()) * 10_000
     for i in range(total):
-        live.observe(record(i, at=hour + timedelta(seconds=i), correct=int(i < right),
+        live.observe(record(first + i, at=hour + timedelta(seconds=i), correct=int(i < right),
                             version=version))
 
 
@@ -79,6 +81,19 @@ def test_a_re_emitted_outcome_corrects_its_count_instead_of_adding_one() -> None
     late = record(3, at=T0 + 3 * HOUR, correct=0).model_copy(update={"replaces": 1})
     assert not live.observe(late)  # its first outcome was never counted here
     assert live.accuracy(MODEL, since=T0, until=T0 + 4 * HOUR) == (1, 2)
+
+
+def test_a_replayed_record_counts_once_even_after_a_restart() -> None:
+    live = LiveAccuracy(remember=2)
+    assert live.observe(record(1, at=T0, correct=1))
+    assert not live.observe(record(1, at=T0, correct=1))  # the worker replayed its batch
+    again = LiveAccuracy.restore(json.loads(json.dumps(live.state())))
+    assert not again.observe(record(1, at=T0, correct=1))  # re-read after a trainer restart
+    assert again.observe(record(1, at=T0, correct=0))  # a later correction still counts
+    assert again.accuracy(MODEL, since=T0, until=T0 + HOUR) == (0, 1)
+    assert again.observe(record(2, at=T0)) and again.observe(record(3, at=T0))
+    assert again.observe(record(1, at=T0, correct=1))  # forgotten (remember=2): counted again
+    assert again.accuracy(MODEL, since=T0, until=T0 + HOUR)[1] == 4
 
 
 def test_live_accuracy_keeps_seven_days_and_round_trips_its_state() -> None:

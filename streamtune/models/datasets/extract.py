@@ -22,10 +22,11 @@ from streamtune.sinks.store import ClickHouseStore
 
 _ORIGINAL_TABLE: dict[DatasetName, str] = {"commands": "commands", "errors": "errors"}
 _AUGMENTED_KIND: dict[DatasetName, str] = {"commands": "command", "errors": "error"}
-_NOT_IN_AUGMENTED: dict[DatasetName, set[str]] = {
+NOT_IN_AUGMENTED: dict[DatasetName, set[str]] = {
     "commands": {"intent_labels", "parameter_boundaries", "entity_tags", "complexity_score"},
     "errors": {"error_category", "severity_level", "recovery_complexity", "root_cause"},
 }
+"""Annotation columns the ``augmented`` table does not hold (null in synthetic rows)."""
 FILTER_COLUMNS: dict[DatasetName, frozenset[str]] = {
     "commands": frozenset({"source", "session_id", "command_type"}),
     "errors": frozenset({"source", "session_id", "error_type"}),
@@ -79,7 +80,7 @@ def _select(name: DatasetName, *, augmented: bool) -> str:
             parts.append("true" if augmented else "false")
         elif column == "technique":
             parts.append("technique" if augmented else "''")
-        elif augmented and column in _NOT_IN_AUGMENTED[name]:
+        elif augmented and column in NOT_IN_AUGMENTED[name]:
             parts.append("NULL")
         else:
             parts.append(column)

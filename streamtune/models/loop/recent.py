@@ -2,21 +2,31 @@
 
 The trainer builds its snapshots from here rather than from ClickHouse: in
 embedded mode the worker owns the chdb store, and the clean topics hold the
-same validated, redacted, annotated events. The lineage names the topic
-offsets read, so a snapshot says exactly which events it holds.
+same validated, redacted, annotated events. Their augmented rows come from the
+worker's own :class:`~streamtune.models.augmentation.Augmenter` run again on
+them: which events it picks, the rows and their ids are pure functions of the
+seed and the event id, so these are the rows the worker stored, and only those
+that passed the three QC gates (lineage: ``synthetic``, ``technique``,
+``parent_event_id``). The training stages weight them (the seed's staged
+fine-tuning: synthetic rows join in the broad stage only). The lineage names
+the topic offsets read and the augmentation, so a snapshot says exactly which
+events it holds.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pyarrow as pa
 from confluent_kafka import Consumer, TopicPartition
 
 from streamtune.config import Settings
+from streamtune.models.augmentation import Augmenter
 from streamtune.models.datasets.columns import JSON_COLUMNS, SOURCE_SCHEMAS, DatasetName
+from streamtune.models.datasets.extract import NOT_IN_AUGMENTED
 from streamtune.schemas.decode import decode_event
-from streamtune.schemas.events import Event
+from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
 from streamtune.schemas.topics import clean_topic
 from streamtune.sinks.rows import json_text
 from streamtune.streams.admin import client_config
@@ -29,11 +39,33 @@ def read_recent(settings: Settings, name: DatasetName, *, limit: int,
     """The last ``limit`` events of dataset ``name``'s clean topic, and their lineage."""
     topic = clean_topic(KIND_OF[name], settings.topics.prefix)
     values, offsets = read_tail(settings, topic, limit=limit, timeout_s=timeout_s)
-    rows = [row for row in map(_row, values) if row is not None]
+    events = [event for event in map(_event, values) if event is not None]
+    synthetic = augmented_rows(settings, name, events)
     lineage = {"source": f"kafka topic {topic}", "offsets": offsets,
+               "augmented": {"rows": len(synthetic), "seed": settings.augmentation.seed,
+                             "techniques": dict(Counter(r["technique"] for r in synthetic)),
+                             "gates": "semantic, syntax, dry run (passed only)"},
                "description": f"The last {limit} clean {name} events of the stream, read "
-                              "by the trainer for a retraining."}
+                              "by the trainer for a retraining, and their augmented rows."}
+    rows = [dataset_row(event) for event in events] + synthetic
     return pa.Table.from_pylist(rows, schema=SOURCE_SCHEMAS[name]), lineage
+
+
+def augmented_rows(settings: Settings, name: DatasetName,
+                   events: list[Event]) -> list[dict[str, Any]]:
+    """The augmented rows of ``events`` that passed the QC gates, as dataset rows."""
+    offered = [e for e in events if isinstance(e, CommandEvent | ErrorEvent)]
+    result = Augmenter(settings.augmentation).augment(offered)
+    rows = []
+    for row in result.rows:
+        if row.event.kind != KIND_OF[name]:
+            continue
+        data = dataset_row(row.event)
+        data.update({"event_id": str(row.augmented_id), "synthetic": True,
+                     "technique": row.technique, "parent_event_id": str(row.parent_event_id)})
+        data.update(dict.fromkeys(NOT_IN_AUGMENTED[name]))
+        rows.append(data)
+    return rows
 
 
 def read_tail(settings: Settings, topic: str, *, limit: int,
@@ -78,12 +110,11 @@ def _drain(consumer: Consumer, ranges: dict[int, tuple[int, int]],
     return values
 
 
-def _row(raw: bytes) -> dict[str, Any] | None:
+def _event(raw: bytes) -> Event | None:
     try:
-        event = decode_event(raw)
+        return decode_event(raw)
     except Exception:  # the clean topics hold validated events; skip anything else
         return None
-    return dataset_row(event)
 
 
 def dataset_row(event: Event) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
@@ -41,7 +42,7 @@ from streamtune.models.monitoring import (
 )
 from streamtune.models.registry import Registry
 from streamtune.models.registry.disk import write_json_atomic
-from streamtune.models.rollout import Decision, RolloutController
+from streamtune.models.rollout import Decision, RolloutController, RolloutError
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.predictions import PredictionRecord
 from streamtune.schemas.topics import loop_topic
@@ -74,7 +75,7 @@ class Trainer:
         self.live = LiveAccuracy()
         self.reviews = ReviewSampler(settings.loop.review_sample, model="intent_classifier")
         root = settings.data_dir / "loop"
-        self.state_path = root / "trainer.json"
+        self.state_path = state_path(settings)
         self.schedule = Schedule.for_loop(root / "schedule.json", settings.loop)
         started = datetime.now(UTC)
         for job in self.schedule.intervals:  # a fresh trainer runs each job one interval on
@@ -297,13 +298,12 @@ class Trainer:
             return
         try:
             state = json.loads(self.state_path.read_text("utf-8"))
-            self.rollouts = {m: RolloutController.from_state(s)
-                             for m, s in state.get("rollouts", {}).items()}
+            self.rollouts = _rollouts(state)
             self.live = LiveAccuracy.restore(state["live"]) if "live" in state else self.live
             if state.get("last_training"):
                 self.triggers.last_training = datetime.fromisoformat(state["last_training"])
             self.triggers.pending = state.get("pending", {})
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RolloutError) as exc:
             log.warning("trainer state %s unreadable, starting fresh: %s", self.state_path, exc)
 
     def stop(self) -> None:
@@ -316,3 +316,20 @@ class Trainer:
         self.producer.flush(10.0)
         self.consumer.close()
 
+
+
+def state_path(settings: Settings) -> Path:
+    """Where the trainer saves its state (every ``STATE_SAVE_S`` and on close)."""
+    return settings.data_dir / "loop" / "trainer.json"
+
+
+def saved_rollouts(settings: Settings) -> dict[str, RolloutController]:
+    """The rollouts in progress as the trainer last saved them (none without a state)."""
+    path = state_path(settings)
+    if not path.exists():
+        return {}
+    return _rollouts(json.loads(path.read_text("utf-8")))
+
+
+def _rollouts(state: dict[str, Any]) -> dict[str, RolloutController]:
+    return {m: RolloutController.from_state(s) for m, s in state.get("rollouts", {}).items()}

@@ -2,8 +2,9 @@
 
 The trainer feeds every record of the ``scored`` topic to :class:`LiveAccuracy`;
 only answers that were served and whose truth is known (``correct`` 1 or 0)
-count. Memory is bounded: one ``[correct, total]`` pair per (model, version,
-hour), and buckets older than ``retention`` behind the newest event seen are
+count, each event once per version (replays are recognised by event id).
+Memory is bounded: one ``[correct, total]`` pair per (model, version, hour),
+the most recent event ids, and buckets older than ``retention`` behind the newest event seen are
 dropped (late events older than that are ignored). The hourly evaluation and
 the "accuracy before, during and after" timeline read these counts.
 
@@ -18,6 +19,7 @@ True
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,31 +49,48 @@ class LiveAccuracy:
     ----------
     retention
         How far behind the newest event a bucket is kept (default 7 days).
+    remember
+        How many counted events (model, version, event id) are remembered, so that a
+        replayed record is not counted again (the most recent ones; saved with the state).
     """
 
-    def __init__(self, retention: timedelta = timedelta(days=7)) -> None:
+    def __init__(self, retention: timedelta = timedelta(days=7), *,
+                 remember: int = 20_000) -> None:
         if retention < HOUR:
             raise ValueError(f"retention must be at least one hour, not {retention}")
+        if remember < 1:
+            raise ValueError(f"remember at least one event, not {remember}")
         self.retention = retention
+        self.remember = remember
+        self._seen: OrderedDict[tuple[str, str, str], int] = OrderedDict()
+        """The outcome counted for each recent (model, version, event id)."""
         self._counts: dict[Bucket, list[int]] = {}
         self._newest: datetime | None = None
 
     def observe(self, record: PredictionRecord) -> bool:
         """Count ``record`` if it was served and its truth is known; return whether it counted.
 
-        A re-emitted record that ``replaces`` a counted outcome corrects that count instead
-        of adding a second one."""
+        Each event counts once per model version: a record seen again (a replay) changes
+        nothing, and a re-emitted record with another outcome (a later correction)
+        corrects the count instead of adding a second one."""
         if not record.served or record.correct == -1:
             return False
         hour = hour_start(record.event_time)
         if self._newest is not None and hour < self._newest - self.retention:
             return False
         key = (record.model, record.version, hour)
-        if record.replaces != -1:
+        seen = (record.model, record.version, record.event_id)
+        earlier = self._seen.pop(seen, None)
+        if earlier is None and record.replaces != -1:
+            earlier = record.replaces  # counted before the events seen were remembered
+        self._seen[seen] = record.correct
+        if len(self._seen) > self.remember:
+            self._seen.popitem(last=False)
+        if earlier is not None:
             if key not in self._counts:  # the earlier outcome was never counted here
                 return False
-            self._counts[key][0] += record.correct - record.replaces
-            return True
+            self._counts[key][0] += record.correct - earlier
+            return record.correct != earlier
         counts = self._counts.setdefault(key, [0, 0])
         counts[0] += record.correct
         counts[1] += 1
@@ -100,17 +119,21 @@ class LiveAccuracy:
 
     def state(self) -> dict[str, Any]:
         """The counts as a JSON-ready object, for :meth:`restore` after a restart."""
-        return {"retention_s": self.retention.total_seconds(),
+        return {"retention_s": self.retention.total_seconds(), "remember": self.remember,
                 "buckets": [[m, v, h.isoformat(), c[0], c[1]]
-                            for (m, v, h), c in sorted(self._counts.items())]}
+                            for (m, v, h), c in sorted(self._counts.items())],
+                "seen": [[m, v, e, c] for (m, v, e), c in self._seen.items()]}
 
     @classmethod
     def restore(cls, state: dict[str, Any]) -> LiveAccuracy:
         """A :class:`LiveAccuracy` holding the counts of :meth:`state`."""
         try:
-            live = cls(timedelta(seconds=float(state["retention_s"])))
+            live = cls(timedelta(seconds=float(state["retention_s"])),
+                       remember=int(state.get("remember", 20_000)))
             live._load((str(m), str(v), datetime.fromisoformat(h), int(c), int(n))
                        for m, v, h, c, n in state["buckets"])
+            live._seen.update(((str(m), str(v), str(e)), int(c))
+                              for m, v, e, c in state.get("seen", []))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a LiveAccuracy state: {exc}") from exc
         return live

@@ -4,7 +4,8 @@ Pure decision logic, no I/O: :class:`RolloutController` reads scored records
 and returns :class:`Decision` objects (advance, promote, rollback, reject);
 :func:`offline_verdict` gates a candidate on the held-out split first;
 :func:`in_rollout` says which sessions a candidate serves (workers use it too);
-:mod:`~streamtune.models.rollout.stats` holds the tests behind the verdicts.
+:mod:`~streamtune.models.rollout.sequential` holds the live test behind the verdicts,
+:mod:`~streamtune.models.rollout.stats` the fixed-sample ones.
 """
 
 from streamtune.models.rollout.controller import RolloutController, RolloutError

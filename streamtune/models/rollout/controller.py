@@ -1,25 +1,26 @@
 """The canary -> gradual rollout -> promote | rollback state machine for one candidate.
 
 The trainer feeds it every record of the ``scored`` topic (:meth:`observe`)
-and asks it now and then for a verdict (:meth:`decide`); it applies what comes
-back. Stages are ``canary`` (candidate in shadow only) then ``rollout_<p>`` for
-each of ``settings.rollout_percents`` (candidate serves p % of sessions, see
-:func:`~streamtune.models.rollout.split.in_rollout`). Each stage judges its own
-evidence, once it holds its minimum of paired labelled events:
+and asks it after every step for a verdict (:meth:`decide`); it applies what
+comes back. Stages are ``canary`` (candidate in shadow only) then
+``rollout_<p>`` for each of ``settings.rollout_percents`` (candidate serves
+p % of sessions, see :func:`~streamtune.models.rollout.split.in_rollout`).
 
-- reject (canary) / rollback: the candidate is worse by more than
-  ``max_accuracy_drop`` and McNemar says the difference is significant, or its
-  median scoring latency exceeds ``max_latency_ratio`` x the champion's (>= 100
-  samples each; the median, because a batch slowed by a busy machine is no verdict);
-- otherwise advance to the next percent; after the last one, promote.
+Accuracy is judged by one :class:`~streamtune.models.rollout.sequential.NonInferiority`
+test on the paired outcomes (both models score every event in every stage),
+running through the stages, so its error rates hold for the rollout as a whole:
+a candidate ``2δ`` worse is promoted with probability at most
+``false_promotion_rate``, one no worse is rolled back by the test with
+probability at most ``false_rollback_rate``. A stage
 
-In a rollout stage an early stop rolls back before the minimum: the
-candidate's accuracy on the sessions it served is more than
-``2 x max_accuracy_drop`` below the champion's on its sessions, with a
-two-proportion z-test p < ``significance / 5`` (>= 50 served answers each;
-stricter, because it looks several times and sees only the served groups). It
-looks when the smaller served group reaches 50, then each time it doubles, so
-how often :meth:`decide` is called does not multiply its false alarms.
+- fails (``reject`` at the canary, ``rollback`` later) as soon as the test says
+  "worse than champion - δ";
+- once it holds its minimum of paired events, fails when the candidate's p99
+  scoring latency is over ``max_p99_latency_ratio`` x the champion's (>= 100
+  samples each) or a model left more than ``max_failure_rate`` of the stage's
+  events unscored;
+- advances (after the last percent: promotes) once the test says "not worse";
+- fails when it reaches ``stage_max_events`` paired events with neither verdict.
 """
 
 from __future__ import annotations
@@ -30,17 +31,22 @@ from typing import Any
 from streamtune.config import LoopSettings
 from streamtune.errors import ConfigError, StreamtuneError
 from streamtune.models.rollout.decision import Decision, Verdict
-from streamtune.models.rollout.evidence import CANDIDATE, CHAMPION, PairBuffer, StageEvidence
-from streamtune.models.rollout.stats import mcnemar, p99, percentile, two_proportion_z, wilson
+from streamtune.models.rollout.evidence import (
+    CANDIDATE,
+    CHAMPION,
+    SIDES,
+    PairBuffer,
+    StageEvidence,
+)
+from streamtune.models.rollout.sequential import NonInferiority
+from streamtune.models.rollout.stats import p99, wilson
 from streamtune.schemas.predictions import PredictionRecord
 
 LATENCY_MIN_SAMPLES = 100
-EARLY_STOP_MIN = 50
-EARLY_STOP_STRICTNESS = 5
-"""The early stop tests at ``significance / 5``: it looks often, on fewer answers."""
-STATE_FORMAT = 1
-_SETTINGS = ("canary_min_events", "rollout_percents", "stage_min_events", "max_accuracy_drop",
-             "significance", "max_latency_ratio")
+STATE_FORMAT = 2
+_SETTINGS = ("canary_min_events", "rollout_percents", "stage_min_events", "stage_max_events",
+             "margin", "margins", "false_promotion_rate", "false_rollback_rate",
+             "max_p99_latency_ratio", "max_failure_rate")
 
 
 class RolloutError(StreamtuneError):
@@ -51,7 +57,7 @@ class RolloutController:
     """Judges ``candidate`` against ``champion`` of ``model``, stage by stage."""
 
     def __init__(self, model: str, *, champion: str, candidate: str, settings: LoopSettings,
-                 pair_limit: int = 10_000) -> None:
+                 pair_limit: int = 20_000) -> None:
         if not model or not champion or not candidate:
             raise RolloutError("a rollout needs a model, a champion and a candidate version")
         if champion == candidate:
@@ -61,6 +67,9 @@ class RolloutController:
                 set(percents)):
             raise ConfigError(f"loop.rollout_percents must rise strictly within (0, 100], "
                               f"not {percents}")
+        margin = settings.margin_of(model)
+        if not 0 < margin < 0.5:
+            raise ConfigError(f"loop.margins[{model}] must lie in (0, 0.5), not {margin}")
         self.model, self.champion, self.candidate = model, champion, candidate
         self.settings = settings
         self.percents = percents
@@ -69,6 +78,8 @@ class RolloutController:
         self.outcome: Verdict | None = None
         self.evidence = StageEvidence()
         self.pairs = PairBuffer(pair_limit)
+        self.test = NonInferiority(margin=margin, alpha=settings.false_promotion_rate,
+                                   beta=settings.false_rollback_rate)
 
     @property
     def stage(self) -> str:
@@ -103,7 +114,7 @@ class RolloutController:
             self.evidence.latencies[side].append(record.latency_us)
         if record.correct < 0:
             return
-        halves = self.pairs.add(record.event_id, side, record.correct)
+        halves = self.pairs.add(record.event_id, side, record.correct, worker=record.worker)
         if halves is None:
             return
         if record.served:
@@ -117,42 +128,43 @@ class RolloutController:
             raise RolloutError("decide() needs a timezone-aware time (UTC)")
         if self.finished:
             return None
-        metrics = self.metrics()
+        for side, missing in enumerate(self.pairs.expire(now.timestamp())):
+            self.evidence.unanswered[side] += missing
+        b, c, ties = self.evidence.take_fresh()
+        self.test.update(champion_only=b, candidate_only=c, ties=ties)
         failed: Verdict = "reject" if self.index == 0 else "rollback"
-        if self.index and (reason := self._early_stop(metrics)):
-            return self._finish("rollback", reason, metrics, now)
-        loop = self.settings
-        need = loop.canary_min_events if self.index == 0 else loop.stage_min_events
+        verdict = self.test.verdict
+        if verdict == "worse":
+            return self._finish(failed, "worse than the champion by more than the margin",
+                                now)
+        need = self.settings.canary_min_events if self.index == 0 else \
+            self.settings.stage_min_events
         if self.evidence.paired < need:
             return None
-        reason = self._worse(metrics) or self._slower(metrics)
-        if reason:
-            return self._finish(failed, reason, metrics, now)
-        summary = _summary(metrics, self.champion)
-        if self.index == len(self.percents):
-            return self._finish("promote", f"{self.candidate} promoted after {self.stage}: "
-                                f"{summary}.", metrics, now)
-        metrics["next_percent"] = float(self.percents[self.index])
-        decision = Decision(self.model, self.candidate, self.champion, self.stage, "advance",
-                            f"{self.candidate} advances from {self.stage} to "
-                            f"{self.percents[self.index]}% of sessions: {summary}.", now, metrics)
-        self.index += 1
-        self.evidence = StageEvidence()
-        return decision
+        if reason := self._slower() or self._failing():
+            return self._finish(failed, reason, now)
+        if verdict == "not_worse":
+            return self._advance(now)
+        if self.evidence.paired >= self.settings.stage_max_events:
+            return self._finish(failed, f"undecided after {self.evidence.paired} paired events, "
+                                f"the stage's deadline (stage_max_events)", now)
+        return None
 
     def metrics(self) -> dict[str, Any]:
-        """The current stage's numbers (JSON-ready; ``None`` where there is no data yet)."""
+        """The running evidence: the test (whole rollout) and this stage's counts (JSON-ready)."""
         e = self.evidence
         n = e.paired
-        right = (e.both_right + e.b, e.both_right + e.c)
-        test = mcnemar(e.b, e.c)
         metrics: dict[str, Any] = {
-            "stage": self.stage, "percent": self.percent, "paired": n,
+            "stage": self.stage, "percent": self.percent, "stage_paired": n,
             "both_right": e.both_right, "champion_only_right": e.b,
             "candidate_only_right": e.c, "both_wrong": e.both_wrong,
-            "mcnemar_p": test.p_value, "mcnemar_exact": test.exact,
+            "stage_min_events": (self.settings.canary_min_events if self.index == 0
+                                 else self.settings.stage_min_events),
+            "stage_max_events": self.settings.stage_max_events,
+            **self.test.summary(),
         }
-        for side, name in ((CHAMPION, "champion"), (CANDIDATE, "candidate")):
+        right = (e.both_right + e.b, e.both_right + e.c)
+        for side, name in enumerate(SIDES):
             metrics[f"{name}_accuracy"] = right[side] / n if n else None
             metrics[f"{name}_accuracy_ci95"] = list(wilson(right[side], n)) if n else None
             served = e.served_total[side]
@@ -160,71 +172,68 @@ class RolloutController:
             metrics[f"{name}_served_accuracy"] = e.served_right[side] / served if served else None
             metrics[f"{name}_latency_samples"] = len(e.latencies[side])
             metrics[f"{name}_p99_us"] = p99(e.latencies[side]) if e.latencies[side] else None
-            metrics[f"{name}_p50_us"] = (percentile(e.latencies[side], 0.5)
-                                         if e.latencies[side] else None)
+            metrics[f"{name}_unscored"] = e.unanswered[side]
+            metrics[f"{name}_failure_rate"] = e.failure_rate(side)
         enough = min(len(side) for side in e.latencies) >= LATENCY_MIN_SAMPLES
-        metrics["p99_ratio"] = (metrics["candidate_p99_us"] / metrics["champion_p99_us"]
+        metrics["p99_ratio"] = (metrics["candidate_p99_us"] / max(metrics["champion_p99_us"], 1)
                                 if enough else None)
-        metrics["p50_ratio"] = (metrics["candidate_p50_us"] / metrics["champion_p50_us"]
-                                if enough else None)
-        if min(e.served_total) > 0:
-            z = two_proportion_z(e.served_right[CANDIDATE], e.served_total[CANDIDATE],
-                                 e.served_right[CHAMPION], e.served_total[CHAMPION])
-            metrics["served_z"], metrics["served_z_p"] = z.statistic, z.p_value
-        else:
-            metrics["served_z"] = metrics["served_z_p"] = None
+        metrics["max_p99_latency_ratio"] = self.settings.max_p99_latency_ratio
+        metrics["max_failure_rate"] = self.settings.max_failure_rate
         return metrics
 
-    def _early_stop(self, m: dict[str, Any]) -> str | None:
-        limit = 2 * self.settings.max_accuracy_drop
-        smaller = min(m["champion_served"], m["candidate_served"])
-        if smaller < max(EARLY_STOP_MIN, self.evidence.early_look):
+    def _slower(self) -> str | None:
+        champion, candidate = self.evidence.latencies
+        if min(len(champion), len(candidate)) < LATENCY_MIN_SAMPLES:
             return None
-        self.evidence.early_look = 2 * smaller  # look again once the data doubles
-        gap = m["champion_served_accuracy"] - m["candidate_served_accuracy"]
-        if gap <= limit or m["served_z_p"] >= self.settings.significance / EARLY_STOP_STRICTNESS:
+        ours, theirs = p99(candidate), p99(champion)
+        ratio, limit = ours / max(theirs, 1), self.settings.max_p99_latency_ratio
+        if ratio <= limit:
             return None
-        return (f"{self.candidate} rolled back early at {self.stage}: accuracy "
-                f"{m['candidate_served_accuracy']:.3f} on the {m['candidate_served']} answers it "
-                f"served vs champion {self.champion} {m['champion_served_accuracy']:.3f} on "
-                f"{m['champion_served']}, {gap * 100:.1f} points below (limit {limit * 100:.1f}), "
-                f"z-test p={m['served_z_p']:.2g}.")
+        return (f"p99 scoring latency {ours:.0f} µs is {ratio:.2f}x the champion's "
+                f"{theirs:.0f} µs (limit {limit:.2f}x)")
 
-    def _worse(self, m: dict[str, Any]) -> str | None:
-        drop = self.settings.max_accuracy_drop
-        gap = (m["champion_only_right"] - m["candidate_only_right"]) / m["paired"]
-        if gap <= drop + 1e-12 or m["mcnemar_p"] >= self.settings.significance:
-            return None
-        verb = "rejected at" if self.index == 0 else "rolled back at"
-        return (f"{self.candidate} {verb} {self.stage}: accuracy {m['candidate_accuracy']:.3f} vs "
-                f"champion {self.champion} {m['champion_accuracy']:.3f} on {m['paired']} paired "
-                f"events, {gap * 100:.1f} points below (allowed {drop * 100:.1f}), "
-                f"McNemar p={m['mcnemar_p']:.2g}.")
+    def _failing(self) -> str | None:
+        limit = self.settings.max_failure_rate
+        for side, name in enumerate(SIDES):
+            rate = self.evidence.failure_rate(side)
+            if rate is not None and rate > limit:
+                version = self.champion if side == CHAMPION else self.candidate
+                return (f"the {name} {version} left {self.evidence.unanswered[side]} of the "
+                        f"stage's events unscored ({rate:.1%}, limit {limit:.1%})")
+        return None
 
-    def _slower(self, m: dict[str, Any]) -> str | None:
-        ratio = m["p50_ratio"]  # the median: one batch slowed by a busy machine is no verdict
-        if ratio is None or ratio <= self.settings.max_latency_ratio:
-            return None
-        verb = "rejected at" if self.index == 0 else "rolled back at"
-        return (f"{self.candidate} {verb} {self.stage}: median latency "
-                f"{m['candidate_p50_us']:.0f} µs is {ratio:.2f}x champion {self.champion}'s "
-                f"{m['champion_p50_us']:.0f} µs (p99 {m['candidate_p99_us']:.0f} vs "
-                f"{m['champion_p99_us']:.0f} µs) "
-                f"(limit {self.settings.max_latency_ratio:.2f}x).")
+    def _advance(self, now: datetime) -> Decision:
+        if self.index == len(self.percents):
+            return self._finish("promote", "not worse than the champion by more than the "
+                                "margin", now)
+        metrics = {**self.metrics(), "next_percent": float(self.percents[self.index])}
+        reason = (f"{self.candidate} advances from {self.stage} to {self.percents[self.index]}% "
+                  f"of sessions: not worse than the champion by more than the margin; "
+                  f"{_evidence(metrics, self.champion)}.")
+        decision = Decision(self.model, self.candidate, self.champion, self.stage, "advance",
+                            reason, now, metrics)
+        self.index += 1
+        self.evidence = StageEvidence()
+        return decision
 
-    def _finish(self, verdict: Verdict, reason: str, metrics: dict[str, Any],
-                now: datetime) -> Decision:
+    def _finish(self, verdict: Verdict, why: str, now: datetime) -> Decision:
+        metrics = self.metrics()
+        verb = {"promote": "promoted after", "reject": "rejected at",
+                "rollback": "rolled back at"}[verdict]
         self.outcome = verdict
+        reason = (f"{self.candidate} {verb} {self.stage}: {why}; "
+                  f"{_evidence(metrics, self.champion)}.")
         return Decision(self.model, self.candidate, self.champion, self.stage, verdict, reason,
                         now, metrics)
 
     def state(self) -> dict[str, Any]:
-        """JSON-ready state: where the rollout is and what the current stage has seen."""
+        """JSON-ready state: where the rollout is, what the test and the stage have seen."""
         return {"format": STATE_FORMAT, "model": self.model, "champion": self.champion,
                 "candidate": self.candidate,
                 "settings": self.settings.model_dump(include=set(_SETTINGS)),
                 "stage_index": self.index, "outcome": self.outcome,
-                "evidence": self.evidence.to_dict(), "pairs": self.pairs.to_dict()}
+                "test": self.test.to_dict(), "evidence": self.evidence.to_dict(),
+                "pairs": self.pairs.to_dict()}
 
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> RolloutController:
@@ -241,6 +250,7 @@ class RolloutController:
             if outcome not in (None, "promote", "rollback", "reject"):
                 raise ValueError(f"outcome {outcome!r}")
             controller.index, controller.outcome = index, outcome
+            controller.test = NonInferiority.from_dict(d["test"])
             controller.evidence = StageEvidence.from_dict(d["evidence"])
             controller.pairs = PairBuffer.from_dict(d["pairs"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -248,11 +258,23 @@ class RolloutController:
         return controller
 
 
-def _summary(m: dict[str, Any], champion: str) -> str:
-    text = (f"accuracy {m['candidate_accuracy']:.3f} vs champion {champion} "
-            f"{m['champion_accuracy']:.3f} on {m['paired']} paired events "
-            f"(McNemar p={m['mcnemar_p']:.2g})")
-    if m["p50_ratio"] is None:
-        return text + ", latency not compared yet"
-    return (text + f", median latency {m['candidate_p50_us']:.0f} vs "
-            f"{m['champion_p50_us']:.0f} µs")
+def _evidence(m: dict[str, Any], champion: str) -> str:
+    """The numbers behind a verdict, in one clause."""
+    low, high = m["diff_interval"]
+    estimate = m["diff_estimate"]
+    text = (f"{m['test']}, margin {m['margin'] * 100:.1f} points, set for at most "
+            f"{m['alpha_false_promotion']:.0%} false promotions (candidate "
+            f"{2 * m['margin'] * 100:.0f} points worse) and {m['beta_false_rollback']:.0%} false "
+            f"rollbacks (no worse): {m['pairs']} paired events vs champion {champion}, ")
+    if estimate is None:
+        text += "no labelled pairs yet"
+    else:
+        text += (f"difference {estimate * 100:+.2f} points, interval ({low * 100:+.1f}, "
+                 f"{high * 100:+.1f}), evidence not worse {m['evidence_not_worse']:.3g} / worse "
+                 f"{m['evidence_worse']:.3g} (thresholds {m['thresholds'][0]:.3g} / "
+                 f"{m['thresholds'][1]:.3g})")
+    if m["p99_ratio"] is not None:
+        text += f"; p99 latency {m['candidate_p99_us']:.0f} vs {m['champion_p99_us']:.0f} µs"
+    unscored = m["candidate_unscored"] + m["champion_unscored"]
+    return text + (f"; unscored events {m['champion_unscored']} champion / "
+                   f"{m['candidate_unscored']} candidate" if unscored else "")

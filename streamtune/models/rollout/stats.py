@@ -1,15 +1,12 @@
-"""The few tests a rollout needs, in plain Python: McNemar, two-proportion z, Wilson, p99.
+"""Small statistics in plain Python: two-proportion z, Wilson, percentiles.
 
-scipy is not a dependency, so the normal distribution comes from ``math.erf``
-and the exact binomial tail from integer binomial coefficients (exact for any
-``n``: the sum is divided by ``2**n`` as integers). McNemar compares two models
-on the same events (paired 0/1 outcomes); the z-test compares two different
-groups (the sessions each model served); Wilson bounds one accuracy.
+scipy is not a dependency, so the normal distribution comes from ``math.erf``.
+The z-test compares two different groups (continuous evaluation's windows);
+Wilson bounds one accuracy. The rollout's sequential test is
+:mod:`~streamtune.models.rollout.sequential`.
 
 Examples
 --------
->>> round(mcnemar(1, 9).p_value, 6)       # exact: 2 * (1 + 10) / 2**10
-0.021484
 >>> round(normal_cdf(1.959963984540054), 6)
 0.975
 """
@@ -20,16 +17,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-EXACT_BELOW = 25  # discordant pairs under which McNemar uses the exact binomial test
-
 
 @dataclass(frozen=True)
 class StatResult:
-    """A test statistic and its two-sided p-value; ``exact`` for the binomial version."""
+    """A test statistic and its two-sided p-value."""
 
     statistic: float
     p_value: float
-    exact: bool = False
 
 
 def normal_cdf(x: float) -> float:
@@ -56,43 +50,6 @@ def normal_ppf(q: float) -> float:
         if high - low < 1e-15:
             break
     return (low + high) / 2
-
-
-def chi2_sf_1df(statistic: float) -> float:
-    """P(X > statistic) for a chi-square variable with one degree of freedom."""
-    if statistic <= 0:
-        return 1.0
-    return math.erfc(math.sqrt(statistic / 2.0))
-
-
-def binom_cdf_half(k: int, n: int) -> float:
-    """P(X <= k) for X ~ Binomial(n, 1/2), computed exactly in integers."""
-    if n < 0 or k < 0:
-        raise ValueError(f"a binomial tail needs k, n >= 0, not k={k}, n={n}")
-    if k >= n:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(k + 1))
-    return tail / (1 << n)
-
-
-def mcnemar(b: int, c: int, *, exact_below: int = EXACT_BELOW) -> StatResult:
-    """McNemar's test on the discordant counts ``b`` (only the first right) and ``c``.
-
-    Below ``exact_below`` discordant pairs: the exact two-sided binomial test,
-    ``p = min(1, 2 P(X <= min(b, c)))`` with X ~ Bin(b + c, 1/2), statistic
-    ``min(b, c)``. Otherwise the chi-square with Edwards' continuity
-    correction, ``(|b - c| - 1)^2 / (b + c)`` on one degree of freedom.
-    """
-    if b < 0 or c < 0:
-        raise ValueError(f"discordant counts must be >= 0, not b={b}, c={c}")
-    n = b + c
-    if n == 0:
-        return StatResult(0.0, 1.0, exact=True)
-    if n < exact_below:
-        k = min(b, c)
-        return StatResult(float(k), min(1.0, 2.0 * binom_cdf_half(k, n)), exact=True)
-    statistic = max(abs(b - c) - 1, 0) ** 2 / n
-    return StatResult(statistic, chi2_sf_1df(statistic))
 
 
 def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> StatResult:
