@@ -275,11 +275,17 @@ class DetectionSettings(BaseModel):
     cooldown_events: int = Field(2000, ge=0, description="after an alert, per signal and scope")
     cooldown_s: float = Field(300.0, ge=0)
     state_save_s: float = Field(30.0, gt=0, description="how often detector state is saved")
-    pattern_min_count: int = Field(20, ge=1, description="recurrences before a new pattern")
+    pattern_min_count: int = Field(20, ge=1, description="most recurrences a new pattern "
+                                   "needs (the count adapts to the source's rate up to this)")
+    pattern_rate_per_count: float = Field(10.0, gt=0, description="lines/s of a source that "
+                                          "add one recurrence to the count a new pattern needs")
     pattern_max_confidence: float = Field(0.7, ge=0, le=1,
                                           description="mean model confidence below this")
-    pattern_similarity: float = Field(0.5, gt=0, lt=1, description="drain3 sim_th")
+    pattern_similarity: float = Field(0.4, gt=0, lt=1, description="share of a template's "
+                                      "tokens that stay constant when templates merge")
     pattern_warmup_events: int = Field(2000, ge=0, description="templates seen here are known")
+    pattern_warmup_s: float = Field(300.0, ge=0, description="or in this much event time, "
+                                    "whichever ends first")
     reorder_idle_s: float = Field(2.0, gt=0, description="a partition silent this long no "
                                   "longer holds back the detectors' event-time order")
     reorder_max_events: int = Field(20_000, ge=1, description="events held for event-time order")

@@ -262,6 +262,8 @@ class _AssignmentRule(_Rule):
                 continue
             kind = secret_key_kind(key) or next(  # or glued: "mysecretpassword"
                 _KEY_SUFFIXES[end] for end in _SECRET_KEY_ENDINGS if normal.endswith(end))
+            if _not_a_value(text, text.rfind(key, 0, match.start()), value, group, kind):
+                continue
             counts[kind] += 1
             start, end = value.span(group)
             parts += (text[done:start], _PLACEHOLDERS[kind])
@@ -270,6 +272,30 @@ class _AssignmentRule(_Rule):
             return text
         parts.append(text[done:])
         return "".join(parts)
+
+
+_OBJECT_REF = re.compile(r"[A-Za-z_$][\w.$]*@[0-9a-fA-F]+")
+_OPENS_STRUCTURE = re.compile(r"\s*[{(]")
+
+
+def _not_a_value(text: str, key_start: int, value: re.Match[str], group: int,
+                 kind: str) -> bool:
+    """Log structure that only looks like ``key: secret`` (found on real logs).
+
+    A type name opening a structure (Hadoop ``Token: Token {``, Android
+    ``token=Token{78af589``), a Java object reference (``BinderProxy@2bd79ce``),
+    a path segment as key (``stream/token: ...``) and a "connection string" with
+    none of ``:/@=`` (sendmail's ``dsn=4.0.0``) are not secrets.
+    """
+    if key_start > 0 and text[key_start - 1] == "/":
+        return True
+    found = value.group(group)
+    if kind == "connection_string" and not any(c in found for c in ":/@="):
+        return True
+    if group != value.re.groupindex["bare"]:
+        return False
+    return bool(_OPENS_STRUCTURE.match(text, value.end(group))
+                or _OBJECT_REF.fullmatch(found))
 
 
 _PASSWORD_WORDS = ("password", "passwd", "passphrase")

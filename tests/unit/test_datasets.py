@@ -23,6 +23,7 @@ from streamtune.models.datasets import (
     command_template,
     diff_snapshots,
     error_template,
+    error_templates,
     export_jsonl,
     list_snapshots,
     open_snapshot,
@@ -89,8 +90,8 @@ def test_error_messages_differing_in_variables_share_a_template(
 def test_error_templates_keep_the_words_that_differ() -> None:
     assert error_template("encoder failure on mixer-1") != error_template(
         "bearing failure on mixer-1")
-    assert error_template("read /var/log/app/x.log failed") == error_template(
-        "read /tmp/y failed")
+    paths = error_templates(["read /var/log/app/x.log failed", "read /tmp/y failed"])
+    assert paths == ["read <*> failed"] * 2
 
 
 def test_command_template_is_the_normalized_text() -> None:

@@ -233,12 +233,17 @@ def mine(miner: PatternMiner, sim: Simulator, n: int, new_type: str = "") -> lis
 def test_new_command_type_raises_one_new_pattern_alert() -> None:
     scenario = Scenario(new_command_type=NewCommandTypeDrift(at=4000))
     sim = Simulator(3, scenario=scenario, start=T0)
-    [alert] = mine(PatternMiner(DetectionSettings(), source="w"), sim, 8000, "isolate_segment")
+    miner = PatternMiner(DetectionSettings(), source="w")
+    [alert] = mine(miner, sim, 8000, "isolate_segment")
     assert (alert.kind, alert.severity, alert.signal) == ("new_pattern", "warning", "command")
     details = alert.details
     assert set(details["labels"]) == {"isolate_segment"}
-    assert details["count"] == 20 and details["mean_confidence"] == pytest.approx(0.3)
-    assert "<ID>" in details["template"]
+    # the simulator's commands come at ~25/s: 1 + 25 // pattern_rate_per_count recurrences
+    assert details["count"] == 3
+    assert details["mean_confidence"] == pytest.approx(0.3)
+    assert "<*>" in details["template"]
+    assert details["first_line"] == details["examples"][0]
+    assert details["nearest_known"] and details["nearest_known"] != details["template"]
     assert 1 <= len(details["examples"]) <= 5
     assert all("seg" in x or "sg" in x or "eg" in x for x in details["examples"])
     assert datetime.fromisoformat(details["first_seen"]) >= T0
@@ -249,20 +254,44 @@ def test_stationary_stream_raises_no_new_pattern() -> None:
     assert mine(PatternMiner(DetectionSettings(), source="w"), sim, 8000) == []
 
 
-def test_new_pattern_needs_recurrence_and_low_confidence() -> None:
-    settings = DetectionSettings(pattern_warmup_events=0)
-    miner = PatternMiner(settings, source="w")
+def at(i: int, gap_s: float = 1.0) -> datetime:
+    return T0 + timedelta(seconds=i * gap_s)
+
+
+def test_new_pattern_needs_low_confidence_and_recurrence_on_a_fast_source() -> None:
+    miner = PatternMiner(DetectionSettings(pattern_warmup_events=0), source="w")
     assert miner.learn("command", ["start pump-3", "open valve-12 now"]) == 2
     sure = [miner.observe("command", f"purge line-{i} with argon", confidence=0.9, key=f"a{i}",
-                          at=T0) for i in range(40)]
+                          at=at(i)) for i in range(40)]
     assert all(not a for a in sure)
-    unsure = [miner.observe("command", f"flush tank-{i} with nitrogen gas", confidence=0.2,
-                            key=f"b{i}", at=T0) for i in range(40)]
-    assert [i for i, a in enumerate(unsure) if a] == [19]
-    assert unsure[19][0].details["template"] == "flush <ID> with nitrogen gas"
-    known = [miner.observe("command", f"start pump-{i}", confidence=0.1, key=f"c{i}", at=T0)
-             for i in range(40)]
+    # one line a second: the first line of a new template alerts
+    [alert] = miner.observe("command", "flush tank-1 with nitrogen gas", confidence=0.2,
+                            key="b", at=at(40))
+    assert alert.details["template"] == "flush <*> with nitrogen gas"
+    assert alert.details["count"] == 1
+    known = [miner.observe("command", f"start pump-{i}", confidence=0.1, key=f"c{i}",
+                           at=at(41 + i)) for i in range(40)]
     assert all(not a for a in known)
+    fast = PatternMiner(DetectionSettings(pattern_warmup_events=500), source="w")
+    texts = [f"disk-{i} full" for i in range(500)] + [f"fan-{i} stalled" for i in range(40)]
+    alerts = [fast.observe("error", x, confidence=None, key=f"d{i}", at=at(i, 0.001))
+              for i, x in enumerate(texts)]
+    assert [i - 500 for i, a in enumerate(alerts) if a] == [19]  # 500/s: pattern_min_count
+
+
+def test_warm_up_ends_by_time_or_volume_and_alerts_name_the_nearest_template() -> None:
+    settings = DetectionSettings(pattern_warmup_events=1000, pattern_warmup_s=60)
+    miner = PatternMiner(settings, source="w")
+    lines = [f"job {i} done in {i % 7} s" for i in range(60)]
+    alerts = [miner.observe("error", x, confidence=None, key=str(i), at=at(i))
+              for i, x in enumerate(lines)]
+    assert not any(alerts)
+    [alert] = miner.observe("error", "job 99 failed: password=hunter2 rejected",
+                            confidence=None, key="k", at=at(61))
+    assert alert.details["nearest_known"] == "job <*> done in <*> s"
+    assert alert.details["first_line"] == "job 99 failed: password=[REDACTED:password] rejected"
+    assert miner.observe("error", "job 7 failed: password=x rejected", confidence=None,
+                         key="k2", at=at(62)) == []
 
 
 def test_pattern_miner_refuses_bad_input() -> None:

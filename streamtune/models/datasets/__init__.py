@@ -48,7 +48,11 @@ from streamtune.models.datasets.snapshot import (
     record_usage,
 )
 from streamtune.models.datasets.splits import SPLITS, assign_groups
-from streamtune.models.datasets.templates import command_template, error_template
+from streamtune.models.datasets.templates import (
+    command_template,
+    error_template,
+    error_templates,
+)
 
 __all__ = [
     "JSON_COLUMNS",
@@ -68,6 +72,7 @@ __all__ = [
     "content_hash",
     "diff_snapshots",
     "error_template",
+    "error_templates",
     "export_jsonl",
     "import_commands",
     "list_snapshots",

@@ -14,7 +14,7 @@ import pyarrow as pa
 from streamtune.config import DatasetSettings
 from streamtune.models.datasets.columns import DatasetName, conform, snapshot_schema
 from streamtune.models.datasets.splits import SPLITS, assign_groups
-from streamtune.models.datasets.templates import command_template, error_template
+from streamtune.models.datasets.templates import command_template, error_templates
 
 SPLIT_RULES = """\
 1. A repeated `event_id` keeps its first row.
@@ -40,8 +40,8 @@ identical texts out of evaluation; the session split keeps histories whole.
 
 TEMPLATE_RULES: dict[DatasetName, str] = {
     "commands": "normalized_input (normalize_text(raw_input) when empty)",
-    "errors": "error_message with UUIDs, IPs, block ids, hex, paths and tokens holding a "
-              "digit masked as <*> (Drain-style)",
+    "errors": "error_message grouped by the new-pattern detector's template miner "
+              "(variable runs masked as <*>, templates differing by a variable merged)",
 }
 
 
@@ -54,10 +54,11 @@ class Prepared:
     dropped: Counter[str] = field(default_factory=Counter)
 
 
-def _template(name: DatasetName, row: dict[str, Any]) -> str:
+def _templates(name: DatasetName, rows: list[dict[str, Any]]) -> list[str]:
     if name == "commands":
-        return command_template(row["normalized_input"] or "", row["raw_input"] or "")
-    return error_template(row["error_message"] or "")
+        return [command_template(r["normalized_input"] or "", r["raw_input"] or "")
+                for r in rows]
+    return error_templates(r["error_message"] or "" for r in rows)
 
 
 def prepare(name: DatasetName, table: pa.Table, config: DatasetSettings) -> Prepared:
@@ -74,8 +75,9 @@ def prepare(name: DatasetName, table: pa.Table, config: DatasetSettings) -> Prep
             dropped["duplicate_event_id"] += 1
             continue
         seen.add(row["event_id"])
-        row["template"] = _template(name, row)
         unique.append(row)
+    for row, template in zip(unique, _templates(name, unique), strict=True):
+        row["template"] = template
     history.append({"step": "deduplicate event_id", "rows": len(unique)})
 
     originals = [r for r in unique if not r["synthetic"]]

@@ -7,46 +7,43 @@ tested on a text it was trained on.
   canonical text; :func:`~streamtune.streams.cleaning.normalize_text` of
   ``raw_input`` when a row has none): identical normalized commands never
   straddle splits.
-- An error's template is its ``error_message`` with the variable tokens masked
-  the way Drain masks log lines: UUIDs, IPv4 addresses (with port), HDFS block
-  ids (``blk_-123``), hex numbers, file paths, and then any token that holds a
-  digit (``pump-3``, ``83``, ``user-062``) become ``<*>``.
+- Error messages are grouped by the live new-pattern detector's
+  :class:`~streamtune.models.detection.templates.TemplateMiner`, run over all of a
+  dataset's messages (:func:`error_templates`), so splits and alerts agree on
+  what one template is. :func:`error_template` is one message's template on its
+  own: its tokens with every run holding a digit masked as ``<*>``.
 
 Examples
 --------
 >>> error_template("press-1 did not answer (no ACK after 83 attempts)")
 '<*> did not answer (no ACK after <*> attempts)'
->>> error_template("Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106")
-'Receiving block <*> src: <*>'
+>>> error_templates(["removing echo", "removing ftp", "removing time", "removing klogin",
+...                  "removing rsync", "disk full"])[::5]
+['removing <*>', 'disk full']
 >>> command_template("", "  Start PUMP 3 ")
 'start pump 3'
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 
+from streamtune.models.detection.templates import WILDCARD, TemplateMiner, mask
 from streamtune.streams.cleaning import normalize_text
 
-WILDCARD = "<*>"
-
-_MASKS = (
-    re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
-    re.compile(r"/?\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),
-    re.compile(r"\bblk_-?\d+\b"),
-    re.compile(r"\b0[xX][0-9a-fA-F]+\b"),
-    re.compile(r"(?<![\w<])(?:/[\w.\-]+){2,}/?"),
-    re.compile(r"[\w.\-:@]*\d[\w.\-:@]*"),
-)
-_RUNS = re.compile(r"<\*>(?:[\s,]*<\*>)+")
+__all__ = ["WILDCARD", "command_template", "error_template", "error_templates"]
 
 
 def error_template(message: str) -> str:
-    """The Drain-style template of an error message (variable tokens as ``<*>``)."""
-    text = " ".join(message.split())
-    for pattern in _MASKS:
-        text = pattern.sub(WILDCARD, text)
-    return _RUNS.sub(WILDCARD, text)
+    """One error message's template on its own (variable runs as ``<*>``)."""
+    return " ".join(mask(message))
+
+
+def error_templates(messages: Iterable[str]) -> list[str]:
+    """The template of each message, mined over all of them in order."""
+    miner = TemplateMiner()
+    ids = [miner.add(message).cluster_id for message in messages]
+    return [miner.template(cluster_id) for cluster_id in ids]
 
 
 def command_template(normalized_input: str, raw_input: str) -> str:

@@ -1,4 +1,4 @@
-"""Drift detection (River) and new-pattern mining (drain3) over the live event stream.
+"""Drift detection (River) and new-pattern mining over the live event stream.
 
 The worker feeds each clean event's signals to :class:`DriftMonitor` and its
 texts to :class:`PatternMiner`; both return ``Alert`` objects to publish.

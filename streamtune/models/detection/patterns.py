@@ -1,22 +1,28 @@
-"""New-pattern alerts: streaming template mining (drain3) of command texts and error messages.
+"""New-pattern alerts: streaming template mining of command texts and error messages.
 
-One drain3 ``TemplateMiner`` per stream (``command``: normalized command text,
-``error``: error messages), with numbers, identifiers (tokens with digits such as
-``pump-3`` or ``v1.2.0``), hex, IP addresses and UUIDs masked so parameters do
-not split templates. Clusters created during a stream's first
-``pattern_warmup_events`` events, or by :meth:`PatternMiner.learn`, are known.
-A cluster created later is a candidate; it raises one ``new_pattern`` alert once
-it has ``pattern_min_count`` members and their mean model confidence is below
-``pattern_max_confidence`` (members without a confidence are not averaged; with
-none at all only the count applies).
+One :class:`~streamtune.models.detection.templates.TemplateMiner` per stream
+(``command``: normalized command text, ``error``: error messages), the same
+grouping the dataset splits use. Templates mined during a stream's warm-up, or
+by :meth:`PatternMiner.learn`, are known. The warm-up ends after
+``pattern_warmup_events`` events or ``pattern_warmup_s`` seconds of event time,
+whichever comes first, so a short log is watched too.
+
+A template started after the warm-up is a candidate; it raises one ``new_pattern``
+alert once it has the minimum count and the mean model confidence of its members
+is below ``pattern_max_confidence`` (members without a confidence are not
+averaged; with none at all only the count applies). The minimum count adapts to
+the source's rate: ``1 + rate // pattern_rate_per_count`` (rate in events per
+second of event time since the stream's first event), at most
+``pattern_min_count``: a slow source alerts on a template's first line, a fast one
+waits for it to recur. A candidate that the miner later merges into a known
+template (its difference was a variable) is dropped.
 
 Labels (e.g. the executed command type) never seen in warm-up or ``learn``
-group their candidates: every new cluster of such a label feeds one pattern per
+group their candidates: every new template of such a label feeds one pattern per
 (stream, label), so a new command type phrased four ways raises one alert.
-Drain3 can rewrite a template as clusters absorb messages; a pattern is
-identified by its cluster id (or label), keeping its first and current template.
-Memory grows with the number of clusters (drain3's ``max_clusters`` is unset, so
-a known cluster is never evicted and re-found as new).
+
+An alert names the template, the first line (redacted), the count and the
+nearest known template.
 """
 
 from __future__ import annotations
@@ -25,45 +31,36 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from drain3 import TemplateMiner  # type: ignore[import-untyped]
-from drain3.masking import MaskingInstruction  # type: ignore[import-untyped]
-from drain3.template_miner_config import TemplateMinerConfig  # type: ignore[import-untyped]
-
 from streamtune.config import DetectionSettings
+from streamtune.models.detection.templates import MinerParams, TemplateMiner
 from streamtune.schemas.alerts import Alert
+from streamtune.streams.redaction import Redactor
 
 STREAMS = ("command", "error")
-_EDGE_L, _EDGE_R = r"((?<=[^A-Za-z0-9])|^)", r"((?=[^A-Za-z0-9])|$)"
-MASKS: tuple[tuple[str, str], ...] = (
-    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
-    (r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d+)?", "IP"),
-    (r"0[xX][0-9a-fA-F]+", "HEX"),
-    (r"[A-Za-z_][\w.-]*\d[\w.-]*", "ID"),
-    (r"[-+]?\d[\w.]*", "NUM"),
-)
-"""Regex and mask name, applied in this order (whole tokens only)."""
-
 MAX_EXAMPLES = 5
 MAX_TEXT = 300
 """Characters kept of an example or a template in an alert."""
 
 
 def template_miner(similarity: float) -> TemplateMiner:
-    """A drain3 miner with the masks above and ``sim_th = similarity``."""
-    config = TemplateMinerConfig()
-    config.drain_sim_th = similarity
-    config.masking_instructions = [MaskingInstruction(_EDGE_L + f"({regex})" + _EDGE_R, name)
-                                   for regex, name in MASKS]
-    return TemplateMiner(config=config)
+    """The miner of each stream; ``similarity``: its ``min_constant_share``."""
+    return TemplateMiner(MinerParams(min_constant_share=similarity))
+
+
+@cache
+def _redactor() -> Redactor:
+    return Redactor()
 
 
 @dataclass
 class _Pattern:
-    """A candidate: a new cluster, or every new cluster of a new label."""
+    """A candidate: a new template, or every new template of a new label."""
 
     first_template: str
+    first_line: str
     first_seen: datetime
     cluster_ids: list[int] = field(default_factory=list)
     count: int = 0
@@ -78,8 +75,9 @@ class _Pattern:
         if confidence is not None:
             self.confidence_sum += confidence
             self.confidence_n += 1
-        if len(self.examples) < MAX_EXAMPLES and text[:MAX_TEXT] not in self.examples:
-            self.examples.append(text[:MAX_TEXT])
+        example = _redactor().redact(text[:MAX_TEXT])[0]
+        if len(self.examples) < MAX_EXAMPLES and example not in self.examples:
+            self.examples.append(example)
         if label:
             self.labels[label] += 1
 
@@ -92,14 +90,25 @@ class _Pattern:
 class _Stream:
     miner: TemplateMiner
     events: int = 0
+    started: datetime | None = None
+    warm: bool = False
     known_clusters: set[int] = field(default_factory=set)
     known_labels: set[str] = field(default_factory=set)
     clusters: dict[int, _Pattern] = field(default_factory=dict)
     labels: dict[str, _Pattern] = field(default_factory=dict)
+    _merges_seen: int = 0
+
+    def known(self, cluster_id: int) -> bool:
+        """Whether the template holding ``cluster_id`` now holds a known one."""
+        miner = self.miner
+        if miner.merges != self._merges_seen:  # merges can make a candidate known
+            self.known_clusters = {miner.resolve(c) for c in self.known_clusters}
+            self._merges_seen = miner.merges
+        return miner.resolve(cluster_id) in self.known_clusters
 
 
 class PatternMiner:
-    """Drain3 template mining per stream, raising one alert per new recurring pattern."""
+    """Template mining per stream, raising one alert per new pattern."""
 
     def __init__(self, settings: DetectionSettings, *, source: str) -> None:
         self.settings = settings
@@ -108,12 +117,24 @@ class PatternMiner:
                          for name in STREAMS}
 
     def learn(self, stream: str, texts: Iterable[str], labels: Iterable[str] = ()) -> int:
-        """Pre-seed known templates (and labels) from training data; the clusters now known."""
+        """Pre-seed known templates (and labels) from training data; the templates now known."""
         state = self._stream(stream)
         for text in texts:
-            state.known_clusters.add(state.miner.add_log_message(text)["cluster_id"])
+            state.known_clusters.add(state.miner.add(text).cluster_id)
         state.known_labels.update(label for label in labels if label)
-        return len(state.known_clusters)
+        return len({state.miner.resolve(c) for c in state.known_clusters})
+
+    def warm(self, stream: str) -> bool:
+        """Whether ``stream``'s warm-up is over (new templates are candidates)."""
+        return self._stream(stream).warm
+
+    def min_count(self, stream: str, at: datetime) -> int:
+        """Recurrences a new template of ``stream`` needs now (from the source's rate)."""
+        state = self._stream(stream)
+        elapsed = 0.0 if state.started is None else (at - state.started).total_seconds()
+        rate = state.events / max(elapsed, 1.0)
+        return min(self.settings.pattern_min_count,
+                   1 + int(rate // self.settings.pattern_rate_per_count))
 
     def observe(self, stream: str, text: str, *, confidence: float | None, label: str = "",
                 key: str, at: datetime) -> list[Alert]:
@@ -126,25 +147,36 @@ class PatternMiner:
         if not text.strip():
             return []
         state.events += 1
-        result = state.miner.add_log_message(text)
-        cluster_id: int = result["cluster_id"]
-        if state.events <= self.settings.pattern_warmup_events:
-            state.known_clusters.add(cluster_id)
+        state.started = state.started or at
+        match = state.miner.add(text)
+        if not state.warm:
+            s = self.settings
+            state.warm = state.events > s.pattern_warmup_events or (
+                (at - state.started).total_seconds() >= s.pattern_warmup_s)
+        if not state.warm:
+            state.known_clusters.add(match.cluster_id)
             if label:
                 state.known_labels.add(label)
             return []
-        if cluster_id in state.known_clusters:
+        if state.known(match.cluster_id):
             return []
+        return self._candidate(stream, state, text, match.cluster_id, match.template,
+                               confidence, label, key, at)
+
+    def _candidate(self, stream: str, state: _Stream, text: str, cluster_id: int,
+                   template: str, confidence: float | None, label: str, key: str,
+                   at: datetime) -> list[Alert]:
         new_label = bool(label) and label not in state.known_labels
         table: dict[Any, _Pattern] = state.labels if new_label else state.clusters
         pattern = table.get(label if new_label else cluster_id)
         if pattern is None:
-            pattern = _Pattern(result["template_mined"], at)
+            line = _redactor().redact(text[:MAX_TEXT])[0]
+            pattern = _Pattern(template[:MAX_TEXT], line, at)
             table[label if new_label else cluster_id] = pattern
         if cluster_id not in pattern.cluster_ids:
             pattern.cluster_ids.append(cluster_id)
         pattern.add(text, confidence, label)
-        if pattern.alerted or pattern.count < self.settings.pattern_min_count:
+        if pattern.alerted or pattern.count < self.min_count(stream, at):
             return []
         mean = pattern.mean_confidence
         if mean is not None and mean >= self.settings.pattern_max_confidence:
@@ -159,10 +191,11 @@ class PatternMiner:
 
     def _alert(self, stream: str, state: _Stream, pattern: _Pattern, key: str,
                at: datetime) -> Alert:
-        clusters = state.miner.drain.id_to_cluster
-        templates = [clusters[c].get_template()[:MAX_TEXT] for c in pattern.cluster_ids
-                     if c in clusters][:MAX_EXAMPLES]
-        first = pattern.first_template[:MAX_TEXT]
+        miner = state.miner
+        templates = list(dict.fromkeys(
+            miner.template(c)[:MAX_TEXT] for c in pattern.cluster_ids))[:MAX_EXAMPLES]
+        nearest = miner.nearest(pattern.cluster_ids[0], state.known_clusters)
+        first = pattern.first_template
         mean = pattern.mean_confidence
         return Alert.raise_(
             kind="new_pattern", severity="warning", key=f"{stream}/{first}", signal=stream,
@@ -170,9 +203,11 @@ class PatternMiner:
             title=f"new {stream} pattern: {first[:200]}",
             summary=f"{pattern.count} {stream} events since {pattern.first_seen.isoformat()} "
                     f"match a template unknown before" + (
-                        "" if mean is None else f", mean confidence {mean:.2f}"),
+                        "" if mean is None else f", mean confidence {mean:.2f}")
+                    + ("" if nearest is None else f"; nearest known: {nearest[:200]}"),
             details={"stream": stream, "template": first, "templates": templates,
-                     "examples": list(pattern.examples),
+                     "first_line": pattern.first_line, "examples": list(pattern.examples),
+                     "nearest_known": None if nearest is None else nearest[:MAX_TEXT],
                      "first_seen": pattern.first_seen.isoformat(), "count": pattern.count,
                      "mean_confidence": mean, "labels": dict(pattern.labels),
                      "clusters": len(pattern.cluster_ids), "trigger": key})

@@ -1,6 +1,6 @@
 """Detector state that survives a worker restart: both monitors pickled to one file.
 
-River detectors and drain3 miners are plain Python objects, so the state is one
+River detectors and template miners are plain Python objects, so the state is one
 pickle, written to a temporary file beside the target and moved over it with
 ``os.replace`` (a crash mid-write leaves the previous file). A missing, corrupt
 or foreign file (another source, other detection settings) means a fresh start
@@ -23,7 +23,7 @@ from streamtune.models.detection.patterns import PatternMiner
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 """Version of the saved layout; another version starts fresh."""
 
 

@@ -1,0 +1,202 @@
+"""Template mining: one grouping of log lines and messages into templates.
+
+Used by the live new-pattern detector (:mod:`~streamtune.models.detection.patterns`)
+and by the dataset splits (:func:`~streamtune.models.datasets.templates.error_templates`),
+so both agree on which lines share a template.
+
+A line is split on white space; inside each token, every run holding a digit and
+every run of 8+ hex characters becomes ``<*>`` (delimiters ``= , : ; ( ) [ ] { } " ' < > |``
+bound a run, so ``ambient=30`` keeps its key); a token that is only ``<*>`` after
+another such token is dropped, so a list of numbers of any length is one variable.
+The masked tokens are the line's key; a key seen before is a dictionary hit (the cache).
+
+A new key joins a template of the same length whose constant tokens all equal its
+own. Otherwise templates are merged when their difference is a variable:
+
+- at most ``max_diff`` positions, each holding variable-looking tokens on both
+  sides (a ``<*>`` or a ``/``; for ``key=value`` tokens, the same key), position 0
+  included: the line joins that template;
+- one position (not the first) holding plain words: once ``merge_values``
+  templates differ there and nowhere else, they become one template with ``<*>``
+  there (``removing chargen``, ``removing echo``, ...).
+
+A merge never leaves fewer than ``min_constant_share`` of a template's tokens constant.
+The thresholds were chosen leave-one-system-out over the 14 Loghub systems
+(``benchmarks/patterns.py``); the token rules are fixed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+WILDCARD = "<*>"
+_VARIABLE_RUN = re.compile(
+    r"""[^\s=,:;()\[\]{}"'<>|]*\d[^\s=,:;()\[\]{}"'<>|]*|\b[0-9a-fA-F]{8,}\b""")
+MAX_CACHE = 200_000
+"""Keys remembered; the cache is emptied when full (templates are kept)."""
+
+
+def mask(text: str) -> tuple[str, ...]:
+    """The tokens of ``text`` with variable runs as ``<*>`` (see the module docstring)."""
+    out: list[str] = []
+    for token in text.split():
+        if len(token) >= 8 or any(c.isdigit() for c in token):
+            token = _VARIABLE_RUN.sub(WILDCARD, token)
+            if token == WILDCARD and out and out[-1] == WILDCARD:
+                continue
+        out.append(token)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class MinerParams:
+    """The miner's thresholds (defaults: the leave-one-system-out choice)."""
+
+    merge_values: int = 6
+    """Plain words seen at one position before it becomes a variable."""
+    max_diff: int = 2
+    """Positions in which variable-looking tokens may differ and still join."""
+    min_constant_share: float = 0.4
+    """Share of a merged template's tokens that must stay constant."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where one line went."""
+
+    cluster_id: int
+    template: str
+    created: bool
+    """True when the line started a template (nothing known matched it)."""
+
+
+def _variable_like(token: str) -> bool:
+    return WILDCARD in token or "/" in token
+
+
+def _compatible(a: str, b: str) -> bool:
+    if "=" in a or "=" in b:
+        return a.partition("=")[0] == b.partition("=")[0]
+    return _variable_like(a) and _variable_like(b)
+
+
+@dataclass
+class TemplateMiner:
+    """Online template mining; ids stay valid after merges (see :meth:`resolve`)."""
+
+    params: MinerParams = field(default_factory=MinerParams)
+    _templates: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    _by_length: dict[int, list[int]] = field(default_factory=dict)
+    _merged_into: dict[int, int] = field(default_factory=dict)
+    _cache: dict[tuple[str, ...], int] = field(default_factory=dict)
+    _text: dict[int, str] = field(default_factory=dict)
+
+    def add(self, text: str) -> Match:
+        """Mine one line."""
+        tokens = mask(text)
+        hit = self._cache.get(tokens)
+        if hit is not None:
+            hit = self.resolve(hit)
+            return Match(hit, self._text[hit], False)
+        cluster_id, created = self._place(tokens)
+        if len(self._cache) >= MAX_CACHE:
+            self._cache.clear()
+        self._cache[tokens] = cluster_id
+        return Match(cluster_id, self._text[cluster_id], created)
+
+    @property
+    def merges(self) -> int:
+        """Templates merged into others so far."""
+        return len(self._merged_into)
+
+    def resolve(self, cluster_id: int) -> int:
+        """The template a (possibly merged) cluster id belongs to now."""
+        while cluster_id in self._merged_into:
+            cluster_id = self._merged_into[cluster_id]
+        return cluster_id
+
+    def template(self, cluster_id: int) -> str:
+        """The current template text of a cluster."""
+        return self._text[self.resolve(cluster_id)]
+
+    def templates(self) -> dict[int, str]:
+        """Every live template by id."""
+        return dict(self._text)
+
+    def nearest(self, cluster_id: int, among: set[int]) -> str | None:
+        """The template of ``among`` closest to ``cluster_id``'s (token overlap), if any."""
+        mine = self._templates[self.resolve(cluster_id)]
+        words = set(mine) - {WILDCARD}
+        best, best_score = None, -1.0
+        for other in {self.resolve(c) for c in among} - {self.resolve(cluster_id)}:
+            theirs = self._templates[other]
+            same = sum(a == b for a, b in zip(mine, theirs, strict=False))
+            score = (same + len(words & set(theirs))) / (len(mine) + len(theirs))
+            if score > best_score:
+                best, best_score = other, score
+        return None if best is None else self._text[best]
+
+    def _place(self, tokens: tuple[str, ...]) -> tuple[int, bool]:
+        p = self.params
+        same_length = self._by_length.setdefault(len(tokens), [])
+        exact: int | None = None
+        joinable: list[tuple[int, list[int]]] = []
+        words: dict[int, list[int]] = {}
+        for cid in same_length:
+            template = self._templates[cid]
+            diff = [i for i, (a, b) in enumerate(zip(template, tokens, strict=True))
+                    if a != WILDCARD and a != b]
+            if not diff:
+                if exact is None or template.count(WILDCARD) < self._templates[
+                        exact].count(WILDCARD):
+                    exact = cid
+            elif len(diff) <= p.max_diff and all(_compatible(template[i], tokens[i])
+                                                 for i in diff):
+                joinable.append((cid, diff))
+            elif len(diff) == 1 and diff[0] > 0:
+                words.setdefault(diff[0], []).append(cid)
+        if exact is not None:
+            return exact, False
+        for cid, diff in joinable:
+            merged = list(self._templates[cid])
+            for i in diff:
+                merged[i] = WILDCARD
+            if self._constant_enough(merged):
+                self._set(cid, tuple(merged))
+                return cid, False
+        for position, cids in words.items():
+            if len(cids) + 1 >= p.merge_values:
+                kept = self._merge(same_length, cids, position)
+                if kept is not None:
+                    return kept, False
+        cid = len(self._templates) + len(self._merged_into)
+        self._set(cid, tokens)
+        same_length.append(cid)
+        return cid, True
+
+    def _merge(self, same_length: list[int], cids: list[int], position: int) -> int | None:
+        kept = min(cids)
+        merged = list(self._templates[kept])
+        merged[position] = WILDCARD
+        for cid in cids:
+            for i, token in enumerate(self._templates[cid]):
+                if token == WILDCARD:
+                    merged[i] = WILDCARD
+        if not self._constant_enough(merged):
+            return None
+        for cid in cids:
+            if cid != kept:
+                self._merged_into[cid] = kept
+                same_length.remove(cid)
+                del self._templates[cid], self._text[cid]
+        self._set(kept, tuple(merged))
+        return kept
+
+    def _set(self, cluster_id: int, tokens: tuple[str, ...]) -> None:
+        self._templates[cluster_id] = tokens
+        self._text[cluster_id] = " ".join(tokens)
+
+    def _constant_enough(self, tokens: list[str]) -> bool:
+        constant = sum(token != WILDCARD for token in tokens)
+        return constant >= self.params.min_constant_share * len(tokens)
