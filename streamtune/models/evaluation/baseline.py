@@ -26,14 +26,11 @@ from typing import Any
 from rich.progress import Progress
 
 from streamtune.models.evaluation.metrics import classification
+from streamtune.models.linear import GRID, LexicalModel, Pairs
 from streamtune.models.tasks import Task
+from streamtune.models.tasks.base import labelled_pairs
 
-GRID = (10.0, 100.0)
-"""The regularisation strengths tried; the first is taken without validation labels."""
-MAX_ITER = 1000
 METHOD = "TF-IDF (word 1-2 grams, sublinear tf) + logistic regression"
-
-Pairs = Sequence[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -74,36 +71,17 @@ def fit_texts(train: Pairs, validation: Pairs, test: Sequence[str], *,
     """Fit on (text, label) ``train``, choose ``C`` on ``validation``, predict ``test``."""
     if not train:
         raise ValueError("the baseline needs at least one labelled training text")
-    # ~1 s import: only when fitted
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
-
-    labels = [y for _, y in train]
-    majority = Counter(labels).most_common(1)[0][0]
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-    try:
-        x_train = vectorizer.fit_transform([t for t, _ in train])
-    except ValueError:  # no word of two or more characters in any text
-        return TextFit([majority] * len(test), None)
-    if len(set(labels)) < 2:
-        return TextFit([majority] * len(test), None)
-    grid = GRID if validation else GRID[:1]
-    bar = (progress.add_task("baseline: TF-IDF + LR", total=len(grid))
+    grid = len(GRID) if validation else 1
+    bar = (progress.add_task("baseline: TF-IDF + LR", total=grid)
            if progress is not None else None)
-    x_val = vectorizer.transform([t for t, _ in validation]) if validation else None
-    fitted: list[tuple[float, Any]] = []
-    for c in grid:
-        with threadpool_limits(1):  # BLAS threads only slow these small problems down
-            model = LogisticRegression(C=c, max_iter=MAX_ITER).fit(x_train, labels)
-        fitted.append((_validation_f1(model, x_val, validation), model))
-        if progress is not None and bar is not None:
-            progress.advance(bar)
+    model = LexicalModel.fit(train, validation, on_fit=(
+        (lambda: progress.advance(bar)) if progress is not None and bar is not None else None))
     if progress is not None and bar is not None:
         progress.remove_task(bar)
-    model = max(fitted, key=lambda pair: pair[0])[1]  # the first of equals: the smaller C
-    predicted = [str(p) for p in model.predict(vectorizer.transform(test))] if test else []
-    return TextFit(predicted, float(model.C))
+    if model is None:
+        majority = Counter(y for _, y in train).most_common(1)[0][0]
+        return TextFit([majority] * len(test), None)
+    return TextFit(model.predict(test), model.c)
 
 
 def fit_baseline(task: Task, train_rows: Sequence[Mapping[str, Any]],
@@ -113,7 +91,7 @@ def fit_baseline(task: Task, train_rows: Sequence[Mapping[str, Any]],
     """The baseline of ``task``'s first head on ``test_rows`` (None: no labelled training text)."""
     head = task.heads[0]
     started = time.perf_counter()
-    train, validation = (_labelled(task, rows, head) for rows in (train_rows, validation_rows))
+    train, validation = (labelled_pairs(task, rows, head) for rows in (train_rows, validation_rows))
     if not train:
         return None
     test = task.examples(test_rows, None)
@@ -122,15 +100,3 @@ def fit_baseline(task: Task, train_rows: Sequence[Mapping[str, Any]],
                             known={y for _, y in train})
     return Baseline(head, fitted.c, len(train), len(validation), time.perf_counter() - started,
                     fitted.predicted, report)
-
-
-def _validation_f1(model: Any, x_val: Any, validation: Pairs) -> float:
-    if x_val is None:
-        return 0.0
-    guessed = [str(p) for p in model.predict(x_val)]
-    return float(classification([y for _, y in validation], guessed, known=())["macro_f1"])
-
-
-def _labelled(task: Task, rows: Sequence[Mapping[str, Any]], head: str) -> list[tuple[str, str]]:
-    return [(e.text, str(label)) for e in task.examples(rows, None)
-            if (label := e.labels.get(head)) is not None]

@@ -78,3 +78,10 @@ def context_fields(context: Mapping[str, Any] | None, names: Sequence[str]) -> d
         return {}
     return {name: str(context[name]) for name in names
             if context.get(name) not in (None, "", [], {})}
+
+
+def labelled_pairs(task: Task, rows: Sequence[Mapping[str, Any]],
+                   head: str) -> list[tuple[str, str]]:
+    """(text, label) of ``rows``' evaluation examples that have a ``head`` label."""
+    return [(e.text, str(label)) for e in task.examples(rows, None)
+            if (label := e.labels.get(head)) is not None]

@@ -4,7 +4,8 @@ snapshot -> staged training (warm-started from the champion when it has one)
 -> ONNX export -> parity check -> test-split metrics -> registered version. A
 classifier's metrics also hold the TF-IDF + logistic regression baseline's
 (``baseline.macro_f1``, ``baseline.accuracy``: the first head, same split), the
-bar the offline gate holds a candidate to.
+bar the offline gate holds a candidate to, and with a teacher the teacher's
+(``teacher.macro_f1``, ``teacher.accuracy``) beside the inline student's.
 The first version of a model becomes its champion; later ones become the
 challenger, for the canary to judge. The snapshot records which model used it.
 Training reads only the snapshot, never the live store.
@@ -30,6 +31,7 @@ from streamtune.models.export import PARITY_TOLERANCE, export_model, parity
 from streamtune.models.registry import ModelVersion, Registry
 from streamtune.models.scoring import Scorer
 from streamtune.models.tasks import TASKS, RecoveryTask, Task
+from streamtune.models.training.teacher import fit_task_teacher, teacher_metrics
 from streamtune.models.training.trainer import Checkpoint, train
 
 
@@ -121,13 +123,19 @@ def _fit_classifier(settings: Settings, name: str, snapshot: Snapshot,
         raise TrainingError(f"snapshot {snapshot.id} has no training examples for {name}")
     checkpoint = _warm_checkpoint(champion, task)
     validation_rows = split_rows(snapshot, task, "validation")
-    trained = train(task, train_rows, validation_rows,
-                    settings.training.for_model(name), seed=settings.training.seed,
+    hp = settings.training.for_model(name)
+    teacher = (fit_task_teacher(task, train_rows, validation_rows,
+                                threads=settings.training.threads, progress=progress)
+               if hp.teacher else None)
+    trained = train(task, train_rows, validation_rows, hp, seed=settings.training.seed,
                     threads=settings.training.threads, warm_start=checkpoint,
-                    progress=progress)
+                    teacher=teacher, progress=progress)
     files = export_model(trained, out)
     test_rows = split_rows(snapshot, task, "test")
     metrics = test_metrics(Scorer(out), test_rows)
+    if teacher is not None:
+        trained.hyperparameters["teacher"] = teacher.summary()
+        metrics.update(teacher_metrics(teacher, task, test_rows))
     baseline = fit_baseline(task, train_rows, validation_rows, test_rows, progress=progress)
     if baseline is not None:
         metrics.update(baseline.metrics())

@@ -4,7 +4,10 @@ Each stage of the task gets its own examples (its data mix) and its own step
 plan (:mod:`~streamtune.models.training.regime`); the embedding is sparse and
 stepped by SparseAdam, the rest by AdamW. A warm start loads the champion's
 weights and grows each head by the labels it has not seen, so old classes keep
-their learned rows. After every stage the validation accuracy is recorded.
+their learned rows. With a teacher the first head also learns the teacher's
+probabilities (knowledge distillation: ``distill_weight`` of the loss is the
+KL divergence at temperature ``distill_temperature``). After every stage the
+validation accuracy is recorded.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import torch
 from rich.progress import Progress
 from torch import nn
+from torch.nn import functional as F
 
 from streamtune.config import ModelTraining
 from streamtune.models.features import Featurizer
@@ -25,6 +29,7 @@ from streamtune.models.networks import BagClassifier
 from streamtune.models.tasks.base import Example, Stage, Task, label_vocabulary
 from streamtune.models.training.optimise import Optimiser
 from streamtune.models.training.regime import Regime, step_plan
+from streamtune.models.training.teacher import Teacher
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ def encode(examples: Sequence[Example], featurizer: Featurizer,
 def train(task: Task, train_rows: Sequence[Mapping[str, Any]],
           validation_rows: Sequence[Mapping[str, Any]], hp: ModelTraining, *,
           seed: int = 0, threads: int = 1, warm_start: Checkpoint | None = None,
-          progress: Progress | None = None) -> TrainedModel:
+          teacher: Teacher | None = None, progress: Progress | None = None) -> TrainedModel:
     """Train ``task`` through its stages; deterministic for a given seed and thread count."""
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
@@ -109,6 +114,9 @@ def train(task: Task, train_rows: Sequence[Mapping[str, Any]],
     labels = {head: label_vocabulary(all_examples, head,
                                      warm_start.labels.get(head, []) if warm_start else [])
               for head in task.heads}
+    if teacher is not None:  # rows without a label still learn the teacher's classes
+        head = task.heads[0]
+        labels[head] += sorted(set(teacher.labels) - set(labels[head]))
     model = _build(hp, labels, warm_start, featurizer)
     val_ids, val_targets = encode(task.examples(validation_rows, None), featurizer, labels)
     trained = TrainedModel(task, model, featurizer, labels, hp.model_dump(),
@@ -116,9 +124,11 @@ def train(task: Task, train_rows: Sequence[Mapping[str, Any]],
     for stage in stages:
         examples = task.examples(train_rows, stage)
         ids, targets = encode(examples, featurizer, labels)
+        soft = (teacher.probabilities([e.text for e in examples], labels[task.heads[0]])
+                if teacher is not None and examples else None)
         regime = Regime(hp.learning_rate * stage.lr_scale, hp.batch_size, hp.start_batch,
                         hp.warmup_ratio, hp.final_ratio, hp.final_lr_factor)
-        loss = _run_stage(model, stage, ids, targets, regime, hp, rng, progress)
+        loss = _run_stage(model, stage, ids, targets, regime, hp, rng, progress, soft)
         entry = {"stage": stage.name, "mix": stage.mix, "examples": len(examples),
                  "epochs": stage.epochs, "final_loss": loss}
         entry.update({f"validation_accuracy.{head}": value
@@ -127,6 +137,14 @@ def train(task: Task, train_rows: Sequence[Mapping[str, Any]],
     trained.seconds = time.perf_counter() - started
     model.eval()
     return trained
+
+
+def distillation_loss(logits: torch.Tensor, teacher: torch.Tensor,
+                      temperature: float) -> torch.Tensor:
+    """``T^2 * KL(teacher^(1/T) || softmax(logits / T))``, batch mean (Hinton et al., 2015)."""
+    target = F.softmax(torch.log(teacher.clamp(min=1e-9)) / temperature, dim=1)
+    student = F.log_softmax(logits / temperature, dim=1)
+    return F.kl_div(student, target, reduction="batchmean") * temperature ** 2
 
 
 def accuracy(model: BagClassifier, ids: np.ndarray,
@@ -166,7 +184,8 @@ def _build(hp: ModelTraining, labels: Mapping[str, list[str]], warm: Checkpoint 
 
 def _run_stage(model: BagClassifier, stage: Stage, ids: np.ndarray,
                targets: Mapping[str, np.ndarray], regime: Regime, hp: ModelTraining,
-               rng: np.random.Generator, progress: Progress | None) -> float:
+               rng: np.random.Generator, progress: Progress | None,
+               soft: np.ndarray | None = None) -> float:
     if len(ids) == 0:
         return float("nan")
     plan = step_plan(int(len(ids) * stage.epochs), regime)
@@ -185,6 +204,10 @@ def _run_stage(model: BagClassifier, stage: Stage, ids: np.ndarray,
         losses = [criterion(logits, torch.from_numpy(targets[head][batch]))
                   for head, logits in zip(targets, outputs, strict=True)
                   if (targets[head][batch] >= 0).any()]
+        if soft is not None:
+            losses = [(1.0 - hp.distill_weight) * loss for loss in losses]
+            losses.append(hp.distill_weight * distillation_loss(
+                outputs[0], torch.from_numpy(soft[batch]), hp.distill_temperature))
         if not losses:
             continue
         loss = torch.stack(losses).sum()

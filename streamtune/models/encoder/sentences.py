@@ -1,0 +1,55 @@
+"""Sentence embeddings of many texts: length-sorted batches, each distinct text encoded once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from streamtune.models.encoder.minilm import MiniLM, model_dir
+from streamtune.models.encoder.wordpiece import WordPiece
+
+BATCH = 64
+MAX_LENGTH = 64
+"""Tokens per text: commands and requests are short; longer texts keep their start."""
+
+
+class SentenceEncoder:
+    """Texts -> L2-normalised ``[n, 384]`` float32 embeddings, cached by text."""
+
+    def __init__(self, directory: Path | None = None, *, threads: int = 1) -> None:
+        directory = directory or model_dir()
+        self.model = MiniLM.pretrained(directory)
+        self.tokenizer = WordPiece(directory / "vocab.txt", max_length=MAX_LENGTH)
+        self.threads = threads
+        self.dim = int(self.model.config["hidden_size"])
+        self._cache: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str], *,
+              on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """One row per text; ``on_batch(n)`` after each batch of ``n`` new texts."""
+        new = sorted({t for t in texts if t not in self._cache}, key=len)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(new), BATCH):
+                    chunk = new[start:start + BATCH]
+                    ids = [self.tokenizer.encode(t) for t in chunk]
+                    width = max(map(len, ids))
+                    matrix = torch.tensor([row + [0] * (width - len(row)) for row in ids])
+                    for text, row in zip(chunk, self.model(matrix).numpy(), strict=True):
+                        self._cache[text] = row
+                    if on_batch is not None:
+                        on_batch(len(chunk))
+        finally:
+            torch.set_num_threads(previous)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts]).astype(np.float32, copy=False)
+
+    def missing(self, texts: Sequence[str]) -> int:
+        """How many distinct texts :meth:`embed` would still encode."""
+        return len({t for t in texts if t not in self._cache})
