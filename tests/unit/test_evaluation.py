@@ -126,6 +126,9 @@ def test_the_terminal_shows_the_worst_classes_and_counts_the_rest() -> None:
     beside = baseline_table(graded(4))
     assert beside is not None and [c for c in beside.columns[3].cells] == ["+0.1500", "+0.1000"]
     assert baseline_table({"accuracy": graded(4)["accuracy"]}) is None
+    with_teacher = baseline_table({**graded(4), "teacher": {"macro_f1": 0.9, "accuracy": 0.95}})
+    assert with_teacher is not None and with_teacher.columns[4].header == "teacher (offline)"
+    assert [c for c in with_teacher.columns[4].cells] == ["0.9000", "0.9500"]
 
 
 def test_the_report_holds_the_baseline_and_every_class() -> None:

@@ -169,6 +169,10 @@ def evaluate_model(settings: Settings, name: str, ref: str = "champion",
                              snapshot.rows("validation", by=by), rows, progress=bar)
     if found is not None:
         result["baseline"] = _beside(found.summary(), result["accuracy"][found.head])
+    if snapshot.id == trained_on and "teacher.macro_f1" in version.metrics:
+        # the teacher scores offline only; training measured it on this same test split
+        result["teacher"] = {key: version.metrics[f"teacher.{key}"]
+                             for key in ("macro_f1", "accuracy")}
     result["model"].update({"name": name, "version": version.version})
     result["dataset"] = {"name": snapshot.name, "id": snapshot.id, "split": "test", "by": by}
     json_path, md_path = write_report(result, version.path)

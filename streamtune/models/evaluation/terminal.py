@@ -1,4 +1,4 @@
-"""An evaluation in the terminal: the model beside its baseline, and its worst classes.
+"""An evaluation in the terminal: the model beside its baseline and teacher, and its worst classes.
 
 The report file (:mod:`~streamtune.models.evaluation.report`) holds every class;
 the terminal shows the :data:`TERMINAL_ROWS` worst of the baseline's head.
@@ -23,7 +23,9 @@ def baseline_table(result: Mapping[str, Any]) -> Table | None:
         return None
     model = result["accuracy"][baseline["head"]]
     c = "most common label" if baseline["C"] is None else f"C={baseline['C']:g}"
-    table = Table("", "model", "TF-IDF + LR", "difference",
+    teacher = result.get("teacher")
+    table = Table("", "model (inline)", "TF-IDF + LR", "difference",
+                  *(["teacher (offline)"] if teacher else []),
                   title=f"{baseline['head']}: the model beside the baseline ({c}, "
                         f"{baseline['train_examples']:,} training examples, "
                         f"{baseline['seconds']:.1f} s)")
@@ -32,7 +34,8 @@ def baseline_table(result: Mapping[str, Any]) -> Table | None:
     for label, key in (("macro-F1", "macro_f1"), ("accuracy", "accuracy")):
         difference = baseline["difference"][key]
         table.add_row(label, _num(model[key]), _num(baseline[key]),
-                      "–" if difference is None else f"{difference:+.4f}")
+                      "–" if difference is None else f"{difference:+.4f}",
+                      *([_num(teacher[key])] if teacher else []))
     return table
 
 
