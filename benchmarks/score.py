@@ -6,7 +6,9 @@ one process, one thread each, alternating the paths round by round:
 
 - featurization alone (hashed tokens -> id matrix), with a cold and a warm token cache;
 - the network alone on pre-built ids: onnxruntime session vs torch under ``no_grad``;
-- end to end (featurize, run, softmax, best label): ``Scorer.predict`` vs the torch equivalent.
+- end to end (featurize, run, softmax, best label): ``Scorer.predict`` vs the torch equivalent;
+- beside them, the teacher's sentence encoder (MiniLM in torch, cache cleared before every
+  call): what scoring inline with the teacher instead of the distilled student would cost.
 
 Single-event latency is pooled over every round (p50/p99); batched throughput
 (``--batch`` events per call) is the median of the rounds. The cold figures
@@ -33,6 +35,7 @@ from rich.table import Table
 
 from streamtune.config import TrainingSettings
 from streamtune.models import features
+from streamtune.models.encoder import SentenceEncoder
 from streamtune.models.export import export_model
 from streamtune.models.networks import BagClassifier
 from streamtune.models.scoring import Scorer
@@ -126,12 +129,35 @@ def main() -> None:
         scorer, model = Scorer(directory, threads=1), torch_model(directory)
         events = rows[int(len(rows) * 0.8):]
         figures = run(scorer, model, events, args)
+        figures["teacher encoder: MiniLM (torch, uncached)"] = teacher_cost(events, args)
     table = Table("path (1 thread)", "single p50 (µs)", "single p99 (µs)",
                   f"batched events/s (batch {args.batch})",
                   title=f"{len(events):,} simulated commands, {args.rounds} rounds")
     for name, f in figures.items():
         table.add_row(name, f"{f['p50']:,.1f}", f"{f['p99']:,.1f}", f"{f['rate']:,.0f}")
     console.print(table)
+
+
+def teacher_cost(events: Sequence[Mapping[str, Any]],
+                 args: argparse.Namespace) -> dict[str, float]:
+    """p50/p99 µs of one text and events/s in batches, the encoder's cache cleared each call."""
+    encoder = SentenceEncoder(threads=1)
+    texts = [str(e["normalized_input"]) for e in events]
+    singles: list[float] = []
+    with console.status("measuring the teacher's encoder"):
+        for text in texts[:max(1, args.singles // 5)]:
+            encoder.clear()
+            started = time.perf_counter()
+            encoder.embed([text])
+            singles.append(time.perf_counter() - started)
+        batches = [texts[s:s + args.batch] for s in range(0, len(texts), args.batch)][:4]
+        started = time.perf_counter()
+        for batch in batches:
+            encoder.clear()
+            encoder.embed(batch)
+        rate = sum(map(len, batches)) / (time.perf_counter() - started)
+    return {"p50": float(np.percentile(singles, 50) * 1e6),
+            "p99": float(np.percentile(singles, 99) * 1e6), "rate": rate}
 
 
 def run(scorer: Scorer, model: BagClassifier, events: Sequence[Mapping[str, Any]],

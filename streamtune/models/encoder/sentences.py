@@ -50,6 +50,10 @@ class SentenceEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._cache[t] for t in texts]).astype(np.float32, copy=False)
 
+    def clear(self) -> None:
+        """Forget every embedding (what one text costs uncached, for benchmarks)."""
+        self._cache.clear()
+
     def missing(self, texts: Sequence[str]) -> int:
         """How many distinct texts :meth:`embed` would still encode."""
         return len({t for t in texts if t not in self._cache})
