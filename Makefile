@@ -38,7 +38,7 @@ demo: install
 	$(VENV)/bin/streamtune demo
 
 test: install system-deps
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 test-unit: install system-deps
 	$(PY) -m pytest -q tests/unit
