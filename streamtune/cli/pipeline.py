@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -154,8 +153,10 @@ def produce(
 ) -> None:
     """Send events from a JSONL file, or a simulated stream, to the raw topics.
 
-    With --file it ends with the lines accepted and rejected and the first reasons, and
-    exits 1 when any line was rejected (the accepted ones are sent all the same).
+    Rides out a broker restart (events are held, and resent after a producer failure).
+    Ends with what was sent, acknowledged and failed, and the first reasons; exits 1
+    unless Kafka acknowledged every event. With --file it also gives the lines accepted
+    and rejected, and exits 1 when any line was rejected (the accepted ones are sent).
     """
     from streamtune.streams.sending import send_file, send_synthetic
 
@@ -164,24 +165,16 @@ def produce(
     if rate < 0 or (rate and file is not None):
         raise UsageError("--rate takes events/s >= 0 and goes with --synthetic N")
     settings = load_settings()
-    started = time.perf_counter()
-    report = None
-    if file is not None:
-        report = send_file(settings, file, console=console)
-        sent = report.accepted
-    else:
-        sent = send_synthetic(settings, synthetic or 0, seed=seed, console=console,
-                              rate=rate)
-    elapsed = time.perf_counter() - started
-    achieved = sent / max(elapsed, 1e-9)
-    console.print(f"{sent} events delivered in {elapsed:.2f} s ({achieved:,.0f}/s)")
-    if report is not None:
-        counts, *reasons = report.summary()
-        console.print(counts, soft_wrap=True, markup=False, highlight=False)
-        for line in reasons:  # FILE:LINE: reason, whole, for editors and grep
-            print(line, file=sys.stderr)
-        if report.rejected:
-            raise typer.Exit(1)
+    if file is None:
+        summary = send_synthetic(settings, synthetic or 0, seed=seed, console=console,
+                                 rate=rate)
+        raise typer.Exit(0 if summary.complete else 1)
+    report, summary = send_file(settings, file, console=console)
+    counts, *reasons = report.summary()
+    console.print(counts, soft_wrap=True, markup=False, highlight=False)
+    for line in reasons:  # FILE:LINE: reason, whole, for editors and grep
+        print(line, file=sys.stderr)
+    raise typer.Exit(0 if summary.complete and not report.rejected else 1)
 
 
 @app.command("worker")

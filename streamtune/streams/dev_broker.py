@@ -1,14 +1,19 @@
 """The embedded dev broker: noida-db's Kafka on loopback, run as a background process.
 
-``DevBroker.start`` launches ``noida-db start --only kafka`` in its own
-process group, waits until Kafka answers metadata requests, and writes a pid
-file; ``stop`` ends the whole group (SIGINT, then SIGTERM, then SIGKILL).
-Used only when no bootstrap servers are configured.
+``DevBroker.start`` launches ``noida-db start --only kafka`` (the binary itself, not
+its Python launcher, which left a ``KeyboardInterrupt`` traceback at every stop) in its
+own process group, waits until Kafka answers metadata requests, and writes a pid file.
+``stop`` first drains Kafka (``noida-db stop kafka``: it stops serving, then saves its
+log, so nothing is acknowledged after the save), then ends the whole group (SIGINT,
+then SIGTERM, then SIGKILL). noida-db keeps the log in memory and saves it about once a
+second, so a killed broker loses what it acknowledged since its last save (README, "Dev
+broker guarantees"). Used only when no bootstrap servers are configured.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import shutil
@@ -29,7 +34,18 @@ from streamtune.processes import ctrl_c_released
 log = logging.getLogger(__name__)
 
 
+DRAIN_TIMEOUT_S = 10.0
+"""How long ``stop`` waits for Kafka to stop serving and save its log."""
+
+
 def _noida_executable() -> str:
+    """The noida-db binary: the one the ``noida_db`` package ships, else ``noida-db`` on
+    the PATH."""
+    spec = importlib.util.find_spec("noida_db")
+    if spec is not None and spec.origin is not None:
+        packaged = Path(spec.origin).with_name("noida-db")
+        if packaged.is_file() and os.access(packaged, os.X_OK):
+            return str(packaged)
     beside_python = Path(sys.executable).with_name("noida-db")
     if beside_python.exists():
         return str(beside_python)
@@ -114,6 +130,11 @@ class DevBroker:
         return self.data_dir / "broker.pid"
 
     @property
+    def data_path(self) -> Path:
+        """noida-db's own data folder (its Kafka log, ``noida.control.json``)."""
+        return self.data_dir.resolve() / "data"
+
+    @property
     def log_file(self) -> Path:
         return self.data_dir / "broker.log"
 
@@ -142,7 +163,7 @@ class DevBroker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
             _noida_executable(), "start", "--only", "kafka", "--host", self.host,
-            "--kafka-port", str(self.port), "--data-dir", str(self.data_dir.resolve() / "data"),
+            "--kafka-port", str(self.port), "--data-dir", str(self.data_path),
         ]
         with self.log_file.open("ab") as log_out:
             process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
@@ -165,12 +186,30 @@ class DevBroker:
         self.stop()
         raise BrokerUnavailable(f"dev broker did not answer within {timeout:.0f} s")
 
+    def drain(self) -> bool:
+        """Make Kafka stop serving and save its log (``noida-db stop kafka``); True when
+        it did. What it acknowledged is then all on disk."""
+        try:
+            done = subprocess.run(  # noqa: S603 - fixed argv, no shell
+                [_noida_executable(), "stop", "kafka", "--data-dir", str(self.data_path)],
+                capture_output=True, text=True, timeout=DRAIN_TIMEOUT_S, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            log.warning("dev broker did not save its log within %.0f s", DRAIN_TIMEOUT_S)
+            return False
+        if done.returncode != 0:
+            log.warning("dev broker did not drain (exit %d): %s", done.returncode,
+                        done.stdout.strip() or done.stderr.strip())
+        return done.returncode == 0
+
     def stop(self, *, timeout: float = 15.0) -> bool:
-        """Stop the broker's process group; True if something was stopped."""
+        """Drain Kafka, then stop the broker's process group; True if something was
+        stopped."""
         pid = self._pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
+        self.drain()
         for sig, wait in ((signal.SIGINT, timeout * 0.6), (signal.SIGTERM, timeout * 0.4),
                           (signal.SIGKILL, 5.0)):
             try:

@@ -6,6 +6,14 @@ stay in order), and every delivery is confirmed: failures reach the
 ``on_delivery`` callback, or are raised as :class:`DeliveryFailed` at the
 next ``flush``/``close``.
 
+The producer outlives its broker. While the broker is away, events wait in the
+client's queue (one warning when it goes, one when it is back). A fatal error
+of the idempotent producer (the broker came back with a shorter log than it had
+acknowledged: ``OUT_OF_ORDER_SEQUENCE_NUMBER``) recreates the client and resends
+every event not acknowledged yet, and those acknowledged in the last
+``replay_window`` seconds, which such a broker may have lost: rows are
+idempotent by ``event_id``, so a resend is harmless downstream.
+
 Examples
 --------
 >>> with EventProducer("127.0.0.1:19092") as producer:  # doctest: +SKIP
@@ -15,8 +23,11 @@ Examples
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -29,6 +40,13 @@ from streamtune.schemas.events import Event, EventBase
 from streamtune.schemas.topics import raw_topic
 
 log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, str | bytes | None]]
+
+LOGGED_FAILURES = 3
+"""Failed deliveries logged one by one; the rest are only counted (see ``reasons``)."""
+MAX_RECOVERIES = 5
+"""Fatal errors in a row, without an acknowledgement between them, before giving up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +63,50 @@ class DeliveryReport:
 DeliveryCallback = Callable[[DeliveryReport], None]
 
 
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """One send, kept until Kafka acknowledges it (and a while after)."""
+
+    topic: str
+    value: bytes
+    key: bytes | None
+    headers: Headers | None
+    event_id: str
+
+
+class RateLimitFilter(logging.Filter):
+    """Let through the first record of each kind per ``every`` seconds; count the rest.
+
+    A kind is the logger, level and the message's first ``prefix`` characters (the
+    librdkafka facility and broker), so a flood of reconnect failures becomes one line
+    per ``every`` seconds that says how many were held back.
+    """
+
+    def __init__(self, every: float = 30.0, prefix: int = 40) -> None:
+        super().__init__()
+        self.every = every
+        self.prefix = prefix
+        self._last: dict[tuple[str, int, str], float] = {}
+        self._held: Counter[tuple[str, int, str]] = Counter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = (record.name, record.levelno, record.getMessage()[:self.prefix])
+        now = time.monotonic()
+        if now - self._last.get(kind, -self.every) < self.every:
+            self._held[kind] += 1
+            return False
+        self._last[kind] = now
+        held = self._held.pop(kind, 0)
+        if held:
+            record.msg = f"{record.getMessage()} ({held} similar lines held back)"
+            record.args = None
+        return True
+
+
+_RDKAFKA_LOG = logging.getLogger("streamtune.rdkafka.producer")
+_RDKAFKA_LOG.addFilter(RateLimitFilter())
+
+
 class EventProducer:
     """Validate and send events to their raw topics.
 
@@ -59,6 +121,9 @@ class EventProducer:
     on_delivery
         Called with a :class:`DeliveryReport` for every event; without it,
         failures are raised by ``flush``/``close``.
+    replay_window
+        Seconds of acknowledged events resent after a fatal error (the dev broker
+        loses up to its last save, about a second, when it is killed).
     """
 
     def __init__(
@@ -68,26 +133,38 @@ class EventProducer:
         topic_prefix: str = "",
         client_options: Mapping[str, Any] | None = None,
         on_delivery: DeliveryCallback | None = None,
+        replay_window: float = 5.0,
     ) -> None:
-        conf: dict[str, Any] = {
+        self._conf: dict[str, Any] = {
             "bootstrap.servers": bootstrap_servers,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
             "compression.type": "lz4",
             "client.id": f"streamtune-producer/{__version__}",
-            "logger": logging.getLogger("streamtune.rdkafka"),
-            "on_delivery": self._delivered,
-            # without a callback only failures need reporting: a cheaper path
-            "delivery.report.only.error": on_delivery is None,
+            "logger": _RDKAFKA_LOG,
+            "error_cb": self._client_error,
             **(client_options or {}),
         }
-        self._producer = Producer(conf)
         self._prefix = topic_prefix
         self._on_delivery = on_delivery
+        self._replay_window = replay_window
         self._failures: list[DeliveryReport] = []
+        self._pending: dict[int, _Record] = {}
+        self._recent: deque[tuple[float, _Record]] = deque()
+        self._next_id = 0
+        self._fatal: KafkaError | None = None
+        self._fatal_streak = 0
+        self._away_since: float | None = None
+        self.reasons: Counter[str] = Counter()
+        """Why deliveries failed, with how many each."""
         self.sent = 0
         self.failed = 0
+        self.acknowledged = 0
+        self.resent = 0
+        self.recoveries = 0
+        self.outages = 0
+        self._producer = Producer(self._conf)
 
     @classmethod
     def from_settings(
@@ -95,7 +172,8 @@ class EventProducer:
     ) -> EventProducer:
         from streamtune.streams.admin import client_config
 
-        options = {k: v for k, v in client_config(settings).items() if k != "bootstrap.servers"}
+        options = {k: v for k, v in client_config(settings).items()
+                   if k not in ("bootstrap.servers", "logger")}
         return cls(
             settings.kafka.servers, topic_prefix=settings.topics.prefix,
             client_options=options, on_delivery=on_delivery,
@@ -114,7 +192,7 @@ class EventProducer:
             When a mapping does not validate; nothing is sent.
         """
         model = event if isinstance(event, EventBase) else validate_payload(dict(event))
-        headers: list[tuple[str, str | bytes | None]] = [
+        headers: Headers = [
             ("kind", model.kind.encode()),
             ("schema_version", str(model.schema_version).encode()),
             ("event_id", str(model.event_id).encode()),
@@ -131,50 +209,141 @@ class EventProducer:
         value: bytes,
         *,
         key: bytes | None = None,
-        headers: list[tuple[str, str | bytes | None]] | None = None,
+        headers: Headers | None = None,
     ) -> None:
         """Queue pre-encoded bytes as they are, unvalidated (tools, tests, replays)."""
+        self.sent += 1
+        self._produce(_Record(topic, value, key, headers, _event_id(headers)))
+        self._poll(0)
+
+    def _produce(self, record: _Record) -> None:
+        token = self._next_id
+        self._next_id += 1
+        self._pending[token] = record
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, headers=headers)
-                break
+                self._producer.produce(record.topic, value=record.value, key=record.key,
+                                       headers=record.headers,
+                                       on_delivery=partial(self._delivered, token))
+                return
             except BufferError:
-                self._producer.poll(0.05)
+                self._poll(0.05)
+                if token not in self._pending:  # a recovery resent it meanwhile
+                    return
             except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if _is_fatal(error):
+                    self._fatal = error
+                    return  # kept pending: resent by the recovery
                 # refused at once (too large; a topic the client already knows is missing):
                 # reported like a send Kafka refuses later, not raised from here
-                self.sent += 1
-                self._report(DeliveryReport(_event_id(headers), topic, -1, -1,
-                                            exc.args[0].str()))
+                self._settle(token, DeliveryReport(record.event_id, record.topic, -1, -1,
+                                                   error.str()))
                 return
-        self.sent += 1
-        self._producer.poll(0)
 
-    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
-        delivered = err is None
-        self._report(DeliveryReport(
-            _event_id(msg.headers()), msg.topic() or "",
-            (msg.partition() or 0) if delivered else -1,
-            (msg.offset() or 0) if delivered else -1, None if err is None else err.str(),
-        ))
+    def _poll(self, timeout: float) -> None:
+        try:
+            self._producer.poll(timeout)
+        except KafkaException as exc:
+            self._fatal = exc.args[0]
+        if self._fatal is not None:
+            self._recover()
 
-    def _report(self, report: DeliveryReport) -> None:
-        if report.error is not None:
-            self.failed += 1
-            log.warning("delivery of event %s to %s failed: %s", report.event_id, report.topic,
-                        report.error)
-            if self._on_delivery is None:
-                self._failures.append(report)
+    def _client_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self._fatal = error
+        elif error.code() == KafkaError._ALL_BROKERS_DOWN and self._away_since is None:
+            self._away_since = time.monotonic()
+            self.outages += 1
+            log.warning("Kafka at %s is unreachable; holding %d unacknowledged events and "
+                        "retrying until it is back", self._conf["bootstrap.servers"],
+                        len(self._pending))
+
+    def _delivered(self, token: int, err: KafkaError | None, msg: Message) -> None:
+        record = self._pending.get(token)
+        if record is None:  # a superseded client's report
+            return
+        if err is not None and (_is_fatal(err) or self._fatal is not None):
+            self._fatal = self._fatal or err
+            return  # kept pending: resent by the recovery
+        if err is None:
+            self._back()
+            report = DeliveryReport(record.event_id, msg.topic() or "", msg.partition() or 0,
+                                    msg.offset() or 0, None)
+        else:
+            report = DeliveryReport(record.event_id, record.topic, -1, -1, err.str())
+        self._settle(token, report)
+
+    def _back(self) -> None:
+        self._fatal_streak = 0
+        if self._away_since is not None:
+            log.warning("Kafka is back after %.1f s", time.monotonic() - self._away_since)
+            self._away_since = None
+
+    def _settle(self, token: int, report: DeliveryReport) -> None:
+        record = self._pending.pop(token)
+        if report.error is None:
+            self.acknowledged += 1
+            now = time.monotonic()
+            self._recent.append((now, record))
+            while self._recent and self._recent[0][0] < now - self._replay_window:
+                self._recent.popleft()
+        else:
+            self._fail(report)
         if self._on_delivery is not None:
             self._on_delivery(report)
+
+    def _fail(self, report: DeliveryReport) -> None:
+        self.failed += 1
+        self.reasons[report.error or ""] += 1
+        if self.failed <= LOGGED_FAILURES:
+            log.warning("delivery of event %s to %s failed: %s%s", report.event_id or "?",
+                        report.topic, report.error,
+                        "; further failures are counted, not logged"
+                        if self.failed == LOGGED_FAILURES else "")
+        if self._on_delivery is None:
+            self._failures.append(report)
+
+    def _recover(self) -> None:
+        """Replace the client after a fatal error and resend what Kafka may not keep."""
+        fatal, self._fatal = self._fatal, None
+        reason = fatal.str() if fatal is not None else "fatal error"
+        old, pending = self._producer, sorted(self._pending.items())
+        self._pending.clear()
+        old.purge()
+        self._fatal_streak += 1
+        if self._fatal_streak > MAX_RECOVERIES:
+            for token, record in pending:
+                self._pending[token] = record
+                self._settle(token, DeliveryReport(record.event_id, record.topic, -1, -1,
+                                                   reason))
+            return
+        replay = [record for _, record in self._recent]
+        self._recent.clear()
+        self.recoveries += 1
+        self.resent += len(pending) + len(replay)
+        log.warning("the producer failed (%s); recreated it, resending %d unacknowledged "
+                    "events and %d acknowledged in the last %.0f s", reason, len(pending),
+                    len(replay), self._replay_window)
+        self._producer = Producer(self._conf)
+        for record in replay:
+            self.acknowledged -= 1  # counted again when acknowledged again
+            self._produce(record)
+        for _, record in pending:
+            self._produce(record)
+
+    @property
+    def unacknowledged(self) -> int:
+        """Events sent and neither acknowledged nor failed yet."""
+        return len(self._pending)
 
     @property
     def delivered(self) -> int:
         """Events Kafka confirmed (exact once ``flush`` returned)."""
-        return self.sent - self.failed - len(self._producer)
+        return self.acknowledged
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Wait for every queued event to be confirmed.
+        """Wait for every queued event to be confirmed (recovering from fatal errors).
 
         Raises
         ------
@@ -182,10 +351,12 @@ class EventProducer:
             When events are still undelivered after ``timeout`` or Kafka
             rejected some (and no ``on_delivery`` callback takes failures).
         """
-        remaining = self._producer.flush(timeout)
-        if remaining:
+        deadline = time.monotonic() + timeout
+        while self._pending and time.monotonic() < deadline:
+            self._poll(min(0.1, max(0.0, deadline - time.monotonic())))
+        if self._pending:
             raise DeliveryFailed(
-                f"{remaining} events still undelivered after {timeout:.0f} s "
+                f"{len(self._pending)} events still undelivered after {timeout:.0f} s "
                 "(is the broker reachable?)"
             )
         if self._failures:
@@ -206,6 +377,11 @@ class EventProducer:
             self.close()
         else:
             self._producer.flush(5.0)
+
+
+def _is_fatal(error: KafkaError) -> bool:
+    """True for the client's fatal error, and for sends refused because of one."""
+    return bool(error.fatal()) or error.code() == KafkaError._FATAL
 
 
 def _event_id(headers: Mapping[str, Any] | list[tuple[str, Any]] | None) -> str:

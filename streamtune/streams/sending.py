@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -22,7 +23,7 @@ from rich.progress import (
 )
 
 from streamtune.config import Settings
-from streamtune.errors import InputFileError, InvalidEvent
+from streamtune.errors import DeliveryFailed, InputFileError, InvalidEvent
 from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import EVENT_MODELS, SCHEMA_VERSION, Event, EventBase
 from streamtune.streams.admin import connect
@@ -34,6 +35,10 @@ FIRST_REASONS = 5
 """Rejected lines a file's summary names."""
 KEPT_REASONS = 100
 """Rejected lines a :class:`FileReport` keeps the reason of (the rest are only counted)."""
+FINAL_WAIT_S = 60.0
+"""How long the end of a send waits for Kafka to acknowledge what is still unacknowledged."""
+INTERRUPTED_WAIT_S = 2.0
+"""The same wait after a Ctrl-C."""
 
 ALIASES: dict[str | None, dict[str, str]] = {
     None: {"time": "event_time", "timestamp": "event_time", "ts": "event_time",
@@ -133,17 +138,85 @@ def decode_line(line: bytes) -> Event | InvalidEvent:
         return InvalidEvent(with_hints(exc.reason, line), category=exc.category)
 
 
+@dataclass(frozen=True)
+class SendSummary:
+    """What a send came to: events sent, acknowledged by Kafka, failed, and why."""
+
+    sent: int
+    acknowledged: int
+    failed: int
+    elapsed: float
+    resent: int = 0
+    outages: int = 0
+    reasons: tuple[tuple[str, int], ...] = ()
+    """``(reason, events)`` of the failures, most frequent first."""
+
+    @classmethod
+    def of(cls, producer: EventProducer, elapsed: float) -> SendSummary:
+        return cls(producer.sent, producer.acknowledged, producer.failed, elapsed,
+                   producer.resent, producer.outages,
+                   tuple(producer.reasons.most_common()))
+
+    @property
+    def complete(self) -> bool:
+        """True when Kafka acknowledged every event sent."""
+        return self.acknowledged == self.sent
+
+    def lines(self, *, first: int = FIRST_REASONS) -> list[str]:
+        """The counts, what recovered, then the first ``first`` reasons of failures."""
+        unacked = self.sent - self.acknowledged - self.failed
+        rate = self.acknowledged / max(self.elapsed, 1e-9)
+        lines = [f"{self.sent:,} events sent, {self.acknowledged:,} delivered (acknowledged), "
+                 f"{self.failed:,} failed, {unacked:,} unacknowledged, in {self.elapsed:.2f} s "
+                 f"({rate:,.0f}/s)"]
+        if self.outages:
+            lines.append(f"Kafka was unreachable {self.outages} time(s); the events waited")
+        if self.resent:
+            lines.append(f"{self.resent:,} events were resent after a producer failure "
+                         "(event ids make resends harmless downstream)")
+        lines += [f"failed: {count:,} x {reason}" for reason, count in self.reasons[:first]]
+        if len(self.reasons) > first:
+            lines.append(f"... and {len(self.reasons) - first} more reasons")
+        return lines
+
+
+@contextlib.contextmanager
+def producing(settings: Settings, console: Console,
+              done: list[SendSummary]) -> Iterator[EventProducer]:
+    """A producer that, however the block ends, waits up to :data:`FINAL_WAIT_S` (after a
+    Ctrl-C :data:`INTERRUPTED_WAIT_S`) for acknowledgements, prints a :class:`SendSummary`
+    and appends it to ``done``."""
+    producer = EventProducer.from_settings(settings)
+    started = time.perf_counter()
+    wait = FINAL_WAIT_S
+    try:
+        yield producer
+    except KeyboardInterrupt:
+        wait = INTERRUPTED_WAIT_S
+        raise
+    finally:
+        with contextlib.suppress(DeliveryFailed):  # counted in the summary
+            producer.flush(wait)
+        summary = SendSummary.of(producer, time.perf_counter() - started)
+        for line in summary.lines():
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
+        done.append(summary)
+
+
 def _progress(console: Console) -> Progress:
+    """Acknowledged of all events; drawn only on a terminal (no escape codes in files)."""
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[rate]:>10,.0f} events/s"), TimeElapsedColumn(),
         TimeRemainingColumn(), console=console, transient=False,
+        disable=not console.is_terminal,
     )
 
 
-def send_file(settings: Settings, path: Path, *, console: Console) -> FileReport:
+def send_file(settings: Settings, path: Path, *,
+              console: Console) -> tuple[FileReport, SendSummary]:
     """Send every valid line of a JSONL file with a progress bar (bytes read); count and
-    report the invalid ones with line numbers."""
+    report the invalid ones with line numbers, and say what Kafka acknowledged."""
     if not path.is_file():
         raise InputFileError(f"no such file: {path}")
     connect(settings)
@@ -155,7 +228,8 @@ def send_file(settings: Settings, path: Path, *, console: Console) -> FileReport
         handle = path.open("rb")
     except OSError as exc:
         raise InputFileError(f"cannot read {path}: {exc.strerror}") from None
-    with handle, EventProducer.from_settings(settings) as producer, \
+    summaries: list[SendSummary] = []
+    with handle, producing(settings, console, summaries) as producer, \
             Progress(*columns, console=console, transient=True,
                      disable=not console.is_terminal) as bar:
         task = bar.add_task(f"sending {path.name}", total=path.stat().st_size, lines=0)
@@ -172,7 +246,7 @@ def send_file(settings: Settings, path: Path, *, console: Console) -> FileReport
             if line_no % 1000 == 0:
                 bar.update(task, completed=done, lines=line_no)
         bar.update(task, completed=done, lines=line_no)
-    return report
+    return report, summaries[0]
 
 
 def paced(items: Iterable[T], rate: float) -> Iterator[T]:
@@ -193,18 +267,25 @@ def paced(items: Iterable[T], rate: float) -> Iterator[T]:
 
 
 def send_synthetic(settings: Settings, count: int, *, seed: int, console: Console,
-                   rate: float = 0.0) -> int:
-    """Send ``count`` simulated events with a progress bar, at ``rate`` events/s
-    (0 = as fast as possible); return how many were delivered."""
+                   rate: float = 0.0) -> SendSummary:
+    """Send ``count`` simulated events at ``rate`` events/s (0 = as fast as possible),
+    with a progress bar of the acknowledged ones; end with a :class:`SendSummary`."""
     from streamtune.simulator import Simulator
 
     connect(settings)
-    with EventProducer.from_settings(settings) as producer, _progress(console) as bar:
-        task = bar.add_task("producing", total=count, rate=0.0)
+    done: list[SendSummary] = []
+    with producing(settings, console, done) as producer, _progress(console) as bar:
+        task = bar.add_task("acknowledged", total=count, rate=0.0)
         started = time.perf_counter()
         every = max(1, min(1000, int(rate))) if rate else 1000
         for i, event in enumerate(paced(Simulator(seed).events(count), rate), start=1):
             producer.send(event)
             if i % every == 0 or i == count:
-                bar.update(task, completed=i, rate=i / (time.perf_counter() - started))
-    return producer.delivered
+                bar.update(task, completed=producer.acknowledged,
+                           rate=producer.acknowledged / (time.perf_counter() - started))
+        deadline = time.monotonic() + FINAL_WAIT_S
+        while producer.unacknowledged and time.monotonic() < deadline:
+            with contextlib.suppress(DeliveryFailed):
+                producer.flush(0.2)
+            bar.update(task, completed=producer.acknowledged)
+    return done[0]

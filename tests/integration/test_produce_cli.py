@@ -32,7 +32,7 @@ def test_jsonl_import_reports_bad_lines_sends_the_rest_and_fails(settings: Setti
     assert [line.split(":")[1] for line in bad] == ["2", "5", "7"]
     assert "execution_time" in bad[1] and "kind" in bad[2]
     assert f"{source}: 3 lines accepted, 3 rejected" in result.stdout
-    assert "3 events delivered" in result.stdout
+    assert "3 events sent, 3 delivered (acknowledged), 0 failed" in result.stdout
     counts = {s.spec.name: s.messages for s in describe_topics(settings)}
     prefix = settings.topics.prefix
     assert counts[raw_topic("command", prefix)] == 1

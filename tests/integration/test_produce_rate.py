@@ -17,7 +17,8 @@ pytestmark = pytest.mark.integration
 
 def timed_send(settings: Settings, count: int, rate: float) -> tuple[int, float]:
     started = time.perf_counter()
-    sent = send_synthetic(settings, count, seed=5, rate=rate, console=Console(file=io.StringIO()))
+    sent = send_synthetic(settings, count, seed=5, rate=rate,
+                          console=Console(file=io.StringIO())).acknowledged
     return sent, time.perf_counter() - started
 
 

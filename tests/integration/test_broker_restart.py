@@ -1,0 +1,151 @@
+"""`streamtune produce` rides out a dev broker that goes away mid-stream: stopped and
+started again, or SIGKILLed (it then comes back with a shorter log than it acknowledged)
+and started again. It exits 0 only when every event was acknowledged, every event is in
+the topics afterwards (distinct event ids, read back), and it says so in a few lines."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from streamtune.config import Settings
+from streamtune.schemas.topics import SOURCES, raw_topic
+from streamtune.streams.admin import create_topics, end_offsets
+from streamtune.streams.dev_broker import DevBroker, _group_alive
+from tests.conftest import free_port, make_settings
+
+pytestmark = pytest.mark.integration
+
+EVENTS = 3000
+RATE = 300.0
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[DevBroker]:
+    """A dev broker of this test's own, which it may stop, kill and restart."""
+    broker = DevBroker(tmp_path / "broker", port=free_port())
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def _settings(broker: DevBroker, tmp_path: Path, unique: str) -> Settings:
+    return make_settings(tmp_path, kafka={"dev_broker_port": broker.port},
+                         topics={"prefix": f"t{unique}.", "partitions": 3})
+
+
+def _raw_topics(settings: Settings) -> list[str]:
+    return [raw_topic(kind, settings.topics.prefix) for kind in SOURCES]
+
+
+def _in_topics(settings: Settings) -> int:
+    return sum(sum(end_offsets(settings, t).values()) for t in _raw_topics(settings))
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _event_ids(settings: Settings) -> set[bytes]:
+    """The ``event_id`` header of every record in the raw topics."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka.servers, "group.id": "readback",
+                         "enable.auto.commit": False, "log_level": 0})
+    ends = {(t, p): end for t in _raw_topics(settings)
+            for p, end in end_offsets(settings, t).items() if end}
+    consumer.assign([TopicPartition(t, p, 0) for t, p in ends])
+    ids: set[bytes] = set()
+    left = dict(ends)
+    deadline = time.monotonic() + 20
+    while left and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None or msg.error():
+            continue
+        event_id = dict(msg.headers() or []).get("event_id")
+        assert isinstance(event_id, bytes)
+        ids.add(event_id)
+        where = (msg.topic() or "", msg.partition() or 0)
+        if (msg.offset() or 0) + 1 >= left.get(where, 0):
+            left.pop(where, None)
+    consumer.close()
+    return ids
+
+
+def _produce(broker: DevBroker, settings: Settings, cwd: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMTUNE_")}
+    env |= {"STREAMTUNE_KAFKA__DEV_BROKER_PORT": str(broker.port),
+            "STREAMTUNE_TOPICS__PREFIX": settings.topics.prefix}
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamtune", "produce", "--synthetic", str(EVENTS),
+         "--rate", str(RATE)], cwd=cwd, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _kill(broker: DevBroker) -> None:
+    pid = broker.status().pid
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
+    _wait_for(lambda: not _group_alive(pid), 10, "the killed broker to be gone")
+    broker.pid_file.unlink()
+
+
+@pytest.mark.parametrize("fault", ["stop", "kill"])
+def test_produce_survives_a_broker_restart(own_broker: DevBroker, tmp_path: Path,
+                                           unique: str, fault: str) -> None:
+    settings = _settings(own_broker, tmp_path, unique)
+    create_topics(settings)
+    producer = _produce(own_broker, settings, tmp_path)
+    try:
+        _wait_for(lambda: _in_topics(settings) >= EVENTS // 3, 30, "a third of the events")
+        if fault == "stop":
+            assert own_broker.stop()
+        else:
+            _kill(own_broker)
+        time.sleep(2.0)  # the outage itself: the producer keeps sending meanwhile
+        own_broker.start()
+        out, err = producer.communicate(timeout=45)
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+            producer.communicate()
+    assert producer.returncode == 0, out + err
+    assert f"{EVENTS:,} events sent, {EVENTS:,} delivered (acknowledged), 0 failed" in out
+    assert "Traceback" not in err and "\x1b[" not in out + err
+    assert len(err.splitlines()) <= 6, err  # away, back, one recovery: a few lines
+    # a killed broker comes back with a shorter log: the producer had to resend
+    assert ("events were resent" in out) == (fault == "kill"), out
+    assert len(_event_ids(settings)) == EVENTS
+
+
+def test_a_drained_stop_keeps_every_acknowledged_record(own_broker: DevBroker,
+                                                        tmp_path: Path, unique: str) -> None:
+    """``stop`` under load: the restarted broker has every record the producer saw
+    acknowledged, and its log has no traceback (the launcher's KeyboardInterrupt)."""
+    settings = _settings(own_broker, tmp_path, unique)
+    create_topics(settings)
+    producer = _produce(own_broker, settings, tmp_path)
+    try:
+        _wait_for(lambda: _in_topics(settings) >= 500, 30, "500 events")
+        kept_before = _in_topics(settings)
+        assert own_broker.stop()
+        own_broker.start()
+        assert _in_topics(settings) >= kept_before
+        out, err = producer.communicate(timeout=45)
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+            producer.communicate()
+    assert producer.returncode == 0, out + err
+    assert "resent" not in out  # nothing was lost, so nothing had to be resent
+    assert len(_event_ids(settings)) == EVENTS
+    assert "Traceback" not in own_broker.log_file.read_text(errors="replace")
