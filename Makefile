@@ -49,6 +49,7 @@ test-integration: install system-deps
 lint: install
 	$(VENV)/bin/ruff check streamtune tests benchmarks
 	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_import_contract.py
 
 bench: install
 	$(PY) benchmarks/produce.py

@@ -42,8 +42,8 @@ from streamtune.models.scoring import Scorer
 from streamtune.models.tasks import TASKS
 from streamtune.models.training.trainer import Checkpoint, train
 from streamtune.schemas.events import CommandEvent
+from streamtune.schemas.text import normalize_text
 from streamtune.simulator import Simulator
-from streamtune.streams.cleaning import normalize_text
 
 console = Console()
 

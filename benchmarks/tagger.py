@@ -24,8 +24,8 @@ from streamtune.models.augmentation import Augmenter
 from streamtune.models.tagging import labelled, rule_spans, span_metrics, with_typos
 from streamtune.models.tagging.training import train_tagger
 from streamtune.schemas.events import CommandEvent
+from streamtune.schemas.text import normalize_text
 from streamtune.simulator import Simulator
-from streamtune.streams.cleaning import normalize_text
 
 PARAPHRASES = ("synonym_replacement", "word_order_shuffle", "style_transformation")
 

@@ -25,8 +25,8 @@ from streamtune.config import ModelTraining, TrainingSettings
 from streamtune.models.tasks import TASKS, RecoveryTask, Task
 from streamtune.models.training.regime import Regime, step_plan
 from streamtune.models.training.trainer import accuracy, encode, train
+from streamtune.schemas.text import normalize_text
 from streamtune.simulator import Simulator
-from streamtune.streams.cleaning import normalize_text
 
 
 def _rows(kind: str, count: int, seed: int = 11) -> list[dict[str, Any]]:

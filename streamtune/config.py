@@ -12,6 +12,7 @@ False
 
 from __future__ import annotations
 
+import logging
 import socket
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from streamtune.errors import ConfigError
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+_RDKAFKA_LOG = logging.getLogger("streamtune.rdkafka")
 
 
 class KafkaSettings(BaseModel):
@@ -128,6 +130,7 @@ class AugmentationSettings(BaseModel):
             "style_transformation", "parameter_corruption", "context_modification",
             "resource_constraints", "timing_issues", "state_variation",
             "history_modification", "preference_alteration", "load_simulation",
+            "token_drop", "token_swap", "keyboard_typo", "casing_spacing", "class_paraphrase",
         ]
     )
     synonyms: dict[str, list[str]] = Field(
@@ -390,6 +393,15 @@ class Settings(BaseSettings):
         data["store_url (effective)"] = self.store_url
         data["kafka"]["bootstrap_servers (effective)"] = self.kafka.servers
         return data
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    """librdkafka options for any client, with librdkafka's own logs routed to logging.
+
+    Every Kafka client of every process (worker, trainer, webhook thread, CLI)
+    starts from this dict.
+    """
+    return {**settings.kafka.client_config(), "logger": _RDKAFKA_LOG}
 
 
 @lru_cache(maxsize=1)

@@ -23,10 +23,9 @@ from dataclasses import asdict, dataclass, field
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
-from streamtune.config import Settings
+from streamtune.config import Settings, client_config
 from streamtune.errors import BrokerUnavailable
 from streamtune.schemas.topics import loop_topic
-from streamtune.streams.admin import client_config
 
 
 @dataclass(frozen=True)

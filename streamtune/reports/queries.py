@@ -66,6 +66,7 @@ class ReportData:
     alerts: list[tuple[Any, ...]] = field(default_factory=list)
     dead_letters: dict[str, int] = field(default_factory=dict)
     qc: list[tuple[Any, ...]] = field(default_factory=list)
+    not_augmentable: list[tuple[Any, ...]] = field(default_factory=list)  # type, reason, events
     decisions: list[tuple[Any, ...]] = field(default_factory=list)
 
 
@@ -139,6 +140,18 @@ def check_tables(store: ClickHouseStore) -> None:
                           "run the worker or `streamtune db migrate` first")
 
 
+def _not_augmentable(store: ClickHouseStore, params: dict[str, datetime]
+                     ) -> list[tuple[Any, ...]]:
+    """Events no augmentation technique could augment: command type, reason, events."""
+    if "not_augmentable" not in store.columns("augmentation_qc"):
+        return []  # a store migrated before 0010
+    return store.query_rows(
+        "SELECT command_type, technique, sum(not_augmentable) "  # noqa: S608
+        f"FROM {store.table('augmentation_qc')} FINAL WHERE {_where('recorded_at')} "
+        "AND not_augmentable > 0 GROUP BY command_type, technique "
+        "ORDER BY command_type, technique", params)
+
+
 def collect(store: ClickHouseStore, period: Period, *, compare: bool) -> ReportData:
     """Read every figure of ``period`` (and the previous period's headline with ``compare``)."""
     params, bucket = _params(period), _BUCKET[period.bucket]
@@ -183,7 +196,8 @@ def collect(store: ClickHouseStore, period: Period, *, compare: bool) -> ReportD
             "SELECT technique, count(), sum(generated), sum(semantic_passed), "  # noqa: S608
             "sum(syntax_passed), sum(dry_run_passed), sum(accepted), countIf(batch_rejected) "
             f"FROM {store.table('augmentation_qc')} FINAL WHERE {_where('recorded_at')} "
-            "GROUP BY technique ORDER BY technique", params),
+            "AND generated > 0 GROUP BY technique ORDER BY technique", params),
+        not_augmentable=_not_augmentable(store, params),
         decisions=store.query_rows(
             "SELECT time, model, candidate, stage, decision, reason "  # noqa: S608
             f"FROM {store.table('loop_decisions')} FINAL WHERE {_where('time')} "

@@ -106,6 +106,9 @@ def sections(data: ReportData) -> list[Section]:
         Section("Augmentation QC", ["technique", "batches", "generated", "semantic passed",
                                     "syntax passed", "dry-run passed", "accepted", "pass rate",
                                     "rejected batches"], qc, "pass rate = accepted / generated"),
+        Section("Not augmentable", ["command type", "reason", "events"],
+                [[str(t), str(r), str(int(n))] for t, r, n in data.not_augmentable],
+                "selected events no technique could augment"),
         Section("Loop decisions", ["time", "model", "candidate", "stage", "decision", "reason"],
                 [[_time(row[0]), *(str(v) for v in row[1:])] for row in data.decisions]),
     ]

@@ -23,8 +23,8 @@ from datetime import datetime
 from typing import Any
 
 from streamtune.config import Settings
-from streamtune.models.registry import outbox as lines
-from streamtune.models.registry.disk import locked, write_json_atomic
+from streamtune.sinks import journal
+from streamtune.sinks.disk import locked, write_json_atomic
 from streamtune.sinks.store import ClickHouseStore, redacted_url
 
 TABLES = frozenset({"alerts", "loop_decisions", "evaluations", "human_reviews"})
@@ -44,7 +44,7 @@ class StoreOutbox:
         if table not in TABLES:
             raise ValueError(f"the outbox does not write {table!r} (only {sorted(TABLES)})")
         self.root.mkdir(parents=True, exist_ok=True)
-        lines.append(self.path, {"table": table, "row": row})
+        journal.append(self.path, {"table": table, "row": row})
 
     def import_into(self, store: ClickHouseStore) -> int:
         """Insert every row not imported into ``store`` yet; return how many."""
@@ -54,7 +54,7 @@ class StoreOutbox:
         with locked(self.root / ".store.imported.lock"):
             offsets: dict[str, int] = (json.loads(self.state_path.read_text("utf-8"))
                                        if self.state_path.exists() else {})
-            records, end = lines.read_from(self.path, offsets.get(key, 0))
+            records, end = journal.read_from(self.path, offsets.get(key, 0))
             by_table: dict[tuple[str, tuple[str, ...]], list[list[Any]]] = defaultdict(list)
             for record in records:
                 table, row = record.get("table"), record.get("row")

@@ -24,6 +24,7 @@ import orjson
 import pyarrow as pa
 from pydantic import BaseModel
 
+from streamtune.schemas.alerts import Alert
 from streamtune.schemas.events import EntityTag, Event, ParameterSpan
 from streamtune.schemas.topics import SOURCES
 from streamtune.sinks.store import ClickHouseStore
@@ -225,3 +226,12 @@ def event_fields(event: Event, position: tuple[str, int, int] | None = None) -> 
     fields = dict(event.__dict__)
     fields.update(zip(KAFKA_COLUMNS, position or _NOT_FROM_KAFKA, strict=True))
     return fields
+
+
+def alert_row(alert: Alert) -> dict[str, Any]:
+    """An alert as a row of the ``alerts`` table."""
+    row = alert.model_dump()
+    row["alert_id"] = str(alert.alert_id)
+    row["details"] = json_text(alert.details)
+    row.pop("schema_version")
+    return row

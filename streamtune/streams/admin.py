@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from streamtune.config import Settings
+from streamtune.config import Settings, client_config
 from streamtune.errors import BrokerUnavailable
 from streamtune.schemas.topics import TopicSpec, catalogue
 
 log = logging.getLogger(__name__)
-_RDKAFKA_LOG = logging.getLogger("streamtune.rdkafka")
-
-
-def client_config(settings: Settings) -> dict[str, Any]:
-    """librdkafka options for any client, with librdkafka's own logs routed to logging."""
-    return {**settings.kafka.client_config(), "logger": _RDKAFKA_LOG}
 
 
 def connect(settings: Settings, *, timeout: float = 5.0) -> AdminClient:

@@ -77,7 +77,7 @@ from streamtune.schemas.events import (
     Severity,
     with_fields,
 )
-from streamtune.streams.cleaning import normalize_text
+from streamtune.schemas.text import normalize_text
 
 EventT = TypeVar("EventT", bound=EventBase)
 

@@ -26,13 +26,12 @@ import faust
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from mode import Service
 
-from streamtune.config import Settings
+from streamtune.config import Settings, client_config
 from streamtune.errors import BrokerUnavailable
 from streamtune.models.control import ControlReader
 from streamtune.processes import name_thread
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.metrics import PipelineMetrics
-from streamtune.streams.admin import client_config
 from streamtune.streams.augmenting import AugmentationProcess
 from streamtune.streams.fetch_pacing import pace_fetches
 from streamtune.streams.ingest import IngestLoop, deltas_topic

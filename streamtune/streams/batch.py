@@ -102,8 +102,11 @@ class BatchResult:
                               semantic_confidence=row.semantic_confidence,
                               syntax_ok=row.syntax_ok, dry_run_ok=row.dry_run_ok)
                 rows.append(("augmented", fields))
-            rows += [("augmentation_qc", {**vars(qc), "batch_id": self.batch_id})
+            rows += [("augmentation_qc", {**vars(qc), "batch_id": self.batch_id,
+                                          "command_type": "", "not_augmentable": 0})
                      for qc in self.augmentation.qc if qc.generated]
+            rows += [("augmentation_qc", {**skipped.qc_record(), "batch_id": self.batch_id})
+                     for skipped in self.augmentation.not_augmentable]
         return rows
 
 

@@ -17,23 +17,18 @@ metric             labels
 error_state        message
 =================  ============================================================
 
-For commands, ``normalized_input`` becomes :func:`normalize_text` of the
+For commands, ``normalized_input`` becomes
+:func:`~streamtune.schemas.text.normalize_text` of the
 (redacted) producer value, or of the redacted raw input when the producer sent
 none; empty ``parameters`` of a catalogued command type are filled with
 :func:`~streamtune.schemas.commands.extract_parameters` on the normalised text
 (string values that match a catalogue example take the example's spelling,
 ``alm-1001`` -> ``ALM-1001``). Redacted text that outgrows its field's bound
 is cut to it. Cleaning a cleaned event changes nothing.
-
-Examples
---------
->>> normalize_text("  Restart   PUMP-3 “Now”!! ")
-'restart pump-3 "Now"'
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -43,18 +38,11 @@ from pydantic import JsonValue
 from streamtune.schemas.bounds import MAX_OBJECT_STRING_CHARS
 from streamtune.schemas.commands import COMMANDS, extract_parameters
 from streamtune.schemas.events import CommandEvent, EventBase, with_fields
-from streamtune.streams.redaction import Redactor, unhide
+from streamtune.schemas.text import normalize_text
+from streamtune.streams.redaction import Redactor
 
 EventT = TypeVar("EventT", bound=EventBase)
 
-_TRAILING = " .!,;:"
-_WORDISH = r"\w\u0300-\u036f"  # combining marks count as word: "İ".lower() ends in one
-_QUOTED = re.compile(
-    "(\\[REDACTED:[a-z_]+\\]"
-    f"|(?<![{_WORDISH}])\"[^\"]*\""
-    f"|(?<![{_WORDISH}])'[^']*'(?![{_WORDISH}]))"
-)
-_CONTROLS_TO_SPACE = dict.fromkeys([*range(0x00, 0x20), *range(0x7F, 0xA0)], " ")
 _TEXT_CHARS = 2000
 _LONG_TEXT_CHARS = 4000
 _STEP_CHARS = 500
@@ -72,39 +60,6 @@ _FIELDS: dict[str, tuple[tuple[str, int], ...]] = {
     "metric": (("labels", _LABEL_CHARS),),
     "error_state": (("message", _LONG_TEXT_CHARS),),
 }
-
-
-def normalize_text(text: str) -> str:
-    """Canonical form of a command text.
-
-    Control characters (C0, DEL and C1) become spaces (``restart\\0pump`` ->
-    ``restart pump``); Unicode NFKC; zero-width and bidi characters removed;
-    curly quotes straightened; whitespace runs collapsed to one space and the
-    ends stripped; lower case except inside ``"quoted"`` or ``'quoted'`` segments
-    and ``[REDACTED:kind]`` markers; trailing ``. ! , ; :`` removed (a
-    trailing ``?`` stays: the catalogue has question phrasings). Idempotent.
-    """
-    out = _normalize_once(text)
-    if not out.isascii():
-        # Lower-casing non-ASCII text can leave text a second pass would change.
-        for _ in range(3):
-            again = _normalize_once(out)
-            if again == out:
-                break
-            out = again
-    return out
-
-
-def _normalize_once(text: str) -> str:
-    if not text.isprintable():  # a control character separates words: keep a space
-        text = text.translate(_CONTROLS_TO_SPACE)
-    text = " ".join(unhide(text).split())
-    if '"' in text or "'" in text or "[" in text:
-        parts = _QUOTED.split(text)
-        text = "".join(part if i % 2 else part.lower() for i, part in enumerate(parts))
-    else:
-        text = text.lower()
-    return text.rstrip(_TRAILING)
 
 
 def _fit(text: str, limit: int) -> str:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import orjson
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
-from streamtune.config import Settings
+from streamtune.config import Settings, client_config
 from streamtune.errors import BrokerUnavailable
 from streamtune.models.augmentation import AugmentationResult
 from streamtune.schemas.dead_letter import DeadLetter
@@ -49,7 +49,6 @@ from streamtune.schemas.topics import SOURCES, clean_topic, dlq_topic, loop_topi
 from streamtune.sinks.batching import SinkUnavailable
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.metrics import PipelineMetrics
-from streamtune.streams.admin import client_config
 from streamtune.streams.augmenting import AUGMENTED_KINDS, AugmentationProcess
 from streamtune.streams.batch import BatchProcessor, BatchResult, RawRecord
 from streamtune.streams.live import LiveOutput, LiveStage

@@ -20,7 +20,7 @@ from streamtune.models.control import ControlReader
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.events import Event
 from streamtune.sinks.metrics import PipelineMetrics
-from streamtune.sinks.rows import json_text
+from streamtune.sinks.rows import alert_row, json_text
 from streamtune.streams.scoring import InlineScorer, Record
 from streamtune.streams.serving import ServingTable
 from streamtune.streams.signals import Watch
@@ -40,15 +40,6 @@ class LiveOutput:
             ("predictions", {**p, "outputs": json_text(p["outputs"])}) for p in self.predictions]
         rows += [("alerts", alert_row(a)) for a in self.alerts]
         return rows
-
-
-def alert_row(alert: Alert) -> dict[str, Any]:
-    """An alert as a row of the ``alerts`` table."""
-    row = alert.model_dump()
-    row["alert_id"] = str(alert.alert_id)
-    row["details"] = json_text(alert.details)
-    row.pop("schema_version")
-    return row
 
 
 class LiveStage:

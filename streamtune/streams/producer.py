@@ -170,7 +170,7 @@ class EventProducer:
     def from_settings(
         cls, settings: Settings, *, on_delivery: DeliveryCallback | None = None
     ) -> EventProducer:
-        from streamtune.streams.admin import client_config
+        from streamtune.config import client_config
 
         options = {k: v for k, v in client_config(settings).items()
                    if k not in ("bootstrap.servers", "logger")}

@@ -26,7 +26,7 @@ Text is first checked for cheap gate substrings (``=``, ``:``, ``pass``, ``beare
 and each rule runs only when its own trigger words are present, so ordinary
 command text costs a microsecond or two. Secrets hidden by look-alike or
 invisible characters (full-width letters, zero-width spaces) are found too:
-such text comes back in :func:`unhide` form, redacted.
+such text comes back in :func:`~streamtune.schemas.text.unhide` form, redacted.
 
 Examples
 --------
@@ -38,7 +38,6 @@ Examples
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from pydantic import JsonValue
 
 from streamtune.errors import ConfigError
 from streamtune.schemas.bounds import MAX_OBJECT_KEY_CHARS
+from streamtune.schemas.text import unhide
 
 PLACEHOLDER = "[REDACTED:{kind}]"
 """Replacement text; ``kind`` is one of :data:`KINDS`."""
@@ -76,26 +76,6 @@ def _may_hold_secret(text: str) -> bool:
             if word in text:
                 return True
     return False
-
-
-# Invisible characters (controls, zero-width, bidi marks, BOM, tags) and quote look-alikes.
-_INVISIBLE = [*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0xA0), 0xAD, 0x034F, 0x061C,
-              0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070),
-              0xFEFF, *range(0xFFF9, 0xFFFC), *range(0xE0000, 0xE0080)]
-_UNHIDE_TABLE: dict[int, str | None] = {cp: None for cp in _INVISIBLE}
-_UNHIDE_TABLE.update({ord(c): "'" for c in "\u2018\u2019\u201a\u201b\u2032\u2035"})
-_UNHIDE_TABLE.update({ord(c): '"' for c in "\u201c\u201d\u201e\u201f\u2033\u2036\xab\xbb"})
-_ASCII_INVISIBLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
-
-
-def unhide(text: str) -> str:
-    """Drop invisible characters, straighten curly quotes, then apply Unicode NFKC.
-
-    Plain ASCII text without control characters is returned as it is.
-    """
-    if text.isascii():
-        return _ASCII_INVISIBLE.sub("", text) if _ASCII_INVISIBLE.search(text) else text
-    return unicodedata.normalize("NFKC", text.translate(_UNHIDE_TABLE))
 
 
 _JSON_ESCAPE = re.compile(

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from streamtune.config import Settings
+from streamtune.config import Settings, client_config
 from streamtune.errors import InvalidEvent
 from streamtune.schemas.bounds import MAX_EVENT_BYTES
 from streamtune.schemas.dead_letter import MAX_KEPT_BYTES
@@ -28,7 +28,7 @@ from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import CommandEvent
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.simulator import Simulator, hostile_payloads
-from streamtune.streams.admin import client_config, connect, create_topics
+from streamtune.streams.admin import connect, create_topics
 from tests.integration.worker_harness import (
     Worker,
     caught_up,

@@ -11,9 +11,9 @@ from streamtune.config import Settings
 from streamtune.models.control import ControlReader, Serving, publish
 from streamtune.schemas.alerts import Alert
 from streamtune.sinks.outbox import StoreOutbox
+from streamtune.sinks.rows import alert_row
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.admin import create_topics
-from streamtune.streams.live import alert_row
 
 pytestmark = pytest.mark.integration
 

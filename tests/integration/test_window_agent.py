@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from confluent_kafka import Producer
 
-from streamtune.config import Settings
-from streamtune.streams.admin import client_config, create_topics
+from streamtune.config import Settings, client_config
+from streamtune.streams.admin import create_topics
 from streamtune.streams.app import DeltaLogReader
 from streamtune.streams.ingest import deltas_topic
 

@@ -19,6 +19,7 @@ from streamtune.models.augmentation import (
     DEFAULT_GRAMMAR,
     TECHNIQUE_ERRORS,
     TECHNIQUES,
+    TEXT_TECHNIQUES,
     AugmentedRow,
     Augmenter,
     augmented_id,
@@ -45,8 +46,9 @@ from streamtune.simulator import Simulator
 
 START = datetime(2026, 2, 1, 6, 0, tzinfo=UTC)
 ALL = AugmentationSettings().techniques
+CATALOGUE = [t for t in ALL if t in TECHNIQUES]
 FAMILY_KIND = {"command_variation": "command", "error_simulation": "error",
-               "context_augmentation": "command"}
+               "context_augmentation": "command", "text_variation": "command"}
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,10 @@ def _row(event: CommandEvent | ErrorEvent, technique: str) -> AugmentedRow:
     return AugmentedRow(event.event_id, uuid4(), family, technique, event)
 
 
+def _family(technique: str) -> str:
+    return "text_variation" if technique in TEXT_TECHNIQUES else TECHNIQUES[technique].family
+
+
 def _rows_by(rows: list[AugmentedRow]) -> dict[str, list[AugmentedRow]]:
     grouped: dict[str, list[AugmentedRow]] = {}
     for row in rows:
@@ -91,13 +97,13 @@ def test_every_technique_yields_valid_rows_with_lineage(
         stream: list[CommandEvent | ErrorEvent], full: list[AugmentedRow]) -> None:
     parents = {e.event_id: e for e in stream}
     grouped = _rows_by(full)
-    assert set(grouped) == set(ALL)
+    assert set(CATALOGUE) <= set(grouped) <= set(ALL)
     for technique, rows in grouped.items():
-        assert len(rows) >= 20, technique
+        assert len(rows) >= (20 if technique in TECHNIQUES else 1), technique
         for row in rows:
             parent = parents[row.parent_event_id]
             event = row.event
-            assert row.family == TECHNIQUES[technique].family
+            assert row.family == _family(technique)
             assert event.kind == FAMILY_KIND[row.family]
             assert type(event).model_validate(event.model_dump(mode="json")) == event
             assert event.event_id == row.augmented_id == augmented_id(parent.event_id, technique)
@@ -279,8 +285,8 @@ def test_same_input_twice_gives_identical_rows(stream: list[CommandEvent | Error
 
 
 def test_selection_depends_on_event_not_on_order(stream: list[CommandEvent | ErrorEvent]) -> None:
-    settings_ = AugmentationSettings(rate=0.3, seed=9, techniques=[
-        t for t in ALL if t != "parameter_substitution"])
+    settings_ = AugmentationSettings(rate=0.3, seed=9, techniques=[  # not those using examples
+        t for t in CATALOGUE if t != "parameter_substitution"])
     shuffled = list(stream)
     random.Random(1).shuffle(shuffled)
     forward = Augmenter(settings_).augment(stream)

@@ -23,7 +23,8 @@ from streamtune.schemas.events import (
     PerformanceEvent,
     TraceEvent,
 )
-from streamtune.streams.cleaning import clean_event, fill_parameters, normalize_text
+from streamtune.schemas.text import normalize_text
+from streamtune.streams.cleaning import clean_event, fill_parameters
 from streamtune.streams.redaction import Redactor
 
 REDACTOR = Redactor()

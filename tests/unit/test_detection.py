@@ -33,9 +33,9 @@ from streamtune.models.detection import (
 from streamtune.models.detection.detectors import feed as update_detector
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.events import CommandEvent, ErrorEvent
+from streamtune.schemas.text import normalize_text
 from streamtune.simulator import Simulator
 from streamtune.simulator.scenario import NewCommandTypeDrift, Scenario
-from streamtune.streams.cleaning import normalize_text
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 N, AT = 6000, 3000

@@ -40,8 +40,8 @@ from streamtune.models.evaluation.baseline import GRID
 from streamtune.models.registry import Registry
 from streamtune.models.scoring import Scorer
 from streamtune.schemas.events import CommandEvent
+from streamtune.schemas.text import normalize_text
 from streamtune.simulator import Simulator
-from streamtune.streams.cleaning import normalize_text
 from tests.conftest import make_settings
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -18,8 +18,8 @@ from streamtune.models.tasks import PredictorTask
 from streamtune.models.tasks.predictor import carry_parameters
 from streamtune.models.training.regime import Regime, step_plan
 from streamtune.models.training.trainer import train
+from streamtune.schemas.text import normalize_text
 from streamtune.simulator import Simulator
-from streamtune.streams.cleaning import normalize_text
 
 
 def test_feature_ids_are_the_same_in_another_process() -> None:

@@ -30,8 +30,8 @@ from streamtune.models.tagging.export import PARITY_TOLERANCE, export_tagger, ta
 from streamtune.models.tagging.training import TrainedTagger, train_tagger
 from streamtune.schemas.commands import COMMANDS, fill_template, sample_parameters
 from streamtune.schemas.events import CommandEvent
+from streamtune.schemas.text import normalize_text
 from streamtune.simulator import Simulator
-from streamtune.streams.cleaning import normalize_text
 
 SPECS = list(COMMANDS.values())
 

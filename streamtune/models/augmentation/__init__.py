@@ -1,13 +1,17 @@
 """Augmentation: clean command and error events -> gated synthetic training rows.
 
-Twelve techniques in three families derive synthetic events from a parent
-event (see :mod:`.variation`, :mod:`.simulation`, :mod:`.context`). Every row
+Twelve catalogue techniques in three families derive synthetic events from a
+parent event the command catalogue can read (see :mod:`.variation`,
+:mod:`.simulation`, :mod:`.context`); five text techniques (:mod:`.text`)
+augment command events of any other type, and a selected event that yields
+nothing is counted as not augmentable, with its reason. Every row
 is synthetic, names its family and technique, and keeps the parent's
 ``event_id`` (lineage); its own id is ``uuid5(parent id, technique, index)``.
 Which events are augmented, and how, depends only on ``(seed, event_id)``,
 so a Kafka replay gives identical rows.
 
-Rows pass four gates whose exact rules are in :mod:`.quality`: semantic
+Catalogue rows pass four gates whose exact rules are in :mod:`.quality`
+(text rows pass the same four with catalogue-free rules): semantic
 validity (expert-rule confidence >= ``semantic_min_confidence``), syntax
 (share of text chunks the grammar cannot explain <= ``syntax_error_tolerance``),
 a dry run against the catalogue (command rows must pass it, error rows must
@@ -29,6 +33,7 @@ True
 
 from streamtune.models.augmentation.augmenter import FAMILIES_FOR_KIND, TECHNIQUES, Augmenter
 from streamtune.models.augmentation.build import base_of
+from streamtune.models.augmentation.examples import ClassExamples, tokenize
 from streamtune.models.augmentation.grammar import DEFAULT_GRAMMAR, Grammar, grammar_for
 from streamtune.models.augmentation.lexicon import DEFAULT_SYNONYMS
 from streamtune.models.augmentation.quality import (
@@ -45,9 +50,11 @@ from streamtune.models.augmentation.rows import (
     AugmentationResult,
     AugmentedRow,
     TechniqueQC,
+    Unaugmentable,
     augmented_id,
 )
 from streamtune.models.augmentation.simulation import TECHNIQUE_ERRORS
+from streamtune.models.augmentation.text import TEXT_TECHNIQUES, text_base_of
 
 __all__ = [
     "DEFAULT_GRAMMAR",
@@ -55,11 +62,14 @@ __all__ = [
     "FAMILIES_FOR_KIND",
     "TECHNIQUES",
     "TECHNIQUE_ERRORS",
+    "TEXT_TECHNIQUES",
     "AugmentationResult",
     "AugmentedRow",
     "Augmenter",
+    "ClassExamples",
     "Grammar",
     "TechniqueQC",
+    "Unaugmentable",
     "augmented_id",
     "base_of",
     "command_of",
@@ -71,4 +81,6 @@ __all__ = [
     "semantic_confidence",
     "syntax_check",
     "syntax_error_share",
+    "text_base_of",
+    "tokenize",
 ]

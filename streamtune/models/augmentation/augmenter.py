@@ -12,10 +12,19 @@ from ``derive_rng(seed, event_id, technique)`` and its row id is
 ``uuid5(parent id, technique, 0)``, so a replayed event
 gives identical rows - given the same observed parameter values, which only
 ``parameter_substitution`` consults.
+
+A command event the catalogue cannot read (an unknown ``command_type``, or a
+phrasing its grammar does not know) goes to the text techniques
+(:mod:`.text`), ranked and tried the same way, and gated by the text rules of
+:mod:`.quality`; those also consult the examples of each command type seen
+so far (``class_paraphrase`` and the gates' cue words), so they too depend on
+what was observed. A selected event that yields no row is counted in
+``AugmentationResult.not_augmentable`` with its command type and the reason.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -26,20 +35,30 @@ from streamtune.config import AugmentationSettings
 from streamtune.errors import ConfigError
 from streamtune.models.augmentation import context, simulation, variation
 from streamtune.models.augmentation.build import base_of
+from streamtune.models.augmentation.examples import ClassExamples, tokenize
 from streamtune.models.augmentation.grammar import grammar_for
-from streamtune.models.augmentation.quality import gate_batch, score
+from streamtune.models.augmentation.quality import gate_batch, score, score_text
 from streamtune.models.augmentation.rows import (
     AugmentationResult,
     AugmentedRow,
+    Base,
     Family,
     Generator,
     Job,
     Lineage,
     Toolkit,
+    Unaugmentable,
     augmented_id,
     derive_rng,
     stable_unit,
     value_text,
+)
+from streamtune.models.augmentation.text import (
+    TEXT_TECHNIQUES,
+    TextBase,
+    TextJob,
+    parent_text,
+    text_base_of,
 )
 from streamtune.schemas.commands import COMMANDS, ParamValue, validate_parameters
 from streamtune.schemas.events import CommandEvent, ErrorEvent
@@ -67,13 +86,27 @@ TECHNIQUES: dict[str, Technique] = {
     "preference_alteration": Technique("context_augmentation", context.preference_alteration),
     "load_simulation": Technique("context_augmentation", context.load_simulation),
 }
-"""Every technique by name (the names ``AugmentationSettings.techniques`` may list)."""
+"""Every catalogue technique by name; with ``TEXT_TECHNIQUES`` (family
+``text_variation``), the names ``AugmentationSettings.techniques`` may list."""
 
 FAMILIES_FOR_KIND: dict[str, frozenset[str]] = {
-    "command": frozenset({"command_variation", "error_simulation", "context_augmentation"}),
+    "command": frozenset({"command_variation", "error_simulation", "context_augmentation",
+                          "text_variation"}),
     "error": frozenset({"error_simulation"}),
 }
 """Families that may augment each parent event kind."""
+
+
+def _command_type(event: CommandEvent | ErrorEvent) -> str:
+    if isinstance(event, CommandEvent):
+        return event.command_type
+    named = event.failed_command.get("command_type")
+    return named if isinstance(named, str) else "unknown"
+
+
+def _synthetic(event: CommandEvent | ErrorEvent) -> bool:
+    marks = event.context if isinstance(event, CommandEvent) else event.failed_command
+    return marks.get("synthetic") is True
 
 
 class Augmenter:
@@ -87,6 +120,8 @@ class Augmenter:
         Rows (one per technique) derived from each selected parent.
     max_observed
         Distinct values remembered per ``(command_type, parameter)``.
+    max_examples
+        Distinct texts remembered per command type for the text techniques.
 
     Raises
     ------
@@ -104,25 +139,34 @@ class Augmenter:
     """
 
     def __init__(self, settings: AugmentationSettings, *, techniques_per_event: int = 2,
-                 max_observed: int = 128) -> None:
-        unknown = [t for t in settings.techniques if t not in TECHNIQUES]
+                 max_observed: int = 128, max_examples: int = 64) -> None:
+        unknown = [t for t in settings.techniques if t not in TECHNIQUES | TEXT_TECHNIQUES]
         if unknown:
             raise ConfigError(f"unknown augmentation technique(s) {', '.join(unknown)} "
-                              f"(known: {', '.join(TECHNIQUES)})")
+                              f"(known: {', '.join([*TECHNIQUES, *TEXT_TECHNIQUES])})")
         if techniques_per_event < 1:
             raise ConfigError("techniques_per_event must be at least 1")
         self.settings = settings
         self.grammar = grammar_for(settings.synonyms)
         self.techniques = tuple(dict.fromkeys(settings.techniques))
+        self.text_techniques = tuple(t for t in self.techniques if t in TEXT_TECHNIQUES)
         self.techniques_per_event = techniques_per_event
         self.max_observed = max_observed
+        self.examples = ClassExamples(max_examples)
         self._observed: dict[tuple[str, str], dict[str, ParamValue]] = {}
 
     # -- observed values ------------------------------------------------------------------
 
     def observe(self, event: CommandEvent) -> None:
-        """Remember the parameter values of a valid command (others are ignored)."""
-        if not isinstance(event, CommandEvent) or event.command_type not in COMMANDS:
+        """Remember the text of a command (not a synthetic one) and the parameter values
+        of a valid one."""
+        if not isinstance(event, CommandEvent) or event.context.get("synthetic") is True:
+            return
+        text = parent_text(event)
+        if self.examples.wants(event.command_type, text):
+            self.examples.add(event.command_type, text,
+                              tokenize(text, event.command_type, event.parameters))
+        if event.command_type not in COMMANDS:
             return
         command_type, params = event.command_type, event.parameters
         new = []
@@ -164,6 +208,7 @@ class Augmenter:
         by_technique: dict[str, list[AugmentedRow]] = {t: [] for t in self.techniques}
         candidates = 0
         selected: list[UUID] = []
+        skipped: Counter[tuple[str, str]] = Counter()
         for event in events:
             families = FAMILIES_FOR_KIND.get(getattr(event, "kind", ""))
             if families is None:
@@ -173,8 +218,11 @@ class Augmenter:
             if stable_unit(key) >= self.settings.rate:  # same rule as selects()
                 continue
             selected.append(event.event_id)
-            for row in self._rows(event, key, families, tools):
-                by_technique[row.technique].append(score(row, self.settings, self.grammar))
+            rows, reason = self._rows(event, key, families, tools)
+            for row in rows:
+                by_technique[row.technique].append(row)
+            if reason is not None:
+                skipped[_command_type(event), reason] += 1
         qc, accepted, rejected = [], [], []
         for technique, rows in by_technique.items():
             report, ok, dropped = gate_batch(technique, rows, self.settings)
@@ -183,15 +231,55 @@ class Augmenter:
             rejected += dropped
         order = {event_id: i for i, event_id in enumerate(selected)}
         accepted.sort(key=lambda r: order[r.parent_event_id])
-        return AugmentationResult(accepted, qc, rejected, candidates, selected)
+        unaugmentable = [Unaugmentable(t, reason, n) for (t, reason), n in sorted(skipped.items())]
+        return AugmentationResult(accepted, qc, rejected, candidates, selected, unaugmentable)
 
     def _rows(self, event: CommandEvent | ErrorEvent, key: str, families: frozenset[str],
-              tools: Toolkit) -> list[AugmentedRow]:
+              tools: Toolkit) -> tuple[list[AugmentedRow], str | None]:
+        """The event's scored rows, and why it has none (``None``: it has, or is synthetic)."""
         base = base_of(event, self.grammar)
-        if base is None:
-            return []
+        if base is not None:
+            rows = [score(r, self.settings, self.grammar)
+                    for r in self._catalogue_rows(event, base, key, families, tools)]
+            return rows, None if rows else "no technique applies"
+        if _synthetic(event):
+            return [], None
+        if not isinstance(event, CommandEvent):
+            return [], "error event whose command the catalogue cannot read"
+        if not self.text_techniques:
+            return [], "not in the catalogue's grammar, text techniques off"
+        text = text_base_of(event)
+        if isinstance(text, str):
+            return [], text
+        rows = self._text_rows(text, key)
+        return rows, None if rows else "no text technique applies"
+
+    def _text_rows(self, base: TextBase, key: str) -> list[AugmentedRow]:
+        parent = base.parent
+        rows: list[AugmentedRow] = []
+        for name in sorted(self.text_techniques, key=lambda t: stable_unit(f"{key}:{t}")):
+            lineage = Lineage(augmented_id(parent.event_id, name), parent.event_id,
+                              "text_variation", name)
+            job = TextJob(base, derive_rng(self.settings.seed, parent.event_id, name),
+                          self.examples, lineage)
+            try:
+                synthetic = TEXT_TECHNIQUES[name](job)
+            except ValidationError:  # e.g. the parent's context leaves no room for more keys
+                synthetic = None
+            if synthetic is None:
+                continue
+            row = AugmentedRow(lineage.augmented_id, parent.event_id, "text_variation", name,
+                               synthetic)
+            rows.append(score_text(row, base, self.examples, self.settings))
+            if len(rows) >= self.techniques_per_event:
+                break
+        return rows
+
+    def _catalogue_rows(self, event: CommandEvent | ErrorEvent, base: Base, key: str,
+                        families: frozenset[str], tools: Toolkit) -> list[AugmentedRow]:
         seed = self.settings.seed
-        ranked = sorted((t for t in self.techniques if TECHNIQUES[t].family in families),
+        ranked = sorted((t for t in self.techniques
+                         if t in TECHNIQUES and TECHNIQUES[t].family in families),
                         key=lambda t: stable_unit(f"{key}:{t}"))
         rows: list[AugmentedRow] = []
         for name in ranked:

@@ -57,23 +57,47 @@ Gate 4 - batch: per technique and per :meth:`Augmenter.augment` call, if
 is rejected (``batch_rejected=True``; none of its rows is accepted).
 A rejected row is reported with the first gate it failed: ``"semantic"``,
 ``"syntax"``, ``"dry_run"``, or ``"batch"`` when it passed 1-3.
+
+Text variation rows (:mod:`.text`; command types the catalogue cannot read)
+pass the same four gates, with rules that need no catalogue. They compare the
+row's words with its parent's (both read by :func:`.examples.tokenize`) and
+with the remembered examples of its type (:class:`.examples.ClassExamples`):
+
+* gate 1: ``confidence = min(1, kept / parent cues)`` (1.0 when the parent
+  has no cue of its type), where ``kept`` counts the row's cues of its type
+  plus the parent's cues of four letters or more still recognisable in it
+  (one edit away, joined to a neighbour, or split); 0.0 when the row adds a
+  word that is a cue of another type. A row that lost a word singling out its
+  type, or gained one of another type, may no longer mean what its label says;
+* gate 2: the words the row adds (a word-level diff against the parent) are
+  explained when the parent or an example of its type has them; one changed
+  stretch whose letters are within one edit of the parent's (a typo, two
+  words joined, one split) is explained as the row's single slip; a word
+  repeating its predecessor is unexplained unless the parent repeats it too;
+* gate 3: the row keeps the parent's command type and parameters, its
+  protected words (:func:`.examples.fixed`) are the parent's, and its
+  parameter boundaries point at the parent's values.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from difflib import SequenceMatcher
 
 from streamtune.config import AugmentationSettings
 from streamtune.models.augmentation.context import CONTEXT_EVIDENCE
+from streamtune.models.augmentation.examples import ClassExamples, Token, fixed
 from streamtune.models.augmentation.grammar import DEFAULT_GRAMMAR, Grammar, atoms
 from streamtune.models.augmentation.rows import AugmentedRow, TechniqueQC, value_text
 from streamtune.models.augmentation.simulation import TECHNIQUE_ERRORS, evidence_holds
+from streamtune.models.augmentation.text import TextBase, row_tokens
 from streamtune.schemas.commands import COMMANDS, ERROR_TYPES, validate_parameters
 from streamtune.schemas.events import CommandEvent, ErrorEvent
+from streamtune.streams.annotation import locate_parameters
 
 FAMILY_KIND = {"command_variation": "command", "error_simulation": "error",
-               "context_augmentation": "command"}
+               "context_augmentation": "command", "text_variation": "command"}
 """Event kind each family produces."""
 
 GATES = ("semantic", "syntax", "dry_run", "batch")
@@ -205,6 +229,96 @@ def score(row: AugmentedRow, settings: AugmentationSettings,
         row, semantic_confidence=semantic_confidence(row, grammar),
         syntax_ok=syntax_check(row, settings.syntax_error_tolerance, grammar),
         dry_run_ok=dry_run(row))
+
+
+def text_semantic_confidence(words: Sequence[Token], base: TextBase,
+                             examples: ClassExamples) -> float:
+    """Gate 1 of a text row whose words are ``words``: cues kept, none of another type."""
+    command_type = base.command_type
+    new = {t.key for t in words}
+    old = {t.key for t in base.tokens}
+    if any(examples.foreign_cue(command_type, w) for w in new - old):
+        return 0.0
+    cues = examples.cues(command_type, old)
+    if not cues:
+        return 1.0
+    kept = examples.cues(command_type, new) | {c for c in cues - new if _slipped(c, new - old)}
+    return round(min(1.0, len(kept) / len(cues)), 6)
+
+
+def _slipped(word: str, words: set[str]) -> bool:
+    """Whether ``word`` is still recognisable among ``words``: one edit away, or joined
+    to a neighbour or split in two (pieces of three letters or more)."""
+    return len(word) >= 4 and any(
+        _one_edit(word, w) or word in w or (len(w) >= 3 and w in word) for w in words)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with at most one letter changed, left out, added or swapped."""
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        return len(diff) <= 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long = sorted((a, b), key=len)
+    return len(long) - len(short) == 1 and any(
+        long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+def text_syntax_error_share(words: Sequence[Token], base: TextBase,
+                            examples: ClassExamples) -> float:
+    """Gate 2's measure for a text row: share of its words left unexplained."""
+    new, old = [t.key for t in words], [t.key for t in base.tokens]
+    if not new:
+        return 1.0
+    seen = set(old)
+
+    def explained(word: str) -> bool:
+        return word in seen or examples.known(base.command_type, word)
+
+    bad, slipped = 0, False
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        added = new[j1:j2]
+        if op in ("equal", "delete") or all(map(explained, added)):
+            continue
+        if op == "replace" and not slipped and _one_edit("".join(old[i1:i2]), "".join(added)):
+            slipped = True
+            continue
+        bad += sum(not explained(w) for w in added)
+    repeats = set(zip(old, old[1:], strict=False))
+    bad += sum(a == b and (a, b) not in repeats for a, b in zip(new, new[1:], strict=False))
+    return bad / len(new)
+
+
+def text_dry_run_violations(row: AugmentedRow, words: Sequence[Token], base: TextBase
+                            ) -> list[str]:
+    """Gate 3's findings for a text row: labels that no longer line up with its text."""
+    event, parent = row.event, base.parent
+    if not isinstance(event, CommandEvent):
+        return ["text variation must give a command event"]
+    problems = []
+    if (event.command_type, event.parameters) != (parent.command_type, parent.parameters):
+        problems.append("command type or parameters changed")
+    if fixed(words) != fixed(base.tokens):
+        problems.append(f"protected words changed: {fixed(base.tokens)} -> {fixed(words)}")
+    want = {(s.name, s.value.lower()) for s in locate_parameters(base.text, parent.parameters)}
+    got = {(s.name, s.value.lower()) for s in event.parameter_boundaries or ()}
+    if want != got:
+        problems.append("parameter boundaries do not point at the parent's values")
+    return problems
+
+
+def score_text(row: AugmentedRow, base: TextBase, examples: ClassExamples,
+               settings: AugmentationSettings) -> AugmentedRow:
+    """A text row with the verdicts of gates 1-3 filled in (text rules, module docstring)."""
+    event = row.event
+    words = row_tokens(event) if isinstance(event, CommandEvent) else ()
+    confidence = text_semantic_confidence(words, base, examples) if isinstance(
+        event, CommandEvent) and row.family == "text_variation" else 0.0
+    return dataclasses.replace(
+        row, semantic_confidence=confidence,
+        syntax_ok=text_syntax_error_share(words, base, examples)
+        <= settings.syntax_error_tolerance,
+        dry_run_ok=not text_dry_run_violations(row, words, base))
 
 
 def failed_gate(row: AugmentedRow, settings: AugmentationSettings) -> str | None:

@@ -27,7 +27,8 @@ from streamtune.schemas.commands import (
 )
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 
-Family = Literal["command_variation", "error_simulation", "context_augmentation"]
+Family = Literal["command_variation", "error_simulation", "context_augmentation",
+                 "text_variation"]
 SyntheticEvent = CommandEvent | ErrorEvent
 
 LINEAGE_NAMESPACE = UUID("5b0f2c1e-7a43-4c55-9d1e-2f6a8e0b9c31")
@@ -108,12 +109,30 @@ class TechniqueQC:
 
 
 @dataclass(frozen=True)
+class Unaugmentable:
+    """Selected events of one command type that no technique could augment, and why."""
+
+    command_type: str
+    reason: str
+    events: int
+
+    def qc_record(self) -> dict[str, Any]:
+        """The ``augmentation_qc`` row: technique ``"not augmentable: <reason>"``, no rows."""
+        return {"technique": f"not augmentable: {self.reason}",
+                "command_type": self.command_type, "not_augmentable": self.events,
+                "generated": 0, "semantic_passed": 0, "syntax_passed": 0,
+                "dry_run_passed": 0, "accepted": 0, "batch_rejected": False}
+
+
+@dataclass(frozen=True)
 class AugmentationResult:
     """Accepted rows, per-technique QC and rejected rows with the gate that dropped them.
 
     ``candidates`` counts the command and error events offered; ``selected``
     lists the event ids the rate picked (in input order), whether or not a
-    clean command could be read from them.
+    clean command could be read from them; ``not_augmentable`` counts the
+    selected events no technique gave a row, by command type and reason
+    (synthetic events aside: they are never augmented again).
     """
 
     rows: list[AugmentedRow]
@@ -121,6 +140,7 @@ class AugmentationResult:
     rejected: list[tuple[AugmentedRow, str]]
     candidates: int = 0
     selected: list[UUID] = field(default_factory=list)
+    not_augmentable: list[Unaugmentable] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

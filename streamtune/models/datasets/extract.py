@@ -119,7 +119,9 @@ def qc_pass_rates(store: ClickHouseStore) -> dict[str, Any]:
     """Augmentation quality-gate pass rates per technique, from ``augmentation_qc``.
 
     The QC table has no event times, so the rates cover every batch recorded;
-    an empty dict when the table is absent or empty.
+    an empty dict when the table is absent or empty. Events no technique could
+    augment appear under ``"not augmentable: <reason>"``: their count and the
+    count per command type.
     """
     present = store.query_rows(
         "SELECT count() FROM system.tables "
@@ -142,4 +144,12 @@ def qc_pass_rates(store: ClickHouseStore) -> dict[str, Any]:
                 "accepted_rate": round(accepted / generated, 4),
                 "batches_rejected": int(rejected),
             }
+    if "not_augmentable" in store.columns("augmentation_qc"):
+        for technique, command_type, events in store.query_rows(
+                "SELECT technique, command_type, sum(not_augmentable) "  # noqa: S608
+                f"FROM {store.table('augmentation_qc')} FINAL WHERE not_augmentable > 0 "
+                "GROUP BY technique, command_type ORDER BY technique, command_type"):
+            entry = rates.setdefault(technique, {"events": 0, "command_types": {}})
+            entry["events"] += int(events)
+            entry["command_types"][command_type] = int(events)
     return rates

@@ -4,7 +4,7 @@ Rows sharing a template always land in the same split, so a model is never
 tested on a text it was trained on.
 
 - A command's template is its ``normalized_input`` (the cleaning step's
-  canonical text; :func:`~streamtune.streams.cleaning.normalize_text` of
+  canonical text; :func:`~streamtune.schemas.text.normalize_text` of
   ``raw_input`` when a row has none): identical normalized commands never
   straddle splits.
 - Error messages are grouped by the live new-pattern detector's
@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from streamtune.models.detection.templates import WILDCARD, TemplateMiner, mask
-from streamtune.streams.cleaning import normalize_text
+from streamtune.schemas.text import normalize_text
 
 __all__ = ["WILDCARD", "command_template", "error_template", "error_templates"]
 

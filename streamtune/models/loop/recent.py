@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 from confluent_kafka import Consumer, TopicPartition
 
-from streamtune.config import Settings
+from streamtune.config import Settings, client_config
 from streamtune.models.augmentation import Augmenter
 from streamtune.models.datasets.columns import JSON_COLUMNS, SOURCE_SCHEMAS, DatasetName
 from streamtune.models.datasets.extract import NOT_IN_AUGMENTED
@@ -29,7 +29,6 @@ from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
 from streamtune.schemas.topics import clean_topic
 from streamtune.sinks.rows import json_text
-from streamtune.streams.admin import client_config
 
 KIND_OF: dict[DatasetName, str] = {"commands": "command", "errors": "error"}
 

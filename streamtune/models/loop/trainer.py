@@ -29,7 +29,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from streamtune.config import Settings
+from streamtune.config import Settings, client_config
 from streamtune.models.control import Serving, publish
 from streamtune.models.loop.retrain import DATASET_OF, Retrained, retrain
 from streamtune.models.loop.triggers import Triggers
@@ -41,14 +41,13 @@ from streamtune.models.monitoring import (
     hourly_evaluation,
 )
 from streamtune.models.registry import Registry
-from streamtune.models.registry.disk import write_json_atomic
 from streamtune.models.rollout import Decision, RolloutController, RolloutError
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.predictions import PredictionRecord
 from streamtune.schemas.topics import loop_topic
+from streamtune.sinks.disk import write_json_atomic
 from streamtune.sinks.outbox import StoreOutbox
-from streamtune.streams.admin import client_config
-from streamtune.streams.live import alert_row
+from streamtune.sinks.rows import alert_row
 
 log = logging.getLogger(__name__)
 

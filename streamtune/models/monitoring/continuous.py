@@ -27,9 +27,9 @@ from typing import Any, Literal
 
 from streamtune.config import LoopSettings, Settings
 from streamtune.models.monitoring.live import HOUR, LiveAccuracy, aware, hour_start
-from streamtune.models.registry.disk import write_json_atomic
 from streamtune.models.rollout.stats import normal_sf, two_proportion_z
 from streamtune.schemas.alerts import Alert
+from streamtune.sinks.disk import write_json_atomic
 
 Status = Literal["passed", "failed", "insufficient"]
 BASELINE = timedelta(hours=24)

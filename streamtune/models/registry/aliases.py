@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from streamtune.models.registry.disk import write_json_atomic
+from streamtune.sinks.disk import write_json_atomic
 
 Alias = Literal["champion", "challenger"]
 ALIASES: tuple[Alias, ...] = ("champion", "challenger")

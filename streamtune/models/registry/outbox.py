@@ -2,22 +2,15 @@
 
 Every change appends one line ``{"record_id", "time", "event", "name",
 "version", "previous", "reason"}`` (``registered`` lines also carry the
-version's metadata under ``model``). Appends are serialised by a lock file;
-readers take only complete lines, so a line being written is read next time.
+version's metadata under ``model``), written and read with
+:mod:`streamtune.sinks.journal`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-
-from streamtune.models.registry.disk import locked
-
-log = logging.getLogger(__name__)
 
 OUTBOX_FILE = "outbox.jsonl"
 
@@ -28,35 +21,3 @@ def new_record(event: str, name: str, version: str, *, previous: str | None = No
     return {"record_id": uuid.uuid4().hex, "time": datetime.now(UTC).isoformat(),
             "event": event, "name": name, "version": version, "previous": previous,
             "reason": reason}
-
-
-def append(path: Path, record: dict[str, Any]) -> None:
-    """Append ``record`` as one line of the outbox at ``path``."""
-    line = json.dumps(record, sort_keys=True) + "\n"
-    with locked(path.with_name(f".{path.name}.lock")), path.open("a", encoding="utf-8") as fh:
-        fh.write(line)
-
-
-def read_from(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """Complete records after byte ``offset``, and the offset just past the last one.
-
-    A complete line that is not a JSON object is logged and skipped.
-    """
-    if not path.exists():
-        return [], offset
-    with path.open("rb") as fh:
-        fh.seek(offset)
-        data = fh.read()
-    end = data.rfind(b"\n") + 1
-    records = []
-    position = offset
-    for raw in data[:end].splitlines(keepends=True):
-        try:
-            record = json.loads(raw)
-            if not isinstance(record, dict):
-                raise ValueError("not an object")
-            records.append(record)
-        except ValueError as exc:
-            log.warning("skipping bad outbox line at byte %d of %s: %s", position, path, exc)
-        position += len(raw)
-    return records, offset + end

@@ -34,13 +34,14 @@ from streamtune.errors import ModelNotFound, RegistryError
 from streamtune.models.registry import outbox
 from streamtune.models.registry.aliases import ALIASES, Alias, AliasState
 from streamtune.models.registry.card import render_card
-from streamtune.models.registry.disk import locked, sha256_of, write_atomic, write_json_atomic
 from streamtune.models.registry.version import (
     CARD_FILE,
     META_FILE,
     ONNX_FILE,
     ModelVersion,
 )
+from streamtune.sinks import journal
+from streamtune.sinks.disk import locked, sha256_of, write_atomic, write_json_atomic
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _VERSION = re.compile(r"^v([1-9][0-9]*)$")
@@ -128,7 +129,7 @@ class Registry:
                 reserved.rmdir()
             raise
         record = outbox.new_record("registered", name, model.version)
-        outbox.append(self.outbox_path, {**record, "model": {**model.meta(),
+        journal.append(self.outbox_path, {**record, "model": {**model.meta(),
                                                               "path": str(model.path)}})
         return model
 
@@ -231,7 +232,7 @@ class Registry:
             yield state
             state.save(model_dir)
             for entry in state.history[seen:]:
-                outbox.append(self.outbox_path, {**entry, "name": name})
+                journal.append(self.outbox_path, {**entry, "name": name})
 
     @staticmethod
     def _record(state: AliasState, event: str, name: str, version: str,

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from streamtune.config import Settings
-from streamtune.models.registry import outbox
-from streamtune.models.registry.disk import locked, write_json_atomic
 from streamtune.models.registry.registry import Registry
+from streamtune.sinks import journal
+from streamtune.sinks.disk import locked, write_json_atomic
 from streamtune.sinks.store import ClickHouseStore, redacted_url
 
 STATE_FILE = "outbox.imported.json"
@@ -50,7 +50,7 @@ def import_outbox(store: ClickHouseStore, settings: Settings) -> int:
     with locked(registry.root / f".{STATE_FILE}.lock"):
         offsets: dict[str, int] = (json.loads(state_path.read_text(encoding="utf-8"))
                                    if state_path.exists() else {})
-        records, end = outbox.read_from(registry.outbox_path, offsets.get(key, 0))
+        records, end = journal.read_from(registry.outbox_path, offsets.get(key, 0))
         ids = [r["record_id"] for r in records]
         known = {row[0] for row in store.query_rows(
             f"SELECT record_id FROM {store.table('model_events')} "  # noqa: S608

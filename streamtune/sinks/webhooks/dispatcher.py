@@ -34,7 +34,7 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from streamtune.config import Settings, WebhookEndpoint
+from streamtune.config import Settings, WebhookEndpoint, client_config
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.topics import dlq_topic, loop_topic
@@ -43,7 +43,6 @@ from streamtune.sinks.webhooks.metrics import WebhookMetrics
 from streamtune.sinks.webhooks.payloads import render, wants
 from streamtune.sinks.webhooks.queue import Delivery, DeliveryQueue, NewDelivery
 from streamtune.sinks.webhooks.sending import dlq_record, request_headers
-from streamtune.streams.admin import client_config
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 16

@@ -1,4 +1,4 @@
-"""File primitives of the registry: atomic JSON writes, a lock file, hashing."""
+"""File primitives: atomic (JSON) writes, a lock file, hashing (registry and outboxes use them)."""
 
 from __future__ import annotations
 
