@@ -27,4 +27,7 @@ def test_error_category_model_on_loghub_bgl(tmp_path: Path) -> None:
     majority = categories.most_common(1)[0][1] / len(test_rows)
     assert len(test_rows) >= 100
     assert result.metrics["error_category.accuracy"] > majority
-    assert result.metrics["error_type.macro_f1"] > 0.0
+    # error_type is Loghub's template id and the split groups rows by mined template:
+    # no test template may be one the model trained on (so its error_type F1 is ~0)
+    trained_on = {r["error_type"] for r in snapshot.rows("train")}
+    assert not trained_on & {r["error_type"] for r in test_rows}
