@@ -6,7 +6,10 @@ Corpora from ``../shared/data/corpora`` (see its README):
   each description in one split only (70/15/15 per page, seeded);
 - CLINC150: the published train/val/test with the out-of-scope queries as a 151st
   class ``oos`` (as the paper's "oos-train" setting): macro-F1, in-scope accuracy and
-  out-of-scope recall.
+  out-of-scope recall;
+- simulator: the simulator's commands split by phrasing (unseen phrasings): per command
+  type with three or more phrasings, its last phrasing is test only, the one before
+  validation only, the rest train; texts no phrasing matches (typos) are left out.
 
 Each model is trained on the same training rows; C and the teacher's mixture are
 chosen on the validation split. Rows: the baseline; the teacher (frozen MiniLM +
@@ -16,7 +19,7 @@ defaults (distilled from that teacher), without the teacher, and with the defaul
 it had before (``--before``). The teacher row's time is its fitting (encoding
 included); the distilled row's is the student's training alone.
 
-Run: ``.venv/bin/python benchmarks/learning.py [--corpus tldr|clinc] [--before]``
+Run: ``.venv/bin/python benchmarks/learning.py [--corpus tldr|clinc|simulator] [--before]``
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +45,15 @@ from streamtune.models.evaluation import fit_texts
 from streamtune.models.tasks import TASKS
 from streamtune.models.training.teacher import Teacher, fit_teacher
 from streamtune.models.training.trainer import train
+from streamtune.schemas.commands import COMMANDS, match_phrasing
+from streamtune.schemas.events import CommandEvent
+from streamtune.schemas.text import normalize_text
+from streamtune.simulator import Simulator
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "data" / "corpora"
 BEFORE = {"learning_rate": 3e-3, "dense_lr_factor": 1.0, "batch_size": 32, "start_batch": 4,
-          "final_lr_factor": 0.1, "max_tokens": 96, "skip": False, "pooling": "mean"}
+          "final_lr_factor": 0.1, "max_tokens": 96, "skip": False, "pooling": "mean",
+          "total_epochs": 10, "dim": 64, "hidden": 128}
 """The intent classifier's defaults before the wide path (December 2026)."""
 Pairs = list[tuple[str, str]]
 
@@ -79,6 +88,23 @@ def clinc(root: Path) -> tuple[Pairs, Pairs, Pairs]:
         return [(text, label) for key in keys for text, label in data[key]]
 
     return pairs("train", "oos_train"), pairs("val", "oos_val"), pairs("test", "oos_test")
+
+
+def simulator(_root: Path, *, events: int = 20_000, seed: int = 3) -> tuple[Pairs, Pairs, Pairs]:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    splits: tuple[Pairs, Pairs, Pairs] = ([], [], [])
+    for event in Simulator(seed, start=start).events(events):
+        if not isinstance(event, CommandEvent) or event.command_type is None:
+            continue
+        text = normalize_text(event.raw_input)
+        found = match_phrasing(event.command_type, text)
+        if found is None:
+            continue
+        from_last = len(COMMANDS[event.command_type].phrasings) - 1 - found[0]
+        few = len(COMMANDS[event.command_type].phrasings) < 3
+        split = 0 if few or from_last > 1 else 2 - from_last  # last: test, next: validation
+        splits[split].append((text, event.command_type))
+    return splits
 
 
 def baseline(train_rows: Pairs, validation: Pairs, test: Pairs) -> list[str]:
@@ -139,7 +165,7 @@ def scores(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", choices=("tldr", "clinc"), action="append")
+    parser.add_argument("--corpus", choices=("tldr", "clinc", "simulator"), action="append")
     parser.add_argument("--before", action="store_true", help="also the defaults before")
     parser.add_argument("--data", type=Path, default=CORPORA)
     args = parser.parse_args()
@@ -151,8 +177,10 @@ def main() -> None:
         "intent_classifier, no teacher": intent_classifier({"teacher": False})}
     if args.before:
         models["intent_classifier (before)"] = intent_classifier({**BEFORE, "teacher": False})
-    for name in args.corpus or ("tldr", "clinc"):
-        splits = {"tldr": tldr, "clinc": clinc}[name](args.data)
+    for name in args.corpus or ("tldr", "clinc", "simulator"):
+        corpora: dict[str, Callable[[Path], tuple[Pairs, Pairs, Pairs]]] = {
+            "tldr": tldr, "clinc": clinc, "simulator": simulator}
+        splits = corpora[name](args.data)
         table = Table(title=f"{name}: {', '.join(str(len(s)) for s in splits)} "
                             f"train/val/test, {len({y for _, y in splits[0]})} classes")
         for column in ("model", "macro-F1", "accuracy", "in scope", "oos recall", "train s"):

@@ -15,11 +15,12 @@ Per Loghub 2k system (``../shared/data/loghub``, lines in order):
   lines after the warm-up);
 - lines/s of the miner alone (its key cache included), one pass, best of 3.
 
-Then CLINC150: a TF-IDF + logistic-regression intent classifier trained on ``train``
-(a stand-in for the intent model: the detector only needs probabilities and an
-embedding), :class:`~streamtune.models.detection.scope.OutOfScope` fitted on ``train``,
-calibrated on ``val`` (5 % false alarms) with its weight chosen on ``oos_val``; recall
-on ``oos_test`` and false alarms on ``test``, next to the classifier's confidence alone.
+Then CLINC150, trained on the in-scope classes only: two classifiers, TF-IDF + logistic
+regression (its TF-IDF vector as the embedding) and the intent classifier's teacher
+(:mod:`~streamtune.models.training.teacher`; MiniLM embeddings), each with
+:class:`~streamtune.models.detection.scope.OutOfScope` fitted on ``train``, calibrated
+on ``val`` (5 % false alarms) with its weight chosen on ``oos_val``; recall on
+``oos_test`` and false alarms on ``test``, next to the classifier's confidence alone.
 
 Run: ``.venv/bin/python benchmarks/patterns.py [--no-clinc]``
 """
@@ -33,6 +34,7 @@ import json
 import statistics
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,8 @@ from streamtune.models.datasets.loghub import load_loghub
 from streamtune.models.detection.patterns import PatternMiner, template_miner
 from streamtune.models.detection.scope import OutOfScope
 from streamtune.models.detection.templates import MinerParams, TemplateMiner
+from streamtune.models.encoder import SentenceEncoder
+from streamtune.models.training.teacher import fit_teacher
 
 ROOT = Path("../shared/data/loghub")
 CLINC = Path("../shared/data/corpora/clinc150/data_full.json")
@@ -137,41 +141,58 @@ def speed(lines: list[str]) -> float:
 
 
 def clinc() -> None:
+    """Out-of-scope flags over two in-scope classifiers: TF-IDF + LR, and the teacher."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     data = json.loads(CLINC.read_text(encoding="utf-8"))
-    train, val, test, oos = (data[k] for k in ("train", "val", "test", "oos_test"))
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-    x_train = vectorizer.fit_transform([t for t, _ in train])
-    y_train = [label for _, label in train]
-    model = LogisticRegression(C=20.0, max_iter=300).fit(x_train, y_train)
-
-    def parts(rows: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-        x = vectorizer.transform([t for t, _ in rows])
-        return model.predict_proba(x), x.toarray()
-
-    detector = OutOfScope.fit(x_train.toarray(), y_train, *parts(val),
-                              outliers=parts(data["oos_val"]), false_alarm=0.05)
-    p_test, e_test = parts(test)
-    p_oos, e_oos = parts(oos)
-    accuracy = float(np.mean(model.classes_[p_test.argmax(axis=1)] == [y for _, y in test]))
-    flagged_in = detector.flag(p_test, e_test)
-    conf_only = np.quantile(1 - parts(val)[0].max(axis=1), 0.95)
-    print("\nCLINC150 out-of-scope (TF-IDF + logistic regression, threshold for 5 % "
+    pairs = {k: [(t, y) for t, y in data[k]] for k in ("train", "val", "test", "oos_test",
+                                                       "oos_val")}
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    x_train = vectorizer.fit_transform([t for t, _ in pairs["train"]])
+    lexical = LogisticRegression(C=20.0, max_iter=300).fit(x_train,
+                                                           [y for _, y in pairs["train"]])
+    teacher = fit_teacher(pairs["train"], pairs["val"], SentenceEncoder(threads=2))
+    if teacher is None:
+        raise SystemExit("CLINC150 has more than one class")
+    print("\nCLINC150 out-of-scope (trained on in-scope classes only; threshold for 5 % "
           "false alarms on val)")
-    print("| detector | oos_test recall | false alarms on test | in-scope accuracy kept |")
-    print("| --- | ---: | ---: | ---: |")
-    kept = np.mean((model.classes_[p_test.argmax(axis=1)] == [y for _, y in test])
-                   & ~flagged_in)
-    print(f"| confidence + distance (weight {detector.weight:.1f}) | "
-          f"{detector.flag(p_oos, e_oos).mean():.3f} | "
-          f"{flagged_in.mean():.3f} | {kept:.3f} (of {accuracy:.3f}) |")
-    conf_in = (1 - p_test.max(axis=1)) > conf_only
-    kept_c = np.mean((model.classes_[p_test.argmax(axis=1)] == [y for _, y in test])
-                     & ~conf_in)
-    print(f"| confidence only | {np.mean((1 - p_oos.max(axis=1)) > conf_only):.3f} | "
-          f"{conf_in.mean():.3f} | {kept_c:.3f} (of {accuracy:.3f}) |")
+    print("| classifier | detector | oos_test recall | false alarms on test | "
+          "in-scope accuracy kept |")
+    print("| --- | --- | ---: | ---: | ---: |")
+
+    def tfidf(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        x = vectorizer.transform(texts)
+        return lexical.predict_proba(x), x.toarray()
+
+    def taught(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        return teacher.probabilities(texts), teacher.encoder.embed(texts)
+
+    for name, parts in (("TF-IDF + LR", tfidf), ("teacher: MiniLM + TF-IDF", taught)):
+        scope_rows(name, parts, pairs, [str(c) for c in lexical.classes_])
+
+
+def scope_rows(name: str, parts: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
+               pairs: dict[str, list[tuple[str, str]]], classes: list[str]) -> None:
+    """One row per detector: OutOfScope (confidence + distance) and confidence alone."""
+    def texts(key: str) -> list[str]:
+        return [t for t, _ in pairs[key]]
+
+    train_p, train_e = parts(texts("train"))
+    val_p, val_e = parts(texts("val"))
+    detector = OutOfScope.fit(train_e, [y for _, y in pairs["train"]], val_p, val_e,
+                              outliers=parts(texts("oos_val")), false_alarm=0.05)
+    p_test, e_test = parts(texts("test"))
+    p_oos, e_oos = parts(texts("oos_test"))
+    right = np.array(classes)[p_test.argmax(axis=1)] == [y for _, y in pairs["test"]]
+    unsure = np.quantile(1 - val_p.max(axis=1), 0.95)
+    flags = {f"confidence + distance (weight {detector.weight:.1f})":
+             (detector.flag(p_test, e_test), detector.flag(p_oos, e_oos)),
+             "confidence only": ((1 - p_test.max(axis=1)) > unsure,
+                                 (1 - p_oos.max(axis=1)) > unsure)}
+    for label, (inside, outside) in flags.items():
+        print(f"| {name} | {label} | {outside.mean():.3f} | {inside.mean():.3f} | "
+              f"{np.mean(right & ~inside):.3f} (of {right.mean():.3f}) |")
 
 
 def main() -> None:
