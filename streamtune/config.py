@@ -180,6 +180,21 @@ class ModelTraining(BaseModel):
     distill_temperature: float = Field(2.0, gt=0, le=20)
 
 
+MODEL_TRAINING: dict[str, dict[str, Any]] = {
+    "intent_classifier": {
+        "learning_rate": 0.05, "dense_lr_factor": 0.1, "batch_size": 64, "start_batch": 16,
+        "final_lr_factor": 0.01, "total_epochs": 20, "label_smoothing": 0.1,
+        "max_tokens": 128, "skip": True, "pooling": "sqrt", "teacher": True, "dim": 128,
+        "hidden": 256},
+    "command_predictor": {"learning_rate": 3e-3, "batch_size": 16, "epochs_per_stage": 5,
+                          "warmup_ratio": 0.1},
+    "error_recovery": {"learning_rate": 3e-3, "batch_size": 32, "epochs_per_stage": 5},
+    "parameter_extractor": {"learning_rate": 3e-3, "batch_size": 32, "epochs_per_stage": 8,
+                            "dim": 48, "hidden": 96, "max_tokens": 64},
+}
+"""Each model's measured defaults; a setting given for a model overrides only that field."""
+
+
 class TrainingSettings(BaseModel):
     """Per-model hyperparameters and the trainer's shared knobs."""
 
@@ -187,17 +202,20 @@ class TrainingSettings(BaseModel):
 
     seed: int = 0
     threads: int = Field(1, ge=1, le=64, description="torch intra-op threads")
-    intent_classifier: ModelTraining = ModelTraining(
-        learning_rate=0.05, dense_lr_factor=0.1, batch_size=64, start_batch=16,
-        final_lr_factor=0.01, total_epochs=10, label_smoothing=0.1, max_tokens=128, skip=True,
-        pooling="sqrt", teacher=True)
-    command_predictor: ModelTraining = ModelTraining(
-        learning_rate=3e-3, batch_size=16, epochs_per_stage=5, warmup_ratio=0.1)
-    error_recovery: ModelTraining = ModelTraining(
-        learning_rate=3e-3, batch_size=32, epochs_per_stage=5)
-    parameter_extractor: ModelTraining = ModelTraining(
-        learning_rate=3e-3, batch_size=32, epochs_per_stage=8, dim=48, hidden=96,
-        max_tokens=64)
+    intent_classifier: ModelTraining = ModelTraining(**MODEL_TRAINING["intent_classifier"])
+    command_predictor: ModelTraining = ModelTraining(**MODEL_TRAINING["command_predictor"])
+    error_recovery: ModelTraining = ModelTraining(**MODEL_TRAINING["error_recovery"])
+    parameter_extractor: ModelTraining = ModelTraining(**MODEL_TRAINING["parameter_extractor"])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_model_defaults(cls, data: Any) -> Any:
+        """``{"intent_classifier": {"total_epochs": 4}}`` keeps the model's other defaults."""
+        if not isinstance(data, dict):
+            return data
+        return {key: {**MODEL_TRAINING[key], **value}
+                if key in MODEL_TRAINING and isinstance(value, dict) else value
+                for key, value in data.items()}
 
     def for_model(self, name: str) -> ModelTraining:
         """The hyperparameters of model ``name``."""

@@ -21,7 +21,7 @@ from streamtune.simulator import Scenario, Simulator
 from streamtune.streams.batch import BatchProcessor, RawRecord
 
 QUICK_TRAINING: dict[str, Any] = {
-    "intent_classifier": {"total_epochs": 3},
+    "intent_classifier": {"total_epochs": 3, "teacher": False},
     "command_predictor": {"epochs_per_stage": 1},
     "error_recovery": {"epochs_per_stage": 1},
 }

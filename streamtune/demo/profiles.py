@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 LOOP_ENV = {
     "STREAMTUNE_SCORING__MODELS": '["intent_classifier"]',
     "STREAMTUNE_TRAINING__INTENT_CLASSIFIER__TOTAL_EPOCHS": "4",
+    # the teacher's encoding (~100 texts/s on 2 cores) would not fit the loop's grace
+    "STREAMTUNE_TRAINING__INTENT_CLASSIFIER__TEACHER": "false",
     "STREAMTUNE_LOOP__DEBOUNCE_S": "5",
     "STREAMTUNE_LOOP__MIN_TRAIN_EVENTS": "1000",
     "STREAMTUNE_LOOP__CANARY_MIN_EVENTS": "200",

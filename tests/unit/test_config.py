@@ -25,6 +25,19 @@ def test_environment_with_nested_groups(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert settings.webhooks.endpoints[0].format == "json"
 
 
+def test_one_model_setting_keeps_that_models_other_defaults(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    shipped, recovery = Settings().training.intent_classifier, Settings().training.error_recovery
+    monkeypatch.setenv("STREAMTUNE_TRAINING__INTENT_CLASSIFIER__TOTAL_EPOCHS", "4")
+    monkeypatch.setenv("STREAMTUNE_TRAINING__ERROR_RECOVERY__EPOCHS_PER_STAGE", "1")
+    training = Settings().training
+    assert training.intent_classifier.total_epochs == 4
+    assert training.intent_classifier.model_copy(update={"total_epochs": shipped.total_epochs}
+                                                 ) == shipped
+    assert training.error_recovery == recovery.model_copy(update={"epochs_per_stage": 1})
+
+
 def test_webhook_endpoints_with_filters(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("STREAMTUNE_WEBHOOKS__ENDPOINTS", '[{"url": "http://h/slack", '
