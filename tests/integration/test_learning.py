@@ -96,7 +96,10 @@ def test_session_and_error_models_beat_the_majority_class(lab: Lab, name: str,
     examples = scorer.task.examples(split_rows(result.snapshot, scorer.task, "test"), None)
     truth = [str(e.labels[head]) for e in examples if e.labels.get(head)]
     assert len(truth) >= 50
-    assert result.metrics[f"{head}.accuracy"] > _majority_share(truth) + 0.1
+    majority = _majority_share(truth)
+    # 10 points above the majority guess, or half its errors when it leaves fewer than 20
+    # points to gain (the error split may leave one class dominant)
+    assert result.metrics[f"{head}.accuracy"] > majority + min(0.1, (1 - majority) / 2)
     assert {"baseline.macro_f1", "baseline.accuracy"} <= set(result.metrics)
 
 
