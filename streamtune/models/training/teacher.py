@@ -67,13 +67,23 @@ class Teacher:
 
     def _log_mixture(self, texts: Sequence[str],
                      on_batch: Callable[[int], None] | None) -> np.ndarray:
+        return _mix(self.lexical_weight, *self._expert_logs(texts, on_batch))
+
+    def _expert_logs(self, texts: Sequence[str], on_batch: Callable[[int], None] | None,
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Log-probabilities of the semantic and the lexical expert (None: no lexical one)."""
         embedded = self.encoder.embed(texts, on_batch=on_batch)
         semantic: np.ndarray = np.log(self.semantic.predict_proba(embedded) + _FLOOR)
-        if self.lexical is None or self.lexical_weight == 0.0:
-            return semantic
-        lexical = np.log(self.lexical.probabilities(texts) + _FLOOR)
-        mixed: np.ndarray = self.lexical_weight * lexical + (1.0 - self.lexical_weight) * semantic
-        return mixed
+        if self.lexical is None:
+            return semantic, None
+        return semantic, np.log(self.lexical.probabilities(texts) + _FLOOR)
+
+
+def _mix(lexical_weight: float, semantic: np.ndarray, lexical: np.ndarray | None) -> np.ndarray:
+    if lexical is None or lexical_weight == 0.0:
+        return semantic
+    mixed: np.ndarray = lexical_weight * lexical + (1.0 - lexical_weight) * semantic
+    return mixed
 
 
 def fit_teacher(train: Pairs, validation: Pairs, encoder: SentenceEncoder, *,
@@ -132,8 +142,8 @@ def _best_weight(teacher: Teacher, texts: Sequence[str], targets: Sequence[str])
         return 0.5
     from sklearn.metrics import f1_score
 
-    scores = []
-    for weight in WEIGHTS:
-        teacher.lexical_weight = weight
-        scores.append(float(f1_score(list(targets), teacher.predict(texts), average="macro")))
+    logs = teacher._expert_logs(texts, None)  # each expert scores the texts once
+    labels = np.array(teacher.labels)
+    scores = [float(f1_score(list(targets), labels[_mix(weight, *logs).argmax(axis=1)],
+                             average="macro")) for weight in WEIGHTS]
     return WEIGHTS[int(np.argmax(scores))]
