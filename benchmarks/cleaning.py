@@ -16,9 +16,9 @@ from typing import Any
 
 from streamtune.schemas.events import CommandEvent
 from streamtune.simulator import Simulator
-from streamtune.streams.annotation import annotate
-from streamtune.streams.cleaning import clean_event
-from streamtune.streams.redaction import Redactor
+from streamtune.transforms.annotation import annotate
+from streamtune.transforms.cleaning import clean_event
+from streamtune.transforms.redaction import Redactor
 
 
 def _best_us(run: Callable[[Any], object], items: Sequence[Any], rounds: int) -> float:

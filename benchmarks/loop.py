@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streamtune.models.control import Serving  # noqa: E402
 from streamtune.models.registry import Registry  # noqa: E402
+from streamtune.prometheus import PipelineMetrics  # noqa: E402
 from streamtune.schemas.topics import SOURCES  # noqa: E402
-from streamtune.sinks.metrics import PipelineMetrics  # noqa: E402
-from streamtune.streams.batch import BatchProcessor, RawRecord  # noqa: E402
-from streamtune.streams.live import LiveStage  # noqa: E402
+from streamtune.streams.live.stage import LiveStage  # noqa: E402
+from streamtune.streams.worker.batch import BatchProcessor, RawRecord  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 from tests.loop_models import QUICK_TRAINING, clean, simulated, train_champions  # noqa: E402
 

@@ -41,11 +41,11 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 
 from streamtune.config import Settings
+from streamtune.prometheus import scrape, scrape_series
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.simulator import Simulator
-from streamtune.sinks.metrics import scrape, scrape_series
-from streamtune.streams.admin import create_topics, group_caught_up
-from streamtune.streams.dev_broker import DevBroker, free_port
+from streamtune.streams.kafka.admin import create_topics, group_caught_up
+from streamtune.streams.kafka.dev_broker import DevBroker, free_port
 
 
 def _settings(root: Path, port: int, prefix: str) -> Settings:

@@ -26,8 +26,8 @@ from confluent_kafka import Producer
 
 from streamtune.schemas.topics import raw_topic
 from streamtune.simulator import Simulator
-from streamtune.streams.dev_broker import DevBroker, free_port
-from streamtune.streams.producer import EventProducer
+from streamtune.streams.kafka.dev_broker import DevBroker, free_port
+from streamtune.streams.kafka.producer import EventProducer
 
 
 def _timed(send_all: Callable[[], None], count: int) -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streamtune.config import Settings
-from streamtune.streams.dev_broker import free_port
+from streamtune.streams.kafka.dev_broker import free_port
 
 __all__ = ["free_port", "make_settings"]
 

@@ -18,7 +18,7 @@ from streamtune.models.training.run import train_model
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
 from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Scenario, Simulator
-from streamtune.streams.batch import BatchProcessor, RawRecord
+from streamtune.streams.worker.batch import BatchProcessor, RawRecord
 
 QUICK_TRAINING: dict[str, Any] = {
     "intent_classifier": {"total_epochs": 3, "teacher": False},

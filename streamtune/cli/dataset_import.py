@@ -24,7 +24,7 @@ def text_cleaner(settings: Settings) -> Cleaner:
     """Redact secrets, then normalise the redacted text, as the worker's cleaning step does."""
     from streamtune.models.datasets import Cleaned
     from streamtune.schemas.text import normalize_text
-    from streamtune.streams.redaction import Redactor
+    from streamtune.transforms.redaction import Redactor
 
     redactor = Redactor(settings.pipeline.redaction_patterns)
 

@@ -18,7 +18,7 @@ from streamtune.errors import InputFileError
 def trainer() -> None:
     """Run the trainer: retrain on alerts, canary, roll out or back, evaluate continuously."""
     from streamtune.models.loop.trainer import Trainer
-    from streamtune.streams.admin import create_topics
+    from streamtune.streams.kafka.admin import create_topics
 
     settings = load_settings()
     create_topics(settings)

@@ -32,7 +32,7 @@ def config_show() -> None:
 @schemas_app.command("export")
 def schemas_export(directory: Annotated[Path, typer.Argument(help="folder to write into")]) -> None:
     """Write JSON Schema files for every event kind and the dead letter."""
-    from streamtune.schemas.export import export_json_schemas
+    from streamtune.schemas.json_schema import export_json_schemas
 
     for path in export_json_schemas(directory):
         console.print(f"wrote {path}")
@@ -41,7 +41,7 @@ def schemas_export(directory: Annotated[Path, typer.Argument(help="folder to wri
 @topics_app.command("create")
 def topics_create() -> None:
     """Create every topic of the catalogue that is missing (safe to repeat)."""
-    from streamtune.streams.admin import create_topics
+    from streamtune.streams.kafka.admin import create_topics
 
     result = create_topics(load_settings())
     created = [n for n, s in result.items() if s == "created"]
@@ -51,7 +51,7 @@ def topics_create() -> None:
 @topics_app.command("list")
 def topics_list() -> None:
     """Show the catalogue's topics with partitions and message counts."""
-    from streamtune.streams.admin import describe_topics
+    from streamtune.streams.kafka.admin import describe_topics
 
     table = Table("topic", "key", "partitions", "messages", "retention")
     for state in describe_topics(load_settings()):
@@ -67,7 +67,7 @@ def topics_list() -> None:
 @broker_app.command("start")
 def broker_start() -> None:
     """Start the embedded dev broker in the background (no-op with a real Kafka)."""
-    from streamtune.streams.dev_broker import DevBroker
+    from streamtune.streams.kafka.dev_broker import DevBroker
 
     settings = load_settings()
     if not settings.kafka.embedded:
@@ -81,7 +81,7 @@ def broker_start() -> None:
 @broker_app.command("stop")
 def broker_stop() -> None:
     """Stop the embedded dev broker."""
-    from streamtune.streams.dev_broker import DevBroker
+    from streamtune.streams.kafka.dev_broker import DevBroker
 
     stopped = DevBroker.from_settings(load_settings()).stop()
     console.print("dev broker stopped" if stopped else "dev broker was not running")
@@ -90,7 +90,7 @@ def broker_stop() -> None:
 @broker_app.command("status")
 def broker_status() -> None:
     """Say whether the dev broker runs; exit 1 when it does not."""
-    from streamtune.streams.dev_broker import DevBroker
+    from streamtune.streams.kafka.dev_broker import DevBroker
 
     status = DevBroker.from_settings(load_settings()).status()
     if status.running:
@@ -158,7 +158,7 @@ def produce(
     unless Kafka acknowledged every event. With --file it also gives the lines accepted
     and rejected, and exits 1 when any line was rejected (the accepted ones are sent).
     """
-    from streamtune.streams.sending import send_file, send_synthetic
+    from streamtune.streams.kafka.sending import send_file, send_synthetic
 
     if (file is None) == (synthetic is None):
         raise InputFileError("give exactly one of --file PATH or --synthetic N")
@@ -180,7 +180,7 @@ def produce(
 @app.command("worker")
 def worker() -> None:
     """Run a pipeline worker (a member of the consumer group) until SIGTERM or Ctrl-C."""
-    from streamtune.streams.worker import run_worker
+    from streamtune.streams.worker.startup import run_worker
 
     settings = load_settings()
     raise typer.Exit(run_worker(settings, loglevel="info" if settings.log_level == "DEBUG"

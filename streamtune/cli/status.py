@@ -23,7 +23,7 @@ from rich.table import Table
 from streamtune.cli.app import app, console, load_settings
 from streamtune.config import Settings
 from streamtune.schemas.topics import SOURCES, loop_topic, raw_topic
-from streamtune.streams.admin import PartitionLag
+from streamtune.streams.kafka.admin import PartitionLag
 
 SHOWN_BEHIND = 20
 """Partitions with a lag the table lists (--json lists every partition)."""
@@ -56,7 +56,7 @@ def stages(settings: Settings) -> list[Stage]:
 
 def gather(settings: Settings) -> dict[str, Any]:
     """Everything ``streamtune status`` shows, as plain data; raises BrokerUnavailable."""
-    from streamtune.streams.admin import connect, group_lags
+    from streamtune.streams.kafka.admin import connect, group_lags
 
     connect(settings)
     groups = []
@@ -116,8 +116,8 @@ _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 def worker_figures(port: int) -> dict[str, Any] | None:
     """A local worker's figures from its metrics endpoint; None when none answers."""
-    from streamtune.sinks.metrics import scrape_series, totals
-    from streamtune.streams.progress import LAST_BATCH
+    from streamtune.prometheus import scrape_series, totals
+    from streamtune.streams.worker.progress import LAST_BATCH
 
     series = scrape_series(port) if port else {}
     if not series:

@@ -25,19 +25,19 @@ from rich.console import Console
 from rich.live import Live
 
 from streamtune.config import Settings
-from streamtune.demo.live import live_view
 from streamtune.demo.profiles import PROFILES, DemoProfile
 from streamtune.demo.summary import landed_summary, loop_summary
 from streamtune.demo.traffic import Traffic, produce
+from streamtune.demo.view import live_view
 from streamtune.errors import StreamtuneError
 from streamtune.models.registry import Registry
 from streamtune.processes import child_setup, ctrl_c_held
+from streamtune.prometheus import scrape_series, totals, windows_caught_up
 from streamtune.schemas.topics import SOURCES, raw_topic
-from streamtune.sinks.metrics import scrape_series, totals, windows_caught_up
 from streamtune.sinks.store import ClickHouseStore
-from streamtune.streams.admin import create_topics, end_offsets, group_caught_up
-from streamtune.streams.dev_broker import DevBroker, free_port
-from streamtune.streams.ingest import deltas_topic
+from streamtune.streams.kafka.admin import create_topics, end_offsets, group_caught_up
+from streamtune.streams.kafka.dev_broker import DevBroker, free_port
+from streamtune.streams.worker.ingest import deltas_topic
 
 __all__ = ["PROFILES", "DemoProfile", "run_demo"]
 

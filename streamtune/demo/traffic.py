@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from streamtune.config import Settings
 from streamtune.demo.profiles import DemoProfile
 from streamtune.schemas.topics import raw_topic
-from streamtune.streams.producer import EventProducer
+from streamtune.streams.kafka.producer import EventProducer
 
 HOSTILE_SHARE = 0.02
 PLANTED_SECRET = "demo-S3cret-pw"  # noqa: S105 - planted to show redaction

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.batching import BatchingSink
-from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.sinks.rows import RowWriter
 from streamtune.sinks.store import ClickHouseStore
 

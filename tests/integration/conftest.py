@@ -16,7 +16,7 @@ import pytest
 from streamtune.config import Settings
 from streamtune.sinks.migrations import migrate
 from streamtune.sinks.store import ClickHouseStore
-from streamtune.streams.dev_broker import DevBroker
+from streamtune.streams.kafka.dev_broker import DevBroker
 from tests.conftest import free_port, make_settings
 from tests.integration.demo_harness import DemoRun, kill_leftovers, run_demo
 

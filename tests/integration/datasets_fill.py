@@ -16,7 +16,7 @@ from streamtune.simulator import Scenario, Simulator
 from streamtune.sinks.migrations import migrate
 from streamtune.sinks.rows import RowWriter
 from streamtune.sinks.store import ClickHouseStore
-from streamtune.streams.batch import BatchProcessor, RawRecord
+from streamtune.streams.worker.batch import BatchProcessor, RawRecord
 
 
 def fill(store: ClickHouseStore, settings: Settings, *, seed: int, events: int,

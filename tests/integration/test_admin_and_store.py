@@ -13,7 +13,7 @@ from streamtune.schemas.topics import catalogue
 from streamtune.sinks import migrations
 from streamtune.sinks.rows import RowWriter, event_fields, table_for
 from streamtune.sinks.store import ClickHouseStore
-from streamtune.streams.admin import create_topics, describe_topics
+from streamtune.streams.kafka.admin import create_topics, describe_topics
 from tests.unit.test_schemas import payload
 
 

@@ -14,15 +14,15 @@ from typing import Any
 
 from streamtune.config import Settings
 from streamtune.errors import StoreUnavailable
+from streamtune.prometheus import PipelineMetrics
 from streamtune.schemas import EVENT_MODELS
 from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Simulator
 from streamtune.sinks.clickhouse import ClickHouseSink
-from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.sinks.store import ClickHouseStore
-from streamtune.streams.admin import create_topics
-from streamtune.streams.ingest import IngestLoop
-from streamtune.streams.producer import EventProducer
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.producer import EventProducer
+from streamtune.streams.worker.ingest import IngestLoop
 from tests.integration.worker_harness import caught_up, wait_for
 
 

@@ -18,8 +18,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from streamtune.config import Settings
 from streamtune.schemas.topics import SOURCES, raw_topic
-from streamtune.streams.admin import create_topics, end_offsets
-from streamtune.streams.dev_broker import DevBroker, _group_alive
+from streamtune.streams.kafka.admin import create_topics, end_offsets
+from streamtune.streams.kafka.dev_broker import DevBroker, _group_alive
 from tests.conftest import free_port, make_settings
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streamtune.errors import BrokerUnavailable
-from streamtune.streams.dev_broker import DevBroker, kafka_answers
+from streamtune.streams.kafka.dev_broker import DevBroker, kafka_answers
 from tests.conftest import free_port
 
 

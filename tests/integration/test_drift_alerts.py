@@ -18,8 +18,8 @@ from streamtune.simulator import Scenario
 from streamtune.simulator.scenario import ErrorRateDrift, ExecutionTimeDrift
 from streamtune.sinks.webhooks import verify
 from streamtune.sinks.webhooks.signing import SIGNATURE_HEADER
-from streamtune.streams.admin import create_topics, group_caught_up
-from streamtune.streams.producer import EventProducer
+from streamtune.streams.kafka.admin import create_topics, group_caught_up
+from streamtune.streams.kafka.producer import EventProducer
 from tests.integration.worker_harness import Worker, caught_up, wait_for, worker_settings
 from tests.loop_models import simulated
 from tests.webhook_receiver import Receiver

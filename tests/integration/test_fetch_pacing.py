@@ -8,8 +8,8 @@ from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 from aiokafka.consumer.fetcher import Fetcher  # type: ignore[import-untyped]
 
 from streamtune.config import Settings
-from streamtune.streams.admin import create_topics
-from streamtune.streams.fetch_pacing import pace_fetches
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.fetch_pacing import pace_fetches
 
 
 def test_an_idle_consumer_fetches_at_most_once_per_interval(settings: Settings) -> None:

@@ -15,8 +15,8 @@ from streamtune.config import Settings
 from streamtune.schemas import EVENT_MODELS
 from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Simulator
-from streamtune.streams.admin import create_topics
-from streamtune.streams.producer import EventProducer
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.producer import EventProducer
 from tests.integration.worker_harness import (
     Worker,
     caught_up,

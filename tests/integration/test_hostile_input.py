@@ -28,7 +28,7 @@ from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import CommandEvent
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.simulator import Simulator, hostile_payloads
-from streamtune.streams.admin import connect, create_topics
+from streamtune.streams.kafka.admin import connect, create_topics
 from tests.integration.worker_harness import (
     Worker,
     caught_up,

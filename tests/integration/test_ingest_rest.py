@@ -11,14 +11,14 @@ import time
 from collections.abc import Iterator
 
 from streamtune.config import Settings
+from streamtune.prometheus import PipelineMetrics
 from streamtune.schemas.events import Event
 from streamtune.simulator import Simulator
 from streamtune.sinks.clickhouse import ClickHouseSink
-from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.sinks.store import ClickHouseStore
-from streamtune.streams.admin import create_topics
-from streamtune.streams.ingest import SETTLE_S, IngestLoop
-from streamtune.streams.producer import EventProducer
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.producer import EventProducer
+from streamtune.streams.worker.ingest import SETTLE_S, IngestLoop
 from tests.integration.worker_harness import wait_for
 
 

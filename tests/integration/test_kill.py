@@ -3,7 +3,7 @@
 The window check used to fail in about half of the runs: faust's consumer drops
 window-deltas records it fetches while table recovery has the stream partitions
 paused, and its seek to the committed offsets does not bring them back (see
-``streamtune.streams.app.WindowAgent``). The agent now tracks its own position in
+``streamtune.streams.worker.app.WindowAgent``). The agent now tracks its own position in
 the table and reads skipped records back, so both checks are strict.
 """
 
@@ -18,8 +18,8 @@ from streamtune.config import Settings
 from streamtune.schemas import EVENT_MODELS
 from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Simulator
-from streamtune.streams.admin import create_topics
-from streamtune.streams.producer import EventProducer
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.producer import EventProducer
 from tests.integration.test_pipeline import WINDOW_QUERIES, check_windows
 from tests.integration.worker_harness import (
     Worker,

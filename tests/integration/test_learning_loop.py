@@ -25,8 +25,8 @@ from streamtune.models.registry import Registry
 from streamtune.schemas.events import CommandEvent
 from streamtune.simulator import Scenario
 from streamtune.simulator.scenario import NewCommandTypeDrift
-from streamtune.streams.admin import create_topics
-from streamtune.streams.producer import EventProducer
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.producer import EventProducer
 from tests.integration.worker_harness import (
     Worker,
     caught_up,

@@ -13,7 +13,7 @@ from streamtune.schemas.alerts import Alert
 from streamtune.sinks.outbox import StoreOutbox
 from streamtune.sinks.rows import alert_row
 from streamtune.sinks.store import ClickHouseStore
-from streamtune.streams.admin import create_topics
+from streamtune.streams.kafka.admin import create_topics
 
 pytestmark = pytest.mark.integration
 

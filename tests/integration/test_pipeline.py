@@ -18,8 +18,8 @@ from streamtune.models.augmentation import TECHNIQUES, TEXT_TECHNIQUES
 from streamtune.schemas import EVENT_MODELS, CommandEvent, ErrorEvent, Event
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.simulator import Simulator, hostile_payloads
-from streamtune.streams.admin import create_topics, describe_topics
-from streamtune.streams.producer import EventProducer
+from streamtune.streams.kafka.admin import create_topics, describe_topics
+from streamtune.streams.kafka.producer import EventProducer
 from tests.integration.worker_harness import (
     Worker,
     caught_up,

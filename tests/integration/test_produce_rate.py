@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 
 from streamtune.config import Settings
-from streamtune.streams.admin import create_topics, describe_topics
-from streamtune.streams.sending import send_synthetic
+from streamtune.streams.kafka.admin import create_topics, describe_topics
+from streamtune.streams.kafka.sending import send_synthetic
 
 pytestmark = pytest.mark.integration
 

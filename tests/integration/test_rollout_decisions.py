@@ -22,8 +22,8 @@ from streamtune.models.registry import Registry
 from streamtune.schemas.events import CommandEvent, Event
 from streamtune.simulator import Scenario
 from streamtune.simulator.scenario import NewCommandTypeDrift
-from streamtune.streams.admin import create_topics
-from streamtune.streams.worker import OUTBOX_IMPORT_S
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.worker.startup import OUTBOX_IMPORT_S
 from tests.integration.test_learning_loop import DETECTION, LOOP, TrainerThread, produce
 from tests.integration.worker_harness import (
     Worker,

@@ -13,8 +13,8 @@ from streamtune.config import Settings
 from streamtune.errors import DeliveryFailed
 from streamtune.schemas import EVENT_MODELS, decode_event
 from streamtune.schemas.topics import raw_topic
-from streamtune.streams.admin import create_topics
-from streamtune.streams.producer import DeliveryReport, EventProducer
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.producer import DeliveryReport, EventProducer
 from tests.unit.test_schemas import payload
 
 

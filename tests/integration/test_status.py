@@ -12,9 +12,9 @@ from typing import Any
 from streamtune.config import Settings
 from streamtune.models.control import Serving, publish
 from streamtune.simulator import Simulator
-from streamtune.streams.admin import create_topics
-from streamtune.streams.producer import EventProducer
-from streamtune.streams.progress import LAST_BATCH
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.producer import EventProducer
+from streamtune.streams.worker.progress import LAST_BATCH
 from tests.integration.worker_harness import Worker, caught_up, wait_for, worker_settings
 from tests.unit.test_cli import run_cli
 

@@ -17,8 +17,8 @@ from streamtune.schemas.alerts import Alert
 from streamtune.schemas.topics import dlq_topic, loop_topic
 from streamtune.sinks.webhooks import AlertDispatcher, WebhookMetrics, verify
 from streamtune.sinks.webhooks.queue import DeliveryQueue
-from streamtune.streams.admin import create_topics, group_caught_up
-from streamtune.streams.dev_broker import DevBroker
+from streamtune.streams.kafka.admin import create_topics, group_caught_up
+from streamtune.streams.kafka.dev_broker import DevBroker
 from tests.conftest import free_port, make_settings
 from tests.webhook_receiver import Receiver
 

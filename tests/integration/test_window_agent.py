@@ -6,9 +6,9 @@ from __future__ import annotations
 from confluent_kafka import Producer
 
 from streamtune.config import Settings, client_config
-from streamtune.streams.admin import create_topics
-from streamtune.streams.app import DeltaLogReader
-from streamtune.streams.ingest import deltas_topic
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.worker.app import DeltaLogReader
+from streamtune.streams.worker.ingest import deltas_topic
 
 
 def test_reader_returns_exactly_the_asked_offsets(settings: Settings) -> None:

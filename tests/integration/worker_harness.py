@@ -20,10 +20,10 @@ from typing import Any
 from pydantic import SecretStr
 
 from streamtune.config import Settings
+from streamtune.prometheus import scrape, windows_caught_up
 from streamtune.schemas.topics import SOURCES, raw_topic
-from streamtune.sinks.metrics import scrape, windows_caught_up
-from streamtune.streams.admin import end_offsets, group_caught_up
-from streamtune.streams.ingest import deltas_topic
+from streamtune.streams.kafka.admin import end_offsets, group_caught_up
+from streamtune.streams.worker.ingest import deltas_topic
 from tests.conftest import free_port, make_settings
 
 _READER = """

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from streamtune.sinks.metrics import PipelineMetrics
+from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.webhooks.metrics import WebhookMetrics
 
 ROOT = Path(__file__).resolve().parents[2]

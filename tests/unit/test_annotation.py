@@ -19,7 +19,7 @@ from streamtune.schemas.events import (
     FeedbackEvent,
     ParameterSpan,
 )
-from streamtune.streams.annotation import (
+from streamtune.transforms.annotation import (
     ACTION_COST,
     HIDDEN_CHARACTERS,
     annotate,
@@ -28,8 +28,8 @@ from streamtune.streams.annotation import (
     locate_parameters,
     tag_entities,
 )
-from streamtune.streams.cleaning import clean_event
-from streamtune.streams.redaction import Redactor
+from streamtune.transforms.cleaning import clean_event
+from streamtune.transforms.redaction import Redactor
 
 REDACTOR = Redactor()
 WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

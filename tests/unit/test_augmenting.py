@@ -11,7 +11,7 @@ import pytest
 from streamtune.config import AugmentationSettings
 from streamtune.models.augmentation import AugmentationResult, Augmenter
 from streamtune.schemas.events import CommandEvent, ErrorEvent
-from streamtune.streams.augmenting import AugmentationProcess
+from streamtune.streams.worker.augmenting import AugmentationProcess
 from tests.loop_models import simulated
 
 SETTINGS = AugmentationSettings(rate=0.3, seed=5)

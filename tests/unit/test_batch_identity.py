@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from streamtune.simulator import Simulator
-from streamtune.streams.batch import BatchProcessor, RawRecord
+from streamtune.streams.worker.batch import BatchProcessor, RawRecord
 from tests.conftest import make_settings
 
 

@@ -24,8 +24,8 @@ from streamtune.schemas.events import (
     TraceEvent,
 )
 from streamtune.schemas.text import normalize_text
-from streamtune.streams.cleaning import clean_event, fill_parameters
-from streamtune.streams.redaction import Redactor
+from streamtune.transforms.cleaning import clean_event, fill_parameters
+from streamtune.transforms.redaction import Redactor
 
 REDACTOR = Redactor()
 WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

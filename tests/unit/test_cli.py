@@ -16,7 +16,7 @@ import pytest
 from streamtune.cli.pipeline import folds_replays
 from streamtune.errors import InvalidEvent
 from streamtune.schemas import EVENT_MODELS, decode_event
-from streamtune.streams.sending import ALIASES, FileReport, alias_hints, decode_line
+from streamtune.streams.kafka.sending import ALIASES, FileReport, alias_hints, decode_line
 from tests.conftest import free_port
 from tests.unit.test_schemas import RECENT, payload
 

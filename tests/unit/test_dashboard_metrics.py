@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streamtune.sinks.metrics import PipelineMetrics
+from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.webhooks.metrics import WebhookMetrics
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards"

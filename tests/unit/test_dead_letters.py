@@ -14,8 +14,8 @@ from streamtune.config import Settings
 from streamtune.schemas.dead_letter import MAX_KEPT_BYTES, DeadLetter
 from streamtune.schemas.events import CommandEvent
 from streamtune.simulator import Simulator
-from streamtune.streams.batch import BatchProcessor, RawRecord
-from streamtune.streams.redaction import Redactor, reader_view
+from streamtune.streams.worker.batch import BatchProcessor, RawRecord
+from streamtune.transforms.redaction import Redactor, reader_view
 
 AWS = "AKIAQX7RTZ3LMNB4YW2P"
 

@@ -3,7 +3,7 @@ serving gauge (as ``LiveStage`` publishes it: roles champion and candidate)."""
 
 from __future__ import annotations
 
-from streamtune.demo.live import serving_view
+from streamtune.demo.view import serving_view
 
 GAUGE = 'streamtune_serving_percent{{model="intent_classifier",version="{v}",role="{r}"}}'
 

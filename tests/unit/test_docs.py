@@ -20,7 +20,7 @@ import typer.main
 from streamtune.cli import app
 from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import EVENT_MODELS
-from streamtune.schemas.export import export_json_schemas
+from streamtune.schemas.json_schema import export_json_schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted((ROOT / "docs").glob("*.md"))

@@ -1,4 +1,4 @@
-"""Event-time order across batches for the drift detectors (``streams/event_order.py``)."""
+"""Event-time order across batches for the drift detectors (``streams/live/event_order.py``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
-from streamtune.streams.event_order import EventTimeOrder
-from streamtune.streams.signals import Watch
+from streamtune.streams.live.event_order import EventTimeOrder
+from streamtune.streams.live.signals import Watch
 from tests.conftest import make_settings
 
 COMMANDS, ERRORS = ("raw.commands", 0), ("raw.errors", 0)

@@ -21,8 +21,8 @@ from streamtune.schemas.events import (
     FeedbackEvent,
 )
 from streamtune.schemas.predictions import PredictionRecord
-from streamtune.streams.scoring import InlineScorer
-from streamtune.streams.serving import ServingTable
+from streamtune.streams.live.scoring import InlineScorer
+from streamtune.streams.live.serving import ServingTable
 from tests.conftest import make_settings
 from tests.loop_models import QUICK_TRAINING, clean, simulated, train_champions
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streamtune.streams.sending import paced
+from streamtune.streams.kafka.sending import paced
 from tests.unit.test_cli import run_cli
 
 

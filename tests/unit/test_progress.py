@@ -3,8 +3,8 @@ idle, then silence."""
 
 from __future__ import annotations
 
-from streamtune.sinks.metrics import PipelineMetrics
-from streamtune.streams.progress import ProgressReporter
+from streamtune.prometheus import PipelineMetrics
+from streamtune.streams.worker.progress import ProgressReporter
 
 
 class Clock:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from streamtune.errors import ConfigError
 from streamtune.schemas.commands import COMMANDS, render, sample_parameters
 from streamtune.schemas.text import unhide
-from streamtune.streams.redaction import KINDS, Redactor, secret_key_kind
+from streamtune.transforms.redaction import KINDS, Redactor, secret_key_kind
 
 REDACTOR = Redactor()
 PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq9\nZmFrZWtleWRhdGE=\n"

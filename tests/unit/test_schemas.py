@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from streamtune.errors import InvalidEvent
 from streamtune.schemas import EVENT_MODELS, DeadLetter, decode_batch, decode_event
 from streamtune.schemas.bounds import MAX_EVENT_BYTES, MAX_OBJECT_DEPTH
-from streamtune.schemas.export import export_json_schemas
+from streamtune.schemas.json_schema import export_json_schemas
 
 RECENT = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
 """Recent enough to outlive the store's 30-day TTL."""

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from streamtune.streams.producer import RateLimitFilter
-from streamtune.streams.sending import SendSummary
+from streamtune.streams.kafka.producer import RateLimitFilter
+from streamtune.streams.kafka.sending import SendSummary
 
 
 def test_a_complete_send_is_one_line() -> None:
@@ -33,7 +33,7 @@ def test_an_incomplete_send_names_outages_resends_and_the_first_reasons() -> Non
 def test_a_flood_is_one_line_per_period_that_counts_what_it_held_back(
         monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
-    monkeypatch.setattr("streamtune.streams.producer.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("streamtune.streams.kafka.producer.time.monotonic", lambda: now[0])
     limiter = RateLimitFilter(every=30.0, prefix=20)
 
     def passes(message: str) -> str | None:

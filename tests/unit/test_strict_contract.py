@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from streamtune.errors import InvalidEvent
 from streamtune.schemas import EVENT_MODELS, decode_event
-from streamtune.schemas.export import export_json_schemas
+from streamtune.schemas.json_schema import export_json_schemas
 from tests.unit.test_schemas import VALID, payload
 
 UUID_TEXT = "6a1d6f4e-3b1c-4a57-9a4f-1d2e3f4a5b6c"

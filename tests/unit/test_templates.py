@@ -16,7 +16,7 @@ import pytest
 
 from streamtune.models.detection.scope import OutOfScope
 from streamtune.models.detection.templates import MinerParams, TemplateMiner, mask
-from streamtune.streams.redaction import Redactor
+from streamtune.transforms.redaction import Redactor
 
 ROOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "loghub"
 DRAIN = {"HDFS": 0.9975, "Hadoop": 0.9475, "Spark": 0.92, "Zookeeper": 0.9665,

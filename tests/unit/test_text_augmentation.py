@@ -34,8 +34,8 @@ from streamtune.schemas.commands import COMMANDS
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.schemas.text import normalize_text
 from streamtune.simulator import Simulator
-from streamtune.streams.annotation import annotate
-from streamtune.streams.batch import BatchResult
+from streamtune.streams.worker.batch import BatchResult
+from streamtune.transforms.annotation import annotate
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 TEXT_ONLY = AugmentationSettings(rate=1.0, seed=5, techniques=list(TEXT_TECHNIQUES))

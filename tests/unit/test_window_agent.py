@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamtune.sinks.metrics import PipelineMetrics
-from streamtune.streams.app import WINDOW_RETENTION_S, WindowAgent
-from streamtune.streams.windows import (
+from streamtune.prometheus import PipelineMetrics
+from streamtune.streams.worker.app import WINDOW_RETENTION_S, WindowAgent
+from streamtune.streams.worker.windows import (
     Aggregate,
     WindowDelta,
     WindowKey,

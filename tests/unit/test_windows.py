@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamtune.streams.dedup import RecentIds, Seen
-from streamtune.streams.windows import (
+from streamtune.streams.worker.windows import (
     DELTAS_RECORD_BYTES,
     Aggregate,
     WindowDelta,
@@ -24,6 +23,7 @@ from streamtune.streams.windows import (
     deltas_records,
     window_start_ms,
 )
+from streamtune.transforms.dedup import RecentIds, Seen
 
 KEY = WindowKey("commands", "open_valve", 0)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from streamtune.streams.annotation import locate_parameters, tag_entities
+from streamtune.transforms.annotation import locate_parameters, tag_entities
 
 _EDGE = ".,;:!?\"'()[]"
 _PLAIN = re.compile(r"[^\W\d_]+")

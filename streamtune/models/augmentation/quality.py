@@ -94,7 +94,7 @@ from streamtune.models.augmentation.simulation import TECHNIQUE_ERRORS, evidence
 from streamtune.models.augmentation.text import TextBase, row_tokens
 from streamtune.schemas.commands import COMMANDS, ERROR_TYPES, validate_parameters
 from streamtune.schemas.events import CommandEvent, ErrorEvent
-from streamtune.streams.annotation import locate_parameters
+from streamtune.transforms.annotation import locate_parameters
 
 FAMILY_KIND = {"command_variation": "command", "error_simulation": "error",
                "context_augmentation": "command", "text_variation": "command"}

@@ -31,7 +31,7 @@ from streamtune.models.augmentation.rows import Lineage
 from streamtune.schemas.bounds import MAX_OBJECT_STRING_CHARS
 from streamtune.schemas.events import CommandEvent
 from streamtune.schemas.text import normalize_text
-from streamtune.streams.annotation import annotate
+from streamtune.transforms.annotation import annotate
 
 _MIN_EDITABLE = 2
 _KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")

@@ -66,7 +66,7 @@ def render_card(manifest: dict[str, Any]) -> str:
         lines.append(lineage["annotation_guidelines"])
     else:
         lines += ["Annotations come from the stream's rule-based annotator "
-                  "(`streamtune/streams/annotation.py`); values a producer sent win. "
+                  "(`streamtune/transforms/annotation.py`); values a producer sent win. "
                   "Synthetic rows carry no annotations.", ""]
         lines += [f"- {g}" for g in _GUIDELINES[name]]
     lines += ["", "## Statistics", "", "| split | rows | templates | sessions | synthetic share |",

@@ -37,7 +37,7 @@ from typing import Any
 from streamtune.config import DetectionSettings
 from streamtune.models.detection.templates import MinerParams, TemplateMiner
 from streamtune.schemas.alerts import Alert
-from streamtune.streams.redaction import Redactor
+from streamtune.transforms.redaction import Redactor
 
 STREAMS = ("command", "error")
 MAX_EXAMPLES = 5

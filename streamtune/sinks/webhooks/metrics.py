@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from streamtune.sinks.metrics import LATENCY_BUCKETS
+from streamtune.prometheus import LATENCY_BUCKETS
 
 
 class WebhookMetrics:

@@ -22,17 +22,17 @@ from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
 from streamtune.schemas.topics import SOURCES
 from streamtune.sinks.rows import event_fields, table_for
-from streamtune.streams.annotation import annotate
-from streamtune.streams.cleaning import clean_event
-from streamtune.streams.dedup import RecentIds, Seen
-from streamtune.streams.redaction import Redactor
-from streamtune.streams.windows import (
+from streamtune.streams.worker.windows import (
     Aggregate,
     WindowDelta,
     WindowKey,
     bucket_of,
     window_start_ms,
 )
+from streamtune.transforms.annotation import annotate
+from streamtune.transforms.cleaning import clean_event
+from streamtune.transforms.dedup import RecentIds, Seen
+from streamtune.transforms.redaction import Redactor
 
 log = logging.getLogger(__name__)
 _SOURCE_OF_TOPIC_SUFFIX = {f"raw.{source}": source for source in SOURCES.values()}
@@ -147,7 +147,7 @@ class BatchProcessor:
         """Run one batch; never raises for bad input (it becomes dead letters).
 
         With ``augment=False`` the caller augments the batch's events itself
-        (the worker does, in a child process: ``streams/augmenting.py``).
+        (the worker does, in a child process: ``streams/worker/augmenting.py``).
         """
         now = time.monotonic() if now is None else now
         result = BatchResult()

@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from streamtune.sinks.metrics import totals
+from streamtune.prometheus import totals
 
 
 def _labels(sample: str) -> dict[str, str]:

@@ -33,7 +33,7 @@ from streamtune.schemas.events import (
     Event,
     FeedbackEvent,
 )
-from streamtune.streams.serving import Loaded, ServingTable, Slot
+from streamtune.streams.live.serving import Loaded, ServingTable, Slot
 
 Record = dict[str, Any]
 """A prediction record as plain data (the fields of PredictionRecord)."""

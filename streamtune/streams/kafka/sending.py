@@ -26,8 +26,8 @@ from streamtune.config import Settings
 from streamtune.errors import DeliveryFailed, InputFileError, InvalidEvent
 from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import EVENT_MODELS, SCHEMA_VERSION, Event, EventBase
-from streamtune.streams.admin import connect
-from streamtune.streams.producer import EventProducer
+from streamtune.streams.kafka.admin import connect
+from streamtune.streams.kafka.producer import EventProducer
 
 T = TypeVar("T")
 

@@ -2,7 +2,7 @@
 
 :func:`annotate` fills the annotation fields a producer left ``None``;
 values the producer sent always win. Other event kinds pass through. Run it
-after :func:`~streamtune.streams.cleaning.clean_event`: spans are offsets
+after :func:`~streamtune.transforms.cleaning.clean_event`: spans are offsets
 into ``normalized_input`` and ``text[start:end]`` is always the span's text.
 
 Commands

@@ -30,13 +30,13 @@ from streamtune.config import Settings, client_config
 from streamtune.errors import BrokerUnavailable
 from streamtune.models.control import ControlReader
 from streamtune.processes import name_thread
+from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.clickhouse import ClickHouseSink
-from streamtune.sinks.metrics import PipelineMetrics
-from streamtune.streams.augmenting import AugmentationProcess
-from streamtune.streams.fetch_pacing import pace_fetches
-from streamtune.streams.ingest import IngestLoop, deltas_topic
-from streamtune.streams.live import LiveStage
-from streamtune.streams.windows import (
+from streamtune.streams.kafka.fetch_pacing import pace_fetches
+from streamtune.streams.live.stage import LiveStage
+from streamtune.streams.worker.augmenting import AugmentationProcess
+from streamtune.streams.worker.ingest import IngestLoop, deltas_topic
+from streamtune.streams.worker.windows import (
     WindowDelta,
     WindowKey,
     WindowState,

@@ -9,7 +9,7 @@ records come again.
 
 Examples
 --------
->>> from streamtune.sinks.metrics import PipelineMetrics
+>>> from streamtune.prometheus import PipelineMetrics
 >>> metrics, lines = PipelineMetrics(), []
 >>> reporter = ProgressReporter(metrics, emit=lines.append, clock=iter([0.0, 5.0]).__next__)
 >>> reporter.sample()
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from prometheus_client.metrics import MetricWrapperBase
 
-from streamtune.sinks.metrics import PipelineMetrics
+from streamtune.prometheus import PipelineMetrics
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from streamtune.config import Settings
 from streamtune.models.detection import DetectionState, state_path
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event, MetricEvent
-from streamtune.streams.event_order import EventTimeOrder
-from streamtune.streams.scoring import Record
+from streamtune.streams.live.event_order import EventTimeOrder
+from streamtune.streams.live.scoring import Record
 
 RESOURCE_SIGNALS = {"cpu_usage": "cpu", "memory_used": "memory"}
 """Metric name -> signal watched for resource drift."""

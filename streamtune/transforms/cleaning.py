@@ -39,7 +39,7 @@ from streamtune.schemas.bounds import MAX_OBJECT_STRING_CHARS
 from streamtune.schemas.commands import COMMANDS, extract_parameters
 from streamtune.schemas.events import CommandEvent, EventBase, with_fields
 from streamtune.schemas.text import normalize_text
-from streamtune.streams.redaction import Redactor
+from streamtune.transforms.redaction import Redactor
 
 EventT = TypeVar("EventT", bound=EventBase)
 

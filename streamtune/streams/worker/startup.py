@@ -24,15 +24,15 @@ import faust
 from streamtune.config import Settings
 from streamtune.models.registry import import_outbox
 from streamtune.processes import tune_gc
+from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.clickhouse import ClickHouseSink
-from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.sinks.migrations import apply_retention, migrate
 from streamtune.sinks.outbox import StoreOutbox
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.sinks.webhooks import AlertDispatcher, WebhookMetrics
-from streamtune.streams.admin import create_topics
-from streamtune.streams.app import add_ingest, build_app
-from streamtune.streams.progress import SAMPLE_EVERY_S, ProgressReporter
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.worker.app import add_ingest, build_app
+from streamtune.streams.worker.progress import SAMPLE_EVERY_S, ProgressReporter
 
 log = logging.getLogger(__name__)
 

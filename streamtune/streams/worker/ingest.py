@@ -44,15 +44,15 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from streamtune.config import Settings, client_config
 from streamtune.errors import BrokerUnavailable
 from streamtune.models.augmentation import AugmentationResult
+from streamtune.prometheus import PipelineMetrics
 from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.topics import SOURCES, clean_topic, dlq_topic, loop_topic, raw_topic
 from streamtune.sinks.batching import SinkUnavailable
 from streamtune.sinks.clickhouse import ClickHouseSink
-from streamtune.sinks.metrics import PipelineMetrics
-from streamtune.streams.augmenting import AUGMENTED_KINDS, AugmentationProcess
-from streamtune.streams.batch import BatchProcessor, BatchResult, RawRecord
-from streamtune.streams.live import LiveOutput, LiveStage
-from streamtune.streams.windows import deltas_records
+from streamtune.streams.live.stage import LiveOutput, LiveStage
+from streamtune.streams.worker.augmenting import AUGMENTED_KINDS, AugmentationProcess
+from streamtune.streams.worker.batch import BatchProcessor, BatchResult, RawRecord
+from streamtune.streams.worker.windows import deltas_records
 
 log = logging.getLogger(__name__)
 TICK_INTERVAL_S = 1.0

@@ -17,13 +17,13 @@ from typing import Any
 
 from streamtune.config import Settings
 from streamtune.models.control import ControlReader
+from streamtune.prometheus import PipelineMetrics
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.events import Event
-from streamtune.sinks.metrics import PipelineMetrics
 from streamtune.sinks.rows import alert_row, json_text
-from streamtune.streams.scoring import InlineScorer, Record
-from streamtune.streams.serving import ServingTable
-from streamtune.streams.signals import Watch
+from streamtune.streams.live.scoring import InlineScorer, Record
+from streamtune.streams.live.serving import ServingTable
+from streamtune.streams.live.signals import Watch
 
 log = logging.getLogger(__name__)
 
