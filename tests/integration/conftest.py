@@ -21,6 +21,14 @@ from tests.conftest import free_port, make_settings
 from tests.integration.demo_harness import DemoRun, kill_leftovers, run_demo
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under ``tests/integration`` carries the ``integration`` marker."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevBroker]:
     dev = DevBroker(tmp_path_factory.mktemp("broker"), port=free_port())

@@ -82,9 +82,13 @@ def run_demo(data_dir: Path) -> DemoRun:
 
 def wait_for_output(log: Path, pattern: str, process: subprocess.Popen[bytes],
                     timeout: float = 120) -> None:
+    """Until ``pattern`` is in the file ``log`` (which may not exist yet)."""
+    def text() -> str:
+        return log.read_text(errors="replace") if log.exists() else ""
+
     deadline = time.monotonic() + timeout
-    while pattern not in log.read_text(errors="replace"):
-        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+    while pattern not in text():
+        assert process.poll() is None, text()[-3000:]
         assert time.monotonic() < deadline, f"no {pattern!r} in {timeout} s"
         time.sleep(0.2)
 

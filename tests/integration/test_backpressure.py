@@ -62,8 +62,9 @@ def test_store_outage_pauses_consumption_and_loses_nothing(
     thread = threading.Thread(target=loop.run, daemon=True)
     thread.start()
     try:
-        wait_for(lambda: outage.refused >= 5, timeout=60, what="writes refused")
-        time.sleep(1.0)
+        wait_for(lambda: outage.refused >= 5 and metrics.paused._value.get() == 1,  # noqa: SLF001
+                 timeout=60, what="writes refused, partitions paused")
+        time.sleep(1.0)  # a hold, not a wait: paused, the loop reads nothing more meanwhile
         assert metrics.paused._value.get() == 1  # noqa: SLF001 - reading our own gauge
         assert len(sink) <= 200 * 2  # one batch held (plus its augmented rows), no more
         assert store.count("commands") == 0

@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.integration
-
 DASHBOARDS = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards"
 DATASOURCES = {"clickhouse": "grafana-clickhouse-datasource", "prometheus": "prometheus"}
 INTERVAL_S = 3600

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,6 @@ from tests.integration.demo_harness import (
     start_demo,
     wait_for_output,
 )
-
-pytestmark = pytest.mark.integration
 
 SOURCES = ("commands", "errors", "feedback", "corrections", "traces", "metrics",
            "performance", "error_states")
@@ -63,8 +60,9 @@ def test_ctrl_c_stops_everything(tmp_path: Path, moment: str) -> None:
     demo = start_demo(data_dir, log)
     try:
         wait_for_output(log, moment, demo)
-        if moment == "trainer pid":
-            time.sleep(8)  # worker and trainer mid-start, traffic flowing
+        if moment == "trainer pid":  # mid-run: the worker lands traffic, the trainer waits
+            wait_for_output(data_dir / "demo-worker.log", " events in ", demo)
+            wait_for_output(data_dir / "demo-trainer.log", "waiting for alerts", demo)
         os.killpg(demo.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         try:
             returncode = demo.wait(90)
@@ -85,7 +83,8 @@ def test_a_killed_demo_takes_its_worker_and_trainer_along(tmp_path: Path) -> Non
     demo = start_demo(data_dir, log)
     try:
         wait_for_output(log, "trainer pid", demo)
-        time.sleep(3)
+        wait_for_output(data_dir / "demo-worker.log", " events in ", demo)  # both are up:
+        wait_for_output(data_dir / "demo-trainer.log", "waiting for alerts", demo)
         os.killpg(demo.pid, signal.SIGKILL)  # no cleanup can run in the demo itself
         demo.wait(10)
         left = eventually(lambda: [p for p in processes_of(data_dir) if "noida" not in p],

@@ -24,8 +24,6 @@ from tests.integration.worker_harness import Worker, caught_up, wait_for, worker
 from tests.loop_models import simulated
 from tests.webhook_receiver import Receiver
 
-pytestmark = pytest.mark.integration
-
 SECRET = "drift-hook-secret"  # noqa: S105 - a test key
 EVENTS, CHANGE_AT = 6000, 3000
 MAX_DELAY = 1500

@@ -37,8 +37,6 @@ from tests.integration.worker_harness import (
     worker_settings,
 )
 
-pytestmark = pytest.mark.integration
-
 BROKER_MAX_VALUE = 1_048_515
 """The largest value the dev broker accepts with a one-byte key (probed: one byte more is
 refused with MSG_SIZE_TOO_LARGE)."""

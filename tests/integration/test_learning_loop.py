@@ -36,8 +36,6 @@ from tests.integration.worker_harness import (
 )
 from tests.loop_models import QUICK_TRAINING, clean, simulated, train_champions
 
-pytestmark = pytest.mark.integration
-
 NEW_TYPE = "isolate_segment"
 LOOP = {"debounce_s": 0, "schedule_hours": 0, "min_train_events": 300,
         "recent_events": 6000, "canary_min_events": 120, "stage_min_events": 80,

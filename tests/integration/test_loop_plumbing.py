@@ -15,8 +15,6 @@ from streamtune.sinks.rows import alert_row
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.kafka.admin import create_topics
 
-pytestmark = pytest.mark.integration
-
 
 def test_outbox_rows_land_once_in_their_tables(settings: Settings,
                                                store: ClickHouseStore) -> None:

@@ -5,14 +5,11 @@ from __future__ import annotations
 import io
 import time
 
-import pytest
 from rich.console import Console
 
 from streamtune.config import Settings
 from streamtune.streams.kafka.admin import create_topics, describe_topics
 from streamtune.streams.kafka.sending import send_synthetic
-
-pytestmark = pytest.mark.integration
 
 
 def timed_send(settings: Settings, count: int, rate: float) -> tuple[int, float]:

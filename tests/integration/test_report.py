@@ -28,8 +28,6 @@ from tests.integration.report_fill import OUTSIDE_TITLE, SCRIPT_TITLE, fill
 from tests.integration.test_dataset_cli import REPO
 from tests.unit.test_cli import run_cli
 
-pytestmark = pytest.mark.integration
-
 END = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7),
           "month": timedelta(days=30)}

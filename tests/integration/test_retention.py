@@ -7,13 +7,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from streamtune.schemas.topics import SOURCES
 from streamtune.sinks.migrations import apply_retention
 from streamtune.sinks.store import ClickHouseStore
-
-pytestmark = pytest.mark.integration
 
 
 def _ttl(store: ClickHouseStore, table: str) -> str:

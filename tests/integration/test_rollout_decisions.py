@@ -14,8 +14,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
 from streamtune.config import Settings
 from streamtune.models.control import Serving, publish
 from streamtune.models.registry import Registry
@@ -33,8 +31,6 @@ from tests.integration.worker_harness import (
     worker_settings,
 )
 from tests.loop_models import QUICK_TRAINING, clean, simulated, train_champions
-
-pytestmark = pytest.mark.integration
 
 MODEL = "intent_classifier"
 DROPPED, INTO = "backup_database", "export_report"

@@ -22,7 +22,6 @@ from streamtune.streams.kafka.dev_broker import DevBroker
 from tests.conftest import free_port, make_settings
 from tests.webhook_receiver import Receiver
 
-pytestmark = pytest.mark.integration
 FAST = {"retry_initial_s": 0.05, "retry_max_s": 0.5}
 SECRET = "shared-secret"  # noqa: S105 - a test value
 

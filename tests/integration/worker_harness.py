@@ -175,7 +175,7 @@ def wait_windows_closed(worker: Worker, settings: Settings) -> None:
     ends = end_offsets(settings, deltas_topic(settings))
     wait_for(lambda: windows_caught_up(worker.metrics_port, ends), timeout=120,
              what="the window agent applying every delta", worker=worker)
-    time.sleep(settings.pipeline.window_idle_close_s + 2.5)
     wait_for(lambda: worker.metric("streamtune_windows_emitted_total") > 0
-             and worker.metric("streamtune_windows_open") == 0, timeout=60,
+             and worker.metric("streamtune_windows_open") == 0,
+             timeout=settings.pipeline.window_idle_close_s + 60,
              what="every window closed", worker=worker)

@@ -18,7 +18,7 @@ Examples
 >>> error_template("press-1 did not answer (no ACK after 83 attempts)")
 '<*> did not answer (no ACK after <*> attempts)'
 >>> error_templates(["removing echo", "removing ftp", "removing time", "removing klogin",
-...                  "removing rsync", "disk full"])[::5]
+...                  "removing rsync", "removing chargen", "disk full"])[::6]
 ['removing <*>', 'disk full']
 >>> command_template("", "  Start PUMP 3 ")
 'start pump 3'
