@@ -21,8 +21,13 @@ from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.streams.kafka.admin import create_topics, end_offsets
 from streamtune.streams.kafka.dev_broker import DevBroker, _group_alive
 from tests.conftest import free_port, make_settings
-
-pytestmark = pytest.mark.integration
+from tests.integration.worker_harness import (
+    Worker,
+    caught_up,
+    read_store,
+    wait_for,
+    worker_settings,
+)
 
 EVENTS = 3000
 RATE = 300.0
@@ -149,3 +154,50 @@ def test_a_drained_stop_keeps_every_acknowledged_record(own_broker: DevBroker,
     assert "resent" not in out  # nothing was lost, so nothing had to be resent
     assert len(_event_ids(settings)) == EVENTS
     assert "Traceback" not in own_broker.log_file.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("fault", ["stop", "kill"])
+def test_a_worker_outlives_a_broker_restart(own_broker: DevBroker, tmp_path: Path,
+                                            unique: str, fault: str) -> None:
+    """A worker under load keeps running through a broker stop/start or SIGKILL/start,
+    stores every event the broker kept exactly once, and says so in a few lines."""
+    settings = _settings(own_broker, tmp_path, unique)
+    create_topics(settings)
+    wsettings = worker_settings(settings, tmp_path, batch_max_events=300)
+    worker = Worker(wsettings, log=tmp_path / "worker.log").start()
+    producer = _produce(own_broker, settings, tmp_path)
+    try:
+        wait_for(lambda: worker.metric("streamtune_events_in_total") >= EVENTS // 4,
+                 timeout=120, what="a quarter of the events stored", worker=worker)
+        before = worker.log.read_text(errors="replace")
+        if fault == "stop":
+            assert own_broker.stop()
+        else:
+            _kill(own_broker)
+        time.sleep(2.0)  # the outage itself: the worker and the producer keep going
+        own_broker.start()
+        out, err = producer.communicate(timeout=60)
+        assert producer.returncode == 0, out + err
+        wait_for(lambda: caught_up(wsettings), timeout=120, what="catching up after the outage",
+                 worker=worker)
+        assert worker.alive(), worker.tail()
+        assert worker.terminate() == 0, worker.tail()
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+            producer.communicate()
+        worker.ensure_stopped()
+    sent = _event_ids(settings)
+    assert len(sent) == EVENTS
+    tables = sorted(set(SOURCES.values()))
+    counts = read_store(wsettings, {table: f"SELECT count(), uniqExact(event_id) FROM "
+                                           f"streamtune.{table} FINAL" for table in tables})
+    stored = sum(distinct for (_, distinct), in counts.values())
+    assert all(rows == distinct for (rows, distinct), in counts.values()), counts
+    assert stored == EVENTS, counts
+    outage = worker.log.read_text(errors="replace")[len(before):]
+    assert "Traceback" not in outage and "\x1b[" not in outage, outage[-3000:]
+    said = [line for line in outage.splitlines()
+            if line.startswith(("WARNING", "ERROR", "CRITICAL")) and line.split()[1].startswith(
+                ("aiokafka", "faust", "streamtune.rdkafka", "streamtune.streams.worker"))]
+    assert len(said) <= 10, "\n".join(said)  # away, a recovery, back: a few lines

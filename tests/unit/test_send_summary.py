@@ -47,3 +47,23 @@ def test_a_flood_is_one_line_per_period_that_counts_what_it_held_back(
     now[0] += 30.0
     assert passes("FAIL [thrd:broker/1]: connect refused") == \
         "FAIL [thrd:broker/1]: connect refused (50 similar lines held back)"
+
+
+def test_a_client_library_is_one_line_per_level_and_period_whatever_it_says(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr("streamtune.streams.kafka.producer.time.monotonic", lambda: now[0])
+    limiter = RateLimitFilter(every=30.0, only=("aiokafka",))
+
+    def passes(name: str, message: str, level: int = logging.ERROR) -> bool:
+        return limiter.filter(logging.LogRecord(name, level, __file__, 1, message, None, None))
+
+    assert passes("aiokafka", "Unable connect to node with id 1")
+    assert not passes("aiokafka.consumer.fetcher", "Failed fetch messages from 1")
+    assert not passes("aiokafka.conn", "Heartbeat send request failed")
+    assert passes("aiokafka.conn", "coordinator dead", logging.WARNING)  # another level
+    assert passes("streamtune.streams.worker.ingest", "a line of ours")  # not limited
+    assert passes("aiokafkax", "another library whose name only starts alike")
+    now[0] += 30.0
+    record = logging.LogRecord("aiokafka", logging.ERROR, __file__, 1, "back", None, None)
+    assert limiter.filter(record) and record.getMessage() == "back (2 similar lines held back)"

@@ -82,15 +82,26 @@ class RateLimitFilter(logging.Filter):
     per ``every`` seconds that says how many were held back.
     """
 
-    def __init__(self, every: float = 30.0, prefix: int = 40) -> None:
+    def __init__(self, every: float = 30.0, prefix: int = 40,
+                 only: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.every = every
         self.prefix = prefix
+        self.only = only
+        """Libraries (logger names, with their children) it limits, each one kind per
+        level whatever the message; empty: every record it sees, kinds as above."""
         self._last: dict[tuple[str, int, str], float] = {}
         self._held: Counter[tuple[str, int, str]] = Counter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        kind = (record.name, record.levelno, record.getMessage()[:self.prefix])
+        if self.only:
+            library = next((name for name in self.only if record.name == name
+                            or record.name.startswith(f"{name}.")), None)
+            if library is None:
+                return True
+            kind = (library, record.levelno, "")
+        else:
+            kind = (record.name, record.levelno, record.getMessage()[:self.prefix])
         now = time.monotonic()
         if now - self._last.get(kind, -self.every) < self.every:
             self._held[kind] += 1

@@ -25,6 +25,10 @@ batches; rows fold by identity and window deltas by (partition, first offset),
 so replays change nothing. On a rebalance the unfinished batch is dropped, not
 committed: with the eager assignment the worker uses, every partition restarts
 from its committed offset, so its new owner (maybe this worker) redoes it.
+
+A broker fault (``recovery.py``) is met the same way: the unfinished batches are
+dropped, the consumer and producer replaced once the broker answers again, and
+reading resumes from the committed offsets.
 """
 
 from __future__ import annotations
@@ -52,20 +56,18 @@ from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.streams.live.stage import LiveOutput, LiveStage
 from streamtune.streams.worker.augmenting import AUGMENTED_KINDS, AugmentationProcess
 from streamtune.streams.worker.batch import BatchProcessor, BatchResult, RawRecord
+from streamtune.streams.worker.recovery import BrokerFault, ClientWatch, wait_for_broker
+from streamtune.streams.worker.resting import FETCH_WINDOW_S, Rests
 from streamtune.streams.worker.windows import deltas_records
 
 log = logging.getLogger(__name__)
 TICK_INTERVAL_S = 1.0
 SHUTDOWN_GRACE_S = 10.0
-REST_S = (0.1, 0.5)
-"""Embedded broker only: fetching pauses after a batch that was not full while less than
-half a batch waits, for the shorter time; after polls that found nothing it doubles, up
-to the longer."""
-FETCH_WINDOW_S = 0.02
-"""Embedded broker only: how long the poll after a rest waits for the fetched records."""
-SETTLE_S = 3.0
-"""No rest this soon after an assignment: librdkafka is still looking up where to start,
-and pausing a partition meanwhile could keep it from ever being fetched."""
+CLOSE_WAIT_S = 5.0
+"""How long a replaced consumer may take to close before it is left behind."""
+MAX_FAULTS_IN_A_ROW = 5
+"""Recoveries with no batch committed in between before the worker gives up: a fault
+that comes back every time is not the broker's (e.g. a record Kafka refuses)."""
 
 
 def deltas_topic(settings: Settings) -> str:
@@ -94,9 +96,25 @@ class IngestLoop:
         self.live = live
         self.augmenting = augmenting
         self.stop_requested = threading.Event()
-        conf = client_config(settings)
-        self.consumer = Consumer({
-            **conf, "group.id": group_id, "enable.auto.commit": False,
+        self.group_id = group_id
+        self.consumer, self.producer, self._watch = self._connect()
+        self._deltas = deltas_topic(settings)
+        self._last_tick = 0.0
+        self._last_data = time.monotonic()
+        self._watermark_ms = 0
+        self._paused: list[TopicPartition] = []
+        self._unfinished: _Unfinished | None = None
+        self._rests = (Rests(settings.pipeline.batch_max_events, self._known_lag)
+                       if settings.kafka.embedded else None)
+        self.recoveries = 0
+        self._faults_in_a_row = 0
+
+    def _connect(self) -> tuple[Consumer, Producer, ClientWatch]:
+        """A consumer (subscribed, from the committed offsets) and a producer, watched."""
+        watch, settings = ClientWatch(), self.settings
+        conf = {**client_config(settings), "error_cb": watch.on_error}
+        consumer = Consumer({
+            **conf, "group.id": self.group_id, "enable.auto.commit": False,
             # static membership: a restarted worker takes its partitions back at once
             "group.instance.id": f"{settings.worker_id}-ingest",
             "auto.offset.reset": "earliest", "session.timeout.ms": 10_000,
@@ -104,39 +122,26 @@ class IngestLoop:
             "fetch.wait.max.ms": 100,
             **_prefetch(settings),
         })
-        self.producer = Producer({**conf, "enable.idempotence": True, "linger.ms": 5,
-                                  "compression.type": "lz4"})
-        prefix = settings.topics.prefix
-        self.consumer.subscribe([raw_topic(kind, prefix) for kind in SOURCES],
-                                on_assign=self._on_assign, on_revoke=self._on_revoke)
-        self._deltas = deltas_topic(settings)
-        self._last_tick = 0.0
-        self._last_data = time.monotonic()
-        self._watermark_ms = 0
-        self._paused: list[TopicPartition] = []
-        self._unfinished: _Unfinished | None = None
-        self._rests = settings.kafka.embedded
-        self._resting_until: float | None = None
-        self._rest_s = REST_S[0]
-        self._polled_empty_with_lag = False
-        self._assigned_at = time.monotonic()
+        producer = Producer({**conf, "enable.idempotence": True, "linger.ms": 5,
+                             "compression.type": "lz4", "on_delivery": watch.on_delivery})
+        consumer.subscribe([raw_topic(kind, settings.topics.prefix) for kind in SOURCES],
+                           on_assign=self._on_assign, on_revoke=self._on_revoke)
+        return consumer, producer, watch
 
     # -- one batch -------------------------------------------------------------------
 
     def step(self) -> int:
         """Process one batch end to end; return the number of records it held."""
         batch_cfg = self.settings.pipeline
+        self._watch.check()
         with self._stage("poll"):  # rests included
-            woken = self._wake()
+            woken = self._rests is not None and self._rests.wake(self.consumer)
             messages = self.consumer.consume(
                 batch_cfg.batch_max_events,
                 FETCH_WINDOW_S if woken else batch_cfg.batch_max_wait_ms / 1000)
             records = [_record(m) for m in messages if m.error() is None]
-        if self._rests:
-            if records:
-                self._rest_s, self._polled_empty_with_lag = REST_S[0], False
-            if self._may_rest(len(records)):
-                self._rest()
+        if self._rests is not None:
+            self._rests.after_poll(self.consumer, len(records), paused=bool(self._paused))
         if not records:
             self._finish()
             self._land_idle_alerts()
@@ -208,70 +213,6 @@ class IngestLoop:
             self.sink.add(live.table_rows())
             self._flush_with_backpressure()
             self._publish_live(live)
-
-    def _may_rest(self, count: int) -> bool:
-        """Whether a poll that returned ``count`` records may be followed by a rest.
-
-        Not after a full batch, nor after a partial one while half a batch or more
-        waits. Not after the first empty poll while records are known to wait: they
-        are on their way from the broker (pausing would drop them, and a worker that
-        woke from a rest into a backlog rested again and again for seconds).
-        """
-        max_events = self.settings.pipeline.batch_max_events
-        if count >= max_events:
-            return False
-        waiting = self._known_lag()
-        if count:
-            return waiting < max_events // 2
-        if waiting and not self._polled_empty_with_lag:
-            self._polled_empty_with_lag = True
-            return False
-        return True
-
-    def _rest(self) -> None:
-        """Stop fetching for a while (:data:`REST_S`), until the next step.
-
-        Only against the dev broker, after a poll that found nothing, or a batch
-        that was not full while less than half a batch waits (a backlog is read
-        without rests). That broker answers a fetch at once instead of holding it
-        for ``fetch.wait.max.ms``, so a consumer that is not behind re-fetches
-        without pause: librdkafka's fetcher took 62 % of a core on an idle worker
-        and about a third while it processed a trickle, with the broker busy
-        answering. Resting lets records gather at the broker, as a real broker's
-        long poll does, for 0.1 s of added latency (up to 0.5 s after a longer
-        idle spell). A batch then holds whatever each partition gathered, some
-        topics' records without the others': the drift detectors put them back in
-        event-time order across batches (``event_order.py``).
-        """
-        assignment = self.consumer.assignment()
-        if self._paused or not assignment:  # backpressure owns the pause state
-            return
-        if time.monotonic() - self._assigned_at < SETTLE_S:
-            return
-        self.consumer.pause(assignment)
-        self._resting_until = time.monotonic() + self._rest_s
-        self._rest_s = min(self._rest_s * 2, REST_S[1])
-
-    def _wake(self) -> bool:
-        """End a rest, if resting: resume fetching, and make librdkafka fetch now.
-
-        Resuming does not wake librdkafka's broker thread, which then fetches up
-        to a second later; any request to the broker does, so a metadata request
-        follows the resume. Returns whether it ended a rest.
-        """
-        if self._resting_until is None:
-            return False
-        time.sleep(max(0.0, self._resting_until - time.monotonic()))
-        self._resting_until = None
-        assignment = self.consumer.assignment()
-        if not assignment:
-            return False
-        self.consumer.resume(assignment)
-        try:
-            self.consumer.list_topics(assignment[0].topic, timeout=1.0)
-        except KafkaException as exc:
-            log.debug("wake-up metadata request failed: %s", exc)
-        return True
 
     def _known_lag(self) -> int:
         """Records past our positions on the assigned partitions, as of the last fetches."""
@@ -368,8 +309,12 @@ class IngestLoop:
             self.producer.produce(topic, minimal.model_dump_json().encode(), key=key)
 
     def _confirm_sends(self) -> None:
+        """Wait until Kafka confirmed every send; a fault leaves the batch uncommitted."""
         if self.producer.flush(30.0):
             raise BrokerUnavailable("Kafka did not confirm dead letters / deltas within 30 s")
+        self._watch.check()
+        self._watch.back()
+        self._faults_in_a_row = 0
 
     def _publish_live(self, live: LiveOutput) -> None:
         produce, prefix = self.producer.produce, self.settings.topics.prefix
@@ -430,11 +375,16 @@ class IngestLoop:
             self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._assigned_at = time.monotonic()
+        if consumer is not self.consumer:  # a replaced consumer, closing
+            return
+        if self._rests is not None:
+            self._rests.assigned()
         if self.live is not None:
             self.live.expect([(p.topic, p.partition) for p in partitions])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if consumer is not self.consumer:  # a replaced consumer, closing
+            return
         log.info("partitions revoked: %s", [(p.topic, p.partition) for p in partitions])
         if self._unfinished is not None:  # redone from its committed offsets (module doc)
             log.info("the unfinished batch %s will be redone", self._unfinished.result.batch_id)
@@ -456,6 +406,10 @@ class IngestLoop:
                 except SinkUnavailable as exc:
                     log.error("stopping with an unwritten batch (it will be replayed): %s", exc)
                     break
+                except (BrokerFault, BrokerUnavailable, KafkaException, BufferError,
+                        SystemError) as exc:  # SystemError: a fatal error inside flush()
+                    self._recover(exc)
+                    continue
                 if on_batch is not None and count:
                     on_batch(count)
                 if time.monotonic() - last_lag > lag_every:
@@ -470,6 +424,34 @@ class IngestLoop:
         finally:
             self.close()
 
+    def _recover(self, fault: Exception) -> None:
+        """Drop the unfinished batches, wait for the broker, replace both clients."""
+        self._faults_in_a_row += 1
+        if self._faults_in_a_row > MAX_FAULTS_IN_A_ROW:
+            log.error("Kafka fault %d times in a row with nothing committed between: giving up",
+                      self._faults_in_a_row)
+            raise fault
+        log.warning("Kafka fault (%s): the unfinished batches are dropped, to be redone "
+                    "from the committed offsets", fault)
+        self._unfinished = None
+        self._paused = []
+        old_consumer, old_producer = self.consumer, self.producer
+        closing = threading.Thread(target=old_consumer.close, daemon=True,
+                                   name="st-closing-consumer")
+        closing.start()
+        closing.join(CLOSE_WAIT_S)
+        old_producer.purge()
+        away = wait_for_broker(client_config(self.settings), self.stop_requested)
+        if away is None:
+            return
+        self.consumer, self.producer, self._watch = self._connect()
+        if self._rests is not None:
+            self._rests.forget()
+        self.recoveries += 1
+        self.metrics.paused.set(0)
+        log.warning("Kafka answers again%s: new clients, reading from the committed offsets",
+                    f" after {away:.1f} s" if away >= 0.1 else "")
+
     def stop(self) -> None:
         self.stop_requested.set()
 
@@ -479,7 +461,8 @@ class IngestLoop:
         if self.augmenting is not None:
             self.augmenting.close()
         self.producer.flush(10.0)
-        self.consumer.close()
+        with contextlib.suppress(RuntimeError):  # closed already by a recovery that was stopped
+            self.consumer.close()
 
 
 @dataclass

@@ -31,6 +31,7 @@ from streamtune.sinks.outbox import StoreOutbox
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.sinks.webhooks import AlertDispatcher, WebhookMetrics
 from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.producer import RateLimitFilter
 from streamtune.streams.worker.app import add_ingest, build_app
 from streamtune.streams.worker.progress import SAMPLE_EVERY_S, ProgressReporter
 
@@ -73,8 +74,21 @@ def add_progress(app: faust.App, metrics: PipelineMetrics) -> ProgressReporter:
     return reporter
 
 
+CLIENT_LOGGERS = ("streamtune.rdkafka", "aiokafka", "faust", "mode")
+"""Kafka client libraries whose reconnect errors would flood the log in an outage."""
+
+
+def limit_client_logs() -> None:
+    """At most one line per client library and level per 30 s, on every handler; the
+    next one says how many were held back."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RateLimitFilter) for f in handler.filters):
+            handler.addFilter(RateLimitFilter(only=CLIENT_LOGGERS))
+
+
 def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
     """Run one worker until SIGTERM/SIGINT; return its exit code."""
+    limit_client_logs()
     create_topics(settings)
     store = ClickHouseStore.from_settings(settings)
     try:
@@ -94,6 +108,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
                              on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))
         worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
                               override_logging=False)
+        worker.spinner = None  # it writes terminal codes even into a log file
         dispatcher = None
         if settings.webhooks.endpoints:  # its consumer costs CPU: only when there is a receiver
             dispatcher = AlertDispatcher(settings, metrics=WebhookMetrics(metrics.registry))
