@@ -18,7 +18,8 @@ from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.kafka.producer import EventProducer
-from streamtune.streams.worker.ingest import SETTLE_S, IngestLoop
+from streamtune.streams.worker.ingest import IngestLoop
+from streamtune.streams.worker.resting import SETTLE_S
 from tests.integration.worker_harness import wait_for
 
 
