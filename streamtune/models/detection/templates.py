@@ -31,22 +31,19 @@ import re
 from dataclasses import dataclass, field
 
 WILDCARD = "<*>"
+_DELIMITERS = r"""\s=,:;()\[\]{}"'<>|"""
 _VARIABLE_RUN = re.compile(
-    r"""[^\s=,:;()\[\]{}"'<>|]*\d[^\s=,:;()\[\]{}"'<>|]*|\b[0-9a-fA-F]{8,}\b""")
+    rf"(?<![^{_DELIMITERS}])[^{_DELIMITERS}\d]*+\d[^{_DELIMITERS}]*+|\b[0-9a-fA-F]{{8,}}\b")
+"""A run holding a digit (matched from its start only, possessively: one scan per run)
+or 8+ hex characters."""
+_WILDCARD_RUN = re.compile(r"(?<!\S)<\*>(?:\s+<\*>)+(?!\S)")
 MAX_CACHE = 200_000
 """Keys remembered; the cache is emptied when full (templates are kept)."""
 
 
 def mask(text: str) -> tuple[str, ...]:
     """The tokens of ``text`` with variable runs as ``<*>`` (see the module docstring)."""
-    out: list[str] = []
-    for token in text.split():
-        if len(token) >= 8 or any(c.isdigit() for c in token):
-            token = _VARIABLE_RUN.sub(WILDCARD, token)
-            if token == WILDCARD and out and out[-1] == WILDCARD:
-                continue
-        out.append(token)
-    return tuple(out)
+    return tuple(_WILDCARD_RUN.sub(WILDCARD, _VARIABLE_RUN.sub(WILDCARD, text)).split())
 
 
 @dataclass(frozen=True)
