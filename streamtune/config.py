@@ -149,7 +149,7 @@ class ModelTraining(BaseModel):
 
     The issue's seed rates (1e-5, 2e-5) suit pretrained backbones; these models
     train from scratch, where 2e-5 underfits, so the defaults are measured ones
-    (README, "Learning rates").
+    (docs/performance.md, "Training").
     """
 
     model_config = _FROZEN

@@ -147,7 +147,7 @@ def test_a_new_command_type_is_learned_canaried_rolled_out_and_promoted(
                      what="the candidate's promotion", worker=worker)
         except AssertionError as exc:
             raise AssertionError(f"trainer said: {loop.lines}, {loop.failure!r}") from exc
-        print(f"\nfirst trigger -> promoted: "  # the figure quoted in the README
+        print(f"\nfirst trigger -> promoted: "  # the figure quoted in docs/loop.md
               f"{loop.times['promote'] - loop.times['trigger']:.0f} s")
         decisions = loop.said("advance") + loop.said("promote")
         assert [d.split(" ", 1)[0] for d in decisions][:1] == [candidate.version]

@@ -4,7 +4,9 @@ Docs drift silently; these checks make drift a test failure: the JSON Schemas in
 ``docs/schemas`` equal a fresh export, the Node example's sample events pass the
 worker's own decoder, every relative link and anchor resolves, and every
 ``streamtune ...`` command quoted in a shell block names a real sub-command and
-real options.
+real options. The README stays a short front door that links every page under
+``docs/``, and the pages that code and tests cite by heading (``(docs/worker.md,
+"Dev broker guarantees")``) have that heading.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ DOCS = sorted((ROOT / "docs").glob("*.md"))
 PAGES = [ROOT / "README.md", *DOCS, *sorted((ROOT / "examples").glob("*/README.md"))]
 SAMPLES = ROOT / "examples" / "producer-node" / "sample-events.jsonl"
 SHELL_LANGS = {"sh", "bash", "shell", "console"}
+README_MAX_LINES = 300
+FRONT_COMMANDS = ["make demo", "make test"]
+CITING = [ROOT / "streamtune", ROOT / "tests", ROOT / "benchmarks"]
 OPERATIONS_ANCHORS = ["scaling-workers", "partitions", "clickhouse-cluster", "retention",
                       "backups", "backpressure", "models-by-hand", "alerts", "upgrading"]
 
@@ -34,6 +39,7 @@ _FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.M | re.S)
 _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 _HTML_ANCHOR = re.compile(r"<a\s+(?:id|name)=\"([^\"]+)\"")
+_CITATION = re.compile(r"\((README|docs/[\w-]+\.md),\s+\"([^\"]+)\"[);,]")  # (docs/x.md, "H")
 
 
 def _rel(path: Path) -> str:
@@ -97,6 +103,43 @@ def test_relative_links_and_anchors_resolve(page: Path) -> None:
         elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
             broken.append(f"{target}: no such anchor")
     assert not broken, f"{_rel(page)}: " + "; ".join(broken)
+
+
+def test_readme_is_a_short_front_door() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= README_MAX_LINES, "move detail into a page under docs/"
+    first_block = _FENCE.search(text)
+    assert first_block is not None
+    assert [line.split("#", 1)[0].strip() for line in first_block.group(2).splitlines()] \
+        == FRONT_COMMANDS, "the README opens with `make demo` and `make test`"
+    assert "```mermaid" in text, "the README shows the picture"
+
+
+def test_readme_links_every_docs_page() -> None:
+    linked = {(ROOT / target.partition("#")[0]).resolve()
+              for target in _LINK.findall(_prose((ROOT / "README.md").read_text("utf-8")))}
+    unlinked = [_rel(page) for page in DOCS if page.resolve() not in linked]
+    assert not unlinked, f"README links no {', '.join(unlinked)}"
+
+
+def citations() -> list[tuple[str, str, str]]:
+    """``(page, heading)`` citations in code, tests and benchmarks: (file, page, heading)."""
+    found = []
+    for folder in CITING:
+        for path in sorted(folder.rglob("*.py")):
+            if path == Path(__file__).resolve():
+                continue
+            text = path.read_text(encoding="utf-8")
+            for page, heading in _CITATION.findall(text):
+                found.append((_rel(path), page, " ".join(heading.split())))
+    return found
+
+
+def test_headings_cited_from_code_exist() -> None:
+    assert citations(), "the scan finds the citations the code holds"
+    broken = [f"{where}: ({page}, {heading!r})" for where, page, heading in citations()
+              if page == "README" or _slug(heading) not in anchors(ROOT / page)]
+    assert not broken, "cite a heading of a page under docs/: " + "; ".join(broken)
 
 
 def test_operations_has_the_anchors_alert_rules_link_to() -> None:

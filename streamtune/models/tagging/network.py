@@ -10,8 +10,8 @@ linear layer gives ``[batch, tokens, labels]`` logits. Padding tokens are
 zeroed before pooling and convolving, so padding never changes a real token's
 logits.
 
-Chosen by measurement on held-out simulator commands (README, "Parameter
-extraction model"; before typo copies were added to training): the pooled
+Chosen by measurement on held-out simulator commands (docs/learning.md,
+"Parameter extraction model"; before typo copies were added to training): the pooled
 command vector lifted span F1 from 0.945 to 0.976; one convolution beat none
 (0.976 vs 0.947) and two (0.972, 1.4x slower to train).
 """

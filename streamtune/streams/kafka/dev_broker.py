@@ -6,8 +6,8 @@ own process group, waits until Kafka answers metadata requests, and writes a pid
 ``stop`` first drains Kafka (``noida-db stop kafka``: it stops serving, then saves its
 log, so nothing is acknowledged after the save), then ends the whole group (SIGINT,
 then SIGTERM, then SIGKILL). noida-db keeps the log in memory and saves it about once a
-second, so a killed broker loses what it acknowledged since its last save (README, "Dev
-broker guarantees"). Used only when no bootstrap servers are configured.
+second, so a killed broker loses what it acknowledged since its last save
+(docs/worker.md, "Dev broker guarantees"). Used only when no bootstrap servers are configured.
 """
 
 from __future__ import annotations
