@@ -140,8 +140,12 @@ class AugmentationSettings(BaseModel):
     syntax_error_tolerance: float = Field(0.01, ge=0.0, le=1.0)
     execution_min_success_rate: float = Field(0.95, ge=0.0, le=1.0)
     seed: int = 0
-    separate_process: bool = Field(
-        True, description="the worker augments in a child process, beside its batch thread")
+    rare_below: int = Field(
+        200, ge=0, description="a command type the augment stage has seen fewer times than "
+        "this is rare: its events are augmented like failures")
+    budget: float = Field(
+        0.3, ge=0.0, le=1.0, description="augmented parents per clean command/error event "
+        "of a batch at most, the events where models learn most first")
 
 
 class ModelTraining(BaseModel):

@@ -25,11 +25,16 @@ none; empty ``parameters`` of a catalogued command type are filled with
 (string values that match a catalogue example take the example's spelling,
 ``alm-1001`` -> ``ALM-1001``). Redacted text that outgrows its field's bound
 is cut to it. Cleaning a cleaned event changes nothing.
+
+A batch is screened first (:func:`screen_events`): one secret gate over all its
+free-text values, so :func:`clean_event` runs the redactor's rules only on the
+values the gate flags.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -48,8 +53,7 @@ _LONG_TEXT_CHARS = 4000
 _STEP_CHARS = 500
 _LABEL_CHARS = 128
 
-# Free-text fields per event kind: (field, bound of each string in it; 0 = JSON object).
-_FIELDS: dict[str, tuple[tuple[str, int], ...]] = {
+FREE_TEXT_FIELDS: dict[str, tuple[tuple[str, int], ...]] = {
     "command": (("parameters", 0), ("context", 0)),
     "error": (("error_message", _LONG_TEXT_CHARS), ("failed_command", 0), ("correction", 0),
               ("recovery_steps", _STEP_CHARS), ("root_cause", _STEP_CHARS)),
@@ -60,6 +64,8 @@ _FIELDS: dict[str, tuple[tuple[str, int], ...]] = {
     "metric": (("labels", _LABEL_CHARS),),
     "error_state": (("message", _LONG_TEXT_CHARS),),
 }
+"""Free-text fields per event kind (besides a command's texts): (field, bound of each
+string in it; 0 for a JSON object)."""
 
 
 def _fit(text: str, limit: int) -> str:
@@ -77,13 +83,16 @@ def _fit_json(value: JsonValue) -> JsonValue:
     return value
 
 
-def _redact_field(value: Any, limit: int, redactor: Redactor, counts: Counter[str]) -> Any:
+def _redact_field(value: Any, limit: int, redactor: Redactor, counts: Counter[str],
+                  cleared: Collection[int]) -> Any:
     """Redact one field's value; return the same object when nothing changed."""
+    if id(value) in cleared:
+        return value
     if isinstance(value, str):
         text = redactor.redact_into(value, counts)
         return value if text is value else _fit(text, limit)
     if isinstance(value, list):
-        items = [_redact_field(item, limit, redactor, counts) for item in value]
+        items = [_redact_field(item, limit, redactor, counts, cleared) for item in value]
         return value if all(new is old for new, old in zip(items, value, strict=True)) else items
     if isinstance(value, dict):
         new_obj = redactor.redact_value_into(value, counts)
@@ -117,34 +126,38 @@ def fill_parameters(command_type: str, text: str) -> dict[str, JsonValue]:
 
 
 @lru_cache(maxsize=4096)
-def _clean_texts(redactor: Redactor, raw_input: str, normalized_input: str | None
-                 ) -> tuple[str, str | None, tuple[tuple[str, int], ...]]:
-    """Redacted raw input, normalised text and redaction counts (command texts repeat)."""
+def _clean_texts(redactor: Redactor, raw_input: str, normalized_input: str | None,
+                 screened: bool) -> tuple[str, str | None, tuple[tuple[str, int], ...]]:
+    """Redacted raw input, normalised text and redaction counts (command texts repeat);
+    ``screened``: the gate passed both texts, which hold no secret."""
     counts: Counter[str] = Counter()
-    raw = _redact_field(raw_input, _TEXT_CHARS, redactor, counts)
-    base = raw
+    raw = base = raw_input
+    if not screened:
+        raw = base = _redact_field(raw_input, _TEXT_CHARS, redactor, counts, ())
     if normalized_input is not None:
-        base = redactor.redact_into(normalized_input, counts)
+        base = normalized_input if screened else redactor.redact_into(normalized_input, counts)
     text = normalize_text(base)
     while len(text) > _TEXT_CHARS:  # NFKC or redaction made it longer: cut, keep it normal
         text = normalize_text(text[:_TEXT_CHARS])
     return raw, text or None, tuple(counts.items())
 
 
-def _clean_command(event: CommandEvent, redactor: Redactor,
-                   counts: Counter[str]) -> dict[str, Any]:
+def _clean_command(event: CommandEvent, redactor: Redactor, counts: Counter[str],
+                   cleared: Collection[int]) -> dict[str, Any]:
     update: dict[str, Any] = {}
+    screened = id(event.raw_input) in cleared and (
+        event.normalized_input is None or id(event.normalized_input) in cleared)
     raw, normalized, text_counts = _clean_texts(redactor, event.raw_input,
-                                                event.normalized_input)
+                                                event.normalized_input, screened)
     if text_counts:
         counts.update(dict(text_counts))
     if raw != event.raw_input:
         update["raw_input"] = raw
     if normalized != event.normalized_input:
         update["normalized_input"] = normalized
-    for name, limit in _FIELDS["command"]:
+    for name, limit in FREE_TEXT_FIELDS["command"]:
         old = getattr(event, name)
-        new = _redact_field(old, limit, redactor, counts)
+        new = _redact_field(old, limit, redactor, counts, cleared)
         if new is not old:
             update[name] = new
     if not update.get("parameters", event.parameters) and normalized is not None:
@@ -154,7 +167,28 @@ def _clean_command(event: CommandEvent, redactor: Redactor,
     return update
 
 
-def clean_event(event: EventT, *, redactor: Redactor) -> tuple[EventT, Counter[str]]:
+def screen_events(events: Sequence[EventBase], redactor: Redactor, *,
+                  serialised: dict[int, tuple[Any, bytes]] | None = None) -> set[int]:
+    """Ids of the free-text values of ``events`` (command texts and
+    :data:`FREE_TEXT_FIELDS`) that the redactor's gate passes.
+
+    :func:`clean_event` given them leaves those values as they are, as the full
+    rules would. Valid only while ``events`` live (ids of objects they hold).
+    ``serialised`` receives the JSON of the object and list values
+    (:meth:`~streamtune.transforms.redaction.Redactor.screen`).
+    """
+    values: list[Any] = []
+    for event in events:
+        if isinstance(event, CommandEvent):
+            values += (event.raw_input, event.normalized_input)
+        values += [getattr(event, name) for name, _ in
+                   FREE_TEXT_FIELDS.get(event.kind, ())]  # type: ignore[attr-defined]
+    flags = redactor.screen(values, serialised=serialised)
+    return {id(value) for value, flagged in zip(values, flags, strict=True) if not flagged}
+
+
+def clean_event(event: EventT, *, redactor: Redactor,
+                cleared: Collection[int] = ()) -> tuple[EventT, Counter[str]]:
     """Redact an event's free text and, for commands, normalise and fill parameters.
 
     Parameters
@@ -163,6 +197,8 @@ def clean_event(event: EventT, *, redactor: Redactor) -> tuple[EventT, Counter[s
         Any validated event; kinds without free text come back as they are.
     redactor
         The redactor to use (build it once per process).
+    cleared
+        Ids of field values :func:`screen_events` passed: not redacted again.
 
     Returns
     -------
@@ -172,12 +208,12 @@ def clean_event(event: EventT, *, redactor: Redactor) -> tuple[EventT, Counter[s
     """
     counts: Counter[str] = Counter()
     if isinstance(event, CommandEvent):
-        update = _clean_command(event, redactor, counts)
+        update = _clean_command(event, redactor, counts, cleared)
     else:
         update = {}
-        for name, limit in _FIELDS.get(getattr(event, "kind", ""), ()):
+        for name, limit in FREE_TEXT_FIELDS.get(getattr(event, "kind", ""), ()):
             old = getattr(event, name)
-            new = _redact_field(old, limit, redactor, counts)
+            new = _redact_field(old, limit, redactor, counts, cleared)
             if new is not old:
                 update[name] = new
     if not update:

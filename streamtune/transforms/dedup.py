@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict
+from collections.abc import Hashable
 
 
 class Seen(enum.Enum):
@@ -38,13 +39,14 @@ class RecentIds:
     def __init__(self, *, horizon_s: float, max_ids: int) -> None:
         self.horizon_s = horizon_s
         self.max_ids = max_ids
-        self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._seen: OrderedDict[Hashable, tuple[float, int]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def see(self, event_id: str, digest: int, *, now: float) -> Seen:
-        """Classify ``event_id`` with its content ``digest``; a new one is remembered."""
+    def see(self, event_id: Hashable, digest: int, *, now: float) -> Seen:
+        """Classify ``event_id`` (a string, or a UUID's ``int``: cheaper) with its content
+        ``digest``; a new one is remembered."""
         seen = self._seen.get(event_id)
         if seen is not None and now - seen[0] <= self.horizon_s:
             return Seen.REPLAY if seen[1] == digest else Seen.CONFLICT

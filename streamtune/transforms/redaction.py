@@ -28,6 +28,12 @@ command text costs a microsecond or two. Secrets hidden by look-alike or
 invisible characters (full-width letters, zero-width spaces) are found too:
 such text comes back in :func:`~streamtune.schemas.text.unhide` form, redacted.
 
+A batch is first screened as a whole: :meth:`Redactor.screen` runs one secret
+*gate* regex (RE2, through ``pyarrow.compute``) over all its texts and JSON
+values' serialised forms at once; only what the gate flags needs the rules.
+The gate is a necessary condition of every built-in rule (and of every key
+naming a secret), so a value it passes is one the rules would leave as it is.
+
 Examples
 --------
 >>> text, counts = Redactor().redact("login with password=hunter2")
@@ -42,8 +48,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import JsonValue
 
 from streamtune.errors import ConfigError
@@ -76,6 +85,53 @@ def _may_hold_secret(text: str) -> bool:
             if word in text:
                 return True
     return False
+
+
+_LETTERS_APART = '[^a-zA-Z0-9"]*'
+"""What may stand between the letters of a key's words (``api-key``, ``p.w.d``, ``apiKey``)."""
+_TEXT_GATE = "|".join((
+    r"[^\x20-\x7e]",  # not plain ASCII: the rules run on its unhidden form too
+    r"(?i:-----begin)",  # private_key
+    r"://[^\s:/@\"']*:[^\s@/\"']+@",  # connection_string
+    r"(?i:authorization|bearer)",  # Authorization header, bearer token
+    r"gh[pousr]_|github_pat_|xox[abposr]-|eyJ|AIza",  # GitHub, Slack, JWT, Google
+    r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}",  # AWS key ids
+    r"\b[sr]k[-_]",  # sk-/rk- keys
+    # key=value with a key ending in a secret name (the assignment rule's ends)
+    r"(?i:(?:passw(?:or)?d|pwd|phrase|token|key(?:[-_]id)?|str(?:ing)?|dsn|secret"
+    r"|credentials?)[\"']?[ \t]*[:=])",
+    r"(?i:pass(?:word|wd|phrase)|--pass|--pwd|-p[=\s])",  # "password is x", CLI flags
+))
+"""RE2 pattern every built-in rule's match needs, in plain ASCII text (the rest it flags)."""
+_JSON_GATE = "|".join((
+    _TEXT_GATE, r"\\",  # an escape in the serialised value: the text differs from it
+    f'"[^"]{{{MAX_OBJECT_KEY_CHARS + 1},}}":',  # a key the redactor cuts to its bound
+    # a key naming a secret: its words' letters hold one of these, in order
+    "(?i:" + "|".join(_LETTERS_APART.join(word) for word in (
+        "pass", "pwd", "token", "bearer", "auth", "cookie", "key", "conn", "dsn", "secret",
+        "credential")) + ")",
+))
+"""RE2 pattern a serialised JSON value (orjson) needs for :meth:`Redactor.redact_value` to
+change it: the text rules' gate over its keys and strings, or a key naming a secret."""
+
+
+_GATE_ALONE_CHARS = 1024
+"""From this length on a text is screened alone before the rules run over it (dead-letter
+records, up to 128 KB): one RE2 call costs less than the rules' word checks."""
+
+
+def _serialised(value: Any) -> bytes | None:
+    """``value`` as compact JSON bytes, ``None`` if orjson cannot write it."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError: beyond 64-bit integers, lone surrogates
+        return None
+
+
+def _flags(items: list[Any], gate: str) -> list[bool]:
+    if not items:
+        return []
+    return pc.match_substring_regex(pa.array(items), gate).to_pylist()  # type: ignore[no-any-return]
 
 
 _JSON_ESCAPE = re.compile(
@@ -262,8 +318,10 @@ def _not_a_value(text: str, key_start: int, value: re.Match[str], group: int,
                  kind: str) -> bool:
     """Log structure that only looks like ``key: secret`` (found on real logs).
 
-    A type name opening a structure (Hadoop ``Token: Token {``, Android
-    ``token=Token{78af589``), a Java object reference (``BinderProxy@2bd79ce``),
+    A type named after its key opening a structure (Hadoop ``Token: Token {``,
+    Android ``token=Token{78af589``, ``wtoken = AppWindowToken{9f4ef63``; but
+    ``password=hunter2 (expires soon)`` is a secret), a Java object reference
+    (``BinderProxy@2bd79ce``),
     a path segment as key (``stream/token: ...``) and a "connection string" with
     none of ``:/@=`` (sendmail's ``dsn=4.0.0``) are not secrets.
     """
@@ -274,7 +332,9 @@ def _not_a_value(text: str, key_start: int, value: re.Match[str], group: int,
         return True
     if group != value.re.groupindex["bare"]:
         return False
-    return bool(_OPENS_STRUCTURE.match(text, value.end(group))
+    key = text[key_start:value.start(group)].rstrip(" \t:=\"'").lower()
+    names_its_key = key in found.lower()
+    return bool(names_its_key and _OPENS_STRUCTURE.match(text, value.end(group))
                 or _OBJECT_REF.fullmatch(found))
 
 
@@ -355,6 +415,44 @@ class Redactor:
             custom.append(_Rule("custom", compiled, group))
         self._custom = tuple(custom)
 
+    def screen(self, values: Sequence[Any], *,
+               serialised: dict[int, tuple[Any, bytes]] | None = None) -> list[bool]:
+        """Per value (a string or a JSON value), whether it may hold a secret.
+
+        One gate regex runs over all of them (strings as they are, other values
+        serialised), so a batch costs two RE2 calls. ``False`` promises that
+        :meth:`redact_value` returns the value itself and counts nothing; with
+        extra patterns (which the gate does not know) every value is flagged.
+        ``serialised`` receives, by ``id``, each object or list with its JSON
+        (orjson), for reuse; holding the value keeps its id its own.
+        """
+        flagged = [True] * len(values)
+        if self._custom:
+            return flagged
+        texts: list[str] = []
+        text_at: list[int] = []
+        jsons: list[bytes] = []
+        json_at: list[int] = []
+        for i, value in enumerate(values):
+            if isinstance(value, str):
+                if value.isascii():
+                    texts.append(value)
+                    text_at.append(i)
+            elif isinstance(value, dict | list):
+                data = _serialised(value)
+                if data is not None and serialised is not None:
+                    serialised[id(value)] = (value, data)
+                if data is not None and data.isascii():
+                    jsons.append(data)
+                    json_at.append(i)
+            elif value is None or isinstance(value, bool | int | float):
+                flagged[i] = False
+        for at, flags in ((text_at, _flags(texts, _TEXT_GATE)),
+                          (json_at, _flags(jsons, _JSON_GATE))):
+            for i, flag in zip(at, flags, strict=True):
+                flagged[i] = flag
+        return flagged
+
     def redact(self, text: str) -> tuple[str, Counter[str]]:
         """Return ``text`` with its secrets replaced, and the count per kind."""
         counts: Counter[str] = Counter()
@@ -363,7 +461,8 @@ class Redactor:
     def redact_into(self, text: str, counts: Counter[str]) -> str:
         """Like :meth:`redact`, adding the counts to ``counts``; ``text`` itself if clean."""
         plain = text.isascii() and text.isprintable()
-        if plain and not self._custom and not _may_hold_secret(text):
+        if plain and not self._custom and (not _may_hold_secret(text) or len(
+                text) >= _GATE_ALONE_CHARS and not _flags([text], _TEXT_GATE)[0]):
             return text
         out = self._apply(text, counts)
         if not plain:

@@ -82,6 +82,17 @@ def test_each_secret_kind_is_redacted_and_counted(text: str, secret: str, kind: 
     assert counts == Counter({kind: 1})
 
 
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("password=hunter2 (expires soon)", False),  # a secret followed by a parenthesis
+    ("password: Hunter2{x}", False),
+    ("Token: Token {", True),  # Hadoop: a type named after its key opens a structure
+    ("wtoken = AppWindowToken{9f4ef63 token=Token{a64f992", True),  # Android
+])
+def test_a_structure_after_a_secret_key_is_a_value_unless_named_after_the_key(
+        text: str, kept: bool) -> None:
+    assert (Redactor().redact(text)[0] == text) is kept
+
 def test_connection_string_keeps_scheme_user_and_host() -> None:
     out, _ = REDACTOR.redact("dsn is postgres://app:pw@db:5432/x ok")
     assert out == "dsn is postgres://app:[REDACTED:connection_string]@db:5432/x ok"

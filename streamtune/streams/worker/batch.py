@@ -21,7 +21,7 @@ from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
 from streamtune.schemas.topics import SOURCES
-from streamtune.sinks.rows import event_fields, table_for
+from streamtune.sinks.rows import event_fields, json_text, table_for
 from streamtune.streams.worker.windows import (
     Aggregate,
     WindowDelta,
@@ -30,12 +30,16 @@ from streamtune.streams.worker.windows import (
     window_start_ms,
 )
 from streamtune.transforms.annotation import annotate
-from streamtune.transforms.cleaning import clean_event
+from streamtune.transforms.cleaning import FREE_TEXT_FIELDS, clean_event, screen_events
 from streamtune.transforms.dedup import RecentIds, Seen
 from streamtune.transforms.redaction import Redactor
 
 log = logging.getLogger(__name__)
 _SOURCE_OF_TOPIC_SUFFIX = {f"raw.{source}": source for source in SOURCES.values()}
+
+_JSON_FIELDS = {kind: tuple(name for name, bound in fields if not bound)
+                for kind, fields in FREE_TEXT_FIELDS.items()}
+"""Per kind, the free-form object fields (stored as JSON text in ``String`` columns)."""
 
 RECORD_NAMESPACE = UUID("5d0c3a52-9a4e-4f7b-8f1e-2b6c7d8e9f10")
 """Namespace of the ids given to events a producer sent without ``event_id``."""
@@ -76,6 +80,9 @@ class BatchResult:
     max_event_ms: int = 0
     """Latest event time in the batch (epoch ms), 0 when it held no valid event."""
     batch_id: str = ""
+    serialised: dict[int, tuple[Any, bytes]] = field(default_factory=dict)
+    """The JSON of the decoded events' free-form objects by ``id`` (with the object):
+    written once by the secret screen, reused for the rows of events that kept them."""
 
     def table_rows(self) -> list[tuple[str, dict[str, Any]]]:
         """Every row this batch writes, as ``(table, fields)``."""
@@ -83,10 +90,15 @@ class BatchResult:
 
     def event_rows(self) -> list[tuple[str, dict[str, Any]]]:
         """The clean events' and dead letters' rows."""
-        rows: list[tuple[str, dict[str, Any]]] = [
-            (table_for(event.kind), event_fields(event, position))
-            for event, position in self.events
-        ]
+        rows: list[tuple[str, dict[str, Any]]] = []
+        serialised = self.serialised
+        for event, position in self.events:
+            fields = event_fields(event, position)
+            for name in _JSON_FIELDS.get(event.kind, ()):
+                found = serialised.get(id(fields[name]))
+                if found is not None and found[0] is fields[name]:
+                    fields[name] = json_text(*found)
+            rows.append((table_for(event.kind), fields))
         rows += [("dead_letters", dict(letter)) for letter in self.dead_letters]
         return rows
 
@@ -156,12 +168,16 @@ class BatchProcessor:
             result.batch_id = f"{first.topic}/{first.partition}/{first.offset}"
         partials: dict[tuple[WindowKey, tuple[str, int]], Aggregate] = defaultdict(Aggregate)
         spans = result.spans
-        for record in records:
+        decoded = [self._decode(record) for record in records]
+        cleared = screen_events([e for e in decoded if not isinstance(e, _Refused)],
+                                self.redactor,  # held by `decoded` while in use
+                                serialised=result.serialised)
+        for record, outcome in zip(records, decoded, strict=True):
             result.records_by_topic[record.topic] += 1
             part = (record.topic, record.partition)
             low, high = spans.get(part, (record.offset, record.offset))
             spans[part] = (min(low, record.offset), max(high, record.offset))
-            event = self._one(record, result, now)
+            event = self._one(record, outcome, cleared, result, now)
             if event is None:
                 continue
             result.max_event_ms = max(result.max_event_ms,
@@ -181,21 +197,31 @@ class BatchProcessor:
             result.augmentation = self.augmenter.augment(augmentable)
         return result
 
-    def _one(self, record: RawRecord, result: BatchResult, now: float) -> Event | None:
+    @staticmethod
+    def _decode(record: RawRecord) -> Event | _Refused:
+        """The record's event (with an id from its position if it came without), or why not."""
         try:
             event = decode_event(record.value)
             if "event_id" not in event.model_fields_set:  # else a replay would store it twice
                 event = event.model_copy(update={"event_id": record.identity})
-            event, redactions = clean_event(event, redactor=self.redactor)
         except InvalidEvent as exc:
-            result.dead_letters.append(self._dead(record, exc.reason, exc.category))
-            return None
+            return _Refused(exc.reason, exc.category)
         except Exception as exc:  # a bug in one step must cost one record, not the worker
-            result.dead_letters.append(
-                self._dead(record, f"processing failed: {type(exc).__name__}: {exc}",
-                           "processing"))
+            return _failed(exc)
+        return event
+
+    def _one(self, record: RawRecord, outcome: Event | _Refused, cleared: set[int],
+             result: BatchResult, now: float) -> Event | None:
+        if not isinstance(outcome, _Refused):
+            try:
+                event, redactions = clean_event(outcome, redactor=self.redactor,
+                                                cleared=cleared)
+            except Exception as exc:  # as in _decode
+                outcome = _failed(exc)
+        if isinstance(outcome, _Refused):
+            result.dead_letters.append(self._dead(record, outcome.reason, outcome.category))
             return None
-        seen = self.recent.see(str(event.event_id), hash(record.value), now=now)
+        seen = self.recent.see(event.event_id.int, hash(record.value), now=now)
         if seen is Seen.REPLAY:
             result.duplicates += 1
             return None
@@ -225,6 +251,18 @@ class BatchProcessor:
                 reason=f"{category}: the dead letter could not be built "
                        f"({type(exc).__name__}); the record is at its topic position",
                 topic=record.topic, partition=record.partition, offset=record.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """Why a record became a dead letter before dedup: its reason and category."""
+
+    reason: str
+    category: str
+
+
+def _failed(exc: Exception) -> _Refused:
+    return _Refused(f"processing failed: {type(exc).__name__}: {exc}", "processing")
 
 
 def _count(aggregate: Aggregate, event: Any) -> None:

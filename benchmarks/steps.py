@@ -1,0 +1,243 @@
+"""Worker CPU per event, step by step along the ingest hot path (printed figures, no assertions).
+
+Builds N raw records in one process: simulated events of every kind (``Simulator``),
+a share of the simulator's hostile payloads (``hostile_payloads``: malformed JSON,
+validation and version failures, oversized records, injection-looking text) and a
+share of command and error events with planted secrets in their text and free-form
+objects. Each step then runs over the records or events the previous one produced,
+least CPU time of ``--rounds`` rounds, in microseconds per record (decode, the whole batch) or
+per event (the rest), with the garbage collector tuned as the worker tunes it. Rows
+marked "reference" time what a step did before it was made faster, for comparison:
+
+- decode: ``decode_batch`` (bytes -> events, or failures with their reason);
+- clean: ``screen_events`` then ``clean_event`` (redaction, NFKC normalisation, parameters);
+- redact: the redactor alone over every event's free-text and free-form JSON fields, with
+  its full rules on every value (the reference) and gated by ``Redactor.screen``;
+- NFKC: ``normalize_text`` of the command texts (uncached);
+- dedup: ``RecentIds.see`` per event; annotate: ``annotate`` per cleaned event;
+- process: ``BatchProcessor.process`` without augmentation (all of the above, windows), in
+  batches of ``batch_max_events`` records;
+- rows: the batch's table rows as Arrow tables (``event_rows`` + ``TableLayout.arrow``),
+  free-form objects' JSON taken from the secret screen (the reference writes it again);
+- insert: those Arrow tables into an embedded chdb store (``--no-insert`` skips it);
+- clean-topic JSON: the bytes published on ``clean.<source>`` (``event_json``).
+
+Scoring needs a trained model: ``benchmarks/score.py`` measures it.
+
+Run: ``.venv/bin/python benchmarks/steps.py [--events 20000] [--rounds 7]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import random
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from streamtune.config import Settings
+from streamtune.processes import tune_gc
+from streamtune.schemas.decode import decode_batch
+from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
+from streamtune.schemas.text import normalize_text
+from streamtune.schemas.topics import SOURCES
+from streamtune.simulator import Simulator, hostile_payloads
+from streamtune.sinks.rows import event_json
+from streamtune.streams.worker.batch import BatchProcessor, BatchResult, RawRecord
+from streamtune.transforms.annotation import annotate
+from streamtune.transforms.cleaning import FREE_TEXT_FIELDS, clean_event, screen_events
+from streamtune.transforms.dedup import RecentIds
+from streamtune.transforms.redaction import Redactor
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+SECRETS = (
+    "password=hunter2", "token: ghp_" + "a1B2" * 9, "Authorization: Bearer abc.def-ghi_jkl",
+    "postgres://app:s3cr3t@db-01:5432/x", "AKIAIOSFODNN7EXAMPLE",
+    "api_key='sk-live_abc123def456ghi789jk'",
+)
+"""Secrets planted in a share of the command and error events."""
+
+
+def _plant(event: Event, rng: random.Random) -> Event:
+    secret = rng.choice(SECRETS)
+    if isinstance(event, CommandEvent):
+        return event.model_copy(update={
+            "raw_input": f"{event.raw_input} {secret}"[:2000], "normalized_input": None,
+            "context": {**event.context, "auth": {"db_password": "hunter2", "note": secret}}})
+    if isinstance(event, ErrorEvent):
+        return event.model_copy(update={"error_message": f"{event.error_message} ({secret})",
+                                        "correction": {**event.correction, "hint": secret}})
+    return event
+
+
+def records(count: int, *, hostile_share: float, secret_share: float,
+            seed: int = 7) -> list[RawRecord]:
+    """``count`` raw records: simulated events, hostile payloads, events with secrets."""
+    rng = random.Random(seed)  # noqa: S311 - benchmark data
+    hostile = iter(hostile_payloads(seed, max(int(count * hostile_share), 1), start=START))
+    out: list[RawRecord] = []
+    for offset, event in enumerate(Simulator(seed, start=START).events(count)):
+        topic = f"raw.{SOURCES[event.kind]}"
+        if rng.random() < hostile_share and (bad := next(hostile, None)) is not None:
+            out.append(RawRecord("raw.commands", 0, offset, bad[0]))
+            continue
+        if rng.random() < secret_share:
+            event = _plant(event, rng)
+        out.append(RawRecord(topic, 0, offset, event.model_dump_json().encode()))
+    return out
+
+
+def best_us(run: Callable[[], object], per: int, rounds: int) -> float:
+    """Least CPU time (the process's, all threads) of ``rounds`` calls of ``run``, in
+    microseconds per item: on a shared machine, wall time counts others' work too."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        run()
+        best = min(best, time.process_time() - started)
+    return best / max(per, 1) * 1e6
+
+
+def _redact(redactor: Redactor, events: list[Event], *, gated: bool) -> None:
+    """Redact every free-text field value; ``gated``: only those the batch's screen flags."""
+    values = [getattr(e, name) for e in events for name, _ in FREE_TEXT_FIELDS.get(e.kind, ())]
+    flags = redactor.screen(values) if gated else [True] * len(values)
+    counts: Counter[str] = Counter()
+    for value, flagged in zip(values, flags, strict=True):
+        if flagged:
+            redactor.redact_value_into(value, counts)
+
+
+def _clean(redactor: Redactor, events: list[Event]) -> None:
+    cleared = screen_events(events, redactor)
+    for event in events:
+        clean_event(event, redactor=redactor, cleared=cleared)
+
+
+def _arrow_tables(results: list[BatchResult], layouts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per batch, its event and dead-letter rows as one Arrow table per table."""
+    out = []
+    for result in results:
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for table, fields in result.event_rows():
+            grouped[table].append(fields)
+        out.append({table: layouts[table].arrow(rows) for table, rows in grouped.items()})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--hostile-share", type=float, default=0.02)
+    parser.add_argument("--secret-share", type=float, default=0.02)
+    parser.add_argument("--no-insert", action="store_true", help="skip the chdb insert step")
+    args = parser.parse_args()
+
+    raws = records(args.events, hostile_share=args.hostile_share,
+                   secret_share=args.secret_share)
+    values = [r.value for r in raws]
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    redactor = Redactor(settings.pipeline.redaction_patterns)
+    events, failures = decode_batch(values)
+    cleaned = [clean_event(e, redactor=redactor)[0] for e in events]
+    annotated = [annotate(e) for e in cleaned]
+    texts = [e.raw_input for e in events if isinstance(e, CommandEvent)]
+    n, rounds = len(events), args.rounds
+
+    def dedup() -> None:
+        recent = RecentIds(horizon_s=600, max_ids=100_000)
+        for event, raw in zip(events, values, strict=False):
+            recent.see(event.event_id.int, hash(raw), now=0.0)
+
+    processor = BatchProcessor(settings)
+    size = settings.pipeline.batch_max_events
+    batches = [raws[i:i + size] for i in range(0, len(raws), size)]
+
+    def process() -> list[BatchResult]:
+        processor.recent = RecentIds(horizon_s=600, max_ids=100_000)  # every event new again
+        return [processor.process(batch, now=0.0, augment=False) for batch in batches]
+
+    results = process()
+    tune_gc()  # as the worker does once started
+    rows: dict[str, tuple[float, str]] = {
+        "decode (decode_batch)": (best_us(lambda: decode_batch(values), len(values), rounds),
+                                  "per record"),
+        "clean (screen + clean_event: redact, NFKC, parameters)": (
+            best_us(lambda: _clean(redactor, events), n, rounds), ""),
+        "clean, clean_event alone (full rules on every value)": (
+            best_us(lambda: [clean_event(e, redactor=redactor) for e in events], n, rounds),
+            "reference"),
+        "redact free-text fields, full rules on every value": (
+            best_us(lambda: _redact(redactor, events, gated=False), n, rounds), "reference"),
+        "redact free-text fields, gated (screen + rules)": (
+            best_us(lambda: _redact(redactor, events, gated=True), n, rounds), ""),
+        "NFKC normalize_text (command texts)": (
+            best_us(lambda: [normalize_text(t) for t in texts], len(texts), rounds),
+            "per command"),
+        "dedup (RecentIds.see)": (best_us(dedup, n, rounds), ""),
+        "annotate": (best_us(lambda: [annotate(e) for e in cleaned], n, rounds), ""),
+        "process (BatchProcessor, no augmentation)": (best_us(process, len(values), rounds),
+                                                      "per record"),
+    }
+    layouts, store = _layouts(args.no_insert)
+    tables = _arrow_tables(results, layouts)
+    rows["rows (event_rows -> Arrow)"] = (
+        best_us(lambda: _arrow_tables(results, layouts), n, rounds), "")
+    unscreened = [dataclasses.replace(result, serialised={}) for result in results]
+    rows["rows, JSON written again (not the screen's)"] = (
+        best_us(lambda: _arrow_tables(unscreened, layouts), n, rounds), "reference")
+    if store is not None:
+        def insert() -> None:
+            for batch in tables:
+                for table, arrow in batch.items():
+                    store.insert(table, arrow, layouts[table].columns)
+        rows["insert (embedded chdb)"] = (best_us(insert, n, rounds), "")
+        store.close()
+    rows["clean-topic JSON (event_json)"] = (
+        best_us(lambda: [event_json(e) for e in annotated], n, rounds), "")
+    rows["clean-topic JSON, model_dump_json"] = (
+        best_us(lambda: [e.model_dump_json().encode() for e in annotated], n, rounds),
+        "reference")
+
+    path = ("decode (decode_batch)", "process (BatchProcessor, no augmentation)",
+            "rows (event_rows -> Arrow)", "clean-topic JSON (event_json)")
+    table = Table(title=f"{len(values):,} records ({n:,} valid events, {len(failures)} "
+                        f"dead letters), best of {rounds}")
+    table.add_column("step")
+    table.add_column("µs/event", justify="right")
+    table.add_column("note")
+    for name, (micros, note) in rows.items():
+        table.add_row(name, f"{micros:.1f}", note)
+    ingest = rows[path[1]][0] + sum(rows[p][0] for p in path[2:])
+    table.add_row("ingest path (process + rows + JSON)", f"{ingest:.1f}",
+                  f"{1e6 / ingest:,.0f} events per CPU-second", style="bold")
+    Console().print(table)
+
+
+def _layouts(no_insert: bool) -> tuple[dict[str, Any], Any]:
+    """Every event table's layout (and dead_letters'), read from a migrated chdb store."""
+    from streamtune.sinks.migrations import migrate
+    from streamtune.sinks.rows import TableLayout
+    from streamtune.sinks.store import ClickHouseStore
+
+    root = Path(tempfile.mkdtemp(prefix="st-steps-"))
+    store = ClickHouseStore(f"chdb://{root / 'db'}")
+    migrate(store)
+    layouts = {t: TableLayout.read(store, t) for t in [*SOURCES.values(), "dead_letters"]}
+    if no_insert:
+        store.close()
+        return layouts, None
+    return layouts, store
+
+
+if __name__ == "__main__":
+    main()
