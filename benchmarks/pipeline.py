@@ -4,18 +4,18 @@ Starts its own dev broker, then in one run:
 
 1. baseline: a confluent-kafka consumer reads N pre-produced raw events (no processing);
 2. throughput: a real ``streamtune worker`` process, started and warmed up first, lands N events
-   produced at once (validate, clean, redact, de-duplicate, annotate, augment, window,
-   ClickHouse insert, commit) — timed from the first event sent to the last one committed;
-   with augmentation in its child process (the default), in the batch thread, and off;
+   produced at once (validate, clean, redact, de-duplicate, annotate, score, window,
+   ClickHouse insert, commit) — timed from the first event sent to the last one committed
+   (augmentation is a stage of its own: ``benchmarks/augment_stage.py``);
 3. latency: events are produced at a fixed rate into a running worker, each stamped with its
    send time; ``ingested_at - event_time`` of the stored rows gives produce -> row-visible
    latency (p50/p99); a few metric events first make sure the worker has joined its group,
    and the events are generated before the clock starts.
 
-Peak worker RSS and the CPU time of the worker and its augmentation child (all threads) are
-read from /proc: events per worker CPU-second is the figure that holds when the machine is
-shared and wall-clock rates swing. Where that CPU went (the batch thread, librdkafka's
-threads, faust's event loop, the augmentation child) and the dev broker's CPU are printed
+Peak worker RSS and the CPU time of the worker (all threads) are read from /proc: events
+per worker CPU-second is the figure that holds when the machine is shared and wall-clock
+rates swing. Where that CPU went (the batch thread, librdkafka's threads, faust's event
+loop) and the dev broker's CPU are printed
 as shares of one core over the run, and the ingest thread's time per step of its batches
 (``streamtune_batch_stage_seconds``) as shares of the run's wall time.
 Run: ``.venv/bin/python benchmarks/pipeline.py``.
@@ -121,14 +121,6 @@ def _group_ticks(pgid: int) -> int:
     return total
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(FileNotFoundError):
-            found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
 def _thread_part(name: str) -> str:
     if name == "st-ingest":
         return "batch thread"
@@ -138,15 +130,13 @@ def _thread_part(name: str) -> str:
 
 
 class _Worker:
-    def __init__(self, settings: Settings, *, augment: bool, separate: bool = True) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMTUNE_")}
         env |= {"STREAMTUNE_DATA_DIR": str(settings.data_dir),
                 "STREAMTUNE_KAFKA__DEV_BROKER_PORT": str(settings.kafka.dev_broker_port),
                 "STREAMTUNE_TOPICS__PREFIX": settings.topics.prefix,
-                "STREAMTUNE_METRICS_PORT": str(self.port),
-                "STREAMTUNE_AUGMENTATION__ENABLED": "true" if augment else "false",
-                "STREAMTUNE_AUGMENTATION__SEPARATE_PROCESS": "true" if separate else "false"}
+                "STREAMTUNE_METRICS_PORT": str(self.port)}
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.log = (settings.data_dir / "worker.log").open("ab")
         self.process = subprocess.Popen(  # noqa: S603
@@ -163,7 +153,7 @@ class _Worker:
                 if sample.startswith(prefix)}
 
     def cpu_parts(self) -> dict[str, float]:
-        """CPU seconds used so far by the worker's threads (by part) and its children."""
+        """CPU seconds used so far by the worker's threads, by part."""
         tick = os.sysconf("SC_CLK_TCK")
         parts: dict[str, float] = {}
         for task in Path(f"/proc/{self.process.pid}/task").iterdir():
@@ -171,8 +161,6 @@ class _Worker:
                 name = (task / "comm").read_text().strip()
                 part = _thread_part(name)
                 parts[part] = parts.get(part, 0.0) + _ticks(_stat(task / "stat")) / tick
-        parts["augmentation child"] = sum(
-            _ticks(_stat(Path(f"/proc/{c}/stat"))) for c in _children(self.process.pid)) / tick
         return parts
 
     def peak_rss_mb(self) -> float:
@@ -197,13 +185,12 @@ class _Run:
     """Share of the run's wall time the ingest thread spent in each step of its batches."""
 
 
-def _throughput(settings: Settings, broker: DevBroker, count: int, *, augment: bool,
-                separate: bool = True) -> _Run:
+def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
     """Events/s (wall), events per worker CPU-second, peak RSS, CPU shares.
 
     The worker is started and warmed up first; the clock runs from the moment the ``count``
     events start going out to the moment the worker has committed the last of them."""
-    worker = _Worker(settings, augment=augment, separate=separate)
+    worker = _Worker(settings)
     broker_group = broker.status().pid or 0
     tick = os.sysconf("SC_CLK_TCK")
     try:
@@ -252,7 +239,7 @@ def _wait_caught_up(settings: Settings) -> None:
 def _latency(settings: Settings, count: int, rate: float) -> tuple[float, float]:
     import clickhouse_connect
 
-    worker = _Worker(settings, augment=True)
+    worker = _Worker(settings)
     try:
         _warm_up(worker, settings)
         _produce(settings, count, rate=rate)
@@ -269,11 +256,6 @@ def _latency(settings: Settings, count: int, rate: float) -> tuple[float, float]
 
 WARM_UP_EVENTS = 20
 
-VARIANTS = (("in a child process", True, True), ("in the batch thread", True, False),
-            ("off", False, True))
-"""Throughput runs: label, augmentation on, augmentation in its child process."""
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
@@ -289,12 +271,9 @@ def main() -> None:
         create_topics(baseline_settings)
         _produce(baseline_settings, args.events)
         baseline = _consume_rate(baseline_settings, args.events)
-        runs: dict[str, _Run] = {}
-        for name, augment, separate in VARIANTS:
-            settings = _settings(root, broker.port, f"{name.replace(' ', '-')}.")
-            create_topics(settings)
-            runs[name] = _throughput(settings, broker, args.events, augment=augment,
-                                     separate=separate)
+        settings = _settings(root, broker.port, "throughput.")
+        create_topics(settings)
+        run = _throughput(settings, broker, args.events)
         latencies = {}
         for rate in (float(r) for r in args.latency_rates.split(",")):
             lat_settings = _settings(root, broker.port, f"latency{rate:.0f}.")
@@ -304,14 +283,13 @@ def main() -> None:
         broker.stop()
     print(f"{args.events:,} simulated events, dev broker, one worker")
     print(f"  raw confluent-kafka consume                {baseline:>10,.0f} events/s   1.00x")
-    for name, run in runs.items():
-        print(f"  worker, augmentation {name:<22} {run.rate:>8,.0f} events/s   "
-              f"{run.rate / baseline:.3f}x   {run.per_cpu:>6,.0f} events per worker CPU-s   "
-              f"peak RSS {run.rss_mb:,.0f} MB")
-        print("      CPU, share of one core: " + ", ".join(
-            f"{part} {share:.0%}" for part, share in run.shares.items() if share >= 0.005))
-        print("      ingest thread, share of the run's time: " + ", ".join(
-            f"{stage} {share:.0%}" for stage, share in run.stages.items()))
+    print(f"  worker                                     {run.rate:>10,.0f} events/s   "
+          f"{run.rate / baseline:.3f}x   {run.per_cpu:>6,.0f} events per worker CPU-s   "
+          f"peak RSS {run.rss_mb:,.0f} MB")
+    print("      CPU, share of one core: " + ", ".join(
+        f"{part} {share:.0%}" for part, share in run.shares.items() if share >= 0.005))
+    print("      ingest thread, share of the run's time: " + ", ".join(
+        f"{stage} {share:.0%}" for stage, share in run.stages.items()))
     for rate, (p50, p99) in latencies.items():
         print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
               f"produce -> row visible p50 {p50:.2f} s, p99 {p99:.2f} s")

@@ -71,15 +71,6 @@ class PipelineMetrics:
         self.late_arrivals = Counter(
             "streamtune_late_arrivals", "Events and dead letters that came after their "
             "window was closed and forgotten (kept in late_arrivals)", registry=r)
-        self.augmented = Counter("streamtune_augmented_rows", "Augmented rows accepted",
-                                 ["technique"], registry=r)
-        self.qc_checked = Counter("streamtune_augmentation_qc_checked",
-                                  "Augmented rows checked by a quality gate",
-                                  ["technique", "gate", "outcome"], registry=r)
-        self.qc_pass_rate = Gauge("streamtune_augmentation_qc_pass_rate",
-                                  "Pass rate of a gate in the last batch",
-                                  ["technique", "gate"], registry=r)
-
         self.predictions = Counter("streamtune_predictions", "Prediction records emitted",
                                    ["model", "role"], registry=r)
         self.live_correct = Counter("streamtune_live_correct",

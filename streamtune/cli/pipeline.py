@@ -1,4 +1,5 @@
-"""Commands of the stream side: config, schemas, topics, broker, store, produce, worker, demo."""
+"""Commands of the stream side: config, schemas, topics, broker, store, produce, worker,
+augment, demo."""
 
 from __future__ import annotations
 
@@ -185,6 +186,15 @@ def worker() -> None:
     settings = load_settings()
     raise typer.Exit(run_worker(settings, loglevel="info" if settings.log_level == "DEBUG"
                                 else "warn"))
+
+
+@app.command("augment")
+def augment() -> None:
+    """Run an augment stage (reads the clean topics, lands augmented rows) until SIGTERM
+    or Ctrl-C."""
+    from streamtune.streams.augment.stage import run_stage
+
+    raise typer.Exit(run_stage(load_settings()))
 
 
 @app.command("simulate")

@@ -1,7 +1,7 @@
 """``make demo``: the main job on the embedded defaults, visibly.
 
 Starts the dev broker (unless a real Kafka is configured), creates the topics,
-starts a worker and a trainer, and streams the simulator into Kafka: the
+starts a worker, an augment stage and a trainer, and streams the simulator into Kafka: the
 trainer bootstraps a champion, then a drift (a new command type, more
 failures) raises alerts and the loop retrains, canaries and rolls out a new
 version, live on screen. It then stops the processes, prints what landed and
@@ -35,6 +35,7 @@ from streamtune.processes import child_setup, ctrl_c_held
 from streamtune.prometheus import scrape_series, totals, windows_caught_up
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.sinks.store import ClickHouseStore
+from streamtune.streams.augment.stage import augment_group, augment_topics
 from streamtune.streams.kafka.admin import create_topics, end_offsets, group_caught_up
 from streamtune.streams.kafka.dev_broker import DevBroker, free_port
 from streamtune.streams.worker.ingest import deltas_topic
@@ -95,13 +96,21 @@ def run_demo(settings: Settings, profile: DemoProfile, *, console: Console) -> P
         with ctrl_c_held():  # a Ctrl-C during the start comes once its stop is registered
             worker = _start(["worker"], env, worker_log)
             cleanup.callback(_stop, worker)
+        augment_port = free_port()
+        augment_log = settings.data_dir / "demo-augment.log"
+        with ctrl_c_held():
+            augment = _start(["augment"], {**env, "STREAMTUNE_METRICS_PORT": str(augment_port)},
+                             augment_log)
+            cleanup.callback(_stop, augment)
         trainer_log = settings.data_dir / "demo-trainer.log"
         trainer_log.unlink(missing_ok=True)
         with ctrl_c_held():
             trainer = _start(["trainer"], {**env, "COLUMNS": "200"}, trainer_log)
             cleanup.callback(_stop, trainer)
         console.print(f"[bold]worker[/bold] pid {worker.pid}, metrics on :{port}, log "
-                      f"{worker_log}\n[bold]trainer[/bold] pid {trainer.pid}, log {trainer_log}")
+                      f"{worker_log}\n[bold]augment stage[/bold] pid {augment.pid}, metrics on "
+                      f":{augment_port}, log {augment_log}\n[bold]trainer[/bold] pid "
+                      f"{trainer.pid}, log {trainer_log}")
         traffic = Traffic()
         cleanup.callback(traffic.gate.set)
         cleanup.callback(traffic.enough.set)
@@ -109,9 +118,11 @@ def run_demo(settings: Settings, profile: DemoProfile, *, console: Console) -> P
                                     daemon=True, name="demo-producer")
         producer.start()
         _follow(settings, profile, traffic, producer, (worker, worker_log),
-                (trainer, trainer_log), port, console)
+                (trainer, trainer_log), (augment, augment_log), (port, augment_port), console)
         console.print("[bold]stopping the trainer[/bold]")
         _stop(trainer)
+        console.print("[bold]stopping the augment stage[/bold]")
+        _stop(augment)
         console.print("[bold]stopping the worker[/bold] (SIGTERM: it finishes its batch)")
         _stop(worker)
         with ClickHouseStore.from_settings(settings) as store:
@@ -141,9 +152,11 @@ def _follow(settings: Settings, profile: DemoProfile, traffic: Traffic,
             producer: threading.Thread,
             worker: tuple[subprocess.Popen[bytes], Path],
             trainer: tuple[subprocess.Popen[bytes], Path],
-            port: int, console: Console) -> None:
+            augment: tuple[subprocess.Popen[bytes], Path],
+            ports: tuple[int, int], console: Console) -> None:
     """Show the live view until the loop has had its chance, the stream is consumed
-    and the last windows are closed."""
+    (augmented too) and the last windows are closed."""
+    port, augment_port = ports
     group = f"{settings.topics.prefix}streamtune-ingest"
     raw = [raw_topic(kind, settings.topics.prefix) for kind in SOURCES]
     registry = Registry(settings)
@@ -151,19 +164,26 @@ def _follow(settings: Settings, profile: DemoProfile, traffic: Traffic,
     started = drift_started = time.monotonic()
     caught_up_at: float | None = None
     deltas_end: dict[int, int] = {}
-    last_read = (started, 0.0)
-    rate = 0.0
+    last_read = (started, 0.0, 0.0)
+    rate = augment_rate = 0.0
     with Live(console=console, refresh_per_second=2) as live:
         while True:
             time.sleep(0.5)
             series = scrape_series(port)
             now = time.monotonic()
+            augment_series = scrape_series(augment_port)
             read = totals(series).get("streamtune_events_in_total", 0.0)
+            augmented = totals(augment_series).get("streamtune_augment_events_in_total", 0.0)
             traffic.consumed = int(read)
             if now - last_read[0] >= 2:
-                rate, last_read = (read - last_read[1]) / (now - last_read[0]), (now, read)
-            live.update(live_view(traffic.produced, series, rate, now - started, trainer[1]))
-            for name, (process, log) in (("worker", worker), ("trainer", trainer)):
+                seconds = now - last_read[0]
+                rate, augment_rate = (read - last_read[1]) / seconds, \
+                    (augmented - last_read[2]) / seconds
+                last_read = (now, read, augmented)
+            live.update(live_view(traffic.produced, series, rate, now - started, trainer[1],
+                                  augment=(augment_series, augment_rate)))
+            for name, (process, log) in (("worker", worker), ("trainer", trainer),
+                                         ("augment stage", augment)):
                 if process.poll() is not None:
                     raise StreamtuneError(f"the {name} stopped unexpectedly; see {log}")
             champion = registry.alias("intent_classifier", "champion")
@@ -179,7 +199,9 @@ def _follow(settings: Settings, profile: DemoProfile, traffic: Traffic,
             if promoted or (traffic.gate.is_set() and now - drift_started > profile.loop_grace_s):
                 traffic.enough.set()
             if caught_up_at is None:
-                if not producer.is_alive() and group_caught_up(settings, group, raw):
+                if not producer.is_alive() and group_caught_up(settings, group, raw) and \
+                        group_caught_up(settings, augment_group(settings),
+                                        augment_topics(settings)):
                     caught_up_at = now
                     deltas_end = end_offsets(settings, deltas_topic(settings))
                 continue

@@ -1,5 +1,5 @@
-"""The demo's live view: the worker's metrics, the served model versions and the
-rollout step, and the trainer's latest decisions."""
+"""The demo's live view: the worker's and the augment stage's metrics, the served model
+versions and the rollout step, and the trainer's latest decisions."""
 
 from __future__ import annotations
 
@@ -35,8 +35,10 @@ def serving_view(series: dict[str, float]) -> tuple[str, str]:
 
 
 def live_view(produced: int, series: dict[str, float], rate: float, elapsed: float,
-              trainer_log: Path) -> Group:
-    """One refresh of the live view; ``rate`` is the worker's recent events/s."""
+              trainer_log: Path, *, augment: tuple[dict[str, float], float] | None = None
+              ) -> Group:
+    """One refresh of the live view; ``rate`` is the worker's recent events/s, ``augment``
+    the augment stage's metrics and recent events/s."""
     metrics = totals(series)
     read = metrics.get("streamtune_events_in_total", 0.0)
     served, rollout = serving_view(series)
@@ -47,11 +49,22 @@ def live_view(produced: int, series: dict[str, float], rate: float, elapsed: flo
         *(f"{metrics.get(name, 0):,.0f}" for name in (
             "streamtune_dead_letters_total", "streamtune_duplicates_dropped_total",
             "streamtune_redactions_total", "streamtune_windows_emitted_total")))
+    stages = [stream]
+    if augment is not None:
+        figures, augment_rate = totals(augment[0]), augment[1]
+        stage = Table("read", "read/s", "lag", "augmented rows", "skipped", title="augment stage",
+                      title_justify="left")
+        stage.add_row(*(f"{value:,.0f}" for value in (
+            figures.get("streamtune_augment_events_in_total", 0.0), augment_rate,
+            figures.get("streamtune_augment_consumer_lag", 0.0),
+            figures.get("streamtune_augmented_rows_total", 0.0),
+            figures.get("streamtune_augment_events_skipped_total", 0.0))))
+        stages.append(stage)
     loop = Table("alerts", "intent model serving", "rollout", title="loop",
                  title_justify="left")
     loop.add_row(f"{metrics.get('streamtune_alerts_total', 0):,.0f}", served, rollout)
     lines = trainer_log.read_text(errors="replace").splitlines()[-7:] \
         if trainer_log.exists() else []
-    return Group(stream, loop, Text("trainer: " + "\n         ".join(
+    return Group(*stages, loop, Text("trainer: " + "\n         ".join(
         line.strip() for line in lines if line.strip()), style="cyan", no_wrap=True,
         overflow="ellipsis"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,23 @@ def append(path: Path, record: dict[str, Any]) -> None:
     line = json.dumps(record, sort_keys=True) + "\n"
     with locked(path.with_name(f".{path.name}.lock")), path.open("a", encoding="utf-8") as fh:
         fh.write(line)
+
+
+def append_many(path: Path, records: list[bytes]) -> None:
+    """Append records (each a JSON object, no newline) in one write, then fsync: the
+    batch is on disk when this returns. A line torn by a crash is ended first (a reader
+    skips it; its writer had not returned, so it writes that batch again)."""
+    if not records:
+        return
+    data = b"\n".join(records) + b"\n"
+    with locked(path.with_name(f".{path.name}.lock")), path.open("a+b") as fh:
+        if fh.seek(0, os.SEEK_END):
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                data = b"\n" + data
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def read_from(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:

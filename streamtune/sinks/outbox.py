@@ -1,8 +1,11 @@
 """The store outbox: rows other processes want in ClickHouse, for the store's owner to insert.
 
 In embedded mode only the worker may open the chdb store, so the trainer,
-the CLI and the alert path append rows here (one JSON line each:
-``{"table", "row"}``) and the worker inserts them every few seconds. The
+the CLI, the alert path and the augment stage append rows here (one JSON line
+each: ``{"table", "row"}``; the augment stage a batch at a time) and the worker
+inserts them every few seconds. Augmentation rows are inserted as the worker
+used to write them itself (:class:`~streamtune.sinks.rows.RowWriter`: the
+table's columns, JSON text for free-form values). The
 tables fold replays by identity, so a line inserted twice changes nothing.
 With a ClickHouse server the same path is used, which keeps one writer
 design for both modes.
@@ -22,12 +25,18 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+import orjson
+from pydantic import BaseModel
+
 from streamtune.config import Settings
 from streamtune.sinks import journal
 from streamtune.sinks.disk import locked, write_json_atomic
+from streamtune.sinks.rows import RowWriter
 from streamtune.sinks.store import ClickHouseStore, redacted_url
 
-TABLES = frozenset({"alerts", "loop_decisions", "evaluations", "human_reviews"})
+LAYOUT_TABLES = frozenset({"augmented", "augmentation_qc"})
+"""Tables whose rows are written with the table's layout (extra fields ignored)."""
+TABLES = frozenset({"alerts", "loop_decisions", "evaluations", "human_reviews"}) | LAYOUT_TABLES
 TIME_COLUMNS = frozenset({"time", "raised_at", "reviewed_at", "event_time"})
 
 
@@ -46,6 +55,18 @@ class StoreOutbox:
         self.root.mkdir(parents=True, exist_ok=True)
         journal.append(self.path, {"table": table, "row": row})
 
+    def append_many(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """Queue a batch of ``(table, row)`` pairs in one write and one fsync; values
+        may be times, UUIDs and pydantic models (written as JSON)."""
+        unknown = {table for table, _ in rows} - TABLES
+        if unknown:
+            raise ValueError(f"the outbox does not write {sorted(unknown)} "
+                             f"(only {sorted(TABLES)})")
+        self.root.mkdir(parents=True, exist_ok=True)
+        journal.append_many(self.path, [orjson.dumps({"table": table, "row": row},
+                                                     default=_jsonable)
+                                        for table, row in rows])
+
     def import_into(self, store: ClickHouseStore) -> int:
         """Insert every row not imported into ``store`` yet; return how many."""
         if not self.path.exists():
@@ -56,17 +77,33 @@ class StoreOutbox:
                                        if self.state_path.exists() else {})
             records, end = journal.read_from(self.path, offsets.get(key, 0))
             by_table: dict[tuple[str, tuple[str, ...]], list[list[Any]]] = defaultdict(list)
+            laid_out: list[tuple[str, dict[str, Any]]] = []
             for record in records:
                 table, row = record.get("table"), record.get("row")
                 if table not in TABLES or not isinstance(row, dict):
+                    continue
+                if table in LAYOUT_TABLES:
+                    laid_out.append((table, {c: _time(c, v) for c, v in row.items()}))
                     continue
                 columns = tuple(sorted(row))
                 by_table[(table, columns)].append([_value(c, row[c]) for c in columns])
             for (table, columns), rows in by_table.items():
                 store.insert(table, rows, columns)
+            RowWriter(store).write(laid_out)
             if end != offsets.get(key, 0):
                 write_json_atomic(self.state_path, {**offsets, key: end})
         return len(records)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(type(value).__name__)
+
+
+def _time(column: str, value: Any) -> Any:
+    return datetime.fromisoformat(value) if column in TIME_COLUMNS and isinstance(value, str) \
+        else value
 
 
 def _value(column: str, value: Any) -> Any:

@@ -1,5 +1,5 @@
-"""End to end through a real worker: exactly the valid events stored, hostile ones
-dead-lettered, duplicates once, secrets nowhere, augmented rows with lineage,
+"""End to end through a real worker and augment stage: exactly the valid events stored,
+hostile ones dead-lettered, duplicates once, secrets nowhere, augmented rows with lineage,
 windows equal to a recomputation from the raw rows."""
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from streamtune.simulator import Simulator, hostile_payloads
 from streamtune.streams.kafka.admin import create_topics, describe_topics
 from streamtune.streams.kafka.producer import EventProducer
 from tests.integration.worker_harness import (
+    AugmentStage,
     Worker,
+    augment_caught_up,
     caught_up,
     read_store,
     wait_for,
@@ -116,9 +118,13 @@ def test_worker_lands_exactly_the_valid_events(settings: Settings, tmp_path: Pat
 
     wsettings = worker_settings(settings, tmp_path)
     worker = Worker(wsettings, log=tmp_path / "worker.log").start()
+    stage = AugmentStage(wsettings, log=tmp_path / "augment.log").start()
     try:
         wait_for(lambda: caught_up(wsettings), timeout=240, what="all records committed",
                  worker=worker)
+        wait_for(lambda: augment_caught_up(wsettings), timeout=240,
+                 what="all clean records augmented", worker=stage)
+        assert stage.terminate() == 0  # its rows are in the outbox: the worker imports them
         wait_windows_closed(worker, wsettings)
         assert worker.metric("streamtune_duplicates_dropped_total") == len(resent)
         assert worker.metric("streamtune_redactions_total") >= 5 * 4 + 3 * 2
@@ -126,6 +132,7 @@ def test_worker_lands_exactly_the_valid_events(settings: Settings, tmp_path: Pat
         assert worker.alive()
         assert worker.terminate() == 0
     finally:
+        stage.ensure_stopped()
         worker.ensure_stopped()
 
     tables = {kind: SOURCES[kind] for kind in EVENT_MODELS}

@@ -1,4 +1,5 @@
-"""Run real `streamtune worker` processes and read what they stored.
+"""Run real `streamtune worker` (and `streamtune augment`) processes and read what they
+stored.
 
 chdb lets one process hold one data path, and the test process already holds
 the session's; so each worker gets a store path of its own, and results are
@@ -22,6 +23,7 @@ from pydantic import SecretStr
 from streamtune.config import Settings
 from streamtune.prometheus import scrape, windows_caught_up
 from streamtune.schemas.topics import SOURCES, raw_topic
+from streamtune.streams.augment.stage import augment_group, augment_topics
 from streamtune.streams.kafka.admin import end_offsets, group_caught_up
 from streamtune.streams.worker.ingest import deltas_topic
 from tests.conftest import free_port, make_settings
@@ -46,6 +48,8 @@ print(json.dumps(out, default=str))
 class Worker:
     """One `streamtune worker` subprocess with its own store path and metrics port."""
 
+    command = "worker"
+
     def __init__(self, settings: Settings, *, log: Path) -> None:
         self.settings = settings
         self.metrics_port = free_port()
@@ -68,14 +72,14 @@ class Worker:
             "STREAMTUNE_PIPELINE__WINDOW_IDLE_CLOSE_S": str(s.pipeline.window_idle_close_s),
             "STREAMTUNE_PIPELINE__BATCH_MAX_EVENTS": str(s.pipeline.batch_max_events),
             **{f"STREAMTUNE_{group.upper()}": getattr(s, group).model_dump_json()
-               for group in ("scoring", "detection", "loop", "training")},
+               for group in ("scoring", "detection", "loop", "training", "augmentation")},
             "STREAMTUNE_WEBHOOKS": json.dumps(_revealed(s.webhooks.model_dump())),
         }
 
     def start(self) -> Worker:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamtune", "worker"], env=self.env(),
+                [sys.executable, "-m", "streamtune", self.command], env=self.env(),
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
@@ -106,6 +110,14 @@ class Worker:
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+class AugmentStage(Worker):
+    """One `streamtune augment` subprocess: with the worker's settings (its data dir, so
+    its rows reach the worker's chdb store through the store outbox) and its own metrics
+    port; ``worker_id`` names its static group membership."""
+
+    command = "augment"
 
 
 def _revealed(value: Any) -> Any:
@@ -151,6 +163,11 @@ def caught_up(settings: Settings) -> bool:
     """True when the ingest group has committed every raw record."""
     return group_caught_up(settings, f"{settings.topics.prefix}streamtune-ingest",
                            [raw_topic(kind, settings.topics.prefix) for kind in SOURCES])
+
+
+def augment_caught_up(settings: Settings) -> bool:
+    """True when the augment group has committed every clean command and error record."""
+    return group_caught_up(settings, augment_group(settings), augment_topics(settings))
 
 
 def read_store(settings: Settings, queries: dict[str, str]) -> dict[str, list[list[Any]]]:

@@ -20,9 +20,9 @@ from streamtune.streams.kafka.sending import ALIASES, FileReport, alias_hints, d
 from tests.conftest import free_port
 from tests.unit.test_schemas import RECENT, payload
 
-COMMANDS = ["produce", "status", "worker", "simulate", "demo", "config", "schemas", "topics",
-            "broker", "db", "dataset", "models", "train", "export", "evaluate", "trainer",
-            "alerts", "review", "report"]
+COMMANDS = ["produce", "status", "worker", "augment", "simulate", "demo", "config", "schemas",
+            "topics", "broker", "db", "dataset", "models", "train", "export", "evaluate",
+            "trainer", "alerts", "review", "report"]
 
 
 def run_cli(*args: str, cwd: Path,

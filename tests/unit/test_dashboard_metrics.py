@@ -1,6 +1,8 @@
-"""Every metric a Prometheus panel of the Grafana dashboards reads is one a worker exports.
+"""Every metric a Prometheus panel of the Grafana dashboards reads is one a worker or an
+augment stage exports.
 
-The worker's registry is ``PipelineMetrics().registry`` with the webhook metrics on it;
+The worker's registry is ``PipelineMetrics().registry`` with the webhook metrics on it,
+the augment stage's ``AugmentMetrics().registry``;
 a counter ``x`` is scraped as ``x_total``, a histogram as ``x_bucket``/``x_sum``/``x_count``.
 """
 
@@ -18,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.webhooks.metrics import WebhookMetrics
+from streamtune.streams.augment.metrics import AugmentMetrics
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards"
 SUFFIXES = {"counter": ("_total", "_created"), "gauge": ("",),
@@ -84,7 +87,7 @@ def promtool(tmp_path: Path, *args: str, spec: dict[str, Any]) -> str:
 def exported() -> set[str]:
     metrics = PipelineMetrics()
     WebhookMetrics(metrics.registry)
-    return exported_names(metrics.registry)
+    return exported_names(metrics.registry) | exported_names(AugmentMetrics().registry)
 
 
 def test_metric_names_parses_promql() -> None:

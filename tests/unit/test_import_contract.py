@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sinks",),
     ("models", "reports"),
     ("streams", "streams.kafka"),  # "streams": its own __init__
-    ("streams.live",),
+    ("streams.live", "streams.augment"),
     ("streams.worker",),
     ("demo",),
     ("cli",),

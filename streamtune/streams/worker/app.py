@@ -34,7 +34,6 @@ from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.streams.kafka.fetch_pacing import pace_fetches
 from streamtune.streams.live.stage import LiveStage
-from streamtune.streams.worker.augmenting import AugmentationProcess
 from streamtune.streams.worker.ingest import IngestLoop, deltas_topic
 from streamtune.streams.worker.windows import (
     WindowDelta,
@@ -355,11 +354,8 @@ def add_ingest(app: faust.App, settings: Settings, *, sink: ClickHouseSink,
         live = None
         if settings.scoring.enabled or settings.detection.enabled:
             live = LiveStage(settings, metrics=metrics, control=ControlReader(settings))
-        augmenting = None
-        if settings.augmentation.enabled and settings.augmentation.separate_process:
-            augmenting = AugmentationProcess(settings.augmentation)
         return IngestLoop(settings, sink=sink, metrics=metrics,
-                          group_id=f"{app.conf.id}-ingest", live=live, augmenting=augmenting)
+                          group_id=f"{app.conf.id}-ingest", live=live)
 
     service = IngestService(make_loop, on_failure=on_failure)
     app.add_dependency(service)

@@ -3,25 +3,19 @@
 It runs in a thread of the worker and is a member of the ``<app>-ingest``
 consumer group, so N workers split the raw partitions. For each batch it
 
-1. processes the records (validate, clean, de-duplicate, annotate) and hands
-   the clean command and error events to the augmentation child
-   (``augmenting.py``), which works while this thread goes on;
+1. processes the records (validate, clean, de-duplicate, annotate);
 2. scores the batch and watches it (the live stage), then flushes every row to
    ClickHouse — retrying with back-off while the store is down, with the
    assigned partitions paused (backpressure: no new records are read, group
    membership is kept);
-3. finishes the previous batch: flushes its augmented rows (the child worked
-   on them during this batch), waits for Kafka to confirm its sends and commits
-   its offsets;
-4. sends this batch's dead letters, clean events and window deltas to Kafka;
-   it is finished, in turn, by the next step (or at once when no records come,
-   and at shutdown).
+3. sends this batch's dead letters, clean events and window deltas to Kafka;
+4. finishes it: waits for Kafka to confirm its sends and commits its offsets.
 
-Without an augmentation child a batch is finished in its own step. A batch's
-offsets are committed only once all its rows are written and its sends
-confirmed, and before the next batch's window deltas are sent (the order the
-window agent relies on). A crash anywhere replays at most the two uncommitted
-batches; rows fold by identity and window deltas by (partition, first offset),
+Augmentation is a stage of its own (``streams/augment/``), reading the clean
+topics. A batch's offsets are committed only once all its rows are written and
+its sends confirmed, and before the next batch's window deltas are sent (the
+order the window agent relies on). A crash anywhere replays at most the
+uncommitted batch; rows fold by identity and window deltas by (partition, first offset),
 so replays change nothing. On a rebalance the unfinished batch is dropped, not
 committed: with the eager assignment the worker uses, every partition restarts
 from its committed offset, so its new owner (maybe this worker) redoes it.
@@ -39,22 +33,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from streamtune.config import Settings, client_config
 from streamtune.errors import BrokerUnavailable
-from streamtune.models.augmentation import AugmentationResult
 from streamtune.prometheus import PipelineMetrics
 from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.topics import SOURCES, clean_topic, dlq_topic, loop_topic, raw_topic
 from streamtune.sinks.batching import SinkUnavailable
 from streamtune.sinks.clickhouse import ClickHouseSink
+from streamtune.sinks.rows import event_json
 from streamtune.streams.live.stage import LiveOutput, LiveStage
-from streamtune.streams.worker.augmenting import AUGMENTED_KINDS, AugmentationProcess
 from streamtune.streams.worker.batch import BatchProcessor, BatchResult, RawRecord
 from streamtune.streams.worker.recovery import BrokerFault, ClientWatch, wait_for_broker
 from streamtune.streams.worker.resting import FETCH_WINDOW_S, Rests
@@ -87,14 +79,12 @@ class IngestLoop:
         group_id: str,
         processor: BatchProcessor | None = None,
         live: LiveStage | None = None,
-        augmenting: AugmentationProcess | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
         self.metrics = metrics
         self.processor = processor or BatchProcessor(settings)
         self.live = live
-        self.augmenting = augmenting
         self.stop_requested = threading.Event()
         self.group_id = group_id
         self.consumer, self.producer, self._watch = self._connect()
@@ -149,15 +139,10 @@ class IngestLoop:
             return 0
         started = time.perf_counter()
         with self._stage("process"):
-            result = self.processor.process(records, augment=self.augmenting is None)
-            encoded = [event.model_dump_json().encode() for event, _ in result.events]
+            result = self.processor.process(records, augment=False)
+            encoded = [event_json(event) for event, _ in result.events]
             unfinished = _Unfinished(result, started)
-            if self.augmenting is not None:
-                unfinished.parents = [data for (event, _), data in
-                                      zip(result.events, encoded, strict=True)
-                                      if event.kind in AUGMENTED_KINDS]
-                unfinished.augmenting = self.augmenting.submit(unfinished.parents)
-            self.sink.add(result.table_rows())
+            self.sink.add(result.event_rows())
         live = None
         if self.live is not None:
             with self._stage("live"):
@@ -167,28 +152,20 @@ class IngestLoop:
                 self.sink.add(live.table_rows())
         with self._stage("write"):
             self._flush_with_backpressure()
-        self._finish()
         with self._stage("send"):
             self._send(result, encoded, live)
         self._unfinished = unfinished
-        if self.augmenting is None:
-            self._finish()
+        self._finish()
         self._last_data = time.monotonic()
         self._maybe_tick()
         return len(records)
 
     def _finish(self) -> None:
-        """Land the unfinished batch's augmented rows, confirm its sends, commit it."""
+        """Confirm the unfinished batch's sends and commit it."""
         unfinished, self._unfinished = self._unfinished, None
         if unfinished is None:
             return
         result = unfinished.result
-        if self.augmenting is not None and unfinished.augmenting is not None:
-            with self._stage("augmentation"):
-                result.augmentation = self.augmenting.result(unfinished.augmenting,
-                                                             unfinished.parents)
-                self.sink.add(result.augmentation_rows())
-                self._flush_with_backpressure()
         with self._stage("commit"):
             self._confirm_sends()
             self._commit(result)
@@ -355,17 +332,6 @@ class IngestLoop:
         for kind, count in result.redactions.items():
             m.redactions.labels(kind).inc(count)
         m.duplicates.inc(result.duplicates)
-        if result.augmentation is not None:
-            for qc in result.augmentation.qc:
-                if not qc.generated:
-                    continue
-                m.augmented.labels(qc.technique).inc(qc.accepted)
-                for gate, passed in (("semantic", qc.semantic_passed),
-                                     ("syntax", qc.syntax_passed),
-                                     ("dry_run", qc.dry_run_passed)):
-                    m.qc_checked.labels(qc.technique, gate, "pass").inc(passed)
-                    m.qc_checked.labels(qc.technique, gate, "fail").inc(qc.generated - passed)
-                    m.qc_pass_rate.labels(qc.technique, gate).set(passed / qc.generated)
         m.batch_latency.observe(time.perf_counter() - started)
         m.last_batch.set(time.time())
 
@@ -458,8 +424,6 @@ class IngestLoop:
     def close(self) -> None:
         if self.live is not None:
             self.live.close()
-        if self.augmenting is not None:
-            self.augmenting.close()
         self.producer.flush(10.0)
         with contextlib.suppress(RuntimeError):  # closed already by a recovery that was stopped
             self.consumer.close()
@@ -467,12 +431,10 @@ class IngestLoop:
 
 @dataclass
 class _Unfinished:
-    """A batch whose rows are written but whose augmentation, sends or commit may not be."""
+    """A batch whose rows are written but whose sends or commit may not be."""
 
     result: BatchResult
     started: float
-    parents: list[bytes] = field(default_factory=list)
-    augmenting: Future[AugmentationResult] | None = None
 
 
 def _prefetch(settings: Settings) -> dict[str, int]:

@@ -1,0 +1,426 @@
+"""``streamtune augment``: augmentation as a stage of its own, along Kafka lines.
+
+It reads the clean command and error topics the workers publish, as consumer
+group ``<prefix>streamtune-augment`` (N stages split the partitions; none at
+all turns augmentation off, and the workers land every event row alone). Per
+batch it
+
+1. decodes the records and, per topic partition, lets the budget choose the
+   parents (``budget.py``) and the :class:`Augmenter` derive and gate their
+   rows, in this process;
+2. lands the rows: with a ClickHouse server it inserts them itself; with
+   embedded chdb, whose path only the worker may open, it appends them to the
+   store outbox in one write and one fsync, and the worker imports them within
+   ``OUTBOX_IMPORT_S`` (and once more when it stops). While that fails it retries
+   with back-off, its partitions paused;
+3. commits the batch's offsets, only after its rows are landed.
+
+So a crash replays at most the batch in progress, and rows fold by identity:
+an augmented row's id is ``uuid5(parent, technique)``, a QC row's is its batch
+id ``<clean topic>/<partition>/<first offset>`` with technique and command type.
+For a replay to count exactly the records the lost landing counted, each
+partition's range is declared before it is landed: the committed offset is
+committed again with the range's last offset as metadata. A stage that finds
+such a declaration (on assignment) redoes exactly that range first, holding
+records until it is complete and keeping later ones for the next batch.
+
+What a replay cannot repeat is the history the stage had in memory: with
+``rare_below`` the budget's choice, and with ``parameter_substitution`` and
+the text techniques their rows, depend on what was seen before. Their rows
+still fold by id; the replayed batch's QC rows are the replay's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from types import FrameType
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from pydantic import Field, TypeAdapter, ValidationError
+
+from streamtune.config import AugmentationSettings, Settings, client_config
+from streamtune.errors import StoreUnavailable
+from streamtune.models.augmentation import AugmentationResult, Augmenter
+from streamtune.processes import tune_gc
+from streamtune.schemas.events import CommandEvent, ErrorEvent
+from streamtune.schemas.topics import clean_topic
+from streamtune.sinks.batching import BatchingSink, SinkUnavailable
+from streamtune.sinks.clickhouse import ClickHouseSink
+from streamtune.sinks.migrations import migrate
+from streamtune.sinks.outbox import StoreOutbox
+from streamtune.sinks.store import ClickHouseStore
+from streamtune.streams.augment.budget import Budget, Parent, Plan
+from streamtune.streams.augment.metrics import AugmentMetrics
+from streamtune.streams.augment.progress import Progress
+from streamtune.streams.augment.rows import TableRow, augmentation_rows, skipped_rows
+from streamtune.streams.kafka.admin import create_topics
+
+log = logging.getLogger(__name__)
+
+AUGMENTED_KINDS = ("command", "error")
+"""Kinds of clean events the stage reads (their topics)."""
+SHUTDOWN_GRACE_S = 10.0
+LAG_EVERY_S = 5.0
+REST_S = (0.1, 0.5)
+"""Embedded broker only: fetching pauses this long after a batch that was not full (the
+longer after empty polls), as a real broker's long poll waits; see
+``streams/worker/resting.py``."""
+SETTLE_S = 3.0
+"""No rest this soon after an assignment (librdkafka may not know where to start yet)."""
+HOLD_S = 30.0
+"""A declared range not complete this long after its assignment is done with what came
+(its records are gone, e.g. past retention)."""
+
+_PARENTS: TypeAdapter[list[Parent]] = TypeAdapter(
+    list[Annotated[CommandEvent | ErrorEvent, Field(discriminator="kind")]])
+_PARENT: TypeAdapter[Parent] = TypeAdapter(
+    Annotated[CommandEvent | ErrorEvent, Field(discriminator="kind")])
+
+
+def augment_group(settings: Settings) -> str:
+    """The stage's consumer group."""
+    return f"{settings.topics.prefix}streamtune-augment"
+
+
+def augment_topics(settings: Settings) -> list[str]:
+    """The clean topics the stage reads."""
+    return [clean_topic(kind, settings.topics.prefix) for kind in AUGMENTED_KINDS]
+
+
+class OutboxSink(BatchingSink[TableRow]):
+    """Rows to the store outbox, for the worker that owns the embedded store."""
+
+    def __init__(self, outbox: StoreOutbox, **retry: float) -> None:
+        super().__init__(**retry)
+        self.outbox = outbox
+
+    def write(self, items: list[TableRow]) -> None:
+        try:
+            self.outbox.append_many(items)
+        except OSError as exc:
+            raise StoreUnavailable(f"store outbox {self.outbox.path}: {exc}") from exc
+
+
+def decode(values: list[bytes]) -> tuple[list[Parent], list[tuple[int, str]]]:
+    """Clean-topic records -> their events, and ``(index, why)`` of those that do not decode."""
+    try:
+        return _PARENTS.validate_json(b"[" + b",".join(values) + b"]"), []
+    except ValidationError:
+        events, bad = [], []
+        for index, value in enumerate(values):
+            try:
+                events.append(_PARENT.validate_json(value))
+            except ValidationError as exc:
+                bad.append((index, exc.errors()[0]["msg"]))
+        return events, bad
+
+
+class Augmentation:
+    """A partition's share of a batch -> its rows (no I/O): the budget chooses, the
+    :class:`Augmenter` (which observes every command event) derives and gates."""
+
+    def __init__(self, settings: AugmentationSettings) -> None:
+        self.budget = Budget(settings)
+        self.augmenter = Augmenter(settings.model_copy(update={"rate": 1.0}))
+
+    def run(self, events: list[Parent], batch_id: str
+            ) -> tuple[list[TableRow], Plan, AugmentationResult]:
+        """The rows (augmented, QC, skipped), the budget's plan and the augmentation."""
+        plan = self.budget.plan(events)
+        for event in events:
+            if isinstance(event, CommandEvent):
+                self.augmenter.observe(event)
+        result = self.augmenter.augment(plan.chosen, observe=False)
+        return (augmentation_rows(result, batch_id) + skipped_rows(plan.skipped, batch_id),
+                plan, result)
+
+
+class AugmentStage:
+    """Consume clean topics in batches, augment, land, commit; see the module docstring."""
+
+    def __init__(self, settings: Settings, *, sink: BatchingSink[TableRow],
+                 metrics: AugmentMetrics) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.metrics = metrics
+        self.augmentation = Augmentation(settings.augmentation)
+        self.stop_requested = threading.Event()
+        self._rests = settings.kafka.embedded
+        self._empty_polls = 0
+        self._assigned_at = time.monotonic()
+        self._declared: dict[tuple[str, int], int] = {}
+        """Partition -> last offset of the range a lost landing declared, to redo first."""
+        self._held: dict[tuple[str, int], list[Message]] = {}
+        """Records read but kept for a later batch, per partition."""
+        self.consumer = Consumer({
+            **client_config(settings), "group.id": augment_group(settings),
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            # static membership: a restarted stage takes its partitions back at once
+            "group.instance.id": f"{settings.worker_id}-augment",
+            "session.timeout.ms": 10_000, "heartbeat.interval.ms": 1000,
+            "max.poll.interval.ms": 300_000, "fetch.wait.max.ms": 100,
+            "fetch.queue.backoff.ms": 20,
+            **({"queued.min.messages": 200, "max.partition.fetch.bytes": 128 * 1024}
+               if settings.kafka.embedded
+               else {"queued.min.messages": 2 * settings.pipeline.batch_max_events}),
+        })
+        self.consumer.subscribe(augment_topics(settings), on_assign=self._on_assign,
+                                on_revoke=self._on_revoke)
+
+    # -- one batch -------------------------------------------------------------------
+
+    def step(self) -> int:
+        """Augment, land and commit one batch; return the number of records it held."""
+        batch = self.settings.pipeline
+        messages = self.consumer.consume(batch.batch_max_events, batch.batch_max_wait_ms / 1000)
+        records = [m for m in messages if m.error() is None]
+        self._rest(len(records))
+        if not records and not self._held:
+            return 0
+        started = time.perf_counter()
+        chunks: dict[tuple[str, int], list[Message]] = defaultdict(list)
+        for part, held in self._held.items():
+            chunks[part] += held
+        self._held = {}
+        for message in records:
+            chunks[(message.topic() or "", message.partition() or 0)].append(message)
+        chunks = self._redo_declared(chunks)
+        if not chunks:
+            return 0
+        try:
+            self._declare(chunks)
+        except KafkaException:
+            for (topic, partition), chunk in chunks.items():  # read them again, later
+                with contextlib.suppress(KafkaException):  # revoked: its new owner does
+                    self.consumer.seek(TopicPartition(topic, partition, chunk[0].offset() or 0))
+            raise
+        rows: list[TableRow] = []
+        for (topic, partition), chunk in chunks.items():
+            self.metrics.events_in.labels(topic).inc(len(chunk))
+            events, bad = decode([m.value() or b"" for m in chunk])
+            for index, why in bad:
+                self.metrics.undecodable.inc()
+                log.warning("%s/%d@%d does not decode, left out: %s", topic, partition,
+                            chunk[index].offset(), why)
+            batch_rows, plan, result = self.augmentation.run(
+                events, f"{topic}/{partition}/{chunk[0].offset()}")
+            self._count(plan, result)
+            rows += batch_rows
+        self._land(rows)
+        self._commit(chunks)
+        self.metrics.batch_latency.observe(time.perf_counter() - started)
+        self.metrics.last_batch.set(time.time())
+        return sum(len(chunk) for chunk in chunks.values())
+
+    def _redo_declared(self, chunks: dict[tuple[str, int], list[Message]]
+                       ) -> dict[tuple[str, int], list[Message]]:
+        """A partition with a declared range gets exactly that range (held until it is
+        complete); the records after it are held for the next batch."""
+        ready = {}
+        for part, chunk in chunks.items():
+            last = self._declared.get(part)
+            if last is None:
+                ready[part] = chunk
+                continue
+            if (chunk[-1].offset() or 0) < last \
+                    and time.monotonic() - self._assigned_at < HOLD_S:
+                self._held[part] = chunk
+                continue
+            del self._declared[part]
+            ready[part] = [m for m in chunk if (m.offset() or 0) <= last]
+            if later := [m for m in chunk if (m.offset() or 0) > last]:
+                self._held[part] = later
+        return {part: chunk for part, chunk in ready.items() if chunk}
+
+    def _declare(self, chunks: dict[tuple[str, int], list[Message]]) -> None:
+        """Commit each partition's first offset again, with the range's last as metadata."""
+        self.consumer.commit(offsets=[
+            TopicPartition(topic, partition, chunk[0].offset() or 0,
+                           metadata=str(chunk[-1].offset()))
+            for (topic, partition), chunk in chunks.items()], asynchronous=False)
+
+    def _count(self, plan: Plan, result: AugmentationResult) -> None:
+        m = self.metrics
+        for tier, count in plan.tiers.items():
+            m.chosen.labels(tier).inc(count)
+        for (_, reason), count in plan.skipped.items():
+            m.skipped.labels(reason.split(" (", 1)[0]).inc(count)
+        for qc in result.qc:
+            if not qc.generated:
+                continue
+            m.augmented.labels(qc.technique).inc(qc.accepted)
+            for gate, passed in (("semantic", qc.semantic_passed), ("syntax", qc.syntax_passed),
+                                 ("dry_run", qc.dry_run_passed)):
+                m.qc_checked.labels(qc.technique, gate, "pass").inc(passed)
+                m.qc_checked.labels(qc.technique, gate, "fail").inc(qc.generated - passed)
+                m.qc_pass_rate.labels(qc.technique, gate).set(passed / qc.generated)
+
+    def _land(self, rows: list[TableRow]) -> None:
+        """Write the rows; while that fails, retry with the partitions paused."""
+        paused: list[TopicPartition] = []
+        give_up_at: float | None = None
+
+        def keep_trying() -> bool:
+            nonlocal give_up_at
+            if not self.stop_requested.is_set():
+                return True
+            if give_up_at is None:
+                give_up_at = time.monotonic() + SHUTDOWN_GRACE_S
+            return time.monotonic() < give_up_at
+
+        def on_failure(attempt: int, exc: Exception) -> None:
+            self.metrics.land_failures.inc()
+            if not paused:
+                paused.extend(self.consumer.assignment())
+                self.consumer.pause(paused)
+                log.warning("cannot land rows: consumption paused (%s)", exc)
+
+        self.sink.add(rows)
+        try:
+            self.sink.flush(keep_trying=keep_trying, on_failure=on_failure)
+            for table, count in Counter(table for table, _ in rows).items():
+                self.metrics.rows_out.labels(table).inc(count)
+        finally:
+            if paused:
+                self.consumer.resume(paused)
+                log.warning("rows landed again: consumption resumed")
+
+    def _commit(self, chunks: dict[tuple[str, int], list[Message]]) -> None:
+        offsets = [TopicPartition(topic, partition, (chunk[-1].offset() or 0) + 1)
+                   for (topic, partition), chunk in chunks.items()]
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:  # e.g. revoked meanwhile: its new owner redoes it
+            log.warning("offset commit failed, the batch will be replayed: %s", exc)
+
+    def _rest(self, count: int) -> None:
+        """Against the embedded broker, let records gather between fetches (``REST_S``)."""
+        if not self._rests or count >= self.settings.pipeline.batch_max_events // 2 \
+                or time.monotonic() - self._assigned_at < SETTLE_S:
+            self._empty_polls = 0
+            return
+        self._empty_polls = self._empty_polls + 1 if count == 0 else 0
+        rest = min(REST_S[0] * 2 ** max(self._empty_polls - 1, 0), REST_S[1])
+        assignment = self.consumer.assignment()
+        self.consumer.pause(assignment)
+        self.stop_requested.wait(rest)
+        self.consumer.resume(assignment)
+
+    def update_lag(self) -> None:
+        """Refresh the lag gauge from the end offsets of the last fetches."""
+        try:
+            positions = self.consumer.position(self.consumer.assignment())
+        except KafkaException:
+            return
+        for tp in positions:
+            if tp.offset < 0:
+                continue
+            try:
+                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                continue
+            self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                max(high - tp.offset, 0))
+
+    def lag(self) -> float:
+        """Records behind the end, as last refreshed."""
+        return sum(s.value for family in self.metrics.consumer_lag.collect()
+                   for s in family.samples)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned_at = time.monotonic()
+        for tp in consumer.committed(partitions, timeout=30):
+            if tp.metadata and tp.metadata.isdigit():
+                self._declared[(tp.topic, tp.partition)] = int(tp.metadata)
+                log.info("%s/%d: redoing offsets %d..%s first (declared, not committed)",
+                         tp.topic, tp.partition, tp.offset, tp.metadata)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:  # their new owner redoes what is not committed
+            self._declared.pop((tp.topic, tp.partition), None)
+            self._held.pop((tp.topic, tp.partition), None)
+        for tp in partitions:  # their new owner reports their lag
+            try:
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+            except KeyError:
+                continue
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def run(self, *, on_batch: Callable[[int], None] | None = None) -> None:
+        """Loop until :meth:`stop`; the batch in progress is finished first. Raises
+        :class:`SinkUnavailable` when rows could not be landed before a stop."""
+        last_lag = 0.0
+        try:
+            while not self.stop_requested.is_set():
+                try:
+                    count = self.step()
+                except KafkaException as exc:  # librdkafka reconnects by itself
+                    log.warning("Kafka: %s; retrying", exc)
+                    self.stop_requested.wait(1.0)
+                    continue
+                if on_batch is not None:
+                    on_batch(count)
+                if time.monotonic() - last_lag > LAG_EVERY_S:
+                    self.update_lag()
+                    last_lag = time.monotonic()
+        finally:
+            self.consumer.close()
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+
+
+def run_stage(settings: Settings) -> int:
+    """Run the augment stage until SIGTERM/SIGINT; return its exit code."""
+    if not settings.augmentation.enabled:
+        log.warning("augmentation is off (STREAMTUNE_AUGMENTATION__ENABLED=false): nothing to do")
+        return 0
+    create_topics(settings)
+    metrics = AugmentMetrics()
+    store = None
+    if urlsplit(settings.store_url).scheme in {"http", "https"}:
+        store = ClickHouseStore.from_settings(settings)
+        migrate(store)
+        sink: BatchingSink[TableRow] = ClickHouseSink(
+            store, retry_initial_s=settings.pipeline.sink_retry_initial_s,
+            retry_max_s=settings.pipeline.sink_retry_max_s)
+        target = f"inserting into {store.database}"
+    else:
+        sink = OutboxSink(StoreOutbox(settings),
+                          retry_initial_s=settings.pipeline.sink_retry_initial_s,
+                          retry_max_s=settings.pipeline.sink_retry_max_s)
+        target = "through the store outbox (the worker imports it)"
+    try:
+        stage = AugmentStage(settings, sink=sink, metrics=metrics)
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            stage.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        metrics.serve(settings.metrics_port)
+        tune_gc()
+        progress = Progress(metrics, lag=stage.lag)
+        port = settings.metrics_port
+        log.info("augment stage %s: reading %s as group %s, landing rows %s, %s",
+                 settings.worker_id, ", ".join(augment_topics(settings)),
+                 augment_group(settings), target,
+                 f"metrics on port {port}" if port else "no metrics endpoint")
+        try:
+            stage.run(on_batch=lambda _: progress.sample())
+        except SinkUnavailable as exc:
+            log.error("stopped with rows not landed (the batch will be replayed): %s", exc)
+            return 1
+        return 0
+    finally:
+        if store is not None:
+            store.close()
