@@ -72,6 +72,11 @@ def loop_topic(name: str, prefix: str = "") -> str:
     return f"{prefix}{name}"
 
 
+def windows_changelog_topic(prefix: str = "") -> str:
+    """The changelog faust keeps of the worker's window table (app ``<prefix>streamtune``)."""
+    return f"{prefix}streamtune-windows-changelog"
+
+
 def catalogue(settings: Settings) -> list[TopicSpec]:
     """Every topic, in a stable order."""
     t = settings.topics
@@ -103,5 +108,9 @@ def catalogue(settings: Settings) -> list[TopicSpec]:
                   "source|command_type", t.partitions, raw_ms),
         TopicSpec(loop_topic("model-control", p), "champion changes, hot swaps",
                   "model_name", 1, dlq_ms, cleanup_policy="compact"),
+        # created here, not left to faust: a dev broker that loses it in a crash would
+        # otherwise let the next write auto-create it with one partition
+        TopicSpec(windows_changelog_topic(p), "the window table's changelog (faust)",
+                  "window key", t.partitions, raw_ms, cleanup_policy="compact"),
     ]
     return specs

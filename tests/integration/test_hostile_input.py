@@ -263,6 +263,7 @@ def test_no_record_stops_the_worker_and_no_secret_is_kept(settings: Settings,
 
     tables = [name for (name,) in read_store(wsettings, {
         "t": "SELECT name FROM system.tables WHERE database = 'streamtune' "
+             "AND NOT startsWith(name, '.') "  # a view's inner table: read through its view
              "AND engine NOT IN ('MaterializedView')"})["t"]]
     store = read_store(wsettings, {
         **{f"dump_{t}": f"SELECT * FROM streamtune.{t}" for t in tables},
