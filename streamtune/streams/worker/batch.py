@@ -158,8 +158,8 @@ class BatchProcessor:
                 augment: bool = True) -> BatchResult:
         """Run one batch; never raises for bad input (it becomes dead letters).
 
-        With ``augment=False`` the caller augments the batch's events itself
-        (the worker does, in a child process: ``streams/worker/augmenting.py``).
+        The worker passes ``augment=False``: augmentation is a stage of its own
+        (``streams/augment/``); in-process augmentation serves test fills and benchmarks.
         """
         now = time.monotonic() if now is None else now
         result = BatchResult()
