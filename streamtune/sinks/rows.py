@@ -109,6 +109,10 @@ def encode(value: Any, ch_type: str) -> Any:
             return []
         if ch_type.startswith("Map"):
             return {}
+        if ch_type == "Bool":
+            return False
+        if ch_type.startswith(("UInt", "Int", "Float")):  # a column added later: its default
+            return 0
         return ""
     if ch_type.endswith("String") or ch_type == "LowCardinality(String)":
         if isinstance(value, dict | list | BaseModel):
