@@ -14,7 +14,7 @@ from pathlib import Path
 
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.simulator import Simulator, hostile_payloads
-from streamtune.sinks.rows import json_text
+from streamtune.sinks.rows import TableLayout, json_text
 from streamtune.streams.worker.batch import BatchProcessor, RawRecord
 from tests.conftest import make_settings
 
@@ -58,3 +58,13 @@ def test_rows_reuse_the_screened_json_and_equal_json_text(tmp_path: Path) -> Non
     dumped = repr(rows)
     assert "hunter2" not in dumped and "t0k3n99" not in dumped
     assert dumped.count("[REDACTED:") >= planted > 50
+
+
+def test_a_column_a_row_does_not_fill_gets_its_type_default() -> None:
+    layout = TableLayout("augmentation_qc", ("technique", "generated", "skipped", "batch_rejected"),
+                         ("LowCardinality(String)", "UInt32", "UInt32", "Bool"))
+    table = layout.arrow([{"technique": "token_drop", "generated": 3},  # written before
+                          {"technique": "skipped: rare", "skipped": 2}])  # `skipped` existed
+    assert table.to_pylist() == [
+        {"technique": "token_drop", "generated": 3, "skipped": 0, "batch_rejected": False},
+        {"technique": "skipped: rare", "generated": 0, "skipped": 2, "batch_rejected": False}]
