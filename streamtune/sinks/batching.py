@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -84,3 +85,18 @@ class BatchingSink(ABC, Generic[T]):
         written = len(self._buffer)
         self._buffer = []
         return written
+
+
+def grace_after(stop: threading.Event, grace_s: float) -> Callable[[], bool]:
+    """A ``keep_trying`` for :meth:`BatchingSink.flush`: yes until ``stop`` is set, then
+    for ``grace_s`` seconds more."""
+    give_up_at: float | None = None
+
+    def keep_trying() -> bool:
+        nonlocal give_up_at
+        if not stop.is_set():
+            return True
+        if give_up_at is None:
+            give_up_at = time.monotonic() + grace_s
+        return time.monotonic() < give_up_at
+    return keep_trying

@@ -1,12 +1,15 @@
-"""The ingest loop's client watch: which client reports make a broker fault."""
+"""The ingest loop's client watch (which client reports make a broker fault) and how
+long a stopping loop keeps trying to write."""
 
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 from confluent_kafka import KafkaError
 
+from streamtune.sinks.batching import grace_after
 from streamtune.streams.worker.recovery import BrokerFault, ClientWatch
 
 
@@ -46,3 +49,19 @@ def test_a_broker_gone_and_back_is_said_once_each(caplog: pytest.LogCaptureFixtu
     assert len(said) == 2 and said[0].startswith("Kafka went away"), said
     assert said[1].startswith("Kafka is back after"), said
     watch.check()  # an outage alone is no fault: the clients wait for the broker
+
+
+def test_flushing_goes_on_until_stopped_then_for_the_grace_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr("streamtune.sinks.batching.time.monotonic", lambda: now[0])
+    stop = threading.Event()
+    keep_trying = grace_after(stop, 10.0)
+    now[0] += 3600
+    assert keep_trying()  # not stopped: the store may take as long as it needs
+    stop.set()
+    assert keep_trying()
+    now[0] += 9.9
+    assert keep_trying()
+    now[0] += 0.2
+    assert not keep_trying()

@@ -52,7 +52,7 @@ from streamtune.models.augmentation import AugmentationResult, Augmenter
 from streamtune.processes import tune_gc
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.schemas.topics import clean_topic
-from streamtune.sinks.batching import BatchingSink, SinkUnavailable
+from streamtune.sinks.batching import BatchingSink, SinkUnavailable, grace_after
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.migrations import migrate
 from streamtune.sinks.outbox import StoreOutbox
@@ -266,15 +266,6 @@ class AugmentStage:
     def _land(self, rows: list[TableRow]) -> None:
         """Write the rows; while that fails, retry with the partitions paused."""
         paused: list[TopicPartition] = []
-        give_up_at: float | None = None
-
-        def keep_trying() -> bool:
-            nonlocal give_up_at
-            if not self.stop_requested.is_set():
-                return True
-            if give_up_at is None:
-                give_up_at = time.monotonic() + SHUTDOWN_GRACE_S
-            return time.monotonic() < give_up_at
 
         def on_failure(attempt: int, exc: Exception) -> None:
             self.metrics.land_failures.inc()
@@ -285,7 +276,8 @@ class AugmentStage:
 
         self.sink.add(rows)
         try:
-            self.sink.flush(keep_trying=keep_trying, on_failure=on_failure)
+            self.sink.flush(keep_trying=grace_after(self.stop_requested, SHUTDOWN_GRACE_S),
+                            on_failure=on_failure)
             for table, count in Counter(table for table, _ in rows).items():
                 self.metrics.rows_out.labels(table).inc(count)
         finally:

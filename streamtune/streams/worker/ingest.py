@@ -43,7 +43,7 @@ from streamtune.errors import BrokerUnavailable
 from streamtune.prometheus import PipelineMetrics
 from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.topics import SOURCES, clean_topic, dlq_topic, loop_topic, raw_topic
-from streamtune.sinks.batching import SinkUnavailable
+from streamtune.sinks.batching import SinkUnavailable, grace_after
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.rows import event_json
 from streamtune.streams.live.stage import LiveOutput, LiveStage
@@ -214,16 +214,6 @@ class IngestLoop:
         return lags
 
     def _flush_with_backpressure(self) -> None:
-        give_up_at: float | None = None
-
-        def keep_trying() -> bool:
-            nonlocal give_up_at
-            if not self.stop_requested.is_set():
-                return True
-            if give_up_at is None:
-                give_up_at = time.monotonic() + SHUTDOWN_GRACE_S
-            return time.monotonic() < give_up_at
-
         def on_failure(attempt: int, exc: Exception) -> None:
             self.metrics.sink_failures.inc()
             if not self._paused:
@@ -231,8 +221,8 @@ class IngestLoop:
                 log.warning("store unavailable: consumption paused (%s)", exc)
 
         try:
-            self.sink.flush(keep_trying=keep_trying, on_failure=on_failure,
-                            wait=self._wait_polling)
+            self.sink.flush(keep_trying=grace_after(self.stop_requested, SHUTDOWN_GRACE_S),
+                            on_failure=on_failure, wait=self._wait_polling)
         finally:
             if self._paused:
                 self.consumer.resume(self._paused)
