@@ -312,7 +312,7 @@ class DetectionSettings(BaseModel):
                                           "add one recurrence to the count a new pattern needs")
     pattern_max_confidence: float = Field(0.7, ge=0, le=1,
                                           description="mean model confidence below this")
-    pattern_similarity: float = Field(0.4, gt=0, lt=1, description="share of a template's "
+    pattern_similarity: float = Field(0.6, gt=0, lt=1, description="share of a template's "
                                       "tokens that stay constant when templates merge")
     pattern_warmup_events: int = Field(2000, ge=0, description="templates seen here are known")
     pattern_warmup_s: float = Field(300.0, ge=0, description="or in this much event time, "

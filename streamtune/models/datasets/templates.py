@@ -17,9 +17,9 @@ Examples
 --------
 >>> error_template("press-1 did not answer (no ACK after 83 attempts)")
 '<*> did not answer (no ACK after <*> attempts)'
->>> error_templates(["removing echo", "removing ftp", "removing time", "removing klogin",
-...                  "removing rsync", "removing chargen", "disk full"])[::6]
-['removing <*>', 'disk full']
+>>> error_templates(["xinetd removing echo", "xinetd removing ftp", "xinetd removing time",
+...                  "xinetd removing klogin", "xinetd removing chargen", "disk full"])[::5]
+['xinetd removing <*>', 'disk full']
 >>> command_template("", "  Start PUMP 3 ")
 'start pump 3'
 """

@@ -17,12 +17,19 @@ second of event time since the stream's first event), at most
 waits for it to recur. A candidate that the miner later merges into a known
 template (its difference was a variable) is dropped.
 
+A variable word seen with few values (``removing chargen`` known, then ``removing
+daytime``) is told from a new template by its siblings, the templates that differ
+from it at one position only (:func:`values`): with ``VARIANT_VALUES`` values there,
+or a sibling holding a variable there, the candidate is a value of a variable and
+never alerts; with one sibling it is held ``VARIANT_HOLD`` events and alerts then
+unless the position has turned variable meanwhile. Other candidates alert at once.
+
 Labels (e.g. the executed command type) never seen in warm-up or ``learn``
 group their candidates: every new template of such a label feeds one pattern per
 (stream, label), so a new command type phrased four ways raises one alert.
 
-An alert names the template, the first line (redacted), the count and the
-nearest known template.
+An alert names the template, the first line (redacted) and its key, the count and
+the nearest known template.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from functools import cache
 from typing import Any
 
 from streamtune.config import DetectionSettings
-from streamtune.models.detection.templates import MinerParams, TemplateMiner
+from streamtune.models.detection.templates import WILDCARD, MinerParams, TemplateMiner
 from streamtune.schemas.alerts import Alert
 from streamtune.transforms.redaction import Redactor
 
@@ -43,11 +50,41 @@ STREAMS = ("command", "error")
 MAX_EXAMPLES = 5
 MAX_TEXT = 300
 """Characters kept of an example or a template in an alert."""
+VARIANT_VALUES = 3
+"""Values seen at one position (see :func:`values`) that make it a variable."""
+VARIANT_HOLD = 25
+"""Events a template with one sibling (2 values at a position) waits before it alerts."""
 
 
 def template_miner(similarity: float) -> TemplateMiner:
     """The miner of each stream; ``similarity``: its ``min_constant_share``."""
     return TemplateMiner(MinerParams(min_constant_share=similarity))
+
+
+def values(miner: TemplateMiner, cluster_id: int) -> int:
+    """Values the template's most variable position has shown: 1 plus its siblings there
+    (templates differing from it there only), or ``VARIANT_VALUES`` when either side
+    holds a variable or the two words are one character apart. A position counts when
+    another token is constant, the first one when 3 are (``Accepted none`` after
+    ``Failed none`` is new at once)."""
+    tokens = miner.template(cluster_id).split(" ")
+    constant = sum(token != WILDCARD for token in tokens)
+    most = 1
+    for position, others in miner.siblings(cluster_id).items():
+        shared = constant - (tokens[position] != WILDCARD)
+        if shared < (3 if position == 0 else 1):
+            continue
+        mine = tokens[position]
+        if WILDCARD in mine or any(WILDCARD in other or _one_apart(mine, other)
+                                   for other in others):
+            return VARIANT_VALUES
+        most = max(most, 1 + len(others))
+    return most
+
+
+def _one_apart(a: str, b: str) -> bool:
+    """Same length (2+), one character differing: ``[LNKA]``/``[LNKC]``, ``EST``/``EDT``."""
+    return len(a) == len(b) >= 2 and sum(x != y for x, y in zip(a, b, strict=True)) == 1
 
 
 @cache
@@ -61,6 +98,7 @@ class _Pattern:
 
     first_template: str
     first_line: str
+    first_key: str
     first_seen: datetime
     cluster_ids: list[int] = field(default_factory=list)
     count: int = 0
@@ -69,6 +107,10 @@ class _Pattern:
     examples: list[str] = field(default_factory=list)
     labels: Counter[str] = field(default_factory=Counter)
     alerted: bool = False
+    hold_until: int = 0
+    """The stream's event count before which it does not alert (a held variant)."""
+    variant: bool = False
+    """A value of a variable position: never alerts."""
 
     def add(self, text: str, confidence: float | None, label: str) -> None:
         self.count += 1
@@ -96,6 +138,7 @@ class _Stream:
     known_labels: set[str] = field(default_factory=set)
     clusters: dict[int, _Pattern] = field(default_factory=dict)
     labels: dict[str, _Pattern] = field(default_factory=dict)
+    held: dict[int, _Pattern] = field(default_factory=dict)
     _merges_seen: int = 0
 
     def known(self, cluster_id: int) -> bool:
@@ -158,10 +201,33 @@ class PatternMiner:
             if label:
                 state.known_labels.add(label)
             return []
+        released = self._release(stream, state, key, at)
         if state.known(match.cluster_id):
-            return []
-        return self._candidate(stream, state, text, match.cluster_id, match.template,
-                               confidence, label, key, at)
+            return released
+        return released + self._candidate(stream, state, text, match.cluster_id,
+                                          match.template, confidence, label, key, at)
+
+    def _release(self, stream: str, state: _Stream, key: str, at: datetime) -> list[Alert]:
+        """Alerts of held variants whose hold ended without their position turning variable."""
+        out = []
+        for cluster_id, pattern in list(state.held.items()):
+            if pattern.hold_until > state.events:
+                continue
+            del state.held[cluster_id]
+            miner = state.miner
+            if (miner.resolve(cluster_id) != cluster_id or state.known(cluster_id)
+                    or values(miner, cluster_id) >= VARIANT_VALUES):
+                pattern.variant = True
+            elif self._due(stream, pattern, at):
+                pattern.alerted = True
+                out.append(self._alert(stream, state, pattern, key, at))
+        return out
+
+    def _due(self, stream: str, pattern: _Pattern, at: datetime) -> bool:
+        if pattern.alerted or pattern.variant or pattern.count < self.min_count(stream, at):
+            return False
+        mean = pattern.mean_confidence
+        return mean is None or mean < self.settings.pattern_max_confidence
 
     def _candidate(self, stream: str, state: _Stream, text: str, cluster_id: int,
                    template: str, confidence: float | None, label: str, key: str,
@@ -171,15 +237,18 @@ class PatternMiner:
         pattern = table.get(label if new_label else cluster_id)
         if pattern is None:
             line = _redactor().redact(text[:MAX_TEXT])[0]
-            pattern = _Pattern(template[:MAX_TEXT], line, at)
+            pattern = _Pattern(template[:MAX_TEXT], line, key, at)
             table[label if new_label else cluster_id] = pattern
+            if not new_label:
+                seen = values(state.miner, cluster_id)
+                pattern.variant = seen >= VARIANT_VALUES
+                if seen == 2:
+                    pattern.hold_until = state.events + VARIANT_HOLD
+                    state.held[cluster_id] = pattern
         if cluster_id not in pattern.cluster_ids:
             pattern.cluster_ids.append(cluster_id)
         pattern.add(text, confidence, label)
-        if pattern.alerted or pattern.count < self.min_count(stream, at):
-            return []
-        mean = pattern.mean_confidence
-        if mean is not None and mean >= self.settings.pattern_max_confidence:
+        if pattern.hold_until > state.events or not self._due(stream, pattern, at):
             return []
         pattern.alerted = True
         return [self._alert(stream, state, pattern, key, at)]
@@ -206,7 +275,8 @@ class PatternMiner:
                         "" if mean is None else f", mean confidence {mean:.2f}")
                     + ("" if nearest is None else f"; nearest known: {nearest[:200]}"),
             details={"stream": stream, "template": first, "templates": templates,
-                     "first_line": pattern.first_line, "examples": list(pattern.examples),
+                     "first_line": pattern.first_line, "first_key": pattern.first_key,
+                     "examples": list(pattern.examples),
                      "nearest_known": None if nearest is None else nearest[:MAX_TEXT],
                      "first_seen": pattern.first_seen.isoformat(), "count": pattern.count,
                      "mean_confidence": mean, "labels": dict(pattern.labels),

@@ -23,8 +23,8 @@ from streamtune.models.detection.patterns import PatternMiner
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
-"""Version of the saved layout; another version starts fresh."""
+FORMAT = 3
+"""Version of the saved layout; another version starts fresh (3: held variant patterns)."""
 
 
 def state_path(data_dir: Path, source: str) -> Path:

@@ -4,25 +4,30 @@ Used by the live new-pattern detector (:mod:`~streamtune.models.detection.patter
 and by the dataset splits (:func:`~streamtune.models.datasets.templates.error_templates`),
 so both agree on which lines share a template.
 
-A line is split on white space; inside each token, every run holding a digit and
-every run of 8+ hex characters becomes ``<*>`` (delimiters ``= , : ; ( ) [ ] { } " ' < > |``
-bound a run, so ``ambient=30`` keeps its key); a token that is only ``<*>`` after
-another such token is dropped, so a list of numbers of any length is one variable.
+A line is split on white space; inside each token, every run holding a digit, every
+run that is a day or month name (``Thu``, ``Aug``) and every run of 8+ hex characters
+becomes ``<*>`` (delimiters ``= , : ; ( ) [ ] { } " ' < > |`` bound a run, so
+``ambient=30`` keeps its key); a token that is only ``<*>`` after another such token
+is dropped, so a list of numbers of any length, or a date, is one variable.
 The masked tokens are the line's key; a key seen before is a dictionary hit (the cache).
 
 A new key joins a template of the same length whose constant tokens all equal its
-own. Otherwise templates are merged when their difference is a variable:
+own (a template of ``<*>`` only holds nothing but its own key). Otherwise templates
+are merged when their difference is a variable:
 
 - at most ``max_diff`` positions, each holding variable-looking tokens on both
-  sides (a ``<*>`` or a ``/``; for ``key=value`` tokens, the same key), position 0
+  sides (a ``<*>``, a ``/`` or a qualified name with 2+ dots such as
+  ``com.android.phone``; for ``key=value`` tokens, the same key), position 0
   included: the line joins that template;
 - one position (not the first) holding plain words: once ``merge_values``
-  templates differ there and nowhere else, they become one template with ``<*>``
-  there (``removing chargen``, ``removing echo``, ...).
+  templates differ there and are equal everywhere else, they become one template
+  with ``<*>`` there (``xinetd removing chargen``, ``xinetd removing echo``, ...).
 
 A merge never leaves fewer than ``min_constant_share`` of a template's tokens constant.
-The thresholds were chosen leave-one-system-out over the 14 Loghub systems
-(``benchmarks/patterns.py``); the token rules are fixed.
+The thresholds were chosen leave-one-system-out over the 14 Loghub systems, the
+token rules on 7 of them (``benchmarks/patterns.py``).
+:meth:`TemplateMiner.siblings` lists, per position, the words of templates that
+differ from one only there: the new-pattern detector's evidence of a variable word.
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ from dataclasses import dataclass, field
 
 WILDCARD = "<*>"
 _DELIMITERS = r"""\s=,:;()\[\]{}"'<>|"""
+_DATE_WORDS = "Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 _VARIABLE_RUN = re.compile(
-    rf"(?<![^{_DELIMITERS}])[^{_DELIMITERS}\d]*+\d[^{_DELIMITERS}]*+|\b[0-9a-fA-F]{{8,}}\b")
-"""A run holding a digit (matched from its start only, possessively: one scan per run)
-or 8+ hex characters."""
+    rf"(?<![^{_DELIMITERS}])(?:[^{_DELIMITERS}\d]*+\d[^{_DELIMITERS}]*+"
+    rf"|(?:{_DATE_WORDS})(?![^{_DELIMITERS}]))|\b[0-9a-fA-F]{{8,}}\b")
+"""A run holding a digit (matched from its start only, possessively: one scan per run),
+a run that is a day or month name (``Thu``, ``Aug``), or 8+ hex characters."""
 _WILDCARD_RUN = re.compile(r"(?<!\S)<\*>(?:\s+<\*>)+(?!\S)")
 MAX_CACHE = 200_000
 """Keys remembered; the cache is emptied when full (templates are kept)."""
@@ -50,11 +57,11 @@ def mask(text: str) -> tuple[str, ...]:
 class MinerParams:
     """The miner's thresholds (defaults: the leave-one-system-out choice)."""
 
-    merge_values: int = 6
+    merge_values: int = 5
     """Plain words seen at one position before it becomes a variable."""
     max_diff: int = 2
     """Positions in which variable-looking tokens may differ and still join."""
-    min_constant_share: float = 0.4
+    min_constant_share: float = 0.6
     """Share of a merged template's tokens that must stay constant."""
 
 
@@ -69,13 +76,17 @@ class Match:
 
 
 def _variable_like(token: str) -> bool:
-    return WILDCARD in token or "/" in token
+    return WILDCARD in token or "/" in token or (token.count(".") >= 2 and ".." not in token)
 
 
 def _compatible(a: str, b: str) -> bool:
     if "=" in a or "=" in b:
         return a.partition("=")[0] == b.partition("=")[0]
     return _variable_like(a) and _variable_like(b)
+
+
+def _same_but(a: tuple[str, ...], b: tuple[str, ...], position: int) -> bool:
+    return all(x == y for i, (x, y) in enumerate(zip(a, b, strict=True)) if i != position)
 
 
 @dataclass
@@ -134,6 +145,18 @@ class TemplateMiner:
                 best, best_score = other, score
         return None if best is None else self._text[best]
 
+    def siblings(self, cluster_id: int) -> dict[int, set[str]]:
+        """Per position, the tokens that same-length templates differing from this one
+        there and nowhere else hold there."""
+        mine = self._templates[self.resolve(cluster_id)]
+        out: dict[int, set[str]] = {}
+        for other in self._by_length[len(mine)]:
+            theirs = self._templates[other]
+            diff = [i for i, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b]
+            if len(diff) == 1:
+                out.setdefault(diff[0], set()).add(theirs[diff[0]])
+        return out
+
     def _place(self, tokens: tuple[str, ...]) -> tuple[int, bool]:
         p = self.params
         same_length = self._by_length.setdefault(len(tokens), [])
@@ -145,13 +168,15 @@ class TemplateMiner:
             diff = [i for i, (a, b) in enumerate(zip(template, tokens, strict=True))
                     if a != WILDCARD and a != b]
             if not diff:
+                if template != tokens and template.count(WILDCARD) == len(template):
+                    continue  # a template of variables only holds nothing but itself
                 if exact is None or template.count(WILDCARD) < self._templates[
                         exact].count(WILDCARD):
                     exact = cid
             elif len(diff) <= p.max_diff and all(_compatible(template[i], tokens[i])
                                                  for i in diff):
                 joinable.append((cid, diff))
-            elif len(diff) == 1 and diff[0] > 0:
+            elif len(diff) == 1 and diff[0] > 0 and _same_but(template, tokens, diff[0]):
                 words.setdefault(diff[0], []).append(cid)
         if exact is not None:
             return exact, False
