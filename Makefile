@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+	# the student's static sub-word table starts from one encoder pass over its vocabulary
+	# (~35 s on 2 cores, once per machine: STREAMTUNE_CACHE_DIR)
+	$(PY) -c 'from streamtune.config import get_settings as s; from streamtune.models.encoder.static import static_vectors as v; v(cache=s().cache_dir, threads=2)'
 
 # Debian packages the tests use: promtool (alert rules) and headless Chromium (report).
 SYSTEM_DEPS := promtool:prometheus chromium:chromium

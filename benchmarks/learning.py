@@ -15,8 +15,9 @@ Each model is trained on the same training rows; C and the teacher's mixture are
 chosen on the validation split. Rows: the baseline; the teacher (frozen MiniLM +
 logistic regression mixed with TF-IDF + LR: too slow to score inline); the inline
 ``intent_classifier`` trained by ``streamtune``'s own trainer with the shipped
-defaults (distilled from that teacher), without the teacher, and with the defaults
-it had before (``--before``). The teacher row's time is its fitting (encoding
+defaults (distilled from that teacher, with the static sub-word bag), without the
+teacher, and with ``--before`` also without the static bag and with the defaults it
+had before the wide path. The teacher row's time is its fitting (encoding
 included); the distilled row's is the student's training alone.
 
 Run: ``.venv/bin/python benchmarks/learning.py [--corpus tldr|clinc|simulator] [--before]``
@@ -39,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.metrics import accuracy_score, f1_score
 
-from streamtune.config import TrainingSettings
+from streamtune.config import TrainingSettings, get_settings
 from streamtune.models.encoder import SentenceEncoder
 from streamtune.models.evaluation import fit_texts
 from streamtune.models.tasks import TASKS
@@ -53,7 +54,7 @@ from streamtune.simulator import Simulator
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "data" / "corpora"
 BEFORE = {"learning_rate": 3e-3, "dense_lr_factor": 1.0, "batch_size": 32, "start_batch": 4,
           "final_lr_factor": 0.1, "max_tokens": 96, "skip": False, "pooling": "mean",
-          "total_epochs": 10, "dim": 64, "hidden": 128}
+          "total_epochs": 10, "dim": 64, "hidden": 128, "static": False}
 """The intent classifier's defaults before the wide path (December 2026)."""
 Pairs = list[tuple[str, str]]
 
@@ -143,7 +144,7 @@ def intent_classifier(overrides: dict[str, object], teachers: Teachers | None = 
 
         teacher = teachers.get(train_rows, validation) if teachers and hp.teacher else None
         trained = train(task, rows(train_rows), rows(validation), hp, threads=2,
-                        teacher=teacher)
+                        teacher=teacher, cache=get_settings().cache_dir)
         ids = trained.featurizer.batch([text for text, _ in test])
         with torch.no_grad():
             logits = trained.model.eval()(torch.from_numpy(ids))[0]
@@ -176,6 +177,8 @@ def main() -> None:
         "intent_classifier (inline, distilled)": intent_classifier({}, teachers),
         "intent_classifier, no teacher": intent_classifier({"teacher": False})}
     if args.before:
+        models["intent_classifier (distilled, no static bag)"] = intent_classifier(
+            {"static": False}, teachers)
         models["intent_classifier (before)"] = intent_classifier({**BEFORE, "teacher": False})
     for name in args.corpus or ("tldr", "clinc", "simulator"):
         corpora: dict[str, Callable[[Path], tuple[Pairs, Pairs, Pairs]]] = {

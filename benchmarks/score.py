@@ -33,7 +33,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from streamtune.config import TrainingSettings
+from streamtune.config import TrainingSettings, get_settings
 from streamtune.models import features
 from streamtune.models.encoder import SentenceEncoder
 from streamtune.models.export import export_model
@@ -62,7 +62,8 @@ def trained_model(rows: Sequence[Mapping[str, Any]], directory: Path) -> None:
     cut = int(len(rows) * 0.8)
     hp = TrainingSettings().for_model("intent_classifier").model_copy(update={"total_epochs": 2})
     with console.status(f"training intent_classifier on {cut:,} simulated commands"):
-        model = train(TASKS["intent_classifier"], rows[:cut], rows[cut:], hp)
+        model = train(TASKS["intent_classifier"], rows[:cut], rows[cut:], hp,
+                      cache=get_settings().cache_dir)
         export_model(model, directory)
 
 
@@ -76,6 +77,8 @@ def torch_model(directory: Path) -> BagClassifier:
 def clear_token_cache() -> None:
     features._text_tokens.cache_clear()
     features._text_ids.cache_clear()
+    if features._wordpiece.cache_info().currsize:  # the sub-word tokenizer's word cache
+        features._wordpiece()._pieces.cache_clear()
 
 
 def measure(paths: Mapping[str, tuple[Callable[[Any], object], Sequence[Any], Sequence[Any]]],

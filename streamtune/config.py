@@ -13,6 +13,7 @@ False
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from functools import lru_cache
 from pathlib import Path
@@ -182,6 +183,10 @@ class ModelTraining(BaseModel):
     distill_weight: float = Field(0.8, ge=0, le=1, description="the distillation share of "
                                   "the first head's loss")
     distill_temperature: float = Field(2.0, gt=0, le=20)
+    static: bool = Field(False, description="static sub-word vectors distilled from MiniLM "
+                         "(dim wide) in the bag beside the hashed n-grams")
+    static_lr_factor: float = Field(0.0, ge=0, le=10, description="the static table's "
+                                    "learning rate relative to the embedding's (0: frozen)")
 
 
 MODEL_TRAINING: dict[str, dict[str, Any]] = {
@@ -189,7 +194,7 @@ MODEL_TRAINING: dict[str, dict[str, Any]] = {
         "learning_rate": 0.05, "dense_lr_factor": 0.1, "batch_size": 64, "start_batch": 16,
         "final_lr_factor": 0.01, "total_epochs": 20, "label_smoothing": 0.1,
         "max_tokens": 128, "skip": True, "pooling": "sqrt", "teacher": True, "dim": 128,
-        "hidden": 256},
+        "hidden": 256, "static": True, "static_lr_factor": 0.1},
     "command_predictor": {"learning_rate": 3e-3, "batch_size": 16, "epochs_per_stage": 5,
                           "warmup_ratio": 0.1},
     "error_recovery": {"learning_rate": 3e-3, "batch_size": 32, "epochs_per_stage": 5},
@@ -369,6 +374,11 @@ class LoopSettings(BaseModel):
         return self.margins.get(model, self.margin)
 
 
+def _user_cache() -> Path:
+    """``$XDG_CACHE_HOME``, or ``~/.cache``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
 class Settings(BaseSettings):
     """Effective configuration of one streamtune process."""
 
@@ -382,6 +392,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path(".streamtune")
+    cache_dir: Path = Field(default_factory=lambda: _user_cache() / "streamtune",
+                            description="what streamtune can rebuild and shares between "
+                            "data dirs (the static sub-word table)")
     worker_id: str = Field(
         default_factory=socket.gethostname, pattern=r"^[A-Za-z0-9._-]{1,100}$",
         description="static group member id of a worker; unique per worker (pod name)",

@@ -69,7 +69,7 @@ def parity(trained: TrainedModel, onnx_path: Path, *, seed: int = 0) -> float:
     worst = 0.0
     model = trained.model.eval()
     for batch, tokens in PARITY_SHAPES:
-        ids = rng.integers(0, trained.featurizer.buckets, size=(batch, tokens), dtype=np.int64)
+        ids = rng.integers(0, trained.featurizer.width, size=(batch, tokens), dtype=np.int64)
         ids[:, tokens // 2:] *= rng.integers(0, 2, size=(batch, tokens - tokens // 2))  # padding
         with torch.no_grad():
             expected = [t.numpy() for t in model(torch.from_numpy(ids))]

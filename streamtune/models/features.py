@@ -6,6 +6,11 @@ token is hashed (CRC-32, stable across processes and machines) into
 ``buckets - 1`` ids; id 0 is padding. Hashing needs no vocabulary, so a new
 word or command type never invalidates a trained model's inputs.
 
+With ``subwords`` (the size of MiniLM's WordPiece vocabulary) the text's
+WordPiece pieces come first, as ids ``buckets + piece``: the network looks
+those up in its static sub-word table (:mod:`~streamtune.models.encoder.static`).
+Tokenizing is plain Python (no torch) and cached by text like the hashed ids.
+
 Examples
 --------
 >>> f = Featurizer(buckets=1024, max_tokens=8)
@@ -36,6 +41,7 @@ class Featurizer:
     buckets: int = 1 << 16
     max_tokens: int = 96
     char_ngram: int = 3
+    subwords: int = 0
 
     def tokens(self, text: str, fields: Mapping[str, Any] | None = None) -> list[str]:
         """Every token of ``text`` plus one ``f:name=value`` token per non-empty field."""
@@ -46,9 +52,9 @@ class Featurizer:
         return out
 
     def ids(self, text: str, fields: Mapping[str, Any] | None = None) -> list[int]:
-        """Hashed ids of :meth:`tokens`, fields first so truncation keeps them."""
+        """Hashed ids of :meth:`tokens`, fields first so truncation keeps them, then sub-words."""
         field_ids = [_hash(t, self.buckets) for t in self.tokens("", fields)]
-        text_ids = _text_ids(text.lower(), self.char_ngram, self.buckets)
+        text_ids = _text_ids(text.lower(), self.char_ngram, self.buckets, self.subwords)
         return (field_ids + list(text_ids))[: self.max_tokens]
 
     def batch(self, texts: Sequence[str],
@@ -59,6 +65,11 @@ class Featurizer:
             ids = self.ids(text, fields[i] if fields is not None else None)
             rows[i, : len(ids)] = ids
         return rows
+
+    @property
+    def width(self) -> int:
+        """Ids range over ``[0, width)``: hashed buckets, then the sub-word vocabulary."""
+        return self.buckets + self.subwords
 
     def config(self) -> dict[str, int]:
         """Plain settings, stored beside a model so its scorer hashes the same way."""
@@ -81,5 +92,22 @@ def _text_tokens(text: str, n: int) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=65_536)
-def _text_ids(text: str, n: int, buckets: int) -> tuple[int, ...]:
-    return tuple(_hash(t, buckets) for t in _text_tokens(text, n))
+def _text_ids(text: str, n: int, buckets: int, subwords: int) -> tuple[int, ...]:
+    pieces = _subword_ids(text, buckets, subwords) if subwords else ()
+    return pieces + tuple(_hash(t, buckets) for t in _text_tokens(text, n))
+
+
+@lru_cache(maxsize=1)
+def _wordpiece() -> Any:
+    from streamtune.models.encoder.checkpoint import model_dir
+    from streamtune.models.encoder.wordpiece import WordPiece
+
+    return WordPiece(model_dir() / "vocab.txt")
+
+
+def _subword_ids(text: str, buckets: int, vocabulary: int) -> tuple[int, ...]:
+    tokenizer = _wordpiece()
+    if len(tokenizer.vocab) != vocabulary:
+        raise ValueError(f"the model expects {vocabulary} sub-words, the tokenizer has "
+                         f"{len(tokenizer.vocab)}")
+    return tuple(buckets + i for i in tokenizer.encode(text)[1:-1])

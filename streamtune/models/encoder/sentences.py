@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from streamtune.models.encoder.minilm import MiniLM, model_dir
+from streamtune.models.encoder.checkpoint import model_dir
+from streamtune.models.encoder.minilm import MiniLM
 from streamtune.models.encoder.wordpiece import WordPiece
 
 BATCH = 64

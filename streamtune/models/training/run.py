@@ -129,7 +129,7 @@ def _fit_classifier(settings: Settings, name: str, snapshot: Snapshot,
                if hp.teacher else None)
     trained = train(task, train_rows, validation_rows, hp, seed=settings.training.seed,
                     threads=settings.training.threads, warm_start=checkpoint,
-                    teacher=teacher, progress=progress)
+                    teacher=teacher, progress=progress, cache=settings.cache_dir)
     files = export_model(trained, out)
     test_rows = split_rows(snapshot, task, "test")
     metrics = test_metrics(Scorer(out), test_rows)

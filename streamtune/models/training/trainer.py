@@ -6,8 +6,9 @@ stepped by SparseAdam, the rest by AdamW. A warm start loads the champion's
 weights and grows each head by the labels it has not seen, so old classes keep
 their learned rows. With a teacher the first head also learns the teacher's
 probabilities (knowledge distillation: ``distill_weight`` of the loss is the
-KL divergence at temperature ``distill_temperature``). After every stage the
-validation accuracy is recorded.
+KL divergence at temperature ``distill_temperature``). With ``static`` the
+network also gets the static sub-word table (:mod:`~streamtune.models.encoder.static`,
+cached under ``cache``, by default the settings' ``cache_dir``). After every stage the validation accuracy is recorded.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,7 @@ from rich.progress import Progress
 from torch import nn
 from torch.nn import functional as F
 
-from streamtune.config import ModelTraining
+from streamtune.config import ModelTraining, get_settings
 from streamtune.models.features import Featurizer
 from streamtune.models.networks import BagClassifier
 from streamtune.models.tasks.base import Example, Stage, Task, label_vocabulary
@@ -101,13 +103,16 @@ def encode(examples: Sequence[Example], featurizer: Featurizer,
 def train(task: Task, train_rows: Sequence[Mapping[str, Any]],
           validation_rows: Sequence[Mapping[str, Any]], hp: ModelTraining, *,
           seed: int = 0, threads: int = 1, warm_start: Checkpoint | None = None,
-          teacher: Teacher | None = None, progress: Progress | None = None) -> TrainedModel:
+          teacher: Teacher | None = None, progress: Progress | None = None,
+          cache: Path | None = None) -> TrainedModel:
     """Train ``task`` through its stages; deterministic for a given seed and thread count."""
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
-    featurizer = Featurizer(buckets=hp.buckets, max_tokens=hp.max_tokens)
+    table = _static_table(hp, cache, threads)
+    featurizer = Featurizer(buckets=hp.buckets, max_tokens=hp.max_tokens,
+                            subwords=0 if table is None else len(table))
     stages = task.stages({"total_epochs": hp.total_epochs,
                           "epochs_per_stage": hp.epochs_per_stage})
     all_examples = [e for stage in stages for e in task.examples(train_rows, stage)]
@@ -117,7 +122,7 @@ def train(task: Task, train_rows: Sequence[Mapping[str, Any]],
     if teacher is not None:  # rows without a label still learn the teacher's classes
         head = task.heads[0]
         labels[head] += sorted(set(teacher.labels) - set(labels[head]))
-    model = _build(hp, labels, warm_start, featurizer)
+    model = _build(hp, labels, warm_start, featurizer, table)
     val_ids, val_targets = encode(task.examples(validation_rows, None), featurizer, labels)
     trained = TrainedModel(task, model, featurizer, labels, hp.model_dump(),
                            warm_started=warm_start is not None)
@@ -165,15 +170,27 @@ def accuracy(model: BagClassifier, ids: np.ndarray,
     return out
 
 
+def _static_table(hp: ModelTraining, cache: Path | None, threads: int) -> torch.Tensor | None:
+    if not hp.static:
+        return None
+    from streamtune.models.encoder.static import static_vectors
+
+    return torch.tensor(static_vectors(hp.dim, cache=cache or get_settings().cache_dir,
+                                       threads=threads))
+
+
 def _build(hp: ModelTraining, labels: Mapping[str, list[str]], warm: Checkpoint | None,
-           featurizer: Featurizer) -> BagClassifier:
+           featurizer: Featurizer, table: torch.Tensor | None) -> BagClassifier:
     fresh = BagClassifier(hp.buckets, hp.dim, hp.hidden,
                           {h: max(1, len(v)) for h, v in labels.items()}, skip=hp.skip,
-                          pooling=hp.pooling)
+                          pooling=hp.pooling, subwords=featurizer.subwords,
+                          static_dim=hp.dim)
+    if table is not None:
+        fresh.load_static(table)
     if warm is None or warm.featurizer != featurizer.config() or any(
             warm.architecture.get(k, d) != fresh.architecture[k]
             for k, d in (("dim", None), ("hidden", None), ("skip", False),
-                         ("pooling", "mean"))):
+                         ("pooling", "mean"), ("static_dim", 0))):
         return fresh  # a different network: nothing to carry over
     model = BagClassifier.from_architecture(warm.architecture)
     model.load_state_dict(warm.state_dict)
@@ -190,7 +207,8 @@ def _run_stage(model: BagClassifier, stage: Stage, ids: np.ndarray,
         return float("nan")
     plan = step_plan(int(len(ids) * stage.epochs), regime)
     optimiser = Optimiser(model, regime.learning_rate, hp.weight_decay,
-                          dense_lr_factor=hp.dense_lr_factor)
+                          dense_lr_factor=hp.dense_lr_factor,
+                          static_lr_factor=hp.static_lr_factor)
     criterion = nn.CrossEntropyLoss(label_smoothing=hp.label_smoothing, ignore_index=-1)
     order, cursor, last = rng.permutation(len(ids)), 0, float("nan")
     task_id = progress.add_task(f"{stage.name}", total=len(plan)) if progress else None
