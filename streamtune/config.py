@@ -187,6 +187,9 @@ class ModelTraining(BaseModel):
                          "(dim wide) in the bag beside the hashed n-grams")
     static_lr_factor: float = Field(0.0, ge=0, le=10, description="the static table's "
                                     "learning rate relative to the embedding's (0: frozen)")
+    scope_false_alarm: float = Field(0.0, ge=0, lt=1, description="share of in-scope "
+                                     "validation inputs the first head's out-of-scope flag "
+                                     "may take (0: no flag)")
 
 
 MODEL_TRAINING: dict[str, dict[str, Any]] = {
@@ -194,7 +197,8 @@ MODEL_TRAINING: dict[str, dict[str, Any]] = {
         "learning_rate": 0.05, "dense_lr_factor": 0.1, "batch_size": 64, "start_batch": 16,
         "final_lr_factor": 0.01, "total_epochs": 20, "label_smoothing": 0.1,
         "max_tokens": 128, "skip": True, "pooling": "sqrt", "teacher": True, "dim": 128,
-        "hidden": 256, "static": True, "static_lr_factor": 0.1},
+        "hidden": 256, "static": True, "static_lr_factor": 0.1,
+        "scope_false_alarm": 0.02},
     "command_predictor": {"learning_rate": 3e-3, "batch_size": 16, "epochs_per_stage": 5,
                           "warmup_ratio": 0.1},
     "error_recovery": {"learning_rate": 3e-3, "batch_size": 32, "epochs_per_stage": 5},

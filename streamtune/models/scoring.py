@@ -2,7 +2,9 @@
 
 A :class:`Scorer` opens a model folder (``model.onnx`` + ``labels.json``),
 builds inputs with the model's task recipe and featurizer, and returns per
-head the label and its softmax confidence. One intra-op thread by default:
+head the label and its softmax confidence, and, where the version carries a
+calibrated :class:`~streamtune.models.detection.scope.ScopeThreshold`, whether the
+input is out of scope for that head. One intra-op thread by default:
 workers scale by processes; one event alone takes ~50 us end to end, ~16 us
 per event in a micro-batch of 256 (``benchmarks/score.py``).
 
@@ -10,7 +12,7 @@ Examples
 --------
 >>> scorer = Scorer(Path("models/intent_classifier/v3"))          # doctest: +SKIP
 >>> scorer.predict_one({"normalized_input": "restart pump-3"})    # doctest: +SKIP
-{'command_type': Prediction(label='restart_device', confidence=0.998)}
+{'command_type': Prediction(label='restart_device', confidence=0.998, out_of_scope=False)}
 """
 
 from __future__ import annotations
@@ -23,16 +25,19 @@ from typing import Any
 
 import numpy as np
 
+from streamtune.models.detection.scope import ScopeThreshold
 from streamtune.models.features import Featurizer
 from streamtune.models.tasks import TASKS, RecoveryTask, Task
 
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    """One head's answer: the label and its softmax probability."""
+    """One head's answer: the label, its softmax probability, and whether the input is
+    out of scope (always False for a head without a calibrated threshold)."""
 
     label: str
     confidence: float
+    out_of_scope: bool = False
 
 
 class Scorer:
@@ -47,6 +52,7 @@ class Scorer:
         self.labels: dict[str, list[str]] = meta["labels"]
         self.featurizer = Featurizer(**meta["featurizer"])
         self.task: Task = task_for(meta["task"], self.heads)
+        self.scope = ScopeThreshold.from_json(meta["scope"]) if meta.get("scope") else None
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -74,8 +80,11 @@ class Scorer:
             return []
         out: list[dict[str, Prediction]] = [{} for _ in events]
         for head, matrix in self.probabilities(events).items():
+            flags = (self.scope.flag(matrix) if self.scope and self.scope.head == head
+                     else np.zeros(len(matrix), dtype=bool))
             for i, index in enumerate(matrix.argmax(axis=1)):
-                out[i][head] = Prediction(self.labels[head][index], float(matrix[i, index]))
+                out[i][head] = Prediction(self.labels[head][index], float(matrix[i, index]),
+                                          bool(flags[i]))
         return out
 
     def predict_one(self, event: Mapping[str, Any]) -> dict[str, Prediction]:

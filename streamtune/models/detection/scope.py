@@ -7,12 +7,17 @@ standardised on in-scope calibration inputs and the two are mixed with a weight
 (the one flagging the most of a few known out-of-scope calibration inputs, when
 given; else equal weights); the threshold is the ``1 - false_alarm`` quantile of
 the calibration scores, so about ``false_alarm`` of in-scope inputs are flagged.
+
+:class:`ScopeThreshold` is the inline flag a model version carries: from the head's
+probabilities alone (no embedding leaves the ONNX model), calibrated on the
+validation split when the model is trained.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -83,3 +88,66 @@ def _parts(centroids: Array, probabilities: Array, embeddings: Array) -> tuple[A
     top = np.asarray(probabilities, dtype=np.float64).max(axis=1)
     similarity = _unit(np.asarray(embeddings, dtype=np.float64)) @ centroids.T
     return 1.0 - top, 1.0 - similarity.max(axis=1)
+
+
+OUT_OF_SCOPE_LABEL = "oos"
+"""A class of that name (CLINC150's) holds examples of what is out of scope."""
+
+
+@dataclass(frozen=True)
+class ScopeThreshold:
+    """Flag a head's inputs as out of scope from its probabilities.
+
+    The score is p(``oos``) minus the best in-scope probability when the model learned
+    an ``oos`` class, else minus the top probability (unsure); the threshold is the
+    ``1 - false_alarm`` quantile of the scores of in-scope validation inputs.
+
+    >>> labels = ["a", "b", "oos"]
+    >>> p = np.array([[0.9, 0.05, 0.05], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
+    >>> scope = ScopeThreshold.calibrate("intent", labels, p[:2], ["a", "a"], false_alarm=0.5)
+    >>> scope.threshold  # half-way between the two in-scope scores, -0.85 and -0.5
+    -0.675
+    >>> scope.flag(p).tolist()
+    [False, True, True]
+    """
+
+    head: str
+    threshold: float
+    false_alarm: float
+    column: int | None = None
+    """Index of the ``oos`` class, when the model has one."""
+
+    @classmethod
+    def calibrate(cls, head: str, labels: Sequence[str], probabilities: Array,
+                  truth: Sequence[str | None], *, false_alarm: float) -> ScopeThreshold:
+        """The threshold that flags ``false_alarm`` of the in-scope labelled inputs."""
+        if not 0.0 < false_alarm < 1.0:
+            raise ValueError(f"false_alarm must be in (0, 1), got {false_alarm!r}")
+        column = list(labels).index(OUT_OF_SCOPE_LABEL) if OUT_OF_SCOPE_LABEL in labels else None
+        inside = np.array([t is not None and t != OUT_OF_SCOPE_LABEL for t in truth])
+        if not inside.any():
+            raise ValueError("no in-scope labelled input to calibrate on")
+        draft = cls(head, 0.0, false_alarm, column)
+        scores = draft.score(np.asarray(probabilities)[inside])
+        return cls(head, float(np.quantile(scores, 1.0 - false_alarm)), false_alarm, column)
+
+    def score(self, probabilities: Array) -> Array:
+        """How far out of scope each row of ``[n, classes]`` probabilities is."""
+        p = np.asarray(probabilities, dtype=np.float64)
+        if self.column is None:
+            return np.asarray(-p.max(axis=1))
+        return np.asarray(p[:, self.column] - np.delete(p, self.column, axis=1).max(axis=1))
+
+    def flag(self, probabilities: Array) -> NDArray[np.bool_]:
+        """True for each row judged out of scope."""
+        return self.score(probabilities) > self.threshold
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data, stored in a model version's ``labels.json``."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ScopeThreshold:
+        """The inverse of :meth:`to_json`."""
+        return cls(str(data["head"]), float(data["threshold"]), float(data["false_alarm"]),
+                   None if data.get("column") is None else int(data["column"]))

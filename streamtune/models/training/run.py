@@ -13,17 +13,20 @@ Training reads only the snapshot, never the live store.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from rich.progress import Progress
 
 from streamtune.config import Settings
 from streamtune.errors import StreamtuneError
 from streamtune.models.datasets import Snapshot, open_snapshot, record_usage
+from streamtune.models.detection.scope import OUT_OF_SCOPE_LABEL, ScopeThreshold
 from streamtune.models.evaluation.baseline import fit_baseline
 from streamtune.models.evaluation.metrics import classification
 from streamtune.models.evaluation.predict import predict_inputs
@@ -31,6 +34,7 @@ from streamtune.models.export import PARITY_TOLERANCE, export_model, parity
 from streamtune.models.registry import ModelVersion, Registry
 from streamtune.models.scoring import Scorer
 from streamtune.models.tasks import TASKS, RecoveryTask, Task
+from streamtune.models.tasks.base import Example
 from streamtune.models.training.teacher import fit_task_teacher, teacher_metrics
 from streamtune.models.training.trainer import Checkpoint, train
 
@@ -131,6 +135,8 @@ def _fit_classifier(settings: Settings, name: str, snapshot: Snapshot,
                     threads=settings.training.threads, warm_start=checkpoint,
                     teacher=teacher, progress=progress, cache=settings.cache_dir)
     files = export_model(trained, out)
+    if hp.scope_false_alarm:
+        calibrate_scope(out, validation_rows, hp.scope_false_alarm)
     test_rows = split_rows(snapshot, task, "test")
     metrics = test_metrics(Scorer(out), test_rows)
     if teacher is not None:
@@ -190,6 +196,41 @@ def test_metrics(scorer: Scorer, rows: Sequence[Mapping[str, Any]]) -> dict[str,
         if result["examples"]:
             out[f"{head}.accuracy"] = result["accuracy"]
             out[f"{head}.macro_f1"] = result["macro_f1"]
+    if scorer.scope is not None:
+        out.update(_scope_metrics(scorer, scorer.scope, examples))
+    return out
+
+
+def calibrate_scope(directory: Path, validation_rows: Sequence[Mapping[str, Any]],
+                    false_alarm: float) -> None:
+    """Store the first head's out-of-scope threshold, calibrated on ``validation_rows``,
+    in the version's ``labels.json`` (no labelled validation input: no flag)."""
+    scorer = Scorer(directory)
+    head = scorer.heads[0]
+    examples = scorer.task.examples(validation_rows, None)
+    truth = [e.labels.get(head) for e in examples]
+    if not any(t is not None for t in truth):
+        return
+    probabilities = scorer.probabilities_of([e.text for e in examples],
+                                            [e.fields for e in examples])[head]
+    scope = ScopeThreshold.calibrate(head, scorer.labels[head], probabilities, truth,
+                                     false_alarm=false_alarm)
+    path = directory / "labels.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "scope": scope.to_json()},
+                               indent=2))
+
+
+def _scope_metrics(scorer: Scorer, scope: ScopeThreshold,
+                   examples: Sequence[Example]) -> dict[str, float]:
+    """Share of test inputs flagged out of scope; with ``oos`` rows, its recall too."""
+    probabilities = scorer.probabilities_of([e.text for e in examples],
+                                            [e.fields for e in examples])[scope.head]
+    flags = scope.flag(probabilities)
+    truth = np.array([e.labels.get(scope.head) == OUT_OF_SCOPE_LABEL for e in examples])
+    out = {f"{scope.head}.out_of_scope_rate": float(flags[~truth].mean()) if (~truth).any()
+           else 0.0}
+    if truth.any():
+        out[f"{scope.head}.oos_recall"] = float(flags[truth].mean())
     return out
 
 

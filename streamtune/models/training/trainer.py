@@ -8,7 +8,8 @@ their learned rows. With a teacher the first head also learns the teacher's
 probabilities (knowledge distillation: ``distill_weight`` of the loss is the
 KL divergence at temperature ``distill_temperature``). With ``static`` the
 network also gets the static sub-word table (:mod:`~streamtune.models.encoder.static`,
-cached under ``cache``, by default the settings' ``cache_dir``). After every stage the validation accuracy is recorded.
+cached under ``cache``, by default the settings' ``cache_dir``). After every stage the
+validation accuracy is recorded.
 """
 
 from __future__ import annotations
