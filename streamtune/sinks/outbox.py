@@ -7,6 +7,9 @@ inserts them every few seconds. Augmentation rows are inserted as the worker
 used to write them itself (:class:`~streamtune.sinks.rows.RowWriter`: the
 table's columns, JSON text for free-form values). The
 tables fold replays by identity, so a line inserted twice changes nothing.
+Once the file has grown past ``rotate_bytes`` and every store that imports it
+has read it all, it is emptied (under the writers' lock), so it does not grow
+for ever.
 With a ClickHouse server the same path is used, which keeps one writer
 design for both modes.
 
@@ -38,15 +41,17 @@ LAYOUT_TABLES = frozenset({"augmented", "augmentation_qc"})
 """Tables whose rows are written with the table's layout (extra fields ignored)."""
 TABLES = frozenset({"alerts", "loop_decisions", "evaluations", "human_reviews"}) | LAYOUT_TABLES
 TIME_COLUMNS = frozenset({"time", "raised_at", "reviewed_at", "event_time"})
+ROTATE_BYTES = 64 << 20
 
 
 class StoreOutbox:
     """``<data_dir>/outbox/store.jsonl`` and the offset each store imported up to."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, rotate_bytes: int = ROTATE_BYTES) -> None:
         self.root = settings.data_dir / "outbox"
         self.path = self.root / "store.jsonl"
         self.state_path = self.root / "store.imported.json"
+        self.rotate_bytes = rotate_bytes
 
     def append(self, table: str, row: dict[str, Any]) -> None:
         """Queue one row for ``table`` (JSON-ready values; times as ISO strings)."""
@@ -90,9 +95,22 @@ class StoreOutbox:
             for (table, columns), rows in by_table.items():
                 store.insert(table, rows, columns)
             RowWriter(store).write(laid_out)
-            if end != offsets.get(key, 0):
-                write_json_atomic(self.state_path, {**offsets, key: end})
+            offsets[key] = end
+            if not self._rotated(offsets):
+                write_json_atomic(self.state_path, offsets)
         return len(records)
+
+    def _rotated(self, offsets: dict[str, int]) -> bool:
+        """Empty the file when it is past ``rotate_bytes`` and every store read it all."""
+        ends = set(offsets.values())
+        if len(ends) != 1 or (end := ends.pop()) < self.rotate_bytes:
+            return False
+        with locked(self.path.with_name(f".{self.path.name}.lock")):
+            if self.path.stat().st_size != end:
+                return False  # a writer appended since the read: next time
+            write_json_atomic(self.state_path, {})
+            self.path.unlink()
+        return True
 
 
 def _jsonable(value: Any) -> Any:
