@@ -41,11 +41,15 @@ class Stage:
 
 def stages(settings: Settings) -> list[Stage]:
     """The pipeline's consumer groups, in the order events flow through them."""
+    from streamtune.streams.augment.stage import augment_group, augment_topics
+
     prefix = settings.topics.prefix
     alerts, scored = loop_topic("alerts", prefix), loop_topic("scored", prefix)
     return [
         Stage("ingest", f"{prefix}streamtune-ingest",
               [raw_topic(kind, prefix) for kind in SOURCES], "workers: raw events -> store"),
+        Stage("augment", augment_group(settings), augment_topics(settings),
+              "augment stages: clean commands and errors -> augmented rows"),
         Stage("windows", f"{prefix}streamtune", [loop_topic("window-deltas", prefix)],
               "workers' window agent (faust app)"),
         Stage("webhooks", f"{prefix}streamtune-alerts", [alerts],

@@ -73,6 +73,9 @@ def test_status_shows_lag_before_and_after_a_worker_catches_up(settings: Setting
         assert all(p["committed"] == p["end"] for p in ingest["partitions"] if p["end"])
         trainer = group(after, "trainer")  # no trainer runs: it never committed
         assert not trainer["committed"]
+        augment = group(after, "augment")  # the worker published clean events; no stage runs
+        assert augment["group"] == f"{settings.topics.prefix}streamtune-augment"
+        assert 0 < augment["lag"] < EVENTS and not augment["committed"]
         figures = after["worker"]
         assert figures is not None and figures["metrics_port"] == worker.metrics_port
         assert figures["events_in"] == EVENTS and figures["batches"] >= 1
