@@ -15,8 +15,9 @@ Starts its own dev broker, then in one run:
 Peak worker RSS and the CPU time of the worker (all threads) are read from /proc: events
 per worker CPU-second is the figure that holds when the machine is shared and wall-clock
 rates swing. Where that CPU went (the batch thread, librdkafka's threads, faust's event
-loop) and the dev broker's CPU are printed
-as shares of one core over the run, and the ingest thread's time per step of its batches
+loop on the main thread, the other threads: chdb's pools, webhooks) and the dev broker's
+CPU are printed as shares of one core over the run, the records the worker wrote to Kafka
+per raw event, and the ingest thread's time per step of its batches
 (``streamtune_batch_stage_seconds``) as shares of the run's wall time.
 Run: ``.venv/bin/python benchmarks/pipeline.py``.
 """
@@ -38,11 +39,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streamtune.config import Settings
 from streamtune.prometheus import scrape, scrape_series
-from streamtune.schemas.topics import SOURCES, raw_topic
+from streamtune.schemas.topics import SOURCES, catalogue, raw_topic
 from streamtune.simulator import Simulator
 from streamtune.streams.kafka.admin import create_topics, group_caught_up
 from streamtune.streams.kafka.dev_broker import DevBroker, free_port
@@ -121,12 +122,28 @@ def _group_ticks(pgid: int) -> int:
     return total
 
 
-def _thread_part(name: str) -> str:
+def _thread_part(name: str, *, main: bool) -> str:
     if name == "st-ingest":
         return "batch thread"
     if name.startswith("rdk:"):
         return "librdkafka"
-    return "faust loop and other threads"
+    if main:
+        return "faust loop"
+    return "other threads (chdb, webhooks)"
+
+
+def _records_written(settings: Settings) -> int:
+    """Records in every topic the worker writes (not the raw ones it reads)."""
+    raw = {raw_topic(kind, settings.topics.prefix) for kind in SOURCES}
+    topics = [spec.name for spec in catalogue(settings) if spec.name not in raw]
+    consumer = Consumer({"bootstrap.servers": settings.kafka.servers, "group.id": "bench-ends"})
+    try:
+        metadata = consumer.list_topics(timeout=10).topics
+        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                   for topic in topics if topic in metadata
+                   for p in metadata[topic].partitions)
+    finally:
+        consumer.close()
 
 
 class _Worker:
@@ -159,7 +176,7 @@ class _Worker:
         for task in Path(f"/proc/{self.process.pid}/task").iterdir():
             with contextlib.suppress(FileNotFoundError):
                 name = (task / "comm").read_text().strip()
-                part = _thread_part(name)
+                part = _thread_part(name, main=task.name == str(self.process.pid))
                 parts[part] = parts.get(part, 0.0) + _ticks(_stat(task / "stat")) / tick
         return parts
 
@@ -183,6 +200,9 @@ class _Run:
     """Share of one core each part used over the run, the dev broker's included."""
     stages: dict[str, float]
     """Share of the run's wall time the ingest thread spent in each step of its batches."""
+    records_per_event: float
+    """Records the worker wrote to Kafka (clean, dead letters, scored, alerts, window deltas
+    and ticks, the window table's changelog) per raw event, as of its last commit."""
 
 
 def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
@@ -198,20 +218,23 @@ def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
         marks: dict[str, Any] = {}
 
         def start_clock() -> None:
+            written = _records_written(settings)
             marks.update(started=time.perf_counter(), before=worker.cpu_parts(),
-                         broker=_group_ticks(broker_group), stages=worker.stages())
+                         broker=_group_ticks(broker_group), stages=worker.stages(),
+                         written=written)
 
         _produce(settings, count, on_start=start_clock)
         _wait_caught_up(settings)
         elapsed = time.perf_counter() - marks["started"]
         after = worker.cpu_parts()
+        written = _records_written(settings) - marks["written"]
         used = {part: after[part] - marks["before"].get(part, 0.0) for part in after}
         shares = {part: seconds / elapsed for part, seconds in used.items()}
         shares["dev broker"] = (_group_ticks(broker_group) - marks["broker"]) / tick / elapsed
         stages = {stage: (seconds - marks["stages"].get(stage, 0.0)) / elapsed
                   for stage, seconds in worker.stages().items()}
         return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
-                    worker.peak_rss_mb(), shares, stages)
+                    worker.peak_rss_mb(), shares, stages, written / count)
     finally:
         worker.stop()
 
@@ -286,8 +309,10 @@ def main() -> None:
     print(f"  worker                                     {run.rate:>10,.0f} events/s   "
           f"{run.rate / baseline:.3f}x   {run.per_cpu:>6,.0f} events per worker CPU-s   "
           f"peak RSS {run.rss_mb:,.0f} MB")
-    print("      CPU, share of one core: " + ", ".join(
-        f"{part} {share:.0%}" for part, share in run.shares.items() if share >= 0.005))
+    print("      CPU, share of one core (µs per event): " + ", ".join(
+        f"{part} {share:.0%} ({share / run.rate * 1e6:.0f})"
+        for part, share in run.shares.items() if share >= 0.005))
+    print(f"      broker records written per raw event: {run.records_per_event:.2f}")
     print("      ingest thread, share of the run's time: " + ", ".join(
         f"{stage} {share:.0%}" for stage, share in run.stages.items()))
     for rate, (p50, p99) in latencies.items():

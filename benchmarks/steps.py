@@ -20,9 +20,9 @@ marked "reference" time what a step did before it was made faster, for compariso
 - rows: the batch's table rows as Arrow tables (``event_rows`` + ``TableLayout.arrow``),
   free-form objects' JSON taken from the secret screen (the reference writes it again);
 - insert: those Arrow tables into an embedded chdb store (``--no-insert`` skips it);
-- clean-topic JSON: the bytes published on ``clean.<source>`` (``event_json``).
-
-Scoring needs a trained model: ``benchmarks/score.py`` measures it.
+- clean-topic JSON: the bytes published on ``clean.<source>`` (``event_json``);
+- live stage: ``LiveStage.run`` per batch with no model served (the drift detectors and
+  the template miner; scoring needs a trained model: ``benchmarks/score.py`` measures it).
 
 Run: ``.venv/bin/python benchmarks/steps.py [--events 20000] [--rounds 7]``
 """
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import random
 import tempfile
 import time
@@ -44,7 +45,6 @@ from rich.console import Console
 from rich.table import Table
 
 from streamtune.config import Settings
-from streamtune.processes import tune_gc
 from streamtune.schemas.decode import decode_batch
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
 from streamtune.schemas.text import normalize_text
@@ -52,6 +52,7 @@ from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Simulator, hostile_payloads
 from streamtune.sinks.rows import event_json
 from streamtune.streams.worker.batch import BatchProcessor, BatchResult, RawRecord
+from streamtune.streams.worker.startup import tune_worker_gc
 from streamtune.transforms.annotation import annotate
 from streamtune.transforms.cleaning import FREE_TEXT_FIELDS, clean_event, screen_events
 from streamtune.transforms.dedup import RecentIds
@@ -167,7 +168,7 @@ def main() -> None:
         return [processor.process(batch, now=0.0, augment=False) for batch in batches]
 
     results = process()
-    tune_gc()  # as the worker does once started
+    tune_worker_gc()  # as the worker does once started
     rows: dict[str, tuple[float, str]] = {
         "decode (decode_batch)": (best_us(lambda: decode_batch(values), len(values), rounds),
                                   "per record"),
@@ -207,6 +208,12 @@ def main() -> None:
     rows["clean-topic JSON, model_dump_json"] = (
         best_us(lambda: [e.model_dump_json().encode() for e in annotated], n, rounds),
         "reference")
+    live = _live_stage()
+    batched = [[event for event, _ in result.events] for result in results]
+    rows["live stage (no model served: detectors, template miner)"] = (
+        best_us(lambda: [live.run(batch, [("raw.x", 0)] * len(batch)) for batch in batched],
+                n, rounds), "")
+    live.close()
 
     path = ("decode (decode_batch)", "process (BatchProcessor, no augmentation)",
             "rows (event_rows -> Arrow)", "clean-topic JSON (event_json)")
@@ -220,7 +227,26 @@ def main() -> None:
     ingest = rows[path[1]][0] + sum(rows[p][0] for p in path[2:])
     table.add_row("ingest path (process + rows + JSON)", f"{ingest:.1f}",
                   f"{1e6 / ingest:,.0f} events per CPU-second", style="bold")
+    batch = ingest + sum(rows[p][0] for p in (
+        "live stage (no model served: detectors, template miner)", "insert (embedded chdb)")
+        if p in rows)
+    table.add_row("batch thread (ingest path + live stage + insert)", f"{batch:.1f}",
+                  f"{1e6 / batch:,.0f} events per CPU-second", style="bold")
     Console().print(table)
+
+
+def _live_stage() -> Any:
+    """The worker's live stage with nothing served (scoring needs a trained model:
+    ``benchmarks/score.py``), its detectors and miner fresh, its alerts not logged."""
+    from prometheus_client import CollectorRegistry
+
+    from streamtune.prometheus import PipelineMetrics
+    from streamtune.streams.live.stage import LiveStage
+
+    logging.getLogger("streamtune").setLevel(logging.ERROR)
+    settings = Settings(_env_file=None,  # type: ignore[call-arg]
+                        data_dir=Path(tempfile.mkdtemp(prefix="st-steps-live-")))
+    return LiveStage(settings, metrics=PipelineMetrics(CollectorRegistry()))
 
 
 def _layouts(no_insert: bool) -> tuple[dict[str, Any], Any]:

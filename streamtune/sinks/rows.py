@@ -13,7 +13,6 @@ for row-wise inserts encoded in Python.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 from collections import defaultdict
@@ -36,6 +35,7 @@ KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset")
 
 _NOT_FROM_KAFKA = ("", -1, -1)
 _FLAT_MODELS = (ParameterSpan, EntityTag)  # str/int fields only: their __dict__ is their JSON
+_CONTAINERS = (dict, list)  # checked by type first: isinstance of BaseModel is slow
 
 
 def table_for(kind: str) -> str:
@@ -71,8 +71,10 @@ def json_text(value: Any, serialised: bytes | None = None) -> str:
     """
     text = serialised
     if text is None:
-        with contextlib.suppress(TypeError):  # orjson.JSONEncodeError: leave it to json
+        try:
             text = orjson.dumps(value, default=_orjson_default)
+        except TypeError:  # orjson.JSONEncodeError: leave it to json
+            text = None
     if text is None or b"null" in text and not _finite(value):  # NaN: orjson wrote null
         return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"))
     return text.decode()
@@ -115,7 +117,7 @@ def encode(value: Any, ch_type: str) -> Any:
             return 0
         return ""
     if ch_type.endswith("String") or ch_type == "LowCardinality(String)":
-        if isinstance(value, dict | list | BaseModel):
+        if type(value) in _CONTAINERS or isinstance(value, dict | list | BaseModel):
             return json_text(value)
         return value
     return value
@@ -254,7 +256,8 @@ class RowWriter:
 def event_fields(event: Event, position: tuple[str, int, int] | None = None) -> dict[str, Any]:
     """An event's column values, with where it was read from Kafka (if it was)."""
     fields = dict(event.__dict__)
-    fields.update(zip(KAFKA_COLUMNS, position or _NOT_FROM_KAFKA, strict=True))
+    fields["kafka_topic"], fields["kafka_partition"], fields["kafka_offset"] = (
+        position or _NOT_FROM_KAFKA)
     return fields
 
 

@@ -58,16 +58,17 @@ class InlineScorer:
         commands = [e for e in events if isinstance(e, CommandEvent)]
         errors = [e for e in events if isinstance(e, ErrorEvent)]
         slots = self.serving.slots
+        loaded = {name for name, slot in slots.items() if slot.champion is not None}
         out: list[Record] = []
-        if commands and "intent_classifier" in slots:
+        if commands and "intent_classifier" in loaded:
             out += self._classify("intent_classifier", slots["intent_classifier"], commands,
                                   [_intent_input(e) for e in commands],
                                   [e.command_type for e in commands])
-        if errors and "error_recovery" in slots:
+        if errors and "error_recovery" in loaded:
             out += self._classify("error_recovery", slots["error_recovery"], errors,
                                   [_error_input(e) for e in errors],
                                   [str(e.correction.get("action") or "") for e in errors])
-        if commands and "parameter_extractor" in slots:
+        if commands and "parameter_extractor" in loaded:
             out += self._extract(slots["parameter_extractor"], commands)
         if commands and "command_predictor" in slots:
             out += self._predict_next(slots["command_predictor"], commands)
@@ -148,9 +149,11 @@ class InlineScorer:
                                 "correct": int(earlier["label"] == event.command_type)})
             last_of[event.session_id] = i
             histories.append(self._remember(event))
+        versions = _versions(slot, commands)  # none before a champion: history kept all the same
         inputs = [{"history": h, "context": e.context} for h, e in zip(histories, commands,
-                                                                         strict=True)]
-        for loaded, served in _versions(slot, commands):
+                                                                         strict=True)
+                  ] if versions else []
+        for loaded, served in versions:
             started = time.perf_counter()
             answers = loaded.scorer.predict(inputs)
             latency = _per_event_us(started, len(commands))

@@ -37,9 +37,10 @@ from streamtune.transforms.redaction import Redactor
 log = logging.getLogger(__name__)
 _SOURCE_OF_TOPIC_SUFFIX = {f"raw.{source}": source for source in SOURCES.values()}
 
-_JSON_FIELDS = {kind: tuple(name for name, bound in fields if not bound)
-                for kind, fields in FREE_TEXT_FIELDS.items()}
+_JSON_FIELDS = {kind: tuple(name for name, bound in FREE_TEXT_FIELDS.get(kind, ())
+                             if not bound) for kind in SOURCES}
 """Per kind, the free-form object fields (stored as JSON text in ``String`` columns)."""
+_TABLES = {kind: table_for(kind) for kind in SOURCES}
 
 RECORD_NAMESPACE = UUID("5d0c3a52-9a4e-4f7b-8f1e-2b6c7d8e9f10")
 """Namespace of the ids given to events a producer sent without ``event_id``."""
@@ -94,11 +95,13 @@ class BatchResult:
         serialised = self.serialised
         for event, position in self.events:
             fields = event_fields(event, position)
-            for name in _JSON_FIELDS.get(event.kind, ()):
-                found = serialised.get(id(fields[name]))
-                if found is not None and found[0] is fields[name]:
-                    fields[name] = json_text(*found)
-            rows.append((table_for(event.kind), fields))
+            kind = fields["kind"]
+            for name in _JSON_FIELDS[kind]:
+                value = fields[name]
+                found = serialised.get(id(value))
+                if found is not None and found[0] is value:
+                    fields[name] = json_text(value, found[1])
+            rows.append((_TABLES[kind], fields))
         rows += [("dead_letters", dict(letter)) for letter in self.dead_letters]
         return rows
 
@@ -130,17 +133,17 @@ def source_of_topic(topic: str) -> str:
     return topic
 
 
-def window_key_of(event: Event, window_s: int) -> WindowKey:
-    """The window an event counts in: its source, its command type (if any), its time."""
+def _window_of(event: Event, event_ms: int, window_s: int) -> tuple[str, str, int]:
+    """The window an event counts in (its time given in epoch ms): its source, its command
+    type ('' when none) and the window's start."""
+    kind = event.kind
     command_type = ""
-    if isinstance(event, CommandEvent):
-        command_type = event.command_type
-    elif isinstance(event, ErrorEvent):
-        failed = event.failed_command.get("command_type")
+    if kind == "command" or kind == "performance":
+        command_type = event.command_type  # type: ignore[union-attr]
+    elif kind == "error":
+        failed = event.failed_command.get("command_type")  # type: ignore[union-attr]
         command_type = failed if isinstance(failed, str) else ""
-    elif event.kind == "performance":
-        command_type = event.command_type
-    return WindowKey(SOURCES[event.kind], command_type, window_start_ms(event.event_time, window_s))
+    return SOURCES[kind], command_type, event_ms - event_ms % (window_s * 1000)
 
 
 class BatchProcessor:
@@ -166,30 +169,37 @@ class BatchProcessor:
         if records:
             first = records[0]
             result.batch_id = f"{first.topic}/{first.partition}/{first.offset}"
-        partials: dict[tuple[WindowKey, tuple[str, int]], Aggregate] = defaultdict(Aggregate)
+        # per (source, command type, window start, topic, partition)
+        partials: dict[tuple[str, str, int, str, int], Aggregate] = defaultdict(Aggregate)
         spans = result.spans
         decoded = [self._decode(record) for record in records]
         cleared = screen_events([e for e in decoded if not isinstance(e, _Refused)],
                                 self.redactor,  # held by `decoded` while in use
                                 serialised=result.serialised)
+        window_s, max_ms = self.window_s, 0
         for record, outcome in zip(records, decoded, strict=True):
-            result.records_by_topic[record.topic] += 1
-            part = (record.topic, record.partition)
-            low, high = spans.get(part, (record.offset, record.offset))
-            spans[part] = (min(low, record.offset), max(high, record.offset))
+            topic, partition, offset = record.topic, record.partition, record.offset
+            span = spans.get((topic, partition))
+            if span is None:
+                spans[(topic, partition)] = (offset, offset)
+            elif not span[0] <= offset <= span[1]:
+                spans[(topic, partition)] = (min(span[0], offset), max(span[1], offset))
             event = self._one(record, outcome, cleared, result, now)
             if event is None:
                 continue
-            result.max_event_ms = max(result.max_event_ms,
-                                      int(event.event_time.timestamp() * 1000))
-            _count(partials[(window_key_of(event, self.window_s), part)], event)
+            event_ms = int(event.event_time.timestamp() * 1000)
+            max_ms = max(max_ms, event_ms)
+            _count(partials[(*_window_of(event, event_ms, window_s), topic, partition)], event)
+        result.max_event_ms = max_ms
+        result.records_by_topic.update(record.topic for record in records)
         for letter in result.dead_letters:
-            key = WindowKey(source_of_topic(letter.topic), "",
-                            window_start_ms(letter.failed_at, self.window_s))
-            partials[(key, (letter.topic, letter.partition))].dlq += 1
+            partials[(source_of_topic(letter.topic), "",
+                      window_start_ms(letter.failed_at, window_s), letter.topic,
+                      letter.partition)].dlq += 1
         result.deltas = [
-            WindowDelta(key, f"{topic}/{partition}", *spans[(topic, partition)], aggregate)
-            for (key, (topic, partition)), aggregate in partials.items()
+            WindowDelta(WindowKey(source, command_type, start), f"{topic}/{partition}",
+                        *spans[(topic, partition)], aggregate)
+            for (source, command_type, start, topic, partition), aggregate in partials.items()
         ]
         if augment:
             augmentable = [e for e, _ in result.events
@@ -230,7 +240,8 @@ class BatchProcessor:
                 record, "event_id: reused with different content (an event with this id "
                         "was accepted before; give each event its own id)", "conflict"))
             return None
-        result.redactions.update(redactions)
+        if redactions:
+            result.redactions.update(redactions)
         event = annotate(event)
         result.events.append((event, record.position))
         return event
@@ -267,8 +278,9 @@ def _failed(exc: Exception) -> _Refused:
 
 def _count(aggregate: Aggregate, event: Any) -> None:
     aggregate.events += 1
-    if isinstance(event, CommandEvent):
+    kind = event.kind
+    if kind == "command":
         aggregate.successes += event.success
         aggregate.exec_hist[bucket_of(event.execution_time)] += 1
-    elif isinstance(event, ErrorEvent):
+    elif kind == "error":
         aggregate.errors_by_type[event.error_type] += 1

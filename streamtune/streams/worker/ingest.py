@@ -89,6 +89,7 @@ class IngestLoop:
         self.group_id = group_id
         self.consumer, self.producer, self._watch = self._connect()
         self._deltas = deltas_topic(settings)
+        self._clean_topics = {kind: clean_topic(kind, settings.topics.prefix) for kind in SOURCES}
         self._last_tick = 0.0
         self._last_data = time.monotonic()
         self._watermark_ms = 0
@@ -113,7 +114,9 @@ class IngestLoop:
             **_prefetch(settings),
         })
         producer = Producer({**conf, "enable.idempotence": True, "linger.ms": 5,
-                             "compression.type": "lz4", "on_delivery": watch.on_delivery})
+                             "compression.type": "lz4", "on_delivery": watch.on_delivery,
+                             # the watch acts on failures only: no Python call per send
+                             "delivery.report.only.error": True})
         consumer.subscribe([raw_topic(kind, settings.topics.prefix) for kind in SOURCES],
                            on_assign=self._on_assign, on_revoke=self._on_revoke)
         return consumer, producer, watch
@@ -252,9 +255,9 @@ class IngestLoop:
         produce = self.producer.produce
         for letter in result.dead_letters:
             self._send_dead_letter(letter)
-        prefix = self.settings.topics.prefix
+        topics = self._clean_topics
         for i, ((event, _), data) in enumerate(zip(result.events, encoded, strict=True)):
-            produce(clean_topic(event.kind, prefix), data, key=event.session_id.encode())
+            produce(topics[event.kind], data, key=event.session_id.encode())
             if i % 1000 == 999:  # serve delivery reports now and then, not per event
                 self.producer.poll(0)
         for partition, record in deltas_records(result.deltas, self.settings.topics.partitions):

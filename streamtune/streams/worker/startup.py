@@ -13,6 +13,7 @@ While it has work it logs a progress line every few seconds, and one
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -86,6 +87,19 @@ def limit_client_logs() -> None:
             handler.addFilter(RateLimitFilter(only=CLIENT_LOGGERS))
 
 
+WORKER_GC_YOUNG = 250_000
+"""The worker's young-generation threshold (``tune_gc`` sets 50,000). What a step holds
+while it runs (two batches of 5,000 records: events, rows, JSON) stays under it, so a
+collection seldom traverses a live batch; at 50,000 one ran every ~3,300 records and
+took 20-45 ms, 6-8 µs per record of the batch thread (measured in one process)."""
+
+
+def tune_worker_gc() -> None:
+    """:func:`~streamtune.processes.tune_gc`, with the worker's young-generation threshold."""
+    tune_gc()
+    gc.set_threshold(WORKER_GC_YOUNG, *gc.get_threshold()[1:])
+
+
 def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
     """Run one worker until SIGTERM/SIGINT; return its exit code."""
     limit_client_logs()
@@ -103,7 +117,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
         app = build_app(settings, sink=sink, metrics=metrics)
         import_outboxes = add_outbox_import(app, settings, store)
         progress = add_progress(app, metrics)
-        tune_gc()
+        tune_worker_gc()
         service = add_ingest(app, settings, sink=sink, metrics=metrics,
                              on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))
         worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
