@@ -9,8 +9,9 @@ whichever comes first, so a short log is watched too.
 
 A template started after the warm-up is a candidate; it raises one ``new_pattern``
 alert once it has the minimum count and the mean model confidence of its members
-is below ``pattern_max_confidence`` (members without a confidence are not
-averaged; with none at all only the count applies). The minimum count adapts to
+is below ``pattern_max_confidence`` or at least half its members were flagged out
+of scope by the model (members without a confidence are not averaged; with none
+at all only the count applies). The minimum count adapts to
 the source's rate: ``1 + rate // pattern_rate_per_count`` (rate in events per
 second of event time since the stream's first event), at most
 ``pattern_min_count``: a slow source alerts on a template's first line, a fast one
@@ -104,6 +105,7 @@ class _Pattern:
     count: int = 0
     confidence_sum: float = 0.0
     confidence_n: int = 0
+    out_of_scope_n: int = 0
     examples: list[str] = field(default_factory=list)
     labels: Counter[str] = field(default_factory=Counter)
     alerted: bool = False
@@ -112,8 +114,10 @@ class _Pattern:
     variant: bool = False
     """A value of a variable position: never alerts."""
 
-    def add(self, text: str, confidence: float | None, label: str) -> None:
+    def add(self, text: str, confidence: float | None, label: str,
+            out_of_scope: bool) -> None:
         self.count += 1
+        self.out_of_scope_n += out_of_scope
         if confidence is not None:
             self.confidence_sum += confidence
             self.confidence_n += 1
@@ -180,8 +184,9 @@ class PatternMiner:
                    1 + int(rate // self.settings.pattern_rate_per_count))
 
     def observe(self, stream: str, text: str, *, confidence: float | None, label: str = "",
-                key: str, at: datetime) -> list[Alert]:
-        """Mine one text; the new-pattern alert it completes, if any."""
+                key: str, at: datetime, out_of_scope: bool = False) -> list[Alert]:
+        """Mine one text (``out_of_scope``: the model's calibrated flag for it); the
+        new-pattern alert it completes, if any."""
         state = self._stream(stream)
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError("at must be timezone-aware")
@@ -205,7 +210,8 @@ class PatternMiner:
         if state.known(match.cluster_id):
             return released
         return released + self._candidate(stream, state, text, match.cluster_id,
-                                          match.template, confidence, label, key, at)
+                                          match.template, (confidence, out_of_scope), label,
+                                          key, at)
 
     def _release(self, stream: str, state: _Stream, key: str, at: datetime) -> list[Alert]:
         """Alerts of held variants whose hold ended without their position turning variable."""
@@ -227,10 +233,11 @@ class PatternMiner:
         if pattern.alerted or pattern.variant or pattern.count < self.min_count(stream, at):
             return False
         mean = pattern.mean_confidence
-        return mean is None or mean < self.settings.pattern_max_confidence
+        return (mean is None or mean < self.settings.pattern_max_confidence
+                or 2 * pattern.out_of_scope_n >= pattern.count)
 
     def _candidate(self, stream: str, state: _Stream, text: str, cluster_id: int,
-                   template: str, confidence: float | None, label: str, key: str,
+                   template: str, scored: tuple[float | None, bool], label: str, key: str,
                    at: datetime) -> list[Alert]:
         new_label = bool(label) and label not in state.known_labels
         table: dict[Any, _Pattern] = state.labels if new_label else state.clusters
@@ -247,7 +254,8 @@ class PatternMiner:
                     state.held[cluster_id] = pattern
         if cluster_id not in pattern.cluster_ids:
             pattern.cluster_ids.append(cluster_id)
-        pattern.add(text, confidence, label)
+        confidence, out_of_scope = scored
+        pattern.add(text, confidence, label, out_of_scope)
         if pattern.hold_until > state.events or not self._due(stream, pattern, at):
             return []
         pattern.alerted = True
@@ -273,11 +281,14 @@ class PatternMiner:
             summary=f"{pattern.count} {stream} events since {pattern.first_seen.isoformat()} "
                     f"match a template unknown before" + (
                         "" if mean is None else f", mean confidence {mean:.2f}")
+                    + (f", {pattern.out_of_scope_n} out of scope for the model"
+                       if pattern.out_of_scope_n else "")
                     + ("" if nearest is None else f"; nearest known: {nearest[:200]}"),
             details={"stream": stream, "template": first, "templates": templates,
                      "first_line": pattern.first_line, "first_key": pattern.first_key,
                      "examples": list(pattern.examples),
                      "nearest_known": None if nearest is None else nearest[:MAX_TEXT],
                      "first_seen": pattern.first_seen.isoformat(), "count": pattern.count,
-                     "mean_confidence": mean, "labels": dict(pattern.labels),
+                     "mean_confidence": mean, "out_of_scope": pattern.out_of_scope_n,
+                     "labels": dict(pattern.labels),
                      "clusters": len(pattern.cluster_ids), "trigger": key})

@@ -25,6 +25,7 @@ from typing import Any
 
 from streamtune.config import Settings
 from streamtune.models.rollout import in_rollout
+from streamtune.models.scoring import Prediction
 from streamtune.models.tasks.predictor import carry_parameters
 from streamtune.schemas.events import (
     CommandEvent,
@@ -113,8 +114,7 @@ class InlineScorer:
                 out.append(self._record(
                     event, model, loaded, is_served, slot, label=first.label,
                     confidence=first.confidence, truth=truth, latency_us=latency,
-                    outputs={h: {"label": p.label, "confidence": round(p.confidence, 5)}
-                             for h, p in answer.items()},
+                    outputs={h: _output(p) for h, p in answer.items()},
                     text=_text(event)))
         return out
 
@@ -198,6 +198,15 @@ class InlineScorer:
             "truth": truth, "correct": -1 if not truth else int(label == truth),
             "latency_us": latency_us, "worker": self.worker,
         }
+
+
+def _output(prediction: Prediction) -> dict[str, Any]:
+    """One head's answer in a scored record; ``out_of_scope`` only when flagged."""
+    out: dict[str, Any] = {"label": prediction.label,
+                           "confidence": round(prediction.confidence, 5)}
+    if prediction.out_of_scope:
+        out["out_of_scope"] = True
+    return out
 
 
 def _versions(slot: Slot, events: Sequence[Event]) -> list[tuple[Loaded, list[bool]]]:

@@ -4,8 +4,8 @@ Per command: ``success`` and ``execution_time`` (globally and per command
 type), the served intent's ``intent_correct`` and ``confidence``, and the
 error-rate streams (no error); per error event its ``error_type``; per
 resource metric ``cpu`` or ``memory``; per resolved next-command prediction
-``predictor_correct``. Command texts (with the served intent confidence) and
-error messages go to the template miner, all in event-time order across
+``predictor_correct``. Command texts (with the served intent confidence and
+out-of-scope flag) and error messages go to the template miner, all in event-time order across
 batches (``event_order.py``). Detector state is saved every ``state_save_s``
 and on close, and loaded at start, so it survives restarts; events still held
 for ordering when a worker dies are not in it (at most ``reorder_idle_s`` of
@@ -98,7 +98,8 @@ class Watch:
                 alerts += patterns.observe(
                     "command", event.normalized_input or event.raw_input, key=key, at=at,
                     confidence=None if intent is None else intent["confidence"],
-                    label=event.command_type)
+                    label=event.command_type, out_of_scope=intent is not None and any(
+                        o.get("out_of_scope") for o in intent["outputs"].values()))
             elif isinstance(event, ErrorEvent):
                 alerts += drift.observe_error(event.error_type, key=key, at=at)
                 alerts += patterns.observe("error", event.error_message, confidence=None,
