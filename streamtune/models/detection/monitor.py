@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -102,7 +103,8 @@ class DriftMonitor:
             raise ValueError(f"unknown signal {signal!r} (known: {known})")
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError("at must be timezone-aware")
-        if not math.isfinite(value) or (kind == "binary" and value not in (0.0, 1.0)):
+        if (not isinstance(value, numbers.Real) or not math.isfinite(value)
+                or (kind == "binary" and value not in (0.0, 1.0))):
             raise ValueError(f"{signal}: bad value {value!r} for a {kind} signal")
         if signal == "execution_time" and value < 0:
             raise ValueError(f"execution_time: negative value {value!r}")
