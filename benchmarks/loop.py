@@ -34,8 +34,8 @@ from streamtune.prometheus import PipelineMetrics  # noqa: E402
 from streamtune.schemas.topics import SOURCES  # noqa: E402
 from streamtune.streams.live.stage import LiveStage  # noqa: E402
 from streamtune.streams.worker.batch import BatchProcessor, RawRecord  # noqa: E402
-from tests.conftest import make_settings  # noqa: E402
-from tests.loop_models import QUICK_TRAINING, clean, simulated, train_champions  # noqa: E402
+from tests.support.loop_models import QUICK_TRAINING, clean, simulated, train_champions  # noqa: E402
+from tests.support.settings import make_settings  # noqa: E402
 
 
 def main() -> None:

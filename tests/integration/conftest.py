@@ -17,8 +17,9 @@ from streamtune.config import Settings
 from streamtune.sinks.migrations import migrate
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.kafka.dev_broker import DevBroker
-from tests.conftest import free_port, make_settings
-from tests.integration.demo_harness import DemoRun, kill_leftovers, run_demo
+from tests.support.demo_harness import DemoRun, kill_leftovers, run_demo
+from tests.support.lab import Lab, open_lab
+from tests.support.settings import free_port, isolated_settings
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,12 +46,7 @@ def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def settings(broker: DevBroker, chdb_path: Path, tmp_path: Path, unique: str) -> Settings:
     """Settings for one test: the session broker, a topic prefix and database of its own."""
-    return make_settings(
-        tmp_path,
-        kafka={"dev_broker_port": broker.port},
-        topics={"prefix": f"t{unique}.", "partitions": 3},
-        store={"url": f"chdb://{chdb_path}", "database": f"t{unique}"},
-    )
+    return isolated_settings(broker.port, chdb_path, tmp_path, unique)
 
 
 @pytest.fixture
@@ -71,3 +67,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
         yield run_demo(data_dir)
     finally:
         kill_leftovers(data_dir)
+
+
+@pytest.fixture(scope="module")
+def lab(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A learning lab (``tests/support/lab.py``) for the tests of one module."""
+    with open_lab(chdb_path, tmp_path_factory.mktemp("learning")) as opened:
+        yield opened

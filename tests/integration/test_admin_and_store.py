@@ -14,7 +14,7 @@ from streamtune.sinks import migrations
 from streamtune.sinks.rows import RowWriter, event_fields, table_for
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.kafka.admin import create_topics, describe_topics
-from tests.unit.test_schemas import payload
+from tests.support.events import payload
 
 
 def test_topics_create_twice_gives_the_same_topics(settings: Settings) -> None:

@@ -21,7 +21,8 @@ from streamtune.simulator import Simulator
 from streamtune.streams.augment.stage import Augmentation
 from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.kafka.producer import EventProducer
-from tests.integration.worker_harness import (
+from tests.support.loop_models import clean
+from tests.support.worker_harness import (
     AugmentStage,
     Worker,
     augment_caught_up,
@@ -30,7 +31,6 @@ from tests.integration.worker_harness import (
     wait_for,
     worker_settings,
 )
-from tests.loop_models import clean
 
 REPLAYABLE = {"techniques": [t for t in TECHNIQUES if t != "parameter_substitution"],
               "budget": 1.0, "rare_below": 0, "rate": 0.2, "seed": 3}

@@ -23,7 +23,7 @@ from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.kafka.producer import EventProducer
 from streamtune.streams.worker.ingest import IngestLoop
-from tests.integration.worker_harness import caught_up, wait_for
+from tests.support.worker_harness import caught_up, wait_for
 
 
 class OutageStore:

@@ -20,8 +20,8 @@ from streamtune.config import Settings
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.streams.kafka.admin import create_topics, end_offsets
 from streamtune.streams.kafka.dev_broker import DevBroker, _group_alive
-from tests.conftest import free_port, make_settings
-from tests.integration.worker_harness import (
+from tests.support.settings import free_port, make_settings
+from tests.support.worker_harness import (
     Worker,
     caught_up,
     read_store,

@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.test_cli import run_cli
+from tests.support.cli import run_cli
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 MIGRATIONS = sorted(p.stem for p in (REPO / "streamtune" / "sinks" / "migrations").glob("*.sql"))
 ROW = re.compile(r"^│ (\w+)\s+│ (\w+)\s+│ ([\d,]+)\s+│$", re.MULTILINE)
 
@@ -21,8 +21,8 @@ FILL_AND_REPLAY = """
 import json, sys
 from pathlib import Path
 from streamtune.sinks.store import ClickHouseStore
-from tests.conftest import make_settings
-from tests.integration.datasets_fill import fill
+from tests.support.settings import make_settings
+from tests.support.datasets_fill import fill
 
 settings = make_settings(Path(sys.argv[1]))
 with ClickHouseStore.from_settings(settings) as store:

@@ -12,12 +12,13 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-DASHBOARDS = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards"
+from tests.support.paths import REPO
+
+DASHBOARDS = REPO / "deploy" / "grafana" / "dashboards"
 DATASOURCES = {"clickhouse": "grafana-clickhouse-datasource", "prometheus": "prometheus"}
 INTERVAL_S = 3600
 # Grafana's ClickHouse time-series format is 0 (long-to-wide by time), table is 1.

@@ -9,14 +9,13 @@ import sys
 from pathlib import Path
 
 from streamtune.sinks.store import ClickHouseStore
-from tests.unit.test_cli import run_cli
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.cli import run_cli
+from tests.support.paths import REPO
 
 
 def fill(data_dir: Path, seed: int, events: int) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    subprocess.run([sys.executable, "-m", "tests.integration.datasets_fill", str(data_dir),
+    subprocess.run([sys.executable, "-m", "tests.support.datasets_fill", str(data_dir),
                     str(seed), str(events)], cwd=REPO, env=env, check=True, timeout=120)
 
 

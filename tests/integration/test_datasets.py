@@ -20,8 +20,8 @@ from streamtune.models.datasets import (
 )
 from streamtune.sinks.migrations import migrate
 from streamtune.sinks.store import ClickHouseStore
-from tests.conftest import make_settings
-from tests.integration.datasets_fill import fill
+from tests.support.datasets_fill import fill
+from tests.support.settings import make_settings
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.demo_harness import (
+from tests.support.demo_harness import (
     DemoRun,
     eventually,
     kill_leftovers,

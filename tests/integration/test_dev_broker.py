@@ -9,7 +9,7 @@ import pytest
 
 from streamtune.errors import BrokerUnavailable
 from streamtune.streams.kafka.dev_broker import DevBroker, kafka_answers
-from tests.conftest import free_port
+from tests.support.settings import free_port
 
 
 def test_start_status_stop_leaves_no_process(tmp_path: Path) -> None:

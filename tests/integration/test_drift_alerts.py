@@ -20,9 +20,9 @@ from streamtune.sinks.webhooks import verify
 from streamtune.sinks.webhooks.signing import SIGNATURE_HEADER
 from streamtune.streams.kafka.admin import create_topics, group_caught_up
 from streamtune.streams.kafka.producer import EventProducer
-from tests.integration.worker_harness import Worker, caught_up, wait_for, worker_settings
-from tests.loop_models import simulated
-from tests.webhook_receiver import Receiver
+from tests.support.loop_models import simulated
+from tests.support.webhook_receiver import Receiver
+from tests.support.worker_harness import Worker, caught_up, wait_for, worker_settings
 
 SECRET = "drift-hook-secret"  # noqa: S105 - a test key
 EVENTS, CHANGE_AT = 6000, 3000

@@ -17,7 +17,7 @@ from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Simulator
 from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.kafka.producer import EventProducer
-from tests.integration.worker_harness import (
+from tests.support.worker_harness import (
     Worker,
     caught_up,
     read_store,

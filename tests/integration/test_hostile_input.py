@@ -29,7 +29,7 @@ from streamtune.schemas.events import CommandEvent
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.simulator import Simulator, hostile_payloads
 from streamtune.streams.kafka.admin import connect, create_topics
-from tests.integration.worker_harness import (
+from tests.support.worker_harness import (
     Worker,
     caught_up,
     read_store,

@@ -20,7 +20,7 @@ from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.kafka.producer import EventProducer
 from streamtune.streams.worker.ingest import IngestLoop
 from streamtune.streams.worker.resting import SETTLE_S
-from tests.integration.worker_harness import wait_for
+from tests.support.worker_harness import wait_for
 
 
 def _cpu_s() -> float:

@@ -9,6 +9,7 @@ the table and reads skipped records back, so both checks are strict.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -19,9 +20,11 @@ from streamtune.schemas import EVENT_MODELS
 from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Simulator
 from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.dev_broker import DevBroker
 from streamtune.streams.kafka.producer import EventProducer
-from tests.integration.test_pipeline import WINDOW_QUERIES, check_windows
-from tests.integration.worker_harness import (
+from tests.support.settings import isolated_settings
+from tests.support.windows import WINDOW_QUERIES, check_windows
+from tests.support.worker_harness import (
     Worker,
     caught_up,
     read_store,
@@ -42,7 +45,7 @@ def kill_and_restart(settings: Settings, tmp_path: Path) -> tuple[list, dict]:
     first = Worker(wsettings, log=tmp_path / "worker-1.log").start()
     try:
         wait_for(lambda: first.metric("streamtune_events_in_total") >= 1500, timeout=180,
-                 what="a quarter of the stream", worker=first)
+                 what="a quarter of the stream", worker=first, interval=0.05)
         first.kill()
     finally:
         first.ensure_stopped()
@@ -64,16 +67,24 @@ def kill_and_restart(settings: Settings, tmp_path: Path) -> tuple[list, dict]:
     })
 
 
+@pytest.fixture(scope="module")
+def killed(broker: DevBroker, chdb_path: Path,
+           tmp_path_factory: pytest.TempPathFactory) -> tuple[list, dict]:
+    """One kill-and-restart run, asserted by both tests below."""
+    tmp_path = tmp_path_factory.mktemp("kill")
+    settings = isolated_settings(broker.port, chdb_path, tmp_path, uuid.uuid4().hex[:10])
+    return kill_and_restart(settings, tmp_path)
+
+
 @pytest.mark.timeout(500)
-def test_sigkill_mid_stream_loses_and_duplicates_no_row(settings: Settings,
-                                                        tmp_path: Path) -> None:
-    events, store = kill_and_restart(settings, tmp_path)
+def test_sigkill_mid_stream_loses_and_duplicates_no_row(killed: tuple[list, dict]) -> None:
+    events, store = killed
     expected = Counter(e.kind for e in events)
     for kind in EVENT_MODELS:
         assert store[SOURCES[kind]] == [[expected[kind], expected[kind]]], kind
 
 
 @pytest.mark.timeout(500)
-def test_sigkill_mid_stream_keeps_windows_exact(settings: Settings, tmp_path: Path) -> None:
-    _, store = kill_and_restart(settings, tmp_path)
+def test_sigkill_mid_stream_keeps_windows_exact(killed: tuple[list, dict]) -> None:
+    _, store = killed
     check_windows(store)

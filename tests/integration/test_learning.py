@@ -1,60 +1,28 @@
-"""Train every model from snapshots of a real chdb store, export to ONNX, register, warm-start."""
+"""Train the classifiers from snapshots of a real chdb store, export to ONNX, register,
+warm-start (the parameter extractor and the `train`/`export` commands:
+``test_learning_tagger_cli.py``, on a lab of their own)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from streamtune.config import Settings
 from streamtune.models.datasets import build_snapshot
-from streamtune.models.evaluation import evaluate_model
 from streamtune.models.export import PARITY_SHAPES, PARITY_TOLERANCE
 from streamtune.models.registry import Registry
 from streamtune.models.scoring import Scorer
-from streamtune.models.tagging import TagScorer
 from streamtune.models.training.run import split_rows, train_model
 from streamtune.models.training.trainer import Checkpoint, restore
 from streamtune.simulator import Scenario
 from streamtune.simulator.scenario import NewCommandTypeDrift
-from streamtune.sinks.migrations import migrate
-from streamtune.sinks.store import ClickHouseStore
-from tests.conftest import make_settings
-from tests.integration.datasets_fill import fill
+from tests.support.datasets_fill import fill
+from tests.support.lab import Lab
 
 NEW_TYPE = "isolate_segment"
-
-
-@dataclass
-class Lab:
-    store: ClickHouseStore
-    settings: Settings
-
-
-@pytest.fixture(scope="module")
-def lab(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """A store holding 12,000 simulated events (no new command type yet) and its snapshots."""
-    database = f"l{uuid.uuid4().hex[:10]}"
-    settings = make_settings(tmp_path_factory.mktemp("learning"),
-                             store={"url": f"chdb://{chdb_path}", "database": database})
-    store = ClickHouseStore.from_settings(settings)
-    migrate(store)
-    lab = Lab(store, settings)
-    fill(store, settings, seed=21, events=12_000, hours_ago=2)
-    for name in ("commands", "errors"):
-        build_snapshot(store, settings, name, progress=False)  # type: ignore[arg-type]
-    yield lab
-    store.command(f"DROP DATABASE IF EXISTS {store.database}")
 
 
 def _majority_share(labels: list[str]) -> float:
@@ -101,25 +69,6 @@ def test_session_and_error_models_beat_the_majority_class(lab: Lab, name: str,
     # points to gain (the error split may leave one class dominant)
     assert result.metrics[f"{head}.accuracy"] > majority + min(0.1, (1 - majority) / 2)
     assert {"baseline.macro_f1", "baseline.accuracy"} <= set(result.metrics)
-
-
-def test_parameter_extractor_finds_spans_in_unseen_commands(lab: Lab) -> None:
-    result = train_model(lab.settings, "parameter_extractor")
-    assert result.parity <= PARITY_TOLERANCE
-    assert result.metrics["test_rows"] >= 100
-    assert result.metrics["span.micro_f1"] >= 0.9
-    assert not any(key.startswith("baseline.") for key in result.metrics)  # a tagger
-    scorer = TagScorer(result.version.path)
-    text = "restart pump-3"
-    spans = scorer.extract([text])[0]
-    assert [(s.name, text[s.start:s.end]) for s in spans] == [("device", "pump-3")]
-
-    report, json_path, md_path = evaluate_model(lab.settings, "parameter_extractor")
-    assert json.loads(json_path.read_text())["clean"]["model"]["micro"]["f1"] == pytest.approx(
-        result.metrics["span.micro_f1"])
-    assert report["typos"]["model"]["micro"]["f1"] > report["typos"]["grammar"]["micro"]["f1"]
-    assert all(case["in_bounds"] for case in report["edge_cases"].values())
-    assert "## Edge cases" in md_path.read_text()
 
 
 def test_onnx_matches_torch_for_every_registered_model(lab: Lab) -> None:
@@ -175,32 +124,3 @@ def test_warm_start_learns_a_new_command_type_without_forgetting(lab: Lab) -> No
     assert sum(f1s) / len(f1s) >= 0.95
 
 
-def test_train_and_export_commands(lab: Lab, tmp_path: Path) -> None:
-    env = {**os.environ, "STREAMTUNE_DATA_DIR": str(lab.settings.data_dir),
-           "STREAMTUNE_TRAINING__ERROR_RECOVERY__EPOCHS_PER_STAGE": "1"}
-    before = len(Registry(lab.settings).versions("error_recovery"))
-    trained = subprocess.run([sys.executable, "-m", "streamtune", "train", "--model",
-                              "error_recovery"], env=env, capture_output=True, text=True,
-                             timeout=600, check=False)
-    assert trained.returncode == 0, trained.stderr
-    versions = Registry(lab.settings).versions("error_recovery")
-    assert len(versions) == before + 1
-    newest = versions[-1]
-    assert f"error_recovery {newest.version}" in trained.stdout
-    assert "broad_adaptation" in trained.stdout and "recovery_specialization" in trained.stdout
-
-    exported = subprocess.run([sys.executable, "-m", "streamtune", "export", "error_recovery",
-                               "--version", newest.version, "--out", str(tmp_path / "x")],
-                              env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert exported.returncode == 0, exported.stderr
-    ids = np.arange(1, 41, dtype=np.int64).reshape(2, 20)
-    for a, b in zip(Scorer(newest.path).logits(ids), Scorer(tmp_path / "x").logits(ids),
-                    strict=True):
-        assert float(np.abs(a - b).max()) <= PARITY_TOLERANCE
-
-    unknown = subprocess.run([sys.executable, "-m", "streamtune", "train", "--model", "nope"],
-                             env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert unknown.returncode == 1
-    assert unknown.stderr.strip().splitlines() == [
-        "error: unknown model 'nope'; use one of intent_classifier, command_predictor, "
-        "error_recovery, parameter_extractor"]

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
-import math
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,7 +18,8 @@ from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.simulator import Simulator, hostile_payloads
 from streamtune.streams.kafka.admin import create_topics, describe_topics
 from streamtune.streams.kafka.producer import EventProducer
-from tests.integration.worker_harness import (
+from tests.support.windows import WINDOW_QUERIES, check_windows
+from tests.support.worker_harness import (
     AugmentStage,
     Worker,
     augment_caught_up,
@@ -51,50 +50,6 @@ def with_secrets(events: list[Event]) -> list[Event]:
                              f"key {SECRETS[4]}"}))
     replaced = {e.event_id: e for e in planted}
     return [replaced.get(e.event_id, e) for e in events]
-
-
-def recompute_windows(rows: list[list[Any]], window_s: int) -> dict[tuple[str, int], dict]:
-    grouped: dict[tuple[str, int], dict] = defaultdict(lambda: {"n": 0, "ok": 0, "times": []})
-    for command_type, epoch_ms, success, seconds in rows:
-        start = int(epoch_ms) - int(epoch_ms) % (window_s * 1000)
-        cell = grouped[(command_type, start)]
-        cell["n"] += 1
-        cell["ok"] += int(success)
-        cell["times"].append(float(seconds))
-    return grouped
-
-
-def check_windows(store: dict[str, list[list[Any]]], window_s: int = 60) -> None:
-    expected = recompute_windows(store["command_rows"], window_s)
-    got = {(row[0], int(row[1])): row[2:] for row in store["command_windows"]}
-    assert set(got) == set(expected)
-    for key, cell in expected.items():
-        events, successes, p50, p95 = got[key]
-        assert (events, successes) == (cell["n"], cell["ok"]), key
-        times = sorted(cell["times"])
-        for q, value in ((0.5, p50), (0.95, p95)):
-            exact = times[math.floor(q * (len(times) - 1))]
-            assert abs(value - exact) <= 0.011 * exact + 1e-4, (key, q, value, exact)
-    errors_expected = Counter((r[0], r[1]) for r in store["error_rows"])
-    errors_got: Counter[tuple[str, str]] = Counter()
-    for command_type, by_type in store["error_windows"]:
-        for error_type, count in (by_type.items() if isinstance(by_type, dict) else by_type):
-            errors_got[(command_type, error_type)] += count
-    assert errors_got == errors_expected
-
-
-WINDOW_QUERIES = {
-    "command_rows": "SELECT command_type, toUnixTimestamp64Milli(event_time), success, "
-                    "execution_time FROM streamtune.commands FINAL",
-    "command_windows": "SELECT command_type, toUnixTimestamp64Milli(window_start), events, "
-                       "successes, execution_time_p50, execution_time_p95 "
-                       "FROM streamtune.aggregates FINAL WHERE source = 'commands' "
-                       "AND command_type != ''",
-    "error_rows": "SELECT JSONExtractString(failed_command, 'command_type'), error_type "
-                  "FROM streamtune.errors FINAL",
-    "error_windows": "SELECT command_type, errors_by_type FROM streamtune.aggregates FINAL "
-                     "WHERE source = 'errors'",
-}
 
 
 @pytest.mark.timeout(400)

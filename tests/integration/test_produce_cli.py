@@ -9,8 +9,8 @@ from pathlib import Path
 from streamtune.config import Settings
 from streamtune.schemas.topics import raw_topic
 from streamtune.streams.kafka.admin import create_topics, describe_topics
-from tests.unit.test_cli import run_cli
-from tests.unit.test_schemas import payload
+from tests.support.cli import run_cli
+from tests.support.events import payload
 
 
 def _env(settings: Settings) -> dict[str, str]:

@@ -14,9 +14,9 @@ from streamtune.models.registry import Registry, import_outbox
 from streamtune.models.registry.sync import STATE_FILE
 from streamtune.sinks.migrations import migrate
 from streamtune.sinks.store import ClickHouseStore
-from tests.conftest import make_settings
-from tests.unit.test_cli import run_cli
-from tests.unit.test_registry import NAME, register
+from tests.support.cli import run_cli
+from tests.support.registry import NAME, register
+from tests.support.settings import make_settings
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ from PIL import Image
 
 from streamtune.reports import ReportError, write_report
 from streamtune.sinks.store import ClickHouseStore
-from tests.integration.report_fill import OUTSIDE_TITLE, SCRIPT_TITLE, fill
-from tests.integration.test_dataset_cli import REPO
-from tests.unit.test_cli import run_cli
+from tests.support.cli import run_cli
+from tests.support.paths import REPO
+from tests.support.report_fill import OUTSIDE_TITLE, SCRIPT_TITLE, fill
 
 END = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7),
@@ -224,7 +224,7 @@ def test_cli_writes_the_week_report_and_refuses_bad_input(tmp_path: Path,
                                                           chdb_path: Path) -> None:
     data = tmp_path / "data"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    subprocess.run([sys.executable, "-m", "tests.integration.report_fill", str(data),
+    subprocess.run([sys.executable, "-m", "tests.support.report_fill", str(data),
                     END.isoformat()], cwd=REPO, env=env, check=True, timeout=60)
     result = run_cli("report", "--period", "week", "--end", END.isoformat(), cwd=tmp_path,
                      env={"STREAMTUNE_DATA_DIR": str(data)})

@@ -11,7 +11,6 @@ promoted through the canary and the 5 / 25 / 100 % stages.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from streamtune.config import Settings
@@ -21,16 +20,15 @@ from streamtune.schemas.events import CommandEvent, Event
 from streamtune.simulator import Scenario
 from streamtune.simulator.scenario import NewCommandTypeDrift
 from streamtune.streams.kafka.admin import create_topics
-from streamtune.streams.worker.startup import OUTBOX_IMPORT_S
-from tests.integration.test_learning_loop import DETECTION, LOOP, TrainerThread, produce
-from tests.integration.worker_harness import (
+from tests.support.loop_harness import DETECTION, LOOP, TrainerThread, produce
+from tests.support.loop_models import QUICK_TRAINING, clean, simulated, train_champions
+from tests.support.worker_harness import (
     Worker,
     caught_up,
     read_store,
     wait_for,
     worker_settings,
 )
-from tests.loop_models import QUICK_TRAINING, clean, simulated, train_champions
 
 MODEL = "intent_classifier"
 DROPPED, INTO = "backup_database", "export_report"
@@ -85,7 +83,7 @@ def test_two_points_worse_is_rolled_back_and_a_better_one_promoted(
                   verdicts=("promote",))
             wait_for(lambda: registry.alias(MODEL, "champion").version == better,  # type: ignore[union-attr]
                      timeout=30, what="the better candidate as champion", worker=worker)
-        time.sleep(OUTBOX_IMPORT_S * 1.5)  # the worker imports the trainer's decision rows
+        assert worker.terminate() == 0  # a stopping worker imports the trainer's decision rows
     finally:
         worker.ensure_stopped()
     rows = read_store(settings, {"decisions": (

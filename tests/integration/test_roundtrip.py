@@ -15,7 +15,7 @@ from streamtune.schemas import EVENT_MODELS, decode_event
 from streamtune.schemas.topics import raw_topic
 from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.kafka.producer import DeliveryReport, EventProducer
-from tests.unit.test_schemas import payload
+from tests.support.events import payload
 
 
 def consume_all(settings: Settings, topics: list[str], expected: int, group: str) -> list:

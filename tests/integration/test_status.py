@@ -15,8 +15,8 @@ from streamtune.simulator import Simulator
 from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.kafka.producer import EventProducer
 from streamtune.streams.worker.progress import LAST_BATCH
-from tests.integration.worker_harness import Worker, caught_up, wait_for, worker_settings
-from tests.unit.test_cli import run_cli
+from tests.support.cli import run_cli
+from tests.support.worker_harness import Worker, caught_up, wait_for, worker_settings
 
 EVENTS = 300
 

@@ -19,8 +19,8 @@ from streamtune.sinks.webhooks import AlertDispatcher, WebhookMetrics, verify
 from streamtune.sinks.webhooks.queue import DeliveryQueue
 from streamtune.streams.kafka.admin import create_topics, group_caught_up
 from streamtune.streams.kafka.dev_broker import DevBroker
-from tests.conftest import free_port, make_settings
-from tests.webhook_receiver import Receiver
+from tests.support.settings import free_port, make_settings
+from tests.support.webhook_receiver import Receiver
 
 FAST = {"retry_initial_s": 0.05, "retry_max_s": 0.5}
 SECRET = "shared-secret"  # noqa: S105 - a test value

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamtune.config import Settings
 from streamtune.models.registry import Registry
-from tests.integration.worker_harness import Worker, read_store, wait_for, worker_settings
+from tests.support.worker_harness import Worker, read_store, wait_for, worker_settings
 
 
 def test_running_worker_imports_registrations_and_promotions_and_once_more_when_stopped(

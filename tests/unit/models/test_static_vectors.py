@@ -24,7 +24,7 @@ from streamtune.models.scoring import Scorer
 from streamtune.models.tasks import TASKS
 from streamtune.models.training.trainer import train
 
-TLDR = Path(__file__).resolve().parents[3] / "shared" / "data" / "corpora" / "tldr" / "pairs.jsonl"
+TLDR = Path(__file__).resolve().parents[4] / "shared" / "data" / "corpora" / "tldr" / "pairs.jsonl"
 SMALL = {"buckets": 4096, "dim": 32, "hidden": 32, "teacher": False, "static": True}
 
 
