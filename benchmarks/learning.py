@@ -44,6 +44,7 @@ from rich.table import Table
 from sklearn.metrics import accuracy_score, f1_score
 
 from streamtune.config import TrainingSettings, get_settings
+from streamtune.models.detection.scope import OUT_OF_SCOPE_LABEL, ScopeThreshold
 from streamtune.models.encoder import SentenceEncoder
 from streamtune.models.evaluation import fit_texts
 from streamtune.models.tasks import TASKS
@@ -136,8 +137,7 @@ class Teachers:
         return teacher.predict([text for text, _ in test])
 
 
-OOS = "oos"
-"""CLINC150's out-of-scope class."""
+OOS = OUT_OF_SCOPE_LABEL
 OOS_FALSE_ALARM = 0.02
 """Share of in-scope validation texts the out-of-scope flag may take."""
 
@@ -175,18 +175,15 @@ def intent_classifier(overrides: dict[str, object], teachers: Teachers | None = 
 
 def out_of_scope(labels: list[str], validation_p: np.ndarray, validation_y: list[str],
                  test_p: np.ndarray) -> list[str]:
-    """Best in-scope label, or ``oos`` where p(oos) - the best in-scope probability is
-    above its ``1 - OOS_FALSE_ALARM`` quantile over in-scope validation texts."""
+    """Best in-scope label, or ``oos`` where the shipped flag
+    (:class:`~streamtune.models.detection.scope.ScopeThreshold`, calibrated on validation
+    for ``OOS_FALSE_ALARM``) says so."""
+    scope = ScopeThreshold.calibrate("command_type", labels, validation_p, validation_y,
+                                     false_alarm=OOS_FALSE_ALARM)
     column = labels.index(OOS)
-
-    def margin(p: np.ndarray) -> np.ndarray:
-        return np.asarray(p[:, column] - np.delete(p, column, axis=1).max(axis=1))
-
-    inside = np.array([y != OOS for y in validation_y])
-    threshold = np.quantile(margin(validation_p)[inside], 1.0 - OOS_FALSE_ALARM)
     best = np.where(np.arange(test_p.shape[1]) == column, -1.0, test_p).argmax(axis=1)
-    return [OOS if m > threshold else labels[b]
-            for m, b in zip(margin(test_p), best, strict=True)]
+    return [OOS if flagged else labels[b]
+            for flagged, b in zip(scope.flag(test_p), best, strict=True)]
 
 
 def scores(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:

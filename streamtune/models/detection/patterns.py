@@ -210,7 +210,7 @@ class PatternMiner:
         if state.known(match.cluster_id):
             return released
         return released + self._candidate(stream, state, text, match.cluster_id,
-                                          match.template, (confidence, out_of_scope), label,
+                                          match.template, confidence, out_of_scope, label,
                                           key, at)
 
     def _release(self, stream: str, state: _Stream, key: str, at: datetime) -> list[Alert]:
@@ -237,8 +237,8 @@ class PatternMiner:
                 or 2 * pattern.out_of_scope_n >= pattern.count)
 
     def _candidate(self, stream: str, state: _Stream, text: str, cluster_id: int,
-                   template: str, scored: tuple[float | None, bool], label: str, key: str,
-                   at: datetime) -> list[Alert]:
+                   template: str, confidence: float | None, out_of_scope: bool, label: str,
+                   key: str, at: datetime) -> list[Alert]:
         new_label = bool(label) and label not in state.known_labels
         table: dict[Any, _Pattern] = state.labels if new_label else state.clusters
         pattern = table.get(label if new_label else cluster_id)
@@ -254,7 +254,6 @@ class PatternMiner:
                     state.held[cluster_id] = pattern
         if cluster_id not in pattern.cluster_ids:
             pattern.cluster_ids.append(cluster_id)
-        confidence, out_of_scope = scored
         pattern.add(text, confidence, label, out_of_scope)
         if pattern.hold_until > state.events or not self._due(stream, pattern, at):
             return []
