@@ -48,10 +48,14 @@ AUGMENTATION_QUERIES = {
 def produced(settings: Settings, seed: int, count: int) -> list[Event]:
     create_topics(settings)
     events = list(Simulator(seed).events(count))
+    send(settings, events)
+    return events
+
+
+def send(settings: Settings, events: list[Event]) -> None:
     with EventProducer.from_settings(settings) as producer:
         for event in events:
             producer.send(event)
-    return events
 
 
 def expected(wsettings: Settings, events: list[Event]) -> tuple[set[str], int]:
@@ -72,7 +76,8 @@ def check_once(store: dict[str, list[list[Any]]]) -> None:
 @pytest.mark.timeout(500)
 def test_stage_rows_land_exactly_once_across_a_sigkill_and_restart(
         settings: Settings, tmp_path: Path) -> None:
-    events = produced(settings, 29, 3000)
+    events = produced(settings, 29, 2500)
+    later = list(Simulator(30).events(500))  # sent once the first stage is dead
     wsettings = worker_settings(settings, tmp_path, batch_max_events=100,
                                 groups={"augmentation": REPLAYABLE})
     worker = Worker(wsettings, log=tmp_path / "worker.log").start()
@@ -82,11 +87,15 @@ def test_stage_rows_land_exactly_once_across_a_sigkill_and_restart(
         first = AugmentStage(wsettings, log=tmp_path / "augment-1.log").start()
         try:
             wait_for(lambda: first.metric("streamtune_augment_events_in_total") >= 500,
-                     timeout=180, what="a part of the clean stream augmented", worker=first)
+                     timeout=180, what="a part of the clean stream augmented", worker=first,
+                     interval=0.05)  # most likely in the middle of the stream
             first.kill()
         finally:
             first.ensure_stopped()
-        assert not augment_caught_up(wsettings), "the stage finished before it was killed"
+        send(settings, later)  # the restarted stage has work however fast the first was
+        wait_for(lambda: caught_up(wsettings), timeout=240, what="the later events committed",
+                 worker=worker)
+        assert not augment_caught_up(wsettings)
         second = AugmentStage(wsettings, log=tmp_path / "augment-2.log").start()
         try:
             wait_for(lambda: augment_caught_up(wsettings), timeout=240,
@@ -100,7 +109,7 @@ def test_stage_rows_land_exactly_once_across_a_sigkill_and_restart(
 
     store = read_store(wsettings, AUGMENTATION_QUERIES)
     check_once(store)
-    ids, skipped = expected(wsettings, events)
+    ids, skipped = expected(wsettings, events + later)
     assert {row[0] for row in store["augmented"]} == ids
     assert store["qc"][0][1] == skipped
 
