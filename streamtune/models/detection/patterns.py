@@ -23,7 +23,10 @@ daytime``) is told from a new template by its siblings, the templates that diffe
 from it at one position only (:func:`values`): with ``VARIANT_VALUES`` values there,
 or a sibling holding a variable there, the candidate is a value of a variable and
 never alerts; with one sibling it is held ``VARIANT_HOLD`` events and alerts then
-unless the position has turned variable meanwhile. Other candidates alert at once.
+unless the position has turned variable meanwhile. A template that differs from a
+known one, or from a new one, only in one stretch holding a variable (a value with
+spaces, a list of varying length: :func:`stretch_variant`) is that template's: it
+never alerts, or joins the new one's pattern. Other candidates alert at once.
 
 Labels (e.g. the executed command type) never seen in warm-up or ``learn``
 group their candidates: every new template of such a label feeds one pattern per
@@ -81,6 +84,30 @@ def values(miner: TemplateMiner, cluster_id: int) -> int:
             return VARIANT_VALUES
         most = max(most, 1 + len(others))
     return most
+
+
+def stretch_variant(mine: list[str], theirs: list[str]) -> bool:
+    """Whether two templates differ only in one stretch that holds a variable on either
+    side, with 3 constants around it: a value with spaces or a list of varying length
+    (``RRD_update (<*>): ...`` beside ``RRD_update <*> <*>): ...``)."""
+    prefix = 0
+    for a, b in zip(mine, theirs, strict=False):
+        if a != b:
+            break
+        prefix += 1
+    if prefix == len(mine) == len(theirs):
+        return False
+    suffix = 0
+    for a, b in zip(reversed(mine[prefix:]), reversed(theirs[prefix:]), strict=False):
+        if a != b:
+            break
+        suffix += 1
+    stretch = mine[prefix:len(mine) - suffix] + theirs[prefix:len(theirs) - suffix]
+    around = mine[:prefix] + mine[len(mine) - suffix:]
+    constants = sum(t != WILDCARD for t in around)
+    return prefix >= 1 and constants >= 3 and any(WILDCARD in t for t in stretch) and all(
+        WILDCARD in t or t in around for t in stretch) and all(WILDCARD in t or t in around
+                                                       for t in stretch)
 
 
 def _one_apart(a: str, b: str) -> bool:
@@ -242,13 +269,18 @@ class PatternMiner:
         new_label = bool(label) and label not in state.known_labels
         table: dict[Any, _Pattern] = state.labels if new_label else state.clusters
         pattern = table.get(label if new_label else cluster_id)
+        if pattern is None and not new_label:
+            pattern = self._family(state, cluster_id)
+            if pattern is not None:
+                table[cluster_id] = pattern
         if pattern is None:
             line = _redactor().redact(text[:MAX_TEXT])[0]
             pattern = _Pattern(template[:MAX_TEXT], line, key, at)
             table[label if new_label else cluster_id] = pattern
             if not new_label:
                 seen = values(state.miner, cluster_id)
-                pattern.variant = seen >= VARIANT_VALUES
+                pattern.variant = seen >= VARIANT_VALUES or self._stretch_of_known(
+                    state, cluster_id)
                 if seen == 2:
                     pattern.hold_until = state.events + VARIANT_HOLD
                     state.held[cluster_id] = pattern
@@ -259,6 +291,23 @@ class PatternMiner:
             return []
         pattern.alerted = True
         return [self._alert(stream, state, pattern, key, at)]
+
+    @staticmethod
+    def _family(state: _Stream, cluster_id: int) -> _Pattern | None:
+        """The new pattern a new template joins: one whose template differs from it in a
+        variable stretch only (:func:`stretch_variant`)."""
+        mine = state.miner.template(cluster_id).split(" ")
+        for other, pattern in state.clusters.items():
+            if other != cluster_id and stretch_variant(
+                    mine, state.miner.template(other).split(" ")):
+                return pattern
+        return None
+
+    @staticmethod
+    def _stretch_of_known(state: _Stream, cluster_id: int) -> bool:
+        mine = state.miner.template(cluster_id).split(" ")
+        return any(stretch_variant(mine, state.miner.template(known).split(" "))
+                   for known in state.known_clusters)
 
     def _stream(self, stream: str) -> _Stream:
         if stream not in self._streams:

@@ -1,12 +1,13 @@
 """New-pattern alerts and variable words: a word seen with a few values stays quiet, a
-genuinely new template alerts on its first line, a lone one-word variant after a hold."""
+genuinely new template alerts on its first line, a lone one-word variant after a hold;
+a value with spaces or a list of another length is its template's, known or new."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from streamtune.config import DetectionSettings
-from streamtune.models.detection.patterns import VARIANT_HOLD, PatternMiner
+from streamtune.models.detection.patterns import VARIANT_HOLD, PatternMiner, stretch_variant
 from streamtune.schemas.alerts import Alert
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -16,15 +17,16 @@ WARM_UP = ["xinetd removing chargen", "fan speed normal", "Registering netfilter
            "PCI Interrupt Link [LNKA] enabled", FILLER] * 4
 
 
-def run(lines: list[str]) -> tuple[PatternMiner, dict[int, list[Alert]]]:
-    """Warm up on ``WARM_UP`` (one line a second), then feed ``lines``; alerts by index."""
-    miner = PatternMiner(DetectionSettings(pattern_warmup_events=len(WARM_UP)), source="w")
+def run(lines: list[str], warm_up: list[str] = WARM_UP,
+        ) -> tuple[PatternMiner, dict[int, list[Alert]]]:
+    """Warm up on ``warm_up`` (one line a second), then feed ``lines``; alerts by index."""
+    miner = PatternMiner(DetectionSettings(pattern_warmup_events=len(warm_up)), source="w")
     raised = {}
-    for i, text in enumerate(WARM_UP + lines):
+    for i, text in enumerate(warm_up + lines):
         alerts = miner.observe("error", text, confidence=None, key=str(i),
                                at=T0 + timedelta(seconds=i))
         if alerts:
-            raised[i - len(WARM_UP)] = alerts
+            raised[i - len(warm_up)] = alerts
     return miner, raised
 
 
@@ -66,3 +68,37 @@ def test_a_held_variant_whose_word_turns_variable_never_alerts() -> None:
     _, raised = run(["fan speed critical"] + [FILLER] * (VARIANT_HOLD // 2)
                     + ["fan speed high"] + [FILLER] * 2 * VARIANT_HOLD)
     assert raised == {}
+
+
+RRD = [f"RRD_update (/var/rrds/rack{i} Nodes/cn{i}/load.rrd): illegal attempt to update "
+       f"using time {100 + i}" for i in range(3)]
+NODES = [f"inconsistent nodesets node-{i} 0x1f{i} <ok> node-{i + 1} 0x1f{i} <ok>"
+         for i in range(3)]
+
+
+def test_a_value_without_its_spaces_or_a_longer_list_is_the_known_template() -> None:
+    _, raised = run(["RRD_update (/var/rrds/cn7/load.rrd): illegal attempt to update using "
+                     "time 170",
+                     "inconsistent nodesets node-8 0x2f <ok> node-9 0x2f <ok> node-10 0x2f <ok>",
+                     "RRD_create (/var/rrds/cn7/load.rrd): failed to create the file"]
+                    + [FILLER] * 2 * VARIANT_HOLD, WARM_UP + RRD + NODES)
+    assert [raised[at][0].details["first_line"] for at in sorted(raised)] == [
+        "RRD_create (/var/rrds/cn7/load.rrd): failed to create the file"]
+
+
+def test_a_new_list_of_another_length_joins_the_new_pattern() -> None:
+    _, raised = run(["degraded links node-1 0x1f <ok> node-2 0x1f <ok>",
+                     "degraded links node-3 0x1f <ok> node-4 0x1f <ok> node-5 0x1f <ok>"]
+                    + [FILLER] * 2 * VARIANT_HOLD)
+    assert list(raised) == [0]  # the second list is the first one's pattern
+
+
+def test_a_stretch_of_constants_is_not_a_variable() -> None:
+    def words(template: str) -> list[str]:
+        return template.split(" ")
+
+    known = words("job <*> failed on host <*> after retries")
+    assert stretch_variant(words("job <*> failed on host <*> <*> after retries"), known)
+    assert not stretch_variant(words("job <*> failed on disk <*> after retries"), known)
+    assert not stretch_variant(words("job <*> finished on host <*> early <*> after retries"),
+                               known)
