@@ -197,7 +197,7 @@ MODEL_TRAINING: dict[str, dict[str, Any]] = {
         "learning_rate": 0.05, "dense_lr_factor": 0.1, "batch_size": 64, "start_batch": 16,
         "final_lr_factor": 0.01, "total_epochs": 20, "label_smoothing": 0.1,
         "max_tokens": 128, "skip": True, "pooling": "sqrt", "teacher": True, "dim": 128,
-        "hidden": 256, "static": True, "static_lr_factor": 0.1,
+        "hidden": 256, "static": True, "static_lr_factor": 0.1, "distill_temperature": 4.0,
         "scope_false_alarm": 0.02},
     "command_predictor": {"learning_rate": 3e-3, "batch_size": 16, "epochs_per_stage": 5,
                           "warmup_ratio": 0.1},
