@@ -20,7 +20,6 @@ from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Simulator
 from streamtune.streams.augment.stage import Augmentation
 from streamtune.streams.kafka.admin import create_topics
-from streamtune.streams.kafka.producer import EventProducer
 from tests.support.loop_models import clean
 from tests.support.worker_harness import (
     AugmentStage,
@@ -28,6 +27,7 @@ from tests.support.worker_harness import (
     augment_caught_up,
     caught_up,
     read_store,
+    send_events,
     wait_for,
     worker_settings,
 )
@@ -48,14 +48,8 @@ AUGMENTATION_QUERIES = {
 def produced(settings: Settings, seed: int, count: int) -> list[Event]:
     create_topics(settings)
     events = list(Simulator(seed).events(count))
-    send(settings, events)
+    send_events(settings, events)
     return events
-
-
-def send(settings: Settings, events: list[Event]) -> None:
-    with EventProducer.from_settings(settings) as producer:
-        for event in events:
-            producer.send(event)
 
 
 def expected(wsettings: Settings, events: list[Event]) -> tuple[set[str], int]:
@@ -92,7 +86,7 @@ def test_stage_rows_land_exactly_once_across_a_sigkill_and_restart(
             first.kill()
         finally:
             first.ensure_stopped()
-        send(settings, later)  # the restarted stage has work however fast the first was
+        send_events(settings, later)  # the restarted stage has work however fast the first was
         wait_for(lambda: caught_up(wsettings), timeout=240, what="the later events committed",
                  worker=worker)
         assert not augment_caught_up(wsettings)

@@ -21,13 +21,13 @@ from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Simulator
 from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.kafka.dev_broker import DevBroker
-from streamtune.streams.kafka.producer import EventProducer
 from tests.support.settings import isolated_settings
 from tests.support.windows import WINDOW_QUERIES, check_windows
 from tests.support.worker_harness import (
     Worker,
     caught_up,
     read_store,
+    send_events,
     wait_for,
     wait_windows_closed,
     worker_settings,
@@ -35,12 +35,12 @@ from tests.support.worker_harness import (
 
 
 def kill_and_restart(settings: Settings, tmp_path: Path) -> tuple[list, dict]:
-    """Produce, SIGKILL a worker a quarter in, restart it, read back rows and windows."""
+    """Produce, SIGKILL a worker a quarter in, produce more, restart it, read back rows
+    and windows."""
     create_topics(settings)
     events = list(Simulator(23).events(6000))
-    with EventProducer.from_settings(settings) as producer:
-        for event in events:
-            producer.send(event)
+    later = list(Simulator(24).events(1000))  # however fast the first worker was
+    send_events(settings, events)
     wsettings = worker_settings(settings, tmp_path, batch_max_events=500)
     first = Worker(wsettings, log=tmp_path / "worker-1.log").start()
     try:
@@ -49,7 +49,8 @@ def kill_and_restart(settings: Settings, tmp_path: Path) -> tuple[list, dict]:
         first.kill()
     finally:
         first.ensure_stopped()
-    assert not caught_up(wsettings), "the worker finished before it was killed"
+    send_events(settings, later)
+    assert not caught_up(wsettings)
 
     second = Worker(wsettings, log=tmp_path / "worker-2.log").start()
     try:
@@ -61,7 +62,7 @@ def kill_and_restart(settings: Settings, tmp_path: Path) -> tuple[list, dict]:
         second.ensure_stopped()
 
     tables = [SOURCES[kind] for kind in EVENT_MODELS]
-    return events, read_store(wsettings, {
+    return events + later, read_store(wsettings, {
         **{t: f"SELECT count(), uniqExact(event_id) FROM streamtune.{t} FINAL" for t in tables},
         **WINDOW_QUERIES,
     })

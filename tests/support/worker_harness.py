@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,11 @@ from pydantic import SecretStr
 
 from streamtune.config import Settings
 from streamtune.prometheus import scrape, windows_caught_up
+from streamtune.schemas.events import Event
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.streams.augment.stage import augment_group, augment_topics
 from streamtune.streams.kafka.admin import end_offsets, group_caught_up
+from streamtune.streams.kafka.producer import EventProducer
 from streamtune.streams.worker.ingest import deltas_topic
 from tests.support.settings import free_port, make_settings
 
@@ -129,6 +131,13 @@ def _revealed(value: Any) -> Any:
     if isinstance(value, list):
         return [_revealed(v) for v in value]
     return value
+
+
+def send_events(settings: Settings, events: Iterable[Event]) -> None:
+    """Produce ``events`` to their raw topics and flush."""
+    with EventProducer.from_settings(settings) as producer:
+        for event in events:
+            producer.send(event)
 
 
 def worker_settings(base: Settings, tmp_path: Path, *, worker_id: str = "w1",
