@@ -32,8 +32,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from river.base import BinaryDriftDetector
+
 from streamtune.config import DetectionSettings
-from streamtune.models.detection.detectors import Detector, SignalKind, detector_spec, feed
+from streamtune.models.detection.detectors import Detector, SignalKind, detector_spec
 from streamtune.schemas.alerts import Alert
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ class _Track:
     count: int = 0
     updates: int = 0
     detector: Detector | None = None
+    binary: bool = False
+    """Whether ``detector`` takes bools (a River binary detector)."""
     mean: float = 0.0
     mean_n: int = 0
     recent: float = 0.0
@@ -103,33 +107,39 @@ class DriftMonitor:
             raise ValueError(f"unknown signal {signal!r} (known: {known})")
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError("at must be timezone-aware")
-        if (not isinstance(value, numbers.Real) or not math.isfinite(value)
+        if (type(value) not in (float, int) and not isinstance(value, numbers.Real)
+                or not math.isfinite(value)
                 or (kind == "binary" and value not in (0.0, 1.0))):
             raise ValueError(f"{signal}: bad value {value!r} for a {kind} signal")
         if signal == "execution_time" and value < 0:
             raise ValueError(f"execution_time: negative value {value!r}")
-        return self._feed(signal, kind, value, scope, key, at)
+        alert = self._feed(signal, kind, value, scope, key, at)
+        return [] if alert is None else [alert]
 
     def _feed(self, signal: str, kind: SignalKind, value: float, scope: str, key: str,
-              at: datetime) -> list[Alert]:
-        """:meth:`observe` for arguments already checked."""
+              at: datetime) -> Alert | None:
+        """:meth:`observe` for arguments already checked (called ~10 times per event)."""
         track = self._tracks.get((signal, scope))
         if track is None:
             track = self._tracks[(signal, scope)] = _Track()
         track.add(value)
-        if track.detector is None:
+        detector = track.detector
+        if detector is None:
             if scope != "global" and track.count < self.settings.scope_min_events:
-                return []
-            track.detector = detector_spec(self._detector_name(kind), kind).factory()
+                return None
+            detector = track.detector = detector_spec(self._detector_name(kind), kind).factory()
+            track.binary = isinstance(detector, BinaryDriftDetector)
         x = math.log1p(value) if signal == "execution_time" else value
-        fired = feed(track.detector, 1.0 - x if signal in GOOD_SIGNALS else x)
+        if signal in GOOD_SIGNALS:
+            x = 1.0 - x
+        detector.update(x == 1.0 if track.binary else x)  # type: ignore[arg-type]
         track.updates += 1
-        if not fired or not self._may_alert(track, at):
-            return []
+        if not detector.drift_detected or not self._may_alert(track, at):
+            return None
         alert = self._alert(signal, scope, key, at, track)
         track.alert_update, track.alert_at = track.updates, at
         track.mean, track.mean_n = track.recent, 1  # the new regime is the next baseline
-        return [alert]
+        return alert
 
     def observe_error(self, error_type: str | None, *, key: str, at: datetime) -> list[Alert]:
         """One outcome: ``None`` for a command without error, else an error event's type."""
@@ -145,14 +155,18 @@ class DriftMonitor:
                             MAX_ERROR_TYPES, error_type)
         feed_one = self._feed  # called per command and error type: skip observe's checks
         for seen, scope in self._error_scopes:
-            alerts += feed_one("error", "binary", 1.0 if seen == error_type else 0.0, scope,
-                               key, at)
+            alert = feed_one("error", "binary", 1.0 if seen == error_type else 0.0, scope,
+                             key, at)
+            if alert is not None:
+                alerts.append(alert)
         return alerts
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle, also state saved before ``_error_scopes`` existed."""
+        """Unpickle, also state saved before ``_error_scopes`` and ``_Track.binary`` existed."""
         self.__dict__.update(state)
         self._error_scopes = _error_scopes(self._error_types)
+        for track in self._tracks.values():
+            track.binary = isinstance(track.detector, BinaryDriftDetector)
 
     def detectors(self) -> dict[tuple[str, str], int]:
         """(signal, scope) -> updates, for every track that has a detector."""
