@@ -10,6 +10,7 @@ import torch
 
 from streamtune.models.encoder.checkpoint import model_dir
 from streamtune.models.encoder.minilm import MiniLM
+from streamtune.models.encoder.remembered import Remembered
 from streamtune.models.encoder.wordpiece import WordPiece
 
 BATCH = 64
@@ -18,15 +19,19 @@ MAX_LENGTH = 64
 
 
 class SentenceEncoder:
-    """Texts -> L2-normalised ``[n, 384]`` float32 embeddings, cached by text."""
+    """Texts -> L2-normalised ``[n, 384]`` float32 embeddings, cached by text; with
+    ``remember`` (a cache directory) also on disk, across runs (:class:`Remembered`)."""
 
-    def __init__(self, directory: Path | None = None, *, threads: int = 1) -> None:
+    def __init__(self, directory: Path | None = None, *, threads: int = 1,
+                 remember: Path | None = None) -> None:
         directory = directory or model_dir()
         self.model = MiniLM.pretrained(directory)
         self.tokenizer = WordPiece(directory / "vocab.txt", max_length=MAX_LENGTH)
         self.threads = threads
         self.dim = int(self.model.config["hidden_size"])
-        self._cache: dict[str, np.ndarray] = {}
+        self.remembered = Remembered(remember) if remember is not None else None
+        self._cache: dict[str, np.ndarray] = (
+            self.remembered.load() if self.remembered is not None else {})
 
     def embed(self, texts: Sequence[str], *,
               on_batch: Callable[[int], None] | None = None) -> np.ndarray:
@@ -47,6 +52,8 @@ class SentenceEncoder:
                         on_batch(len(chunk))
         finally:
             torch.set_num_threads(previous)
+        if new and self.remembered is not None:
+            self.remembered.add(new, np.stack([self._cache[t] for t in new]))
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._cache[t] for t in texts]).astype(np.float32, copy=False)

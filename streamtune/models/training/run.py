@@ -129,7 +129,8 @@ def _fit_classifier(settings: Settings, name: str, snapshot: Snapshot,
     validation_rows = split_rows(snapshot, task, "validation")
     hp = settings.training.for_model(name)
     teacher = (fit_task_teacher(task, train_rows, validation_rows,
-                                threads=settings.training.threads, progress=progress)
+                                threads=settings.training.threads, progress=progress,
+                                cache=settings.cache_dir)
                if hp.teacher else None)
     trained = train(task, train_rows, validation_rows, hp, seed=settings.training.seed,
                     threads=settings.training.threads, warm_start=checkpoint,

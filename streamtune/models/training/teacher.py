@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -107,13 +108,15 @@ def fit_teacher(train: Pairs, validation: Pairs, encoder: SentenceEncoder, *,
 
 def fit_task_teacher(task: Task, train_rows: Sequence[Mapping[str, Any]],
                      validation_rows: Sequence[Mapping[str, Any]], *, threads: int = 1,
-                     progress: Progress | None = None) -> Teacher | None:
-    """The teacher of ``task``'s only head (None: several heads or fewer than two labels)."""
+                     progress: Progress | None = None,
+                     cache: Path | None = None) -> Teacher | None:
+    """The teacher of ``task``'s only head (None: several heads or fewer than two labels);
+    with ``cache``, embeddings are remembered there across runs."""
     if len(task.heads) != 1:
         return None
     train, validation = (labelled_pairs(task, rows, task.heads[0])
                          for rows in (train_rows, validation_rows))
-    encoder = SentenceEncoder(threads=threads)
+    encoder = SentenceEncoder(threads=threads, remember=cache)
     texts = [t for t, _ in (*train, *validation)]
     bar = (progress.add_task("teacher: encoding texts", total=encoder.missing(texts))
            if progress is not None else None)
