@@ -8,7 +8,6 @@ real store that refuses calls while ``down`` is set (the only test double here).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,7 +63,8 @@ def test_store_outage_pauses_consumption_and_loses_nothing(
     try:
         wait_for(lambda: outage.refused >= 5 and metrics.paused._value.get() == 1,  # noqa: SLF001
                  timeout=60, what="writes refused, partitions paused")
-        time.sleep(1.0)  # a hold, not a wait: paused, the loop reads nothing more meanwhile
+        refused = outage.refused  # paused, the loop keeps retrying and reads nothing more
+        wait_for(lambda: outage.refused >= refused + 5, timeout=60, what="five more retries")
         assert metrics.paused._value.get() == 1  # noqa: SLF001 - reading our own gauge
         assert len(sink) <= 200 * 2  # one batch held (plus its augmented rows), no more
         assert store.count("commands") == 0
