@@ -282,7 +282,7 @@ WARM_UP_EVENTS = 20
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--latency-rates", default="1000,5000",
+    parser.add_argument("--latency-rates", default="1000,5000,10000",
                         help="offered loads (events/s), comma-separated")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     args = parser.parse_args()
