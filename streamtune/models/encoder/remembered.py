@@ -5,7 +5,8 @@ grown snapshot meet mostly texts an earlier run encoded. Each run that encodes n
 texts adds one chunk (``.npz``: the texts and their float32 rows) under a directory
 named by the encoder package's version, written to a temporary name and renamed, so
 concurrent trainers never read half a chunk. Past ``MAX_CHUNKS`` the chunks are
-merged into one; a chunk that cannot be read is skipped (and re-encoded), never fatal.
+merged into one that keeps the ``MAX_TEXTS`` latest texts (chunks are named by time);
+a chunk that cannot be read is skipped (and re-encoded), never fatal.
 
 >>> import tempfile; from pathlib import Path
 >>> store = Remembered(Path(tempfile.mkdtemp()))
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from importlib.metadata import version
 from pathlib import Path
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 MAX_CHUNKS = 32
 """Chunks kept before they are merged into one."""
+MAX_TEXTS = 100_000
+"""Texts a merge keeps, the latest (~150 MB at 384 float32 dimensions)."""
 
 
 class Remembered:
@@ -64,7 +68,8 @@ class Remembered:
         for chunk in chunks:
             texts, vectors = _read(chunk)
             rows.update(zip(texts, vectors, strict=True))
-        _write(self.directory, list(rows), np.stack(list(rows.values())))
+        latest = list(rows)[-MAX_TEXTS:]
+        _write(self.directory, latest, np.stack([rows[text] for text in latest]))
         for chunk in chunks:  # another trainer may have merged them already
             chunk.unlink(missing_ok=True)
 
@@ -82,7 +87,7 @@ def _read(chunk: Path) -> tuple[list[str], np.ndarray]:
 
 
 def _write(directory: Path, texts: list[str], vectors: np.ndarray) -> None:
-    name = uuid.uuid4().hex
+    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"  # sorted by name: by time
     partial = directory / f"{name}.tmp"
     with partial.open("wb") as out:
         np.savez(out, texts=np.array(texts, dtype=str),

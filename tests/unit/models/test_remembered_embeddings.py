@@ -1,5 +1,6 @@
 """Sentence embeddings remembered on disk: a second run encodes only new texts, gets the
-same rows, survives an unreadable chunk, and merges chunks past the limit."""
+same rows, survives an unreadable chunk, and merges chunks past the limit, keeping the
+latest texts."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streamtune.models.encoder import SentenceEncoder
+from streamtune.models.encoder import SentenceEncoder, remembered
 from streamtune.models.encoder.remembered import MAX_CHUNKS, Remembered
 
 TEXTS = ["open valve 3 on line b", "restart the pump", "show me boiler pressure"]
@@ -46,3 +47,12 @@ def test_chunks_past_the_limit_are_merged_into_one(tmp_path: Path) -> None:
     loaded = store.load()
     assert sorted(loaded) == sorted(f"text {i}" for i in range(MAX_CHUNKS + 1))
     assert loaded["text 7"].tolist() == [7.0, 7.0, 7.0]
+
+
+def test_a_merge_keeps_the_latest_texts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(remembered, "MAX_TEXTS", 10)
+    store = Remembered(tmp_path)
+    for i in range(MAX_CHUNKS + 1):
+        store.add([f"text {i}"], np.full((1, 3), i, dtype=np.float32))
+    assert sorted(store.load()) == sorted(f"text {i}" for i in range(MAX_CHUNKS - 9,
+                                                                     MAX_CHUNKS + 1))
