@@ -26,7 +26,9 @@ never alerts; with one sibling it is held ``VARIANT_HOLD`` events and alerts the
 unless the position has turned variable meanwhile. A template that differs from a
 known one, or from a new one, only in one stretch holding a variable (a value with
 spaces, a list of varying length: :func:`stretch_variant`) is that template's: it
-never alerts, or joins the new one's pattern. Other candidates alert at once.
+never alerts, or joins the new one's pattern; so is one that ends in a stack trace and
+differs from a known one in that trace and at most one word before it
+(:func:`stack_variant`). Other candidates alert at once.
 
 Labels (e.g. the executed command type) never seen in warm-up or ``learn``
 group their candidates: every new template of such a label feeds one pattern per
@@ -38,6 +40,7 @@ the nearest known template.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -108,6 +111,30 @@ def stretch_variant(mine: list[str], theirs: list[str]) -> bool:
     return prefix >= 1 and constants >= 3 and any(WILDCARD in t for t in stretch) and all(
         WILDCARD in t or t in around for t in stretch) and all(WILDCARD in t or t in around
                                                        for t in stretch)
+
+
+_FRAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[\w$<>*-]+){2,}(?::\S*|\(\S*\))?")
+"""A stack frame: ``com.android.server.wm.WindowState.destroySurface:<*>``."""
+
+
+def without_stack(tokens: list[str]) -> list[str] | None:
+    """The template before its stack trace (a tail of 3+ frames, ``at`` allowed between
+    them), or None when it ends in none."""
+    start, frames = len(tokens), 0
+    while start > 0 and (tokens[start - 1] == "at" or _FRAME.fullmatch(tokens[start - 1])):
+        start -= 1
+        frames += tokens[start] != "at"
+    return tokens[:start] if frames >= 3 else None
+
+
+def stack_variant(mine: list[str], theirs: list[str]) -> bool:
+    """Whether two templates ending in stack traces say the same but for one word before
+    them: the stack (its depth, its frames) and one value are what varies."""
+    heads = without_stack(mine), without_stack(theirs)
+    if heads[0] is None or heads[1] is None or len(heads[0]) != len(heads[1]):
+        return False
+    same = sum(a == b for a, b in zip(heads[0], heads[1], strict=True))
+    return same >= 2 and same >= len(heads[0]) - 1
 
 
 def _one_apart(a: str, b: str) -> bool:
@@ -306,8 +333,11 @@ class PatternMiner:
     @staticmethod
     def _stretch_of_known(state: _Stream, cluster_id: int) -> bool:
         mine = state.miner.template(cluster_id).split(" ")
-        return any(stretch_variant(mine, state.miner.template(known).split(" "))
-                   for known in state.known_clusters)
+        for known in state.known_clusters:
+            theirs = state.miner.template(known).split(" ")
+            if stretch_variant(mine, theirs) or stack_variant(mine, theirs):
+                return True
+        return False
 
     def _stream(self, stream: str) -> _Stream:
         if stream not in self._streams:

@@ -1,13 +1,19 @@
 """New-pattern alerts and variable words: a word seen with a few values stays quiet, a
 genuinely new template alerts on its first line, a lone one-word variant after a hold;
-a value with spaces or a list of another length is its template's, known or new."""
+a value with spaces or a list of another length is its template's, known or new, and so
+is a line whose stack trace and one word before it differ."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from streamtune.config import DetectionSettings
-from streamtune.models.detection.patterns import VARIANT_HOLD, PatternMiner, stretch_variant
+from streamtune.models.detection.patterns import (
+    VARIANT_HOLD,
+    PatternMiner,
+    stack_variant,
+    stretch_variant,
+)
 from streamtune.schemas.alerts import Alert
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -102,3 +108,32 @@ def test_a_stretch_of_constants_is_not_a_variable() -> None:
     assert not stretch_variant(words("job <*> failed on disk <*> after retries"), known)
     assert not stretch_variant(words("job <*> finished on host <*> early <*> after retries"),
                                known)
+
+
+STACK = ["com.android.server.wm.WindowStateAnimator.destroySurface:2060",
+         "com.android.server.wm.WindowState.destroyOrSaveSurface:2201",
+         "com.android.server.wm.WindowSurfacePlacer.performSurfacePlacement:227",
+         "com.android.server.wm.AppWindowToken.destroySurfaces:660"]
+
+
+def surface(name: str, depth: int) -> str:
+    return f"Destroying surface Surface(name={name}) called by {' '.join(STACK[:depth])}"
+
+
+def test_another_stack_and_one_other_word_before_it_is_the_known_template() -> None:
+    warm_up = WARM_UP + [surface("PlayerActivity", 3)] * 3
+    _, raised = run([surface("InputMethod", 4), surface("MainTabActivity", 3),
+                     f"Removing window Surface(name=InputMethod) called by {' '.join(STACK)}"]
+                    + [FILLER] * 2 * VARIANT_HOLD, warm_up)
+    assert [raised[at][0].details["first_line"][:15] for at in sorted(raised)] == [
+        "Removing window"]
+
+
+def test_a_stack_variant_needs_stacks_on_both_sides() -> None:
+    def words(text: str) -> list[str]:
+        return text.split(" ")
+
+    assert stack_variant(words(surface("A", 3)), words(surface("B", 4)))
+    assert not stack_variant(words(surface("A", 2)), words(surface("B", 2)))  # 2 frames
+    assert not stack_variant(words("Destroying surface Surface(name=A) called by"),
+                             words(surface("B", 3)))
