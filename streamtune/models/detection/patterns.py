@@ -28,7 +28,10 @@ known one, or from a new one, only in one stretch holding a variable (a value wi
 spaces, a list of varying length: :func:`stretch_variant`) is that template's: it
 never alerts, or joins the new one's pattern; so is one that ends in a stack trace and
 differs from a known one in that trace and at most one word before it
-(:func:`stack_variant`). Other candidates alert at once.
+(:func:`stack_variant`). A new template that lists a setting like a new one before
+it (the same words, then ``key=value`` behind the same scope: :func:`setting_variant`)
+joins its pattern, so a burst of ``environment:<key>=<value>`` lines alerts once.
+Other candidates alert at once.
 
 Labels (e.g. the executed command type) never seen in warm-up or ``learn``
 group their candidates: every new template of such a label feeds one pattern per
@@ -135,6 +138,21 @@ def stack_variant(mine: list[str], theirs: list[str]) -> bool:
         return False
     same = sum(a == b for a, b in zip(heads[0], heads[1], strict=True))
     return same >= 2 and same >= len(heads[0]) - 1
+
+
+_SETTING = re.compile(r"(.*[:/])?[\w.-]+=.*")
+"""A ``key=value`` word, maybe behind a ``scope:``: ``environment:java.vendor=Oracle``."""
+
+
+def setting_variant(mine: list[str], theirs: list[str]) -> bool:
+    """Whether two templates list settings the same way: the same words, then a
+    ``key=value`` word with the same scope, key and value (spaces and all) what varies."""
+    for i, (a, b) in enumerate(zip(mine, theirs, strict=False)):
+        if a != b:
+            if i == 0 or not (_SETTING.fullmatch(a) and _SETTING.fullmatch(b)):
+                return False
+            return a[:a.rfind(":", 0, a.find("=")) + 1] == b[:b.rfind(":", 0, b.find("=")) + 1]
+    return False
 
 
 def _one_apart(a: str, b: str) -> bool:
@@ -325,8 +343,9 @@ class PatternMiner:
         variable stretch only (:func:`stretch_variant`)."""
         mine = state.miner.template(cluster_id).split(" ")
         for other, pattern in state.clusters.items():
-            if other != cluster_id and stretch_variant(
-                    mine, state.miner.template(other).split(" ")):
+            theirs = state.miner.template(other).split(" ")
+            if other != cluster_id and (stretch_variant(mine, theirs)
+                                        or setting_variant(mine, theirs)):
                 return pattern
         return None
 

@@ -11,6 +11,7 @@ from streamtune.config import DetectionSettings
 from streamtune.models.detection.patterns import (
     VARIANT_HOLD,
     PatternMiner,
+    setting_variant,
     stack_variant,
     stretch_variant,
 )
@@ -137,3 +138,25 @@ def test_a_stack_variant_needs_stacks_on_both_sides() -> None:
     assert not stack_variant(words(surface("A", 2)), words(surface("B", 2)))  # 2 frames
     assert not stack_variant(words("Destroying surface Surface(name=A) called by"),
                              words(surface("B", 3)))
+
+
+def test_a_burst_of_new_settings_raises_one_alert() -> None:
+    _, raised = run(["Server environment:user.dir=/", "Server environment:java.vendor=Oracle "
+                     "Corporation", "Server environment:os.name=Linux",
+                     "Server started on port 2181"] + [FILLER] * 2 * VARIANT_HOLD)
+    assert [raised[at][0].details["first_line"] for at in sorted(raised)] == [
+        "Server environment:user.dir=/", "Server started on port 2181"]
+
+
+def test_a_setting_variant_keeps_its_words_and_scope() -> None:
+    def words(text: str) -> list[str]:
+        return text.split(" ")
+
+    assert setting_variant(words("Server environment:user.dir=/"),
+                           words("Server environment:java.vendor=Oracle Corporation"))
+    assert not setting_variant(words("Server environment:user.dir=/"),
+                               words("Server properties:user.dir=/tmp"))
+    assert not setting_variant(words("Client environment:user.dir=/"),
+                               words("Server environment:user.dir=/"))
+    assert not setting_variant(words("Server environment user.dir=/"),
+                               words("Server configured user.dir=/"))
