@@ -123,12 +123,14 @@ def detector_spec(name: str, kind: SignalKind) -> DetectorSpec:
 Detector = base.DriftDetector | base.BinaryDriftDetector
 
 
+def takes_bools(detector: Detector | None) -> bool:
+    """Whether ``detector`` is updated with bools (River's binary detectors) not floats."""
+    return isinstance(detector, base.BinaryDriftDetector)
+
+
 def feed(detector: Detector, x: float) -> bool:
     """Update ``detector`` with ``x`` (a bool for binary detectors); whether it fired."""
-    if isinstance(detector, base.BinaryDriftDetector):
-        detector.update(x == 1.0)
-    else:
-        detector.update(x)
+    detector.update(x == 1.0 if takes_bools(detector) else x)  # type: ignore[arg-type]
     return bool(detector.drift_detected)
 
 

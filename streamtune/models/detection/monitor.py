@@ -32,10 +32,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from river.base import BinaryDriftDetector
-
 from streamtune.config import DetectionSettings
-from streamtune.models.detection.detectors import Detector, SignalKind, detector_spec
+from streamtune.models.detection.detectors import (
+    Detector,
+    SignalKind,
+    detector_spec,
+    takes_bools,
+)
 from streamtune.schemas.alerts import Alert
 
 log = logging.getLogger(__name__)
@@ -69,7 +72,7 @@ class _Track:
     updates: int = 0
     detector: Detector | None = None
     binary: bool = False
-    """Whether ``detector`` takes bools (a River binary detector)."""
+    """Whether ``detector`` takes bools (:func:`takes_bools`, kept: it is asked per value)."""
     mean: float = 0.0
     mean_n: int = 0
     recent: float = 0.0
@@ -128,7 +131,7 @@ class DriftMonitor:
             if scope != "global" and track.count < self.settings.scope_min_events:
                 return None
             detector = track.detector = detector_spec(self._detector_name(kind), kind).factory()
-            track.binary = isinstance(detector, BinaryDriftDetector)
+            track.binary = takes_bools(detector)
         x = math.log1p(value) if signal == "execution_time" else value
         if signal in GOOD_SIGNALS:
             x = 1.0 - x
@@ -166,7 +169,7 @@ class DriftMonitor:
         self.__dict__.update(state)
         self._error_scopes = _error_scopes(self._error_types)
         for track in self._tracks.values():
-            track.binary = isinstance(track.detector, BinaryDriftDetector)
+            track.binary = takes_bools(track.detector)
 
     def detectors(self) -> dict[tuple[str, str], int]:
         """(signal, scope) -> updates, for every track that has a detector."""

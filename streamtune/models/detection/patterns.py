@@ -112,8 +112,7 @@ def stretch_variant(mine: list[str], theirs: list[str]) -> bool:
     around = mine[:prefix] + mine[len(mine) - suffix:]
     constants = sum(t != WILDCARD for t in around)
     return prefix >= 1 and constants >= 3 and any(WILDCARD in t for t in stretch) and all(
-        WILDCARD in t or t in around for t in stretch) and all(WILDCARD in t or t in around
-                                                       for t in stretch)
+        WILDCARD in t or t in around for t in stretch)
 
 
 _FRAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[\w$<>*-]+){2,}(?::\S*|\(\S*\))?")
@@ -151,8 +150,14 @@ def setting_variant(mine: list[str], theirs: list[str]) -> bool:
         if a != b:
             if i == 0 or not (_SETTING.fullmatch(a) and _SETTING.fullmatch(b)):
                 return False
-            return a[:a.rfind(":", 0, a.find("=")) + 1] == b[:b.rfind(":", 0, b.find("=")) + 1]
+            return _setting_scope(a) == _setting_scope(b)
     return False
+
+
+def _setting_scope(word: str) -> str:
+    """What stands before a ``key=value`` word's key: ``environment:`` of
+    ``environment:user.dir=/``."""
+    return word[:word.rfind(":", 0, word.find("=")) + 1]
 
 
 def _one_apart(a: str, b: str) -> bool:
@@ -340,17 +345,21 @@ class PatternMiner:
     @staticmethod
     def _family(state: _Stream, cluster_id: int) -> _Pattern | None:
         """The new pattern a new template joins: one whose template differs from it in a
-        variable stretch only (:func:`stretch_variant`)."""
+        variable stretch only (:func:`stretch_variant`) or in a setting
+        (:func:`setting_variant`)."""
         mine = state.miner.template(cluster_id).split(" ")
         for other, pattern in state.clusters.items():
+            if other == cluster_id:
+                continue
             theirs = state.miner.template(other).split(" ")
-            if other != cluster_id and (stretch_variant(mine, theirs)
-                                        or setting_variant(mine, theirs)):
+            if stretch_variant(mine, theirs) or setting_variant(mine, theirs):
                 return pattern
         return None
 
     @staticmethod
     def _stretch_of_known(state: _Stream, cluster_id: int) -> bool:
+        """Whether a known template differs from this one in a variable stretch or in a
+        stack trace only (:func:`stretch_variant`, :func:`stack_variant`)."""
         mine = state.miner.template(cluster_id).split(" ")
         for known in state.known_clusters:
             theirs = state.miner.template(known).split(" ")

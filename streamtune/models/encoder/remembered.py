@@ -44,11 +44,7 @@ class Remembered:
 
     def load(self) -> dict[str, np.ndarray]:
         """Every remembered text's row."""
-        rows: dict[str, np.ndarray] = {}
-        for chunk in self._chunks():
-            texts, vectors = _read(chunk)
-            rows.update(zip(texts, vectors, strict=True))
-        return rows
+        return _rows(self._chunks())
 
     def add(self, texts: list[str], vectors: np.ndarray) -> None:
         """Remember ``texts``' rows (one new chunk; merged once there are too many)."""
@@ -64,14 +60,20 @@ class Remembered:
         return sorted(self.directory.glob("*.npz")) if self.directory.is_dir() else []
 
     def _merge(self, chunks: list[Path]) -> None:
-        rows: dict[str, np.ndarray] = {}
-        for chunk in chunks:
-            texts, vectors = _read(chunk)
-            rows.update(zip(texts, vectors, strict=True))
+        rows = _rows(chunks)
         latest = list(rows)[-MAX_TEXTS:]
         _write(self.directory, latest, np.stack([rows[text] for text in latest]))
         for chunk in chunks:  # another trainer may have merged them already
             chunk.unlink(missing_ok=True)
+
+
+def _rows(chunks: list[Path]) -> dict[str, np.ndarray]:
+    """The rows of ``chunks`` by text, a later chunk's row winning."""
+    rows: dict[str, np.ndarray] = {}
+    for chunk in chunks:
+        texts, vectors = _read(chunk)
+        rows.update(zip(texts, vectors, strict=True))
+    return rows
 
 
 def _read(chunk: Path) -> tuple[list[str], np.ndarray]:
