@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -9,6 +10,7 @@ import pytest
 
 from streamtune.config import Settings
 from streamtune.models.control import ControlReader, Serving, publish
+from streamtune.models.loop.trainer import Trainer
 from streamtune.schemas.alerts import Alert
 from streamtune.sinks.outbox import StoreOutbox
 from streamtune.sinks.rows import alert_row
@@ -59,3 +61,18 @@ def test_model_control_messages_reach_every_reader_in_order(settings: Settings) 
             reader.close()
         assert [(s.champion, s.candidate, s.percent) for s in seen] == [
             ("v1", "v2", 5.0), ("v2", None, 0.0)]
+
+
+def test_a_bootstrap_before_the_stream_waits_without_an_error(
+        settings: Settings, store: ClickHouseStore, caplog: pytest.LogCaptureFixture) -> None:
+    create_topics(settings)
+    said: list[tuple[str, str]] = []
+    trainer = Trainer(settings, report=lambda what, line: said.append((what, line)))
+    try:
+        with caplog.at_level(logging.INFO):
+            assert trainer._train_all({"intent_classifier": ["bootstrap: no champion yet"]}) == []
+    finally:
+        trainer.close()
+    assert said == [("training", "intent_classifier waits: 0 recent commands events, fewer "
+                                 f"than {settings.loop.min_train_events}")]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -31,6 +31,10 @@ METRIC_OF = {"intent_classifier": "command_type.accuracy",
 """The held-out figure the offline gate compares."""
 
 
+class TooFewEvents(ValueError):
+    """Too few recent events to train on yet: the trainer waits for more, nothing failed."""
+
+
 @dataclass(frozen=True)
 class Retrained:
     """A finished retraining and its offline verdict."""
@@ -49,8 +53,8 @@ def retrain(settings: Settings, model: str, *, reasons: list[str]) -> Retrained:
     dataset = DATASET_OF[model]
     table, lineage = read_recent(settings, dataset, limit=settings.loop.recent_events)  # type: ignore[arg-type]
     if table.num_rows < settings.loop.min_train_events:
-        raise ValueError(f"{table.num_rows} recent {dataset} events, fewer than "
-                         f"{settings.loop.min_train_events}: not retraining {model}")
+        raise TooFewEvents(f"{table.num_rows} recent {dataset} events, fewer than "
+                           f"{settings.loop.min_train_events}")
     lineage["reasons"] = reasons
     snapshot = snapshot_from_table(settings, dataset, table, lineage=lineage)  # type: ignore[arg-type]
     registry = Registry(settings)

@@ -31,7 +31,7 @@ from confluent_kafka import Consumer, Producer
 
 from streamtune.config import Settings, client_config
 from streamtune.models.control import Serving, publish
-from streamtune.models.loop.retrain import DATASET_OF, Retrained, retrain
+from streamtune.models.loop.retrain import DATASET_OF, Retrained, TooFewEvents, retrain
 from streamtune.models.loop.triggers import Triggers
 from streamtune.models.monitoring import (
     LiveAccuracy,
@@ -170,6 +170,8 @@ class Trainer:
         for model, reasons in wanted.items():
             try:
                 done.append(retrain(self.settings, model, reasons=reasons))
+            except TooFewEvents as exc:  # e.g. a bootstrap before the stream has begun
+                self.report("training", f"{model} waits: {exc}")
             except Exception as exc:  # one failed retraining must not stop the loop
                 log.exception("retraining %s failed", model)
                 self.report("training", f"{model} failed: {exc}")
