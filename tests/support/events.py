@@ -1,9 +1,12 @@
-"""A valid payload of every event kind, recent enough for the store's TTL."""
+"""A valid payload of every event kind, recent enough for the store's TTL; event models at a
+fixed time for the steps that keep nothing."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from streamtune.schemas.events import CommandEvent
 
 RECENT = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
 """Recent enough to outlive the store's 30-day TTL."""
@@ -32,3 +35,15 @@ VALID: dict[str, dict[str, Any]] = {
 
 def payload(kind: str, **changes: Any) -> dict[str, Any]:
     return {"kind": kind, **ENVELOPE, **VALID[kind], **changes}
+
+
+WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+"""A fixed event time, for steps that keep nothing (no store, no TTL)."""
+FIXED_ENVELOPE: dict[str, Any] = {"event_time": WHEN, "source": "console", "session_id": "s-1"}
+"""The envelope of an event model at :data:`WHEN`."""
+
+
+def fixed_command(raw: str, command_type: str = "restart_device", **fields: Any) -> CommandEvent:
+    """A successful command at :data:`WHEN`, as a producer sends it (not cleaned)."""
+    return CommandEvent(raw_input=raw, command_type=command_type, success=True,
+                        execution_time=0.5, **FIXED_ENVELOPE, **fields)

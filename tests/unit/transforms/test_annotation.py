@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -30,23 +29,20 @@ from streamtune.transforms.annotation import (
 )
 from streamtune.transforms.cleaning import clean_event
 from streamtune.transforms.redaction import Redactor
+from tests.support.events import FIXED_ENVELOPE, WHEN, fixed_command
 
 REDACTOR = Redactor()
-WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-ENVELOPE: dict[str, Any] = {"event_time": WHEN, "source": "console", "session_id": "s-1"}
 FILL = {"target": "pump-3", "command": "restart_device", "user": "jsmith", "role": "admin",
         "param": "rpm", "value": "9000", "limit": "[0, 3600]", "n": 7}
 
 
 def command(raw: str, command_type: str = "restart_device", **fields: Any) -> CommandEvent:
-    event = CommandEvent(raw_input=raw, command_type=command_type, success=True,
-                         execution_time=0.5, **ENVELOPE, **fields)
-    return clean_event(event, redactor=REDACTOR)[0]
+    return clean_event(fixed_command(raw, command_type, **fields), redactor=REDACTOR)[0]
 
 
 def error(error_type: str, message: str, **fields: Any) -> ErrorEvent:
     values: dict[str, Any] = {"failed_command": {}, "success_indicator": True, **fields}
-    return ErrorEvent(error_type=error_type, error_message=message, **values, **ENVELOPE)
+    return ErrorEvent(error_type=error_type, error_message=message, **values, **FIXED_ENVELOPE)
 
 
 def assert_offsets(event: CommandEvent) -> None:
@@ -241,7 +237,7 @@ def test_producer_sent_error_annotations_win() -> None:
 
 
 def test_other_kinds_pass_through() -> None:
-    feedback = FeedbackEvent(refers_to=uuid4(), user_id="u", comment="fine", **ENVELOPE)
+    feedback = FeedbackEvent(refers_to=uuid4(), user_id="u", comment="fine", **FIXED_ENVELOPE)
     assert annotate(feedback) is feedback
 
 

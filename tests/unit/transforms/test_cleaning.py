@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
-from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -26,10 +24,9 @@ from streamtune.schemas.events import (
 from streamtune.schemas.text import normalize_text
 from streamtune.transforms.cleaning import clean_event, fill_parameters
 from streamtune.transforms.redaction import Redactor
+from tests.support.events import FIXED_ENVELOPE, WHEN, fixed_command
 
 REDACTOR = Redactor()
-WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-ENVELOPE: dict[str, Any] = {"event_time": WHEN, "source": "console", "session_id": "s-1"}
 
 # One secret of every kind: (text containing it, the secret, kind)
 PLANTED = [
@@ -41,11 +38,6 @@ PLANTED = [
     ("postgres://app:ConnSecret77@db:5432/x", "ConnSecret77", "connection_string"),
     ("client_secret=ClientSecret55", "ClientSecret55", "secret"),
 ]
-
-
-def command(raw: str, command_type: str = "restart_device", **fields: Any) -> CommandEvent:
-    return CommandEvent(raw_input=raw, command_type=command_type, success=True,
-                        execution_time=0.5, **ENVELOPE, **fields)
 
 
 def revalidates(event: EventBase) -> None:
@@ -100,7 +92,7 @@ def test_normalize_keeps_catalogue_text_parsable() -> None:
 
 @pytest.mark.parametrize(("text", "secret", "kind"), PLANTED)
 def test_secret_in_any_command_field_is_gone(text: str, secret: str, kind: str) -> None:
-    event = command(
+    event = fixed_command(
         f"restart pump-3 {text}", normalized_input=f"restart pump-3 {text}",
         parameters={"device": "pump-3", "extra": {"nested": [f"x {text}"]}},
         context={"note": text, "deep": {"list": [{"value": text}]}},
@@ -114,8 +106,9 @@ def test_secret_in_any_command_field_is_gone(text: str, secret: str, kind: str) 
 
 
 def test_secret_naming_keys_in_parameters_and_context() -> None:
-    event = command("restart pump-3", parameters={"device": "pump-3", "password": "pw-Abc123"},
-                    context={"apiKey": "key-Def456", "auth": {"user": "u", "pass": "ghi789"}})
+    event = fixed_command(
+        "restart pump-3", parameters={"device": "pump-3", "password": "pw-Abc123"},
+        context={"apiKey": "key-Def456", "auth": {"user": "u", "pass": "ghi789"}})
     cleaned, counts = clean_event(event, redactor=REDACTOR)
     dumped = cleaned.model_dump_json()
     for secret in ("pw-Abc123", "key-Def456", "ghi789"):
@@ -127,7 +120,7 @@ def test_secret_naming_keys_in_parameters_and_context() -> None:
 def test_secrets_never_reach_normalized_input_or_parameters() -> None:
     github = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
     assert fill_parameters("restart_device", f"restart {github}") == {"device": github}
-    cleaned, counts = clean_event(command(f"restart {github}"), redactor=REDACTOR)
+    cleaned, counts = clean_event(fixed_command(f"restart {github}"), redactor=REDACTOR)
     assert github not in cleaned.model_dump_json()
     assert counts == {"token": 1}
     assert cleaned.normalized_input == "restart [REDACTED:token]"
@@ -135,19 +128,20 @@ def test_secrets_never_reach_normalized_input_or_parameters() -> None:
 
 
 def test_hidden_secret_is_found_in_raw_input() -> None:
-    event = command("restart pump-3 \uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44=Sneaky99")
+    event = fixed_command(
+        "restart pump-3 \uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44=Sneaky99")
     cleaned, counts = clean_event(event, redactor=REDACTOR)
     assert "Sneaky99" not in cleaned.model_dump_json()
     assert counts == {"password": 1}
 
 
 def test_normalized_input_is_filled_or_normalised() -> None:
-    missing, _ = clean_event(command("  Restart PUMP-3 Now! "), redactor=REDACTOR)
+    missing, _ = clean_event(fixed_command("  Restart PUMP-3 Now! "), redactor=REDACTOR)
     assert missing.normalized_input == "restart pump-3 now"
-    sent, _ = clean_event(command("Restart PUMP-3", normalized_input="Reboot  PUMP-3."),
+    sent, _ = clean_event(fixed_command("Restart PUMP-3", normalized_input="Reboot  PUMP-3."),
                           redactor=REDACTOR)
     assert sent.normalized_input == "reboot pump-3"
-    empty, _ = clean_event(command("!!!"), redactor=REDACTOR)
+    empty, _ = clean_event(fixed_command("!!!"), redactor=REDACTOR)
     assert empty.normalized_input is None
 
 
@@ -157,7 +151,7 @@ def test_parameters_filled_from_every_catalogue_phrasing() -> None:
         for index in range(len(spec.phrasings)):
             params = sample_parameters(spec, index, rng)
             raw = render(spec, params, index)
-            cleaned, counts = clean_event(command(raw.upper(), command_type=name),
+            cleaned, counts = clean_event(fixed_command(raw.upper(), command_type=name),
                                           redactor=REDACTOR)
             assert not counts
             assert cleaned.parameters == params, (name, raw)
@@ -165,26 +159,26 @@ def test_parameters_filled_from_every_catalogue_phrasing() -> None:
 
 def test_sent_parameters_are_kept() -> None:
     sent = {"device": "conveyor-1", "rpm": 900}
-    cleaned, _ = clean_event(command("set speed of conveyor-2 to 1200 rpm",
+    cleaned, _ = clean_event(fixed_command("set speed of conveyor-2 to 1200 rpm",
                                      command_type="set_speed", parameters=sent),
                              redactor=REDACTOR)
     assert cleaned.parameters == sent
 
 
 def test_unknown_command_type_keeps_empty_parameters() -> None:
-    cleaned, _ = clean_event(command("frobnicate pump-3", command_type="frobnicate"),
+    cleaned, _ = clean_event(fixed_command("frobnicate pump-3", command_type="frobnicate"),
                              redactor=REDACTOR)
     assert cleaned.parameters == {}
     assert cleaned.normalized_input == "frobnicate pump-3"
 
 
 def test_unmatched_text_keeps_empty_parameters() -> None:
-    cleaned, _ = clean_event(command("pls do the thing to pump-3"), redactor=REDACTOR)
+    cleaned, _ = clean_event(fixed_command("pls do the thing to pump-3"), redactor=REDACTOR)
     assert cleaned.parameters == {}
 
 
 def test_example_spelling_is_restored() -> None:
-    cleaned, _ = clean_event(command("ack alm-1005", command_type="acknowledge_alarm"),
+    cleaned, _ = clean_event(fixed_command("ack alm-1005", command_type="acknowledge_alarm"),
                              redactor=REDACTOR)
     assert cleaned.parameters == {"alarm": "ALM-1005"}
 
@@ -192,14 +186,14 @@ def test_example_spelling_is_restored() -> None:
 def test_redaction_growth_is_cut_to_the_field_bound() -> None:
     raw = " ".join(["pwd=x"] * 330)  # 1979 chars; each secret grows by 18
     nested = " ".join(["pwd=x"] * 160)  # within the 1000-char string bound, not after
-    cleaned, counts = clean_event(command(raw, context={"n": nested}), redactor=REDACTOR)
+    cleaned, counts = clean_event(fixed_command(raw, context={"n": nested}), redactor=REDACTOR)
     assert counts == {"password": 330 + 160}
     assert len(cleaned.raw_input) == 2000
     revalidates(cleaned)
 
 
 def test_nfkc_growth_is_cut_and_stays_normal() -> None:
-    cleaned, _ = clean_event(command("\u337f" * 1000 + " 'QUOTED \u0130 TEXT'"),
+    cleaned, _ = clean_event(fixed_command("\u337f" * 1000 + " 'QUOTED \u0130 TEXT'"),
                              redactor=REDACTOR)  # each U+337F becomes four characters
     assert cleaned.normalized_input is not None and len(cleaned.normalized_input) == 2000
     assert normalize_text(cleaned.normalized_input) == cleaned.normalized_input
@@ -208,7 +202,7 @@ def test_nfkc_growth_is_cut_and_stays_normal() -> None:
 
 
 def test_cleaning_is_idempotent_and_clean_events_come_back_as_is() -> None:
-    event = command("Restart PUMP-3 token=abc123XYZ", context={"password": "p"})
+    event = fixed_command("Restart PUMP-3 token=abc123XYZ", context={"password": "p"})
     once, first = clean_event(event, redactor=REDACTOR)
     twice, second = clean_event(once, redactor=REDACTOR)
     assert twice is once
@@ -222,7 +216,7 @@ def _error(text: str) -> ErrorEvent:
                       error_type="timeout", error_message=f"failed: {text}",
                       correction={"raw_input": text, "params": {"device": "pump-3"}},
                       recovery_steps=[f"retry with {text}", "check pump-3"],
-                      success_indicator=False, root_cause=f"bad {text}", **ENVELOPE)
+                      success_indicator=False, root_cause=f"bad {text}", **FIXED_ENVELOPE)
 
 
 @pytest.mark.parametrize(("text", "secret", "kind"), PLANTED)
@@ -232,13 +226,13 @@ def test_secret_in_every_kind_is_gone(text: str, secret: str, kind: str) -> None
         (CorrectionEvent(refers_to=uuid4(), original_input=f"restart {text}",
                          corrected_input=f"reboot {text}", corrected_command_type="restart_device",
                          corrected_parameters={"device": "pump-3", "note": text},
-                         **ENVELOPE), 3),
+                         **FIXED_ENVELOPE), 3),
         (FeedbackEvent(refers_to=uuid4(), user_id="jsmith", comment=f"it leaked {text}",
-                       **ENVELOPE), 1),
+                       **FIXED_ENVELOPE), 1),
         (TraceEvent(trace_id="t", span_id="s", operation="exec", duration_ms=3.0, status="ok",
-                    attributes={"cmd": text, "nested": {"x": [text]}}, **ENVELOPE), 2),
+                    attributes={"cmd": text, "nested": {"x": [text]}}, **FIXED_ENVELOPE), 2),
         (ErrorStateEvent(component="gw", state="failed", message=f"crash {text}",
-                         severity_level="high", **ENVELOPE), 1),
+                         severity_level="high", **FIXED_ENVELOPE), 1),
     ]
     for event, expected in events:
         cleaned, counts = clean_event(event, redactor=REDACTOR)
@@ -256,14 +250,15 @@ def test_error_secret_naming_keys_are_counted() -> None:
 
 def test_metric_labels_and_plain_kinds() -> None:
     metric = MetricEvent(host="db-01", metric="cpu", value=0.5, unit="ratio",
-                         labels={"dsn": "postgres://u:LabelPw1@db/x", "zone": "a"}, **ENVELOPE)
+                         labels={"dsn": "postgres://u:LabelPw1@db/x", "zone": "a"},
+                         **FIXED_ENVELOPE)
     cleaned, counts = clean_event(metric, redactor=REDACTOR)
     assert "LabelPw1" not in cleaned.model_dump_json() and counts == {"connection_string": 1}
     perf = PerformanceEvent(command_type="restart_device", interval_s=60, count=3,
                             latency_p50_ms=1, latency_p95_ms=2, latency_p99_ms=3,
-                            throughput_per_s=0.05, **ENVELOPE)
+                            throughput_per_s=0.05, **FIXED_ENVELOPE)
     assert clean_event(perf, redactor=REDACTOR) == (perf, {})
-    plain = FeedbackEvent(refers_to=uuid4(), user_id="u", comment="worked fine", **ENVELOPE)
+    plain = FeedbackEvent(refers_to=uuid4(), user_id="u", comment="worked fine", **FIXED_ENVELOPE)
     assert clean_event(plain, redactor=REDACTOR)[0] is plain
 
 
@@ -282,6 +277,6 @@ def test_simulated_stream_cleans_to_valid_events() -> None:
 
 
 def test_control_characters_separate_words_and_raw_input_keeps_them() -> None:
-    event, _ = clean_event(command("Restart\x00pump-3\x1b now"), redactor=REDACTOR)
+    event, _ = clean_event(fixed_command("Restart\x00pump-3\x1b now"), redactor=REDACTOR)
     assert event.raw_input == "Restart\x00pump-3\x1b now"
     assert event.normalized_input == "restart pump-3 now"
