@@ -8,8 +8,8 @@ warmup/cosine/final step plan (:mod:`~streamtune.models.training.regime`):
    word outside the values (:func:`~streamtune.models.tagging.metrics.with_typos`);
 2. original_specialization: original rows only, at half the learning rate.
 
-The embedding is sparse and stepped by SparseAdam, the rest by AdamW, as in
-:mod:`~streamtune.models.training.trainer`. A warm start loads a previous
+The embedding is sparse and stepped by SparseAdam's update (``RowAdam``), the rest by
+AdamW, as in :mod:`~streamtune.models.training.trainer`. A warm start loads a previous
 ``weights.pt`` and appends the tags of parameter names it has not seen, so old
 tags keep their learned rows. Validation token accuracy and span F1 are
 recorded after each stage.

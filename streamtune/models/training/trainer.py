@@ -2,8 +2,8 @@
 
 Each stage of the task gets its own examples (its data mix) and its own step
 plan (:mod:`~streamtune.models.training.regime`); the embedding is sparse and
-stepped by SparseAdam, the rest by AdamW. A warm start loads the champion's
-weights and grows each head by the labels it has not seen, so old classes keep
+stepped by SparseAdam's update (``RowAdam``), the rest by AdamW. A warm start loads the
+champion's weights and grows each head by the labels it has not seen, so old classes keep
 their learned rows. With a teacher the first head also learns the teacher's
 probabilities (knowledge distillation: ``distill_weight`` of the loss is the
 KL divergence at temperature ``distill_temperature``). With ``static`` the

@@ -16,6 +16,7 @@ from streamtune.models.features import Featurizer
 from streamtune.models.networks import BagClassifier
 from streamtune.models.tasks import PredictorTask
 from streamtune.models.tasks.predictor import carry_parameters
+from streamtune.models.training.optimise import RowAdam
 from streamtune.models.training.regime import Regime, step_plan
 from streamtune.models.training.trainer import train
 from streamtune.schemas.text import normalize_text
@@ -105,6 +106,37 @@ def _commands(n: int) -> list[dict[str, object]]:
     for row in rows:
         row["normalized_input"] = normalize_text(str(row["raw_input"]))
     return rows
+
+
+def test_row_adam_steps_exactly_as_sparse_adam() -> None:
+    """Same weights as torch's SparseAdam after steps on repeated ids, padding, rows not
+    touched for a while, two groups at their own rates and a changing rate."""
+    def trained(kind: str) -> list[torch.Tensor]:
+        torch.manual_seed(3)
+        tables = [torch.nn.Embedding(500, 8, padding_idx=0, sparse=True) for _ in range(2)]
+        groups = [{"params": [tables[0].weight], "factor": 1.0},
+                  {"params": [tables[1].weight], "factor": 0.3}]
+        sparse = torch.optim.SparseAdam(
+            [{"params": g["params"], "lr": 0.0} for g in groups]) if kind == "torch" else None
+        row = RowAdam(groups) if kind == "row" else None
+        ids = torch.Generator().manual_seed(4)
+        for step in range(40):
+            rate = 0.05 / (1 + step)
+            batch = torch.randint(0, 60 if step < 20 else 500, (16, 12), generator=ids)
+            loss = sum((t(batch).sin() * torch.arange(8)).sum() for t in tables)
+            for table in tables:
+                table.weight.grad = None
+            loss.backward()  # type: ignore[union-attr]
+            if sparse is not None:
+                for group, g in zip(sparse.param_groups, groups, strict=True):
+                    group["lr"] = rate * g["factor"]
+                sparse.step()
+            elif row is not None:
+                row.step(rate)
+        return [t.weight.detach() for t in tables]
+
+    for ours, theirs in zip(trained("row"), trained("torch"), strict=True):
+        assert torch.equal(ours, theirs)
 
 
 def test_training_is_reproducible_for_a_seed() -> None:
