@@ -19,8 +19,12 @@ defaults (distilled from that teacher, with the static sub-word bag), without th
 teacher, and with ``--before`` also without the static bag and with the defaults it
 had before the wide path. On CLINC150 the teacher's and the distilled student's rows
 are each followed by the same model with an out-of-scope flag: ``oos`` where p(oos)
-minus the best in-scope probability is above the level only 1 % (2 %, the shipped
-``scope_false_alarm``) of in-scope validation texts reach. The
+minus the best in-scope probability is above the level only 1 % (2 %; the shipped
+``scope_false_alarm`` is 1 %) of in-scope validation texts reach. Wherever the student is
+distilled, a last row gives the answers stored in the end: the teacher's second opinion
+(``streamtune second-opinion``) where the student's confidence is below the level
+the least confident 15 % of validation texts reach, with the teacher's own flag,
+else the student's, both flags at 1 % and at 2 % where there is an ``oos`` class. The
 teacher row's time is its fitting (encoding included); the distilled row's is the
 student's training alone.
 
@@ -49,6 +53,7 @@ from streamtune.models.detection.scope import OUT_OF_SCOPE_LABEL, ScopeThreshold
 from streamtune.models.encoder import SentenceEncoder
 from streamtune.models.evaluation import fit_texts
 from streamtune.models.tasks import TASKS
+from streamtune.models.training.second_opinion import SecondOpinion
 from streamtune.models.training.teacher import Teacher, fit_teacher
 from streamtune.models.training.trainer import train
 from streamtune.schemas.commands import COMMANDS, match_phrasing
@@ -148,8 +153,9 @@ class Teachers:
 OOS = OUT_OF_SCOPE_LABEL
 FALSE_ALARMS = (0.01, 0.02)
 """Shares of in-scope validation texts the out-of-scope flag may take (the shipped
-``scope_false_alarm`` is 2 %)."""
-Flagged = dict[int, dict[float, list[str]]]
+``scope_false_alarm`` is 1 %)."""
+Flagged = dict[int, dict[str, list[str]]]
+"""Under ``id(test)``: more rows of the model just run, their name -> predictions."""
 
 
 def intent_classifier(overrides: dict[str, object], teachers: Teachers | None = None,
@@ -175,16 +181,41 @@ def intent_classifier(overrides: dict[str, object], teachers: Teachers | None = 
                 logits = trained.model.eval()(torch.from_numpy(ids))[0]
             return torch.softmax(logits, dim=1).numpy()
 
-        test_p = probabilities(test)
-        if flagged is not None and OOS in labels:
-            flagged[id(test)] = out_of_scope(labels, probabilities(validation),
-                                             [y for _, y in validation], test_p)
-        return [labels[i] for i in test_p.argmax(axis=1)]
+        test_p, validation_p = probabilities(test), probabilities(validation)
+        predicted = [labels[i] for i in test_p.argmax(axis=1)]
+        if flagged is not None:
+            rows = out_of_scope(labels, validation_p, [y for _, y in validation], test_p) \
+                if OOS in labels else {}
+            for level in (FALSE_ALARMS if OOS in labels else (0.0,)) if teacher else ():
+                rows |= second_opinion(teacher, hp.second_opinion_share, level, validation,
+                                       validation_p, test, test_p,
+                                       rows.get(flag_row(level), predicted))
+            flagged[id(test)] = rows
+        return predicted
     return fit
 
 
+def second_opinion(teacher: Teacher, share: float, false_alarm: float, validation: Pairs,
+                   validation_p: np.ndarray, test: Pairs, test_p: np.ndarray,
+                   student: list[str]) -> dict[str, list[str]]:
+    """The answers stored in the end: the teacher's where the student was unsure (as the
+    second-opinion stage gives them, ``oos`` where its flag at ``false_alarm`` says so),
+    else ``student`` (flagged at the same level)."""
+    opinion = SecondOpinion.calibrate(
+        teacher, validation_p.max(axis=1), teacher.probabilities([t for t, _ in validation]),
+        [y for _, y in validation], share=share, false_alarm=false_alarm)
+    unsure = opinion.unsure(test_p.max(axis=1))
+    answers = iter(opinion.answer([text for (text, _), u in zip(test, unsure, strict=True)
+                                   if u]))
+    combined = [(OOS if (a := next(answers)).out_of_scope else a.label) if u else s
+                for u, s in zip(unsure, student, strict=True)]
+    flagged = f", flags at {false_alarm:.0%}" if false_alarm else ""
+    return {f"  + second opinion on the unsure {unsure.mean():.0%} of test "
+            f"({share:.0%} of val{flagged})": combined}
+
+
 def out_of_scope(labels: list[str], validation_p: np.ndarray, validation_y: list[str],
-                 test_p: np.ndarray) -> dict[float, list[str]]:
+                 test_p: np.ndarray) -> dict[str, list[str]]:
     """Per false-alarm level: the best in-scope label, or ``oos`` where the shipped flag
     (:class:`~streamtune.models.detection.scope.ScopeThreshold`, calibrated on validation
     for that level) says so."""
@@ -194,9 +225,13 @@ def out_of_scope(labels: list[str], validation_p: np.ndarray, validation_y: list
     for level in FALSE_ALARMS:
         scope = ScopeThreshold.calibrate("command_type", labels, validation_p, validation_y,
                                          false_alarm=level)
-        out[level] = [OOS if flagged else labels[b]
-                      for flagged, b in zip(scope.flag(test_p), best, strict=True)]
+        out[flag_row(level)] = [OOS if flagged else labels[b]
+                                for flagged, b in zip(scope.flag(test_p), best, strict=True)]
     return out
+
+
+def flag_row(level: float) -> str:
+    return f"  + out-of-scope flag ({level:.0%} on val)"
 
 
 def scores(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:
@@ -247,9 +282,8 @@ def main() -> None:
                 predicted = fit(*splits)
                 seconds = time.perf_counter() - started
             add_row(table, model_name, scores([y for _, y in splits[2]], predicted), seconds)
-            for level, flagged_predictions in flagged.pop(id(splits[2]), {}).items():
-                add_row(table, f"  + out-of-scope flag ({level:.0%} on val)",
-                        scores([y for _, y in splits[2]], flagged_predictions), seconds)
+            for row, row_predictions in flagged.pop(id(splits[2]), {}).items():
+                add_row(table, row, scores([y for _, y in splits[2]], row_predictions), seconds)
         console.print(table)
 
 

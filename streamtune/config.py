@@ -190,6 +190,10 @@ class ModelTraining(BaseModel):
     scope_false_alarm: float = Field(0.0, ge=0, lt=1, description="share of in-scope "
                                      "validation inputs the first head's out-of-scope flag "
                                      "may take (0: no flag)")
+    second_opinion_share: float = Field(0.0, ge=0, lt=1, description="with a teacher: share "
+                                        "of validation inputs, the student's least confident, "
+                                        "below whose confidence the second-opinion stage asks "
+                                        "the teacher again (0: no second opinion)")
 
 
 MODEL_TRAINING: dict[str, dict[str, Any]] = {
@@ -198,7 +202,7 @@ MODEL_TRAINING: dict[str, dict[str, Any]] = {
         "final_lr_factor": 0.01, "total_epochs": 20, "label_smoothing": 0.1,
         "max_tokens": 128, "skip": True, "pooling": "sqrt", "teacher": True, "dim": 128,
         "hidden": 256, "static": True, "static_lr_factor": 0.1, "distill_temperature": 4.0,
-        "scope_false_alarm": 0.02},
+        "scope_false_alarm": 0.01, "second_opinion_share": 0.15},
     "command_predictor": {"learning_rate": 3e-3, "batch_size": 16, "epochs_per_stage": 5,
                           "warmup_ratio": 0.1},
     "error_recovery": {"learning_rate": 3e-3, "batch_size": 32, "epochs_per_stage": 5},

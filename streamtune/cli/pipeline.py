@@ -197,6 +197,15 @@ def augment() -> None:
     raise typer.Exit(run_stage(load_settings()))
 
 
+@app.command("second-opinion")
+def second_opinion() -> None:
+    """Run a second-opinion stage (reads the scored topic; the teacher answers again where
+    the intent classifier served an unsure answer) until SIGTERM or Ctrl-C."""
+    from streamtune.streams.second_opinion.stage import run_stage
+
+    raise typer.Exit(run_stage(load_settings()))
+
+
 @app.command("simulate")
 def simulate(
     out: Annotated[Path, typer.Option(help="JSONL file to write")],

@@ -42,6 +42,7 @@ class Stage:
 def stages(settings: Settings) -> list[Stage]:
     """The pipeline's consumer groups, in the order events flow through them."""
     from streamtune.streams.augment.stage import augment_group, augment_topics
+    from streamtune.streams.second_opinion.stage import second_opinion_group
 
     prefix = settings.topics.prefix
     alerts, scored = loop_topic("alerts", prefix), loop_topic("scored", prefix)
@@ -55,6 +56,8 @@ def stages(settings: Settings) -> list[Stage]:
         Stage("webhooks", f"{prefix}streamtune-alerts", [alerts],
               "workers' webhook thread (with endpoints configured)"),
         Stage("trainer", f"{prefix}streamtune-trainer", [alerts, scored], "the trainer"),
+        Stage("second opinion", second_opinion_group(settings), [scored],
+              "second-opinion stages: unsure intent answers -> the teacher's"),
     ]
 
 

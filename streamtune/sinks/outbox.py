@@ -37,7 +37,7 @@ from streamtune.sinks.disk import locked, write_json_atomic
 from streamtune.sinks.rows import RowWriter
 from streamtune.sinks.store import ClickHouseStore, redacted_url
 
-LAYOUT_TABLES = frozenset({"augmented", "augmentation_qc"})
+LAYOUT_TABLES = frozenset({"augmented", "augmentation_qc", "second_opinions"})
 """Tables whose rows are written with the table's layout (extra fields ignored)."""
 TABLES = frozenset({"alerts", "loop_decisions", "evaluations", "human_reviews"}) | LAYOUT_TABLES
 TIME_COLUMNS = frozenset({"time", "raised_at", "reviewed_at", "event_time"})

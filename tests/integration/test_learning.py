@@ -5,24 +5,41 @@ warm-start (the parameter extractor and the `train`/`export` commands:
 from __future__ import annotations
 
 import json
+import threading
+import time
+import uuid
 from collections import Counter
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 import torch
+from confluent_kafka import Producer
 
+from streamtune.config import Settings, client_config
 from streamtune.models.datasets import build_snapshot
+from streamtune.models.encoder import SentenceEncoder
 from streamtune.models.export import PARITY_SHAPES, PARITY_TOLERANCE
 from streamtune.models.registry import Registry
 from streamtune.models.scoring import Scorer
 from streamtune.models.training.run import split_rows, train_model
+from streamtune.models.training.second_opinion import OPINION_FILE, SecondOpinion
 from streamtune.models.training.trainer import Checkpoint, restore
+from streamtune.schemas.predictions import PredictionRecord
+from streamtune.schemas.topics import loop_topic
 from streamtune.simulator import Scenario
 from streamtune.simulator.scenario import NewCommandTypeDrift
+from streamtune.sinks.outbox import StoreOutbox
+from streamtune.sinks.stage_sink import stage_sink
+from streamtune.sinks.store import ClickHouseStore
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.dev_broker import DevBroker
+from streamtune.streams.second_opinion.stage import SecondOpinionStage
 from tests.support.datasets_fill import fill
 from tests.support.lab import Lab
 
 NEW_TYPE = "isolate_segment"
+MODEL = "intent_classifier"
 
 
 def _majority_share(labels: list[str]) -> float:
@@ -52,6 +69,83 @@ def test_intent_classifier_is_accurate_exported_and_registered_as_first_champion
     predicted = [p["command_type"].label for p in scorer.predict(test_rows)]
     hits = sum(p == r["command_type"] for p, r in zip(predicted, test_rows, strict=True))
     assert hits / len(test_rows) >= 0.97
+
+
+def test_the_teacher_answers_again_where_the_served_answer_was_unsure(
+        lab: Lab, broker: DevBroker, unique: str) -> None:
+    registry = Registry(lab.settings)
+    if registry.alias(MODEL, "champion") is None:
+        train_model(lab.settings, MODEL)
+    champion = registry.alias(MODEL, "champion")
+    assert champion is not None and champion.file(OPINION_FILE).is_file()
+    opinion = SecondOpinion.load(champion.path, encoder=SentenceEncoder())
+    assert opinion is not None and 0.0 < opinion.unsure_below < 1.0
+    settings = lab.settings.model_copy(update={
+        "kafka": lab.settings.kafka.model_copy(update={"dev_broker_port": broker.port}),
+        "topics": lab.settings.topics.model_copy(update={"prefix": f"t{unique}."})})
+    create_topics(settings)
+    texts = [t for (t,) in lab.store.query_rows(
+        f"SELECT DISTINCT normalized_input FROM {lab.store.table('commands')} LIMIT 24")]
+    low, high = opinion.unsure_below / 2, (1 + opinion.unsure_below) / 2
+    records = [_scored(text, champion.version, low if i % 2 else high)
+               for i, text in enumerate(texts)]
+    asked = [r for r in records if r.confidence == low]
+    left_out = [_scored(texts[0], champion.version, low, served=False),  # a shadow answer
+                _scored(texts[1], "v999", low),  # a version the registry does not have
+                _scored(texts[2], champion.version, low, model="error_recovery")]
+    _send(settings, [r.model_dump_json().encode() for r in records + left_out] + [b"{oops"])
+
+    _second_opinions(settings, len(records) + len(left_out) + 1)
+    rows = lab.store.query_rows(
+        f"SELECT event_id, label, out_of_scope, agrees, student_confidence "
+        f"FROM {lab.store.table('second_opinions')} FINAL ORDER BY event_id")
+    answers = {r.event_id: a for r, a in zip(asked, opinion.answer([r.input for r in asked]),
+                                             strict=True)}
+    assert len(asked) >= 10
+    assert sorted((str(e), label, flag) for e, label, flag, _, _ in rows) == sorted(
+        (e, a.label, a.out_of_scope) for e, a in answers.items())
+    assert all(agrees == (label == "restart_device") for _, label, _, agrees, _ in rows)
+    assert {round(c, 4) for *_, c in rows} == {round(low, 4)}
+
+    _send(settings, [r.model_dump_json().encode() for r in asked])  # a replay: rows fold
+    _second_opinions(settings, len(asked))
+    [(count,)] = lab.store.query_rows(
+        f"SELECT count() FROM {lab.store.table('second_opinions')} FINAL")
+    assert count == len(asked)
+
+
+def _scored(text: str, version: str, confidence: float, *, served: bool = True,
+            model: str = MODEL) -> PredictionRecord:
+    return PredictionRecord(
+        event_id=str(uuid.uuid4()), session_id="s-1", event_time=datetime.now(UTC),
+        kind="command", command_type="restart_device", input=text, model=model,
+        version=version, role="champion" if served else "shadow", served=served,
+        label="restart_device", confidence=confidence)
+
+
+def _send(settings: Settings, values: list[bytes]) -> None:
+    producer = Producer({**client_config(settings), "enable.idempotence": True})
+    for value in values:
+        producer.produce(loop_topic("scored", settings.topics.prefix), value)
+    assert producer.flush(30) == 0
+
+
+def _second_opinions(settings: Settings, records: int) -> None:
+    """Run the stage until it has read ``records`` more, then import its outbox."""
+    with stage_sink(settings) as (sink, _):
+        stage = SecondOpinionStage(settings, sink=sink)
+        runner = threading.Thread(target=stage.run)
+        runner.start()
+        try:
+            deadline = time.monotonic() + 120
+            while stage.read < records:
+                assert runner.is_alive() and time.monotonic() < deadline, stage.read
+                time.sleep(0.1)
+        finally:
+            stage.stop()
+            runner.join(30)
+    store = ClickHouseStore.from_settings(settings)
+    StoreOutbox(settings).import_into(store)
 
 
 @pytest.mark.parametrize(("name", "head"), [("command_predictor", "next_command"),

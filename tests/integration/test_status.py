@@ -76,6 +76,9 @@ def test_status_shows_lag_before_and_after_a_worker_catches_up(settings: Setting
         augment = group(after, "augment")  # the worker published clean events; no stage runs
         assert augment["group"] == f"{settings.topics.prefix}streamtune-augment"
         assert 0 < augment["lag"] < EVENTS and not augment["committed"]
+        opinion = group(after, "second opinion")  # reads `scored`; no stage runs
+        assert opinion["group"] == f"{settings.topics.prefix}streamtune-second-opinion"
+        assert not opinion["committed"]
         figures = after["worker"]
         assert figures is not None and figures["metrics_port"] == worker.metrics_port
         assert figures["events_in"] == EVENTS and figures["batches"] >= 1

@@ -35,7 +35,8 @@ from streamtune.models.registry import ModelVersion, Registry
 from streamtune.models.scoring import Scorer
 from streamtune.models.tasks import TASKS, RecoveryTask, Task
 from streamtune.models.tasks.base import Example
-from streamtune.models.training.teacher import fit_task_teacher, teacher_metrics
+from streamtune.models.training.second_opinion import SecondOpinion
+from streamtune.models.training.teacher import Teacher, fit_task_teacher, teacher_metrics
 from streamtune.models.training.trainer import Checkpoint, train
 
 
@@ -138,6 +139,11 @@ def _fit_classifier(settings: Settings, name: str, snapshot: Snapshot,
     files = export_model(trained, out)
     if hp.scope_false_alarm:
         calibrate_scope(out, validation_rows, hp.scope_false_alarm)
+    if teacher is not None and hp.second_opinion_share:
+        kept = keep_second_opinion(out, teacher, validation_rows, share=hp.second_opinion_share,
+                                   false_alarm=hp.scope_false_alarm)
+        if kept is not None:
+            files[kept.name] = kept
     test_rows = split_rows(snapshot, task, "test")
     metrics = test_metrics(Scorer(out), test_rows)
     if teacher is not None:
@@ -219,6 +225,25 @@ def calibrate_scope(directory: Path, validation_rows: Sequence[Mapping[str, Any]
     path = directory / "labels.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "scope": scope.to_json()},
                                indent=2))
+
+
+def keep_second_opinion(directory: Path, teacher: Teacher,
+                        validation_rows: Sequence[Mapping[str, Any]], *, share: float,
+                        false_alarm: float) -> Path | None:
+    """Calibrate the teacher's second opinion on ``validation_rows`` against the student in
+    ``directory`` and store it there; its file (None without labelled validation input)."""
+    scorer = Scorer(directory)
+    head = scorer.heads[0]
+    examples = [e for e in scorer.task.examples(validation_rows, None)
+                if e.labels.get(head) is not None]
+    if not examples:
+        return None
+    texts = [e.text for e in examples]
+    student = scorer.probabilities_of(texts, [e.fields for e in examples])[head].max(axis=1)
+    opinion = SecondOpinion.calibrate(teacher, student, teacher.probabilities(texts),
+                                      [str(e.labels[head]) for e in examples], share=share,
+                                      false_alarm=false_alarm)
+    return opinion.save(directory)
 
 
 def _scope_metrics(scorer: Scorer, scope: ScopeThreshold,

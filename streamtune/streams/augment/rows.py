@@ -8,11 +8,10 @@ the budget left out (``skipped`` events, nothing generated).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from streamtune.models.augmentation import AugmentationResult
+from streamtune.sinks.clickhouse import TableRow
 
-TableRow = tuple[str, dict[str, Any]]
 _NOTHING = {"generated": 0, "semantic_passed": 0, "syntax_passed": 0, "dry_run_passed": 0,
             "accepted": 0, "batch_rejected": False, "not_augmentable": 0, "skipped": 0}
 

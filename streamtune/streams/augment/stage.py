@@ -41,26 +41,22 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from types import FrameType
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from pydantic import Field, TypeAdapter, ValidationError
 
 from streamtune.config import AugmentationSettings, Settings, client_config
-from streamtune.errors import StoreUnavailable
 from streamtune.models.augmentation import AugmentationResult, Augmenter
 from streamtune.processes import tune_gc
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.schemas.topics import clean_topic
 from streamtune.sinks.batching import BatchingSink, SinkUnavailable, grace_after
-from streamtune.sinks.clickhouse import ClickHouseSink
-from streamtune.sinks.migrations import migrate
-from streamtune.sinks.outbox import StoreOutbox
-from streamtune.sinks.store import ClickHouseStore
+from streamtune.sinks.clickhouse import TableRow
+from streamtune.sinks.stage_sink import stage_sink
 from streamtune.streams.augment.budget import Budget, Parent, Plan
 from streamtune.streams.augment.metrics import AugmentMetrics
 from streamtune.streams.augment.progress import Progress
-from streamtune.streams.augment.rows import TableRow, augmentation_rows, skipped_rows
+from streamtune.streams.augment.rows import augmentation_rows, skipped_rows
 from streamtune.streams.kafka.admin import create_topics
 
 log = logging.getLogger(__name__)
@@ -93,20 +89,6 @@ def augment_group(settings: Settings) -> str:
 def augment_topics(settings: Settings) -> list[str]:
     """The clean topics the stage reads."""
     return [clean_topic(kind, settings.topics.prefix) for kind in AUGMENTED_KINDS]
-
-
-class OutboxSink(BatchingSink[TableRow]):
-    """Rows to the store outbox, for the worker that owns the embedded store."""
-
-    def __init__(self, outbox: StoreOutbox, **retry: float) -> None:
-        super().__init__(**retry)
-        self.outbox = outbox
-
-    def write(self, items: list[TableRow]) -> None:
-        try:
-            self.outbox.append_many(items)
-        except OSError as exc:
-            raise StoreUnavailable(f"store outbox {self.outbox.path}: {exc}") from exc
 
 
 def decode(values: list[bytes]) -> tuple[list[Parent], list[tuple[int, str]]]:
@@ -378,20 +360,7 @@ def run_stage(settings: Settings) -> int:
         return 0
     create_topics(settings)
     metrics = AugmentMetrics()
-    store = None
-    if urlsplit(settings.store_url).scheme in {"http", "https"}:
-        store = ClickHouseStore.from_settings(settings)
-        migrate(store)
-        sink: BatchingSink[TableRow] = ClickHouseSink(
-            store, retry_initial_s=settings.pipeline.sink_retry_initial_s,
-            retry_max_s=settings.pipeline.sink_retry_max_s)
-        target = f"inserting into {store.database}"
-    else:
-        sink = OutboxSink(StoreOutbox(settings),
-                          retry_initial_s=settings.pipeline.sink_retry_initial_s,
-                          retry_max_s=settings.pipeline.sink_retry_max_s)
-        target = "through the store outbox (the worker imports it)"
-    try:
+    with stage_sink(settings) as (sink, target):
         stage = AugmentStage(settings, sink=sink, metrics=metrics)
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -413,6 +382,3 @@ def run_stage(settings: Settings) -> int:
             log.error("stopped with rows not landed (the batch will be replayed): %s", exc)
             return 1
         return 0
-    finally:
-        if store is not None:
-            store.close()

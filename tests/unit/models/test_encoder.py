@@ -17,6 +17,7 @@ import torch
 from streamtune.config import ModelTraining
 from streamtune.models.encoder import SentenceEncoder, WordPiece, model_dir
 from streamtune.models.tasks import TASKS
+from streamtune.models.training.second_opinion import OPINION_FILE, SecondOpinion
 from streamtune.models.training.teacher import fit_teacher
 from streamtune.models.training.trainer import distillation_loss, train
 
@@ -82,6 +83,29 @@ def test_teacher_mixes_both_experts_and_aligns_to_a_vocabulary(encoder: Sentence
     probs = teacher.probabilities(["bounce the box"], ["restart", "unseen", "disk"])
     assert probs.shape == (1, 3) and probs[0, 1] == 0.0 and probs[0, 0] > probs[0, 2]
     assert fit_teacher([("a b", "x"), ("c d", "x")], [], encoder) is None
+
+
+def test_a_second_opinion_asks_below_the_calibrated_confidence_and_survives_a_reload(
+        encoder: SentenceEncoder, tmp_path: Path) -> None:
+    teacher = fit_teacher(TRAIN, TRAIN[::3], encoder)
+    assert teacher is not None
+    texts = [t for t, _ in TRAIN]
+    student = [0.99, 0.3, 0.95, 0.2, 0.9, 0.5, 0.97, 0.4, 0.93]  # one per validation text
+    opinion = SecondOpinion.calibrate(teacher, student, teacher.probabilities(texts),
+                                      [y for _, y in TRAIN], share=0.25, false_alarm=0.1)
+    # a quarter of the student's confidences lie below the level: 0.2 and 0.3
+    assert opinion.unsure([0.2, 0.3, 0.4, 0.99]).tolist() == [True, True, False, False]
+    unseen = ["bounce the box", "remaining capacity of my SSD", "frobnicate the quux"]
+    answers = opinion.answer(unseen)
+    assert [a.label for a in answers[:2]] == ["restart", "disk"]
+    assert all(0.0 < a.confidence <= 1.0 for a in answers)
+
+    loaded = SecondOpinion.load(opinion.save(tmp_path).parent, encoder=encoder)
+    assert loaded is not None and loaded.unsure_below == opinion.unsure_below
+    assert loaded.answer(unseen) == answers
+    (tmp_path / OPINION_FILE).write_bytes(b"not a pickle")
+    assert SecondOpinion.load(tmp_path, encoder=encoder) is None  # no opinion, no crash
+    assert SecondOpinion.load(tmp_path / "none", encoder=encoder) is None
 
 
 def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher() -> None:

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sinks",),
     ("models", "reports"),
     ("streams", "streams.kafka"),  # "streams": its own __init__
-    ("streams.live", "streams.augment"),
+    ("streams.live", "streams.augment", "streams.second_opinion"),
     ("streams.worker",),
     ("demo",),
     ("cli",),
