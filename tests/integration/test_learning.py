@@ -95,7 +95,7 @@ def test_the_teacher_answers_again_where_the_served_answer_was_unsure(
                 _scored(texts[2], champion.version, low, model="error_recovery")]
     _send(settings, [r.model_dump_json().encode() for r in records + left_out] + [b"{oops"])
 
-    _second_opinions(settings, len(records) + len(left_out) + 1)
+    stage = _second_opinions(settings, len(records) + len(left_out) + 1)
     rows = lab.store.query_rows(
         f"SELECT event_id, label, out_of_scope, agrees, student_confidence "
         f"FROM {lab.store.table('second_opinions')} FINAL ORDER BY event_id")
@@ -106,6 +106,10 @@ def test_the_teacher_answers_again_where_the_served_answer_was_unsure(
         (e, a.label, a.out_of_scope) for e, a in answers.items())
     assert all(agrees == (label == "restart_device") for _, label, _, agrees, _ in rows)
     assert {round(c, 4) for *_, c in rows} == {round(low, 4)}
+    figures = stage.metrics.registry.get_sample_value
+    assert figures("streamtune_second_opinion_asked_total") == len(asked)
+    assert figures("streamtune_second_opinion_disagreed_total") == sum(
+        not agrees for *_, agrees, _ in rows)
 
     _send(settings, [r.model_dump_json().encode() for r in asked])  # a replay: rows fold
     _second_opinions(settings, len(asked))
@@ -130,8 +134,8 @@ def _send(settings: Settings, values: list[bytes]) -> None:
     assert producer.flush(30) == 0
 
 
-def _second_opinions(settings: Settings, records: int) -> None:
-    """Run the stage until it has read ``records`` more, then import its outbox."""
+def _second_opinions(settings: Settings, records: int) -> SecondOpinionStage:
+    """Run a stage until it has read ``records``, import its outbox; the stopped stage."""
     with stage_sink(settings) as (sink, _):
         stage = SecondOpinionStage(settings, sink=sink)
         runner = threading.Thread(target=stage.run)
@@ -146,6 +150,7 @@ def _second_opinions(settings: Settings, records: int) -> None:
             runner.join(30)
     store = ClickHouseStore.from_settings(settings)
     StoreOutbox(settings).import_into(store)
+    return stage
 
 
 @pytest.mark.parametrize(("name", "head"), [("command_predictor", "next_command"),

@@ -38,6 +38,7 @@ from streamtune.sinks.batching import BatchingSink, SinkUnavailable, grace_after
 from streamtune.sinks.clickhouse import TableRow
 from streamtune.sinks.stage_sink import stage_sink
 from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.second_opinion.metrics import SecondOpinionMetrics
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,11 @@ def second_opinion_group(settings: Settings) -> str:
 class SecondOpinionStage:
     """Consume scored answers in batches, ask the teacher where unsure, land, commit."""
 
-    def __init__(self, settings: Settings, *, sink: BatchingSink[TableRow]) -> None:
+    def __init__(self, settings: Settings, *, sink: BatchingSink[TableRow],
+                 metrics: SecondOpinionMetrics | None = None) -> None:
         self.settings = settings
         self.sink = sink
+        self.metrics = metrics or SecondOpinionMetrics()
         self.registry = Registry(settings)
         self.encoder = SentenceEncoder(threads=settings.training.threads,
                                        remember=settings.cache_dir)
@@ -86,6 +89,10 @@ class SecondOpinionStage:
         self._commit(records)
         self.read += len(records)
         self.asked += len(rows)
+        self.metrics.read.inc(len(records))
+        self.metrics.asked.inc(len(rows))
+        self.metrics.disagreed.inc(sum(not row["agrees"] for _, row in rows))
+        self.metrics.last_batch.set(time.time())
         return len(records)
 
     def rows(self, unsure: list[tuple[PredictionRecord, SecondOpinion]]) -> list[TableRow]:
@@ -97,7 +104,8 @@ class SecondOpinionStage:
             opinions[record.version] = opinion
         rows: list[TableRow] = []
         for version, records in by_version.items():
-            answers = opinions[version].answer([r.input for r in records])
+            with self.metrics.teacher_seconds.time():
+                answers = opinions[version].answer([r.input for r in records])
             rows += [("second_opinions", {
                 "event_id": r.event_id, "event_time": r.event_time, "session_id": r.session_id,
                 "model": r.model, "version": version, "student_label": r.label,
@@ -173,18 +181,22 @@ class SecondOpinionStage:
 def run_stage(settings: Settings) -> int:
     """Run the second-opinion stage until SIGTERM/SIGINT; return its exit code."""
     create_topics(settings)
+    metrics = SecondOpinionMetrics()
     with stage_sink(settings) as (sink, target):
-        stage = SecondOpinionStage(settings, sink=sink)
+        stage = SecondOpinionStage(settings, sink=sink, metrics=metrics)
 
         def stop(signum: int, frame: FrameType | None) -> None:
             stage.stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        metrics.serve(settings.metrics_port)
         tune_gc()
-        log.info("second-opinion stage %s: reading %s as group %s, landing rows %s",
+        port = settings.metrics_port
+        log.info("second-opinion stage %s: reading %s as group %s, landing rows %s, %s",
                  settings.worker_id, loop_topic("scored", settings.topics.prefix),
-                 second_opinion_group(settings), target)
+                 second_opinion_group(settings), target,
+                 f"metrics on port {port}" if port else "no metrics endpoint")
         try:
             stage.run()
         except SinkUnavailable as exc:

@@ -55,10 +55,11 @@ def test_services_and_images() -> None:
     assert images["clickhouse"].startswith("clickhouse/clickhouse-server:")
     assert images["grafana"].startswith("grafana/grafana:")
     assert images["prometheus"].startswith("prom/prometheus:")
-    for name in ("streamtune-init", "worker", "trainer", "simulator"):
+    for name in ("streamtune-init", "worker", "trainer", "simulator", "second-opinion"):
         assert images[name] == "streamtune:local", name
     assert SERVICES["simulator"]["profiles"] == ["simulator"]
     assert SERVICES["trainer"]["command"] == ["trainer"]
+    assert SERVICES["second-opinion"]["command"] == ["second-opinion"]
 
 
 def test_referenced_files_and_volumes_exist() -> None:
@@ -101,10 +102,12 @@ def test_worker_is_scalable_and_trainer_is_one() -> None:
     assert "container_name" not in worker and "ports" not in worker
     assert "hostname" not in worker
     assert "streamtune-data:/var/lib/streamtune" in worker["volumes"]
-    assert "streamtune-data:/var/lib/streamtune" in SERVICES["trainer"]["volumes"]
+    for reader in ("trainer", "second-opinion"):  # the registry's versions
+        assert "streamtune-data:/var/lib/streamtune" in SERVICES[reader]["volumes"]
 
 
-@pytest.mark.parametrize("service", ["streamtune-init", "worker", "trainer", "simulator"])
+@pytest.mark.parametrize("service", ["streamtune-init", "worker", "trainer", "simulator",
+                                     "second-opinion"])
 def test_streamtune_settings_are_accepted(service: str, monkeypatch: pytest.MonkeyPatch,
                                           tmp_path: Path) -> None:
     env = SERVICES[service]["environment"]
