@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +21,19 @@ MAX_LENGTH = 64
 
 class SentenceEncoder:
     """Texts -> L2-normalised ``[n, 384]`` float32 embeddings, cached by text; with
-    ``remember`` (a cache directory) also on disk, across runs (:class:`Remembered`)."""
+    ``remember`` (a cache directory) also on disk, across runs (:class:`Remembered`); with
+    ``keep``, at most that many in memory (the first cached are forgotten first), for a
+    long-running process."""
 
     def __init__(self, directory: Path | None = None, *, threads: int = 1,
-                 remember: Path | None = None) -> None:
+                 remember: Path | None = None, keep: int | None = None) -> None:
         directory = directory or model_dir()
         self.model = MiniLM.pretrained(directory)
         self.tokenizer = WordPiece(directory / "vocab.txt", max_length=MAX_LENGTH)
         self.threads = threads
         self.dim = int(self.model.config["hidden_size"])
         self.remembered = Remembered(remember) if remember is not None else None
+        self.keep = keep
         self._cache: dict[str, np.ndarray] = (
             self.remembered.load() if self.remembered is not None else {})
 
@@ -56,7 +60,11 @@ class SentenceEncoder:
             self.remembered.add(new, np.stack([self._cache[t] for t in new]))
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts]).astype(np.float32, copy=False)
+        embedded = np.stack([self._cache[t] for t in texts]).astype(np.float32, copy=False)
+        if self.keep is not None and len(self._cache) > self.keep:
+            for text in list(islice(self._cache, len(self._cache) - self.keep)):
+                del self._cache[text]
+        return embedded
 
     def clear(self) -> None:
         """Forget every embedding (what one text costs uncached, for benchmarks)."""

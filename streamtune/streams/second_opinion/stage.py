@@ -10,8 +10,8 @@ commit, so a crash replays at most the batch in progress and rows fold by
 the store outbox (see ``sinks/stage_sink.py``).
 
 The teacher costs milliseconds per text on CPU, off the hot path: the workers never wait
-for it. Commands repeat: each distinct text is encoded once (the encoder's cache, and
-with ``cache_dir`` its embeddings remembered across runs).
+for it. Commands repeat: the embeddings of the latest ``KEEP_TEXTS`` distinct texts are
+kept, so a repeated command is encoded once.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ from streamtune.streams.second_opinion.metrics import SecondOpinionMetrics
 log = logging.getLogger(__name__)
 
 MODEL = "intent_classifier"
+KEEP_TEXTS = 100_000
+"""Embeddings the stage keeps in memory (~150 MB), the latest texts' (commands repeat)."""
 SHUTDOWN_GRACE_S = 10.0
 PROGRESS_EVERY_S = 5.0
 
@@ -61,8 +63,7 @@ class SecondOpinionStage:
         self.sink = sink
         self.metrics = metrics or SecondOpinionMetrics()
         self.registry = Registry(settings)
-        self.encoder = SentenceEncoder(threads=settings.training.threads,
-                                       remember=settings.cache_dir)
+        self.encoder = SentenceEncoder(threads=settings.training.threads, keep=KEEP_TEXTS)
         self.opinions: dict[str, SecondOpinion | None] = {}
         self.stop_requested = threading.Event()
         self.read = self.asked = 0

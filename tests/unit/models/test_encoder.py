@@ -59,6 +59,16 @@ def test_each_distinct_text_is_encoded_once(encoder: SentenceEncoder) -> None:
     assert encoder.embed([]).shape == (0, encoder.dim)
 
 
+def test_a_bounded_encoder_forgets_the_first_cached_texts_first() -> None:
+    encoder = SentenceEncoder(keep=2)
+    first = encoder.embed(["stop the pump"])
+    encoder.embed(["open valve 3"])
+    both = encoder.embed(["stop the pump", "close valve 4"])  # answered, then one forgotten
+    assert np.array_equal(both[0], first[0])
+    assert encoder.missing(["stop the pump"]) == 1
+    assert encoder.missing(["open valve 3", "close valve 4"]) == 0
+
+
 def test_paraphrases_are_closer_than_unrelated_requests(encoder: SentenceEncoder) -> None:
     a, b, c = encoder.embed(["reboot the web server", "restart the nginx service",
                              "what is the weather in paris"])
