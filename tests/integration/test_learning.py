@@ -52,6 +52,8 @@ def test_intent_classifier_is_accurate_exported_and_registered_as_first_champion
     assert result.metrics["command_type.macro_f1"] >= 0.97
     assert 0.9 < result.metrics["baseline.macro_f1"] <= 1.0  # TF-IDF + LR on the same split
     assert 0.9 < result.metrics["teacher.macro_f1"] <= 1.0  # MiniLM + TF-IDF, distilled
+    assert 0.9 < result.metrics["second_opinion.macro_f1"] <= 1.0  # stored answers
+    assert 0.0 < result.metrics["second_opinion.asked"] < 0.5
     assert result.parity <= PARITY_TOLERANCE
     registry = Registry(lab.settings)
     champion = registry.alias("intent_classifier", "champion")

@@ -173,6 +173,10 @@ def evaluate_model(settings: Settings, name: str, ref: str = "champion",
         # the teacher scores offline only; training measured it on this same test split
         result["teacher"] = {key: version.metrics[f"teacher.{key}"]
                              for key in ("macro_f1", "accuracy")}
+    if snapshot.id == trained_on and "second_opinion.macro_f1" in version.metrics:
+        # the stored answers with the teacher's second opinion, measured at training too
+        result["second_opinion"] = {key: version.metrics[f"second_opinion.{key}"]
+                                    for key in ("macro_f1", "accuracy", "asked")}
     result["model"].update({"name": name, "version": version.version})
     result["dataset"] = {"name": snapshot.name, "id": snapshot.id, "split": "test", "by": by}
     json_path, md_path = write_report(result, version.path)

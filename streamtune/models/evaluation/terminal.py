@@ -1,4 +1,5 @@
-"""An evaluation in the terminal: the model beside its baseline and teacher, and its worst classes.
+"""An evaluation in the terminal: the model beside its baseline, its teacher and the answers
+stored with the teacher's second opinion, and its worst classes.
 
 The report file (:mod:`~streamtune.models.evaluation.report`) holds every class;
 the terminal shows the :data:`TERMINAL_ROWS` worst of the baseline's head.
@@ -23,9 +24,10 @@ def baseline_table(result: Mapping[str, Any]) -> Table | None:
         return None
     model = result["accuracy"][baseline["head"]]
     c = "most common label" if baseline["C"] is None else f"C={baseline['C']:g}"
-    teacher = result.get("teacher")
+    teacher, opinion = result.get("teacher"), result.get("second_opinion")
     table = Table("", "model (inline)", "TF-IDF + LR", "difference",
                   *(["teacher (offline)"] if teacher else []),
+                  *([f"with second opinion ({opinion['asked']:.0%} asked)"] if opinion else []),
                   title=f"{baseline['head']}: the model beside the baseline ({c}, "
                         f"{baseline['train_examples']:,} training examples, "
                         f"{baseline['seconds']:.1f} s)")
@@ -35,7 +37,8 @@ def baseline_table(result: Mapping[str, Any]) -> Table | None:
         difference = baseline["difference"][key]
         table.add_row(label, _num(model[key]), _num(baseline[key]),
                       "–" if difference is None else f"{difference:+.4f}",
-                      *([_num(teacher[key])] if teacher else []))
+                      *([_num(teacher[key])] if teacher else []),
+                      *([_num(opinion[key])] if opinion else []))
     return table
 
 

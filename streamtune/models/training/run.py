@@ -35,7 +35,7 @@ from streamtune.models.registry import ModelVersion, Registry
 from streamtune.models.scoring import Scorer
 from streamtune.models.tasks import TASKS, RecoveryTask, Task
 from streamtune.models.tasks.base import Example
-from streamtune.models.training.second_opinion import SecondOpinion
+from streamtune.models.training.second_opinion import OPINION_FILE, SecondOpinion
 from streamtune.models.training.teacher import Teacher, fit_task_teacher, teacher_metrics
 from streamtune.models.training.trainer import Checkpoint, train
 
@@ -139,13 +139,17 @@ def _fit_classifier(settings: Settings, name: str, snapshot: Snapshot,
     files = export_model(trained, out)
     if hp.scope_false_alarm:
         calibrate_scope(out, validation_rows, hp.scope_false_alarm)
+    opinion = None
     if teacher is not None and hp.second_opinion_share:
-        kept = keep_second_opinion(out, teacher, validation_rows, share=hp.second_opinion_share,
-                                   false_alarm=hp.scope_false_alarm)
-        if kept is not None:
-            files[kept.name] = kept
+        opinion = keep_second_opinion(out, teacher, validation_rows,
+                                      share=hp.second_opinion_share,
+                                      false_alarm=hp.scope_false_alarm)
+        if opinion is not None:
+            files[OPINION_FILE] = out / OPINION_FILE
     test_rows = split_rows(snapshot, task, "test")
     metrics = test_metrics(Scorer(out), test_rows)
+    if opinion is not None:
+        metrics.update(second_opinion_metrics(opinion, Scorer(out), test_rows))
     if teacher is not None:
         trained.hyperparameters["teacher"] = teacher.summary()
         metrics.update(teacher_metrics(teacher, task, test_rows))
@@ -229,9 +233,9 @@ def calibrate_scope(directory: Path, validation_rows: Sequence[Mapping[str, Any]
 
 def keep_second_opinion(directory: Path, teacher: Teacher,
                         validation_rows: Sequence[Mapping[str, Any]], *, share: float,
-                        false_alarm: float) -> Path | None:
+                        false_alarm: float) -> SecondOpinion | None:
     """Calibrate the teacher's second opinion on ``validation_rows`` against the student in
-    ``directory`` and store it there; its file (None without labelled validation input)."""
+    ``directory`` and store it there (None without labelled validation input)."""
     scorer = Scorer(directory)
     head = scorer.heads[0]
     examples = [e for e in scorer.task.examples(validation_rows, None)
@@ -243,7 +247,30 @@ def keep_second_opinion(directory: Path, teacher: Teacher,
     opinion = SecondOpinion.calibrate(teacher, student, teacher.probabilities(texts),
                                       [str(e.labels[head]) for e in examples], share=share,
                                       false_alarm=false_alarm)
-    return opinion.save(directory)
+    opinion.save(directory)
+    return opinion
+
+
+def second_opinion_metrics(opinion: SecondOpinion, scorer: Scorer,
+                           rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Accuracy and macro-F1 of the answers stored in the end on ``rows`` (the teacher's
+    where the student was unsure, else the student's; best labels, no flag) and the share
+    the teacher answered, as ``second_opinion.*``."""
+    head = scorer.heads[0]
+    examples = [e for e in scorer.task.examples(rows, None) if e.labels.get(head) is not None]
+    if not examples:
+        return {}
+    texts = [e.text for e in examples]
+    probabilities = scorer.probabilities_of(texts, [e.fields for e in examples])[head]
+    unsure = opinion.unsure(probabilities.max(axis=1))
+    answers = iter(opinion.answer([t for t, u in zip(texts, unsure, strict=True) if u]))
+    labels = scorer.labels[head]
+    stored = [next(answers).label if u else labels[best]
+              for u, best in zip(unsure, probabilities.argmax(axis=1), strict=True)]
+    found = classification([e.labels[head] for e in examples], stored, known=labels)
+    return {"second_opinion.macro_f1": float(found["macro_f1"]),
+            "second_opinion.accuracy": float(found["accuracy"]),
+            "second_opinion.asked": float(unsure.mean())}
 
 
 def _scope_metrics(scorer: Scorer, scope: ScopeThreshold,

@@ -121,6 +121,12 @@ def test_the_terminal_shows_the_worst_classes_and_counts_the_rest() -> None:
     with_teacher = baseline_table({**graded(4), "teacher": {"macro_f1": 0.9, "accuracy": 0.95}})
     assert with_teacher is not None and with_teacher.columns[4].header == "teacher (offline)"
     assert [c for c in with_teacher.columns[4].cells] == ["0.9000", "0.9500"]
+    opinion = baseline_table({**graded(4), "teacher": {"macro_f1": 0.9, "accuracy": 0.95},
+                              "second_opinion": {"macro_f1": 0.85, "accuracy": 0.9,
+                                                 "asked": 0.15}})
+    assert opinion is not None
+    assert opinion.columns[5].header == "with second opinion (15% asked)"
+    assert [c for c in opinion.columns[5].cells] == ["0.8500", "0.9000"]
 
 
 def test_the_report_holds_the_baseline_and_every_class() -> None:
