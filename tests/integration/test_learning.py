@@ -5,11 +5,13 @@ warm-start (the parameter extractor and the `train`/`export` commands:
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,16 +29,25 @@ from streamtune.models.training.second_opinion import OPINION_FILE, SecondOpinio
 from streamtune.models.training.trainer import Checkpoint, restore
 from streamtune.schemas.predictions import PredictionRecord
 from streamtune.schemas.topics import loop_topic
-from streamtune.simulator import Scenario
+from streamtune.simulator import Scenario, Simulator
 from streamtune.simulator.scenario import NewCommandTypeDrift
 from streamtune.sinks.outbox import StoreOutbox
 from streamtune.sinks.stage_sink import stage_sink
 from streamtune.sinks.store import ClickHouseStore
-from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.admin import create_topics, group_caught_up
 from streamtune.streams.kafka.dev_broker import DevBroker
-from streamtune.streams.second_opinion.stage import SecondOpinionStage
+from streamtune.streams.second_opinion.stage import SecondOpinionStage, second_opinion_group
 from tests.support.datasets_fill import fill
 from tests.support.lab import Lab
+from tests.support.worker_harness import (
+    SecondOpinionProcess,
+    Worker,
+    caught_up,
+    read_store,
+    send_events,
+    wait_for,
+    worker_settings,
+)
 
 NEW_TYPE = "isolate_segment"
 MODEL = "intent_classifier"
@@ -118,6 +129,46 @@ def test_the_teacher_answers_again_where_the_served_answer_was_unsure(
     [(count,)] = lab.store.query_rows(
         f"SELECT count() FROM {lab.store.table('second_opinions')} FINAL")
     assert count == len(asked)
+
+
+def test_a_worker_and_a_second_opinion_stage_answer_every_unsure_event_once(
+        lab: Lab, settings: Settings, tmp_path: Path) -> None:
+    """The whole chain: a worker serves the lab's champion, the stage reads its scored
+    records, the rows reach the worker's store through the outbox."""
+    registry = Registry(lab.settings)
+    if registry.alias(MODEL, "champion") is None:
+        train_model(lab.settings, MODEL)
+    wsettings = worker_settings(settings, tmp_path, groups={"scoring": {"models": [MODEL]}})
+    shutil.copytree(lab.settings.data_dir / "models", wsettings.data_dir / "models")
+    champion = Registry(wsettings).alias(MODEL, "champion")
+    assert champion is not None
+    opinion = SecondOpinion.load(champion.path, encoder=SentenceEncoder())
+    assert opinion is not None
+    create_topics(wsettings)
+    send_events(wsettings, Simulator(5).events(1500))
+    worker = Worker(wsettings, log=tmp_path / "worker.log").start()
+    stage = SecondOpinionProcess(wsettings, log=tmp_path / "stage.log").start()
+    try:
+        wait_for(lambda: caught_up(wsettings), timeout=120, what="the worker", worker=worker)
+        scored = [loop_topic("scored", wsettings.topics.prefix)]
+        wait_for(lambda: group_caught_up(wsettings, second_opinion_group(wsettings), scored),
+                 timeout=120, what="the second-opinion stage", worker=stage)
+        assert stage.terminate() == 0, stage.tail()
+        assert worker.terminate() == 0, worker.tail()  # imports the outbox as it stops
+    finally:
+        stage.ensure_stopped()
+        worker.ensure_stopped()
+    found = read_store(wsettings, {
+        "unsure": f"SELECT toString(event_id) FROM streamtune.predictions FINAL WHERE model = "
+                  f"'{MODEL}' AND served AND confidence < {opinion.unsure_below} ORDER BY 1",
+        "answered": "SELECT toString(event_id), count() FROM streamtune.second_opinions "
+                    "GROUP BY event_id ORDER BY 1",
+        "served": f"SELECT count() FROM streamtune.predictions FINAL WHERE model = '{MODEL}' "
+                  f"AND served"})
+    assert found["unsure"], found["served"]
+    assert [row[0] for row in found["answered"]] == [row[0] for row in found["unsure"]]
+    assert {row[1] for row in found["answered"]} == {1}  # once each, before any merge
+    assert len(found["unsure"]) < found["served"][0][0]
 
 
 def _scored(text: str, version: str, confidence: float, *, served: bool = True,

@@ -122,6 +122,13 @@ class AugmentStage(Worker):
     command = "augment"
 
 
+class SecondOpinionProcess(Worker):
+    """One `streamtune second-opinion` subprocess, with the worker's settings (its data dir:
+    the registry's versions, and the store outbox its rows reach the worker's store by)."""
+
+    command = "second-opinion"
+
+
 def _revealed(value: Any) -> Any:
     """Plain data with secrets in clear (for a child process's environment)."""
     if isinstance(value, SecretStr):
