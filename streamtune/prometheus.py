@@ -20,14 +20,26 @@ LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 
 SIZE_BUCKETS = (1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 50000)
 
 
-class PipelineMetrics:
-    """Every metric the pipeline exports, in a registry of its own (with the process's
-    CPU, memory and file descriptors as ``process_*``)."""
+class ProcessMetrics:
+    """A process's metrics in a registry of their own, with its CPU, memory and file
+    descriptors (``process_*``), served over HTTP by :meth:`serve`."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+
+    def serve(self, port: int) -> None:
+        """Expose the registry over HTTP (``port`` 0 disables it)."""
+        if port:
+            start_http_server(port, registry=self.registry)
+
+
+class PipelineMetrics(ProcessMetrics):
+    """Every metric the pipeline exports."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
         r = self.registry
-        ProcessCollector(registry=r)
         self.events_in = Counter("streamtune_events_in", "Raw records read", ["topic"], registry=r)
         self.events_out = Counter("streamtune_events_out", "Rows written", ["table"], registry=r)
         self.dead_letters = Counter("streamtune_dead_letters", "Records sent to a DLQ",
@@ -82,11 +94,6 @@ class PipelineMetrics:
                              ["model", "version", "role"], registry=r)
         self.alerts = Counter("streamtune_alerts", "Alerts raised", ["kind", "severity"],
                               registry=r)
-
-    def serve(self, port: int) -> None:
-        """Expose the registry over HTTP (``port`` 0 disables it)."""
-        if port:
-            start_http_server(port, registry=self.registry)
 
 
 def scrape_series(port: int, *, timeout: float = 2.0) -> dict[str, float]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -18,6 +16,7 @@ from streamtune.errors import InputFileError
 def trainer() -> None:
     """Run the trainer: retrain on alerts, canary, roll out or back, evaluate continuously."""
     from streamtune.models.loop.trainer import Trainer
+    from streamtune.processes import stop_on_signals
     from streamtune.streams.kafka.admin import create_topics
 
     settings = load_settings()
@@ -27,12 +26,7 @@ def trainer() -> None:
         console.print(f"[bold cyan]{what:>10}[/] {line}")
 
     loop = Trainer(settings, report=report)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        loop.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop_on_signals(loop.stop)
     console.print(f"trainer {loop.source}: waiting for alerts and scored events (Ctrl-C stops)")
     loop.run()
 

@@ -7,25 +7,17 @@ read them unchanged; the stage's own figures are ``streamtune_augment_*``.
 
 from __future__ import annotations
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    ProcessCollector,
-    start_http_server,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from streamtune.prometheus import LATENCY_BUCKETS
+from streamtune.prometheus import LATENCY_BUCKETS, ProcessMetrics
 
 
-class AugmentMetrics:
+class AugmentMetrics(ProcessMetrics):
     """Every metric of the augment stage, with the process's CPU and memory (``process_*``)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
+        super().__init__(registry)
         r = self.registry
-        ProcessCollector(registry=r)
         self.events_in = Counter("streamtune_augment_events_in", "Clean events read",
                                  ["topic"], registry=r)
         self.chosen = Counter("streamtune_augment_events_chosen",
@@ -55,8 +47,3 @@ class AugmentMetrics:
         self.qc_pass_rate = Gauge("streamtune_augmentation_qc_pass_rate",
                                   "Pass rate of a gate in the last batch",
                                   ["technique", "gate"], registry=r)
-
-    def serve(self, port: int) -> None:
-        """Expose the registry over HTTP (``port`` 0 disables it)."""
-        if port:
-            start_http_server(port, registry=self.registry)

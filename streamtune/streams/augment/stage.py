@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from types import FrameType
 from typing import Annotated
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
@@ -47,7 +45,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from streamtune.config import AugmentationSettings, Settings, client_config
 from streamtune.models.augmentation import AugmentationResult, Augmenter
-from streamtune.processes import tune_gc
+from streamtune.processes import stop_on_signals, tune_gc
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.schemas.topics import clean_topic
 from streamtune.sinks.batching import BatchingSink, SinkUnavailable, grace_after
@@ -362,12 +360,7 @@ def run_stage(settings: Settings) -> int:
     metrics = AugmentMetrics()
     with stage_sink(settings) as (sink, target):
         stage = AugmentStage(settings, sink=sink, metrics=metrics)
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            stage.stop()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        stop_on_signals(stage.stop)
         metrics.serve(settings.metrics_port)
         tune_gc()
         progress = Progress(metrics, lag=stage.lag)

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    ProcessCollector,
-    start_http_server,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from streamtune.prometheus import LATENCY_BUCKETS
+from streamtune.prometheus import LATENCY_BUCKETS, ProcessMetrics
 
 
-class SecondOpinionMetrics:
+class SecondOpinionMetrics(ProcessMetrics):
     """What the stage read, asked and landed, with the process's CPU and memory."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
+        super().__init__(registry)
         r = self.registry
-        ProcessCollector(registry=r)
         self.read = Counter("streamtune_second_opinion_read", "Scored records read",
                             registry=r)
         self.asked = Counter("streamtune_second_opinion_asked",
@@ -35,8 +27,3 @@ class SecondOpinionMetrics:
         self.last_batch = Gauge("streamtune_second_opinion_last_batch_timestamp_seconds",
                                 "Wall-clock time the last batch was committed (0: none yet)",
                                 registry=r)
-
-    def serve(self, port: int) -> None:
-        """Expose the registry over HTTP (``port`` 0 disables it)."""
-        if port:
-            start_http_server(port, registry=self.registry)

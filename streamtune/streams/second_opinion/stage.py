@@ -17,11 +17,9 @@ kept, so a repeated command is encoded once.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections import defaultdict
-from types import FrameType
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from pydantic import ValidationError
@@ -31,7 +29,7 @@ from streamtune.errors import RegistryError
 from streamtune.models.encoder import SentenceEncoder
 from streamtune.models.registry import Registry
 from streamtune.models.training.second_opinion import SecondOpinion
-from streamtune.processes import tune_gc
+from streamtune.processes import stop_on_signals, tune_gc
 from streamtune.schemas.predictions import PredictionRecord
 from streamtune.schemas.topics import loop_topic
 from streamtune.sinks.batching import BatchingSink, SinkUnavailable, grace_after
@@ -185,12 +183,7 @@ def run_stage(settings: Settings) -> int:
     metrics = SecondOpinionMetrics()
     with stage_sink(settings) as (sink, target):
         stage = SecondOpinionStage(settings, sink=sink, metrics=metrics)
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            stage.stop()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        stop_on_signals(stage.stop)
         metrics.serve(settings.metrics_port)
         tune_gc()
         port = settings.metrics_port
