@@ -63,16 +63,25 @@ def test_model_control_messages_reach_every_reader_in_order(settings: Settings) 
             ("v1", "v2", 5.0), ("v2", None, 0.0)]
 
 
-def test_a_bootstrap_before_the_stream_waits_without_an_error(
+def test_a_bootstrap_before_the_stream_waits_without_an_error_or_a_debounce(
         settings: Settings, store: ClickHouseStore, caplog: pytest.LogCaptureFixture) -> None:
     create_topics(settings)
+    settings = settings.model_copy(update={
+        "scoring": settings.scoring.model_copy(update={"models": ["intent_classifier"]})})
     said: list[tuple[str, str]] = []
     trainer = Trainer(settings, report=lambda what, line: said.append((what, line)))
     try:
         with caplog.at_level(logging.INFO):
-            assert trainer._train_all({"intent_classifier": ["bootstrap: no champion yet"]}) == []
+            trainer.step()  # no champion: a bootstrap training starts
+            running = trainer._training
+            assert running is not None
+            running.result(timeout=60)
+            trainer._finish_training()
+        assert trainer.triggers.last_training is None  # it trained nothing: no debounce
+        trainer.triggers.pending["intent_classifier"] = ["bootstrap: no champion yet"]
+        assert trainer.triggers.take(datetime.now(UTC))
     finally:
         trainer.close()
-    assert said == [("training", "intent_classifier waits: 0 recent commands events, fewer "
-                                 f"than {settings.loop.min_train_events}")]
+    assert said[-1] == ("training", "intent_classifier waits: 0 recent commands events, "
+                                    f"fewer than {settings.loop.min_train_events}")
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

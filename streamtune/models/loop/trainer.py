@@ -55,6 +55,10 @@ STATE_SAVE_S = 5.0
 """How often the trainer saves its state (and on close); scored records are re-read from
 the last committed offsets after a crash anyway."""
 
+BOOTSTRAP_CHECK_S = 3.0
+"""How often a served model without a champion is looked for (and trained when enough
+events arrived)."""
+
 Report = Callable[[str, str], None]
 """Where the trainer tells what it does: (what, one line)."""
 
@@ -91,7 +95,7 @@ class Trainer:
         self.producer = Producer({**client_config(settings), "enable.idempotence": True})
         self._alerts_topic = loop_topic("alerts", prefix)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain")
-        self._training: Future[list[Retrained]] | None = None
+        self._training: Future[list[Retrained | None]] | None = None
         self._bootstrap_checked = datetime.min.replace(tzinfo=UTC)
         self._saved_at = 0.0
         self.stop_requested = threading.Event()
@@ -146,9 +150,10 @@ class Trainer:
     # -- training ------------------------------------------------------------------------
 
     def _bootstrap(self, now: datetime) -> None:
-        """A served model without a champion is trained from the stream (retried while
-        too few events arrived, once per ``debounce_s``)."""
-        if self._training is not None or (now - self._bootstrap_checked).total_seconds() < 10:
+        """A served model without a champion is trained from the stream (retried every
+        ``BOOTSTRAP_CHECK_S`` while too few events arrived)."""
+        if self._training is not None or \
+                (now - self._bootstrap_checked).total_seconds() < BOOTSTRAP_CHECK_S:
             return
         self._bootstrap_checked = now
         for model in self.models:
@@ -165,13 +170,15 @@ class Trainer:
         self.report("training", ", ".join(f"{m} ({'; '.join(r[:2])})" for m, r in wanted.items()))
         self._training = self._pool.submit(self._train_all, wanted)
 
-    def _train_all(self, wanted: dict[str, list[str]]) -> list[Retrained]:
-        done = []
+    def _train_all(self, wanted: dict[str, list[str]]) -> list[Retrained | None]:
+        """Each model's retraining; None for one that waits for more events."""
+        done: list[Retrained | None] = []
         for model, reasons in wanted.items():
             try:
                 done.append(retrain(self.settings, model, reasons=reasons))
             except TooFewEvents as exc:  # e.g. a bootstrap before the stream has begun
                 self.report("training", f"{model} waits: {exc}")
+                done.append(None)
             except Exception as exc:  # one failed retraining must not stop the loop
                 log.exception("retraining %s failed", model)
                 self.report("training", f"{model} failed: {exc}")
@@ -181,7 +188,9 @@ class Trainer:
         if self._training is None or not self._training.done():
             return
         finished, self._training = self._training.result(), None
-        for result in finished:
+        if finished and all(result is None for result in finished):
+            self.triggers.nothing_trained()
+        for result in filter(None, finished):
             self.report("trained", f"{result.model} {result.candidate} on {result.snapshot} "
                                    f"in {result.seconds:.0f} s")
             self._apply(result.verdict)
@@ -255,7 +264,7 @@ class Trainer:
                 self.raise_alert(alert)
                 self.triggers.add(alert)
 
-    def _daily_suite(self, now: datetime) -> list[Retrained]:
+    def _daily_suite(self, now: datetime) -> list[Retrained | None]:
         """The full evaluation suite of every champion (in the training thread)."""
         for model in self.models:
             if self.registry.alias(model, "champion") is None:

@@ -66,6 +66,7 @@ class Triggers:
     models: list[str]
     pending: dict[str, list[str]] = field(default_factory=dict)
     last_training: datetime | None = None
+    _before: datetime | None = None
     last_schedule: datetime | None = None
 
     def add(self, alert: Alert) -> str | None:
@@ -97,5 +98,10 @@ class Triggers:
                 now - self.last_training).total_seconds() < self.settings.debounce_s:
             return {}
         taken, self.pending = self.pending, {}
-        self.last_training = now
+        self._before, self.last_training = self.last_training, now
         return taken
+
+    def nothing_trained(self) -> None:
+        """The last :meth:`take` trained nothing (too few events yet): it does not count
+        for the debounce, so a bootstrap is retried as soon as it is asked again."""
+        self.last_training = self._before

@@ -53,6 +53,19 @@ def test_triggers_pile_up_and_are_debounced() -> None:
     assert triggers.take(NOW + timedelta(hours=1)) == {}
 
 
+def test_a_training_that_trained_nothing_does_not_debounce_the_next() -> None:
+    triggers = Triggers(LoopSettings(debounce_s=300), MODELS)
+    bootstrap = {"intent_classifier": ["bootstrap: no champion yet"]}
+    triggers.pending = dict(bootstrap)
+    assert triggers.take(NOW) == bootstrap
+    triggers.nothing_trained()  # too few events yet
+    triggers.pending = dict(bootstrap)
+    assert triggers.take(NOW + timedelta(seconds=3)) == bootstrap  # not debounced
+    triggers.pending = dict(bootstrap)  # that one trained: the next waits for the debounce
+    assert triggers.take(NOW + timedelta(seconds=10)) == {}
+    assert triggers.take(NOW + timedelta(seconds=304)) == bootstrap
+
+
 def test_disabled_triggers_and_unserved_models_are_ignored() -> None:
     triggers = Triggers(LoopSettings(triggers=["new_pattern"]), ["intent_classifier"])
     assert triggers.add(alert("drift", "intent_correct")) is None
