@@ -55,7 +55,7 @@ STATE_SAVE_S = 5.0
 """How often the trainer saves its state (and on close); scored records are re-read from
 the last committed offsets after a crash anyway."""
 
-BOOTSTRAP_CHECK_S = 3.0
+BOOTSTRAP_CHECK_S = 10.0
 """How often a served model without a champion is looked for (and trained when enough
 events arrived)."""
 
