@@ -204,11 +204,8 @@ def second_opinion(teacher: Teacher, share: float, false_alarm: float, validatio
     opinion = SecondOpinion.calibrate(
         teacher, validation_p.max(axis=1), teacher.probabilities([t for t, _ in validation]),
         [y for _, y in validation], share=share, false_alarm=false_alarm)
-    unsure = opinion.unsure(test_p.max(axis=1))
-    answers = iter(opinion.answer([text for (text, _), u in zip(test, unsure, strict=True)
-                                   if u]))
-    combined = [(OOS if (a := next(answers)).out_of_scope else a.label) if u else s
-                for u, s in zip(unsure, student, strict=True)]
+    combined, unsure = opinion.stored([text for text, _ in test], test_p.max(axis=1), student,
+                                      flagged=True)
     flagged = f", flags at {false_alarm:.0%}" if false_alarm else ""
     return {f"  + second opinion on the unsure {unsure.mean():.0%} of test "
             f"({share:.0%} of val{flagged})": combined}

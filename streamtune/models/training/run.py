@@ -139,17 +139,18 @@ def _fit_classifier(settings: Settings, name: str, snapshot: Snapshot,
     files = export_model(trained, out)
     if hp.scope_false_alarm:
         calibrate_scope(out, validation_rows, hp.scope_false_alarm)
+    scorer = Scorer(out)  # with its flag, when calibrated
     opinion = None
     if teacher is not None and hp.second_opinion_share:
-        opinion = keep_second_opinion(out, teacher, validation_rows,
+        opinion = keep_second_opinion(scorer, teacher, validation_rows,
                                       share=hp.second_opinion_share,
                                       false_alarm=hp.scope_false_alarm)
         if opinion is not None:
             files[OPINION_FILE] = out / OPINION_FILE
     test_rows = split_rows(snapshot, task, "test")
-    metrics = test_metrics(Scorer(out), test_rows)
+    metrics = test_metrics(scorer, test_rows)
     if opinion is not None:
-        metrics.update(second_opinion_metrics(opinion, Scorer(out), test_rows))
+        metrics.update(second_opinion_metrics(opinion, scorer, test_rows))
     if teacher is not None:
         trained.hyperparameters["teacher"] = teacher.summary()
         metrics.update(teacher_metrics(teacher, task, test_rows))
@@ -231,12 +232,11 @@ def calibrate_scope(directory: Path, validation_rows: Sequence[Mapping[str, Any]
                                indent=2))
 
 
-def keep_second_opinion(directory: Path, teacher: Teacher,
+def keep_second_opinion(scorer: Scorer, teacher: Teacher,
                         validation_rows: Sequence[Mapping[str, Any]], *, share: float,
                         false_alarm: float) -> SecondOpinion | None:
-    """Calibrate the teacher's second opinion on ``validation_rows`` against the student in
-    ``directory`` and store it there (None without labelled validation input)."""
-    scorer = Scorer(directory)
+    """Calibrate the teacher's second opinion on ``validation_rows`` against the student
+    ``scorer`` reads and store it in its folder (None without labelled validation input)."""
     head = scorer.heads[0]
     examples = [e for e in scorer.task.examples(validation_rows, None)
                 if e.labels.get(head) is not None]
@@ -247,7 +247,7 @@ def keep_second_opinion(directory: Path, teacher: Teacher,
     opinion = SecondOpinion.calibrate(teacher, student, teacher.probabilities(texts),
                                       [str(e.labels[head]) for e in examples], share=share,
                                       false_alarm=false_alarm)
-    opinion.save(directory)
+    opinion.save(scorer.directory)
     return opinion
 
 
@@ -262,11 +262,10 @@ def second_opinion_metrics(opinion: SecondOpinion, scorer: Scorer,
         return {}
     texts = [e.text for e in examples]
     probabilities = scorer.probabilities_of(texts, [e.fields for e in examples])[head]
-    unsure = opinion.unsure(probabilities.max(axis=1))
-    answers = iter(opinion.answer([t for t, u in zip(texts, unsure, strict=True) if u]))
     labels = scorer.labels[head]
-    stored = [next(answers).label if u else labels[best]
-              for u, best in zip(unsure, probabilities.argmax(axis=1), strict=True)]
+    stored, unsure = opinion.stored(texts, probabilities.max(axis=1),
+                                    [labels[best] for best in probabilities.argmax(axis=1)],
+                                    flagged=False)
     found = classification([e.labels[head] for e in examples], stored, known=labels)
     return {"second_opinion.macro_f1": float(found["macro_f1"]),
             "second_opinion.accuracy": float(found["accuracy"]),

@@ -82,6 +82,17 @@ class SecondOpinion:
                         bool(flags[i]) or labels[b] == OUT_OF_SCOPE_LABEL)
                 for i, b in enumerate(best)]
 
+    def stored(self, texts: Sequence[str], confidences: Sequence[float],
+               student: Sequence[str], *, flagged: bool) -> tuple[list[str], np.ndarray]:
+        """The answers kept in the end: the teacher's where the student's confidence is
+        below the level (with ``flagged``, ``oos`` where its flag says so), else the
+        ``student``'s; and where the teacher was asked."""
+        unsure = self.unsure(confidences)
+        answers = iter(self.answer([t for t, u in zip(texts, unsure, strict=True) if u]))
+        kept = [_kept(next(answers), flagged) if u else s
+                for u, s in zip(unsure, student, strict=True)]
+        return kept, unsure
+
     def save(self, directory: Path) -> Path:
         """Write ``second_opinion.pkl`` into ``directory``; its path."""
         t = self.teacher
@@ -110,3 +121,7 @@ class SecondOpinion:
             log.warning("%s does not load (%s: %s); no second opinion for this version",
                         path, type(exc).__name__, exc)
             return None
+
+
+def _kept(opinion: Opinion, flagged: bool) -> str:
+    return OUT_OF_SCOPE_LABEL if flagged and opinion.out_of_scope else opinion.label

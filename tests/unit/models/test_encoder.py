@@ -109,6 +109,9 @@ def test_a_second_opinion_asks_below_the_calibrated_confidence_and_survives_a_re
     answers = opinion.answer(unseen)
     assert [a.label for a in answers[:2]] == ["restart", "disk"]
     assert all(0.0 < a.confidence <= 1.0 for a in answers)
+    kept, asked = opinion.stored(unseen, [0.1, 0.99, 0.1], ["x", "y", "z"], flagged=False)
+    assert asked.tolist() == [True, False, True]
+    assert kept == [answers[0].label, "y", answers[2].label]
 
     loaded = SecondOpinion.load(opinion.save(tmp_path).parent, encoder=encoder)
     assert loaded is not None and loaded.unsure_below == opinion.unsure_below
