@@ -145,7 +145,8 @@ class LiveAccuracy:
             self._counts[(model, version, hour_start(hour))] = [correct, total]
             if self._newest is None or hour > self._newest:
                 self._newest = hour
-        self._expire()
+        if self._newest is not None:
+            self._expire()
 
     def _expire(self) -> None:
         assert self._newest is not None  # noqa: S101 - only called after an event

@@ -96,6 +96,12 @@ def test_a_replayed_record_counts_once_even_after_a_restart() -> None:
     assert again.accuracy(MODEL, since=T0, until=T0 + HOUR)[1] == 4
 
 
+def test_a_state_saved_before_any_record_restores_empty() -> None:
+    again = LiveAccuracy.restore(json.loads(json.dumps(LiveAccuracy().state())))
+    assert again.observe(record(1, at=T0))  # e.g. a trainer restarted before any traffic
+    assert again.accuracy(MODEL, since=T0, until=T0 + HOUR) == (1, 1)
+
+
 def test_live_accuracy_keeps_seven_days_and_round_trips_its_state() -> None:
     live = LiveAccuracy()
     live.observe(record(1, at=T0))
