@@ -7,15 +7,19 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from confluent_kafka import Producer
 
-from streamtune.config import Settings
+from streamtune.config import Settings, client_config
 from streamtune.models.control import ControlReader, Serving, publish
 from streamtune.models.loop.trainer import Trainer
+from streamtune.models.registry import Registry
 from streamtune.schemas.alerts import Alert
+from streamtune.schemas.topics import clean_topic
 from streamtune.sinks.outbox import StoreOutbox
-from streamtune.sinks.rows import alert_row
+from streamtune.sinks.rows import alert_row, event_json
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.kafka.admin import create_topics
+from tests.support.loop_models import clean, simulated
 
 
 def test_outbox_rows_land_once_in_their_tables(settings: Settings,
@@ -85,3 +89,39 @@ def test_a_bootstrap_before_the_stream_waits_without_an_error_or_a_debounce(
     assert said[-1] == ("training", "intent_classifier waits: 0 recent commands events, "
                                     f"fewer than {settings.loop.min_train_events}")
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_stop_ends_a_training_in_progress_and_keeps_its_trigger(settings: Settings) -> None:
+    create_topics(settings)
+    settings = settings.model_copy(update={
+        "scoring": settings.scoring.model_copy(update={"models": ["intent_classifier"]}),
+        "loop": settings.loop.model_copy(update={"min_train_events": 300}),
+        "training": settings.training.model_copy(update={
+            "intent_classifier": settings.training.intent_classifier.model_copy(
+                update={"teacher": False})})})
+    producer = Producer(client_config(settings))
+    for event in clean(settings, simulated(5, 1500)):  # what the trainer reads to retrain
+        producer.produce(clean_topic(event.kind, settings.topics.prefix), event_json(event))
+    producer.flush(30)
+    said: list[tuple[str, str]] = []
+    trainer = Trainer(settings, report=lambda what, line: said.append((what, line)))
+    try:
+        trainer.step()  # no champion: a bootstrap training starts
+        running = trainer._training
+        assert running is not None
+        deadline = time.monotonic() + 120
+        while not trainer._progress.tasks:  # a stage is under way
+            assert not running.done(), said
+            assert time.monotonic() < deadline, "no training stage began"
+            time.sleep(0.05)
+        trainer.stop()
+    finally:
+        trainer.close()
+    assert ("training", "intent_classifier stopped; it trains again at the next start") in said
+    assert Registry(settings).alias("intent_classifier", "champion") is None
+    restarted = Trainer(settings, report=lambda what, line: None)
+    try:
+        assert restarted.triggers.pending == {
+            "intent_classifier": ["bootstrap: no champion yet"]}
+    finally:
+        restarted.close()

@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from rich.progress import Progress
+
 from streamtune.config import Settings
 from streamtune.models.datasets import snapshot_from_table
 from streamtune.models.loop.recent import read_recent
@@ -47,8 +49,10 @@ class Retrained:
     seconds: float
 
 
-def retrain(settings: Settings, model: str, *, reasons: list[str]) -> Retrained:
-    """Fine-tune ``model`` on recent events; return the candidate and its offline verdict."""
+def retrain(settings: Settings, model: str, *, reasons: list[str],
+            progress: Progress | None = None) -> Retrained:
+    """Fine-tune ``model`` on recent events; return the candidate and its offline verdict.
+    ``progress`` sees each training step (a ``StoppingProgress`` can end it)."""
     started = datetime.now(UTC)
     dataset = DATASET_OF[model]
     table, lineage = read_recent(settings, dataset, limit=settings.loop.recent_events)  # type: ignore[arg-type]
@@ -59,7 +63,8 @@ def retrain(settings: Settings, model: str, *, reasons: list[str]) -> Retrained:
     snapshot = snapshot_from_table(settings, dataset, table, lineage=lineage)  # type: ignore[arg-type]
     registry = Registry(settings)
     champion = registry.alias(model, "champion")
-    result = train_model(settings, model, dataset_id=snapshot.id, warm_start=True)
+    result = train_model(settings, model, dataset_id=snapshot.id, warm_start=True,
+                         progress=progress)
     candidate = result.version
     metric = METRIC_OF[model]
     if champion is None:  # the first version became champion when it was registered

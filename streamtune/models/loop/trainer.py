@@ -42,6 +42,7 @@ from streamtune.models.monitoring import (
 )
 from streamtune.models.registry import Registry
 from streamtune.models.rollout import Decision, RolloutController, RolloutError
+from streamtune.models.training.stopping import StoppingProgress, TrainingStopped
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.predictions import PredictionRecord
 from streamtune.schemas.topics import loop_topic
@@ -99,6 +100,9 @@ class Trainer:
         self._bootstrap_checked = datetime.min.replace(tzinfo=UTC)
         self._saved_at = 0.0
         self.stop_requested = threading.Event()
+        self._progress = StoppingProgress(self.stop_requested)
+        self._stopped: dict[str, list[str]] = {}
+        """Retrainings a stop interrupted (model -> reasons): pending again, saved."""
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -173,9 +177,14 @@ class Trainer:
     def _train_all(self, wanted: dict[str, list[str]]) -> list[Retrained | None]:
         """Each model's retraining; None for one that waits for more events."""
         done: list[Retrained | None] = []
-        for model, reasons in wanted.items():
+        for i, (model, reasons) in enumerate(wanted.items()):
             try:
-                done.append(retrain(self.settings, model, reasons=reasons))
+                done.append(retrain(self.settings, model, reasons=reasons,
+                                    progress=self._progress))
+            except TrainingStopped:  # kept pending: trained again after a restart
+                self.report("training", f"{model} stopped; it trains again at the next start")
+                self._stopped = dict(list(wanted.items())[i:])
+                break
             except TooFewEvents as exc:  # e.g. a bootstrap before the stream has begun
                 self.report("training", f"{model} waits: {exc}")
                 done.append(None)
@@ -188,6 +197,9 @@ class Trainer:
         if self._training is None or not self._training.done():
             return
         finished, self._training = self._training.result(), None
+        for model, reasons in self._stopped.items():
+            self.triggers.pending.setdefault(model, reasons)
+        self._stopped = {}
         if finished and all(result is None for result in finished):
             self.triggers.nothing_trained()
         for result in filter(None, finished):

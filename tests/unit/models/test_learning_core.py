@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from streamtune.models.tasks import PredictorTask
 from streamtune.models.tasks.predictor import carry_parameters
 from streamtune.models.training.optimise import RowAdam
 from streamtune.models.training.regime import Regime, step_plan
+from streamtune.models.training.stopping import StoppingProgress, TrainingStopped
 from streamtune.models.training.trainer import train
 from streamtune.schemas.text import normalize_text
 from streamtune.simulator import Simulator
@@ -150,6 +152,24 @@ def test_training_is_reproducible_for_a_seed() -> None:
     weights = [m.model.embedding.weight.detach().numpy() for m in (a, b, c)]
     assert np.array_equal(weights[0], weights[1])
     assert not np.array_equal(weights[0], weights[2])
+
+
+def test_a_stop_ends_the_training_at_its_next_step() -> None:
+    rows = _commands(1200)
+    hp = TrainingSettings().intent_classifier.model_copy(
+        update={"total_epochs": 1, "buckets": 4096, "dim": 8, "hidden": 16})
+    stop, steps = threading.Event(), []
+
+    class StopAfterFive(StoppingProgress):  # the stop arrives after the fifth step
+        def advance(self, task_id, advance=1):  # type: ignore[no-untyped-def]
+            steps.append(task_id)
+            super().advance(task_id, advance)
+            if len(steps) == 5:
+                stop.set()
+
+    with pytest.raises(TrainingStopped):
+        train(PredictorTask(), rows, rows[:50], hp, seed=3, progress=StopAfterFive(stop))
+    assert len(steps) == 6  # the next step found the stop
 
 
 def test_predictor_examples_follow_sessions_and_oversample_failures() -> None:
