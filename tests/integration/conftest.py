@@ -19,7 +19,7 @@ from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.kafka.dev_broker import DevBroker
 from tests.support.demo_harness import DemoRun, kill_leftovers, run_demo
 from tests.support.lab import Lab, open_lab
-from tests.support.settings import free_port, isolated_settings
+from tests.support.settings import delete_test_topics, free_port, isolated_settings
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -44,9 +44,13 @@ def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def settings(broker: DevBroker, chdb_path: Path, tmp_path: Path, unique: str) -> Settings:
-    """Settings for one test: the session broker, a topic prefix and database of its own."""
-    return isolated_settings(broker.port, chdb_path, tmp_path, unique)
+def settings(broker: DevBroker, chdb_path: Path, tmp_path: Path,
+             unique: str) -> Iterator[Settings]:
+    """Settings for one test: the session broker, a topic prefix and database of its own;
+    the prefix's topics are deleted after the test (``delete_test_topics``)."""
+    isolated = isolated_settings(broker.port, chdb_path, tmp_path, unique)
+    yield isolated
+    delete_test_topics(isolated)
 
 
 @pytest.fixture
