@@ -18,9 +18,6 @@ error type: call :meth:`DriftMonitor.observe_error` once per command event
 ``error`` signal in scope ``global`` and one 0/1 stream per error type seen so
 far, in scope ``error_type=<type>`` (share of outcomes that are that error).
 
-A worker feeds a whole batch at once (:class:`SignalBatch`, :meth:`DriftMonitor.observe_batch`):
-each track then takes its values in one loop, with the same alerts as value by value.
-
 Severity: ``critical`` when the failure rate of ``success`` (1 - mean) or
 ``error`` (mean) more than doubled; ``warning`` otherwise.
 """
@@ -107,83 +104,65 @@ class DriftMonitor:
     def observe(self, signal: str, value: float, *, scope: str = "global", key: str,
                 at: datetime) -> list[Alert]:
         """Feed one value of ``signal`` in ``scope``; the alerts it raises (0 or 1)."""
-        batch = self.batch()
-        batch.add(signal, value, scope=scope, key=key, at=at)
-        return self.observe_batch(batch)
+        kind = self.signals.get(signal)
+        if kind is None:
+            known = ", ".join(sorted(self.signals))
+            raise ValueError(f"unknown signal {signal!r} (known: {known})")
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise ValueError("at must be timezone-aware")
+        if (type(value) not in (float, int) and not isinstance(value, numbers.Real)
+                or not math.isfinite(value)
+                or (kind == "binary" and value not in (0.0, 1.0))):
+            raise ValueError(f"{signal}: bad value {value!r} for a {kind} signal")
+        if signal == "execution_time" and value < 0:
+            raise ValueError(f"execution_time: negative value {value!r}")
+        alert = self._feed(signal, kind, value, scope, key, at)
+        return [] if alert is None else [alert]
 
-    def observe_error(self, error_type: str | None, *, key: str, at: datetime) -> list[Alert]:
-        """One outcome: ``None`` for a command without error, else an error event's type."""
-        batch = self.batch()
-        batch.add_error(error_type, key=key, at=at)
-        return self.observe_batch(batch)
-
-    def batch(self) -> SignalBatch:
-        """An empty batch of values for :meth:`observe_batch`."""
-        return SignalBatch(self.signals)
-
-    def observe_batch(self, batch: SignalBatch) -> list[Alert]:
-        """Feed a batch of values track by track; its alerts in the order they were added.
-
-        Each track gets the same values in the same order, hence the same alerts, as
-        :meth:`observe` and :meth:`observe_error` value by value would give.
-        """
-        found: list[tuple[tuple[int, str], Alert]] = []
-        for (signal, scope), items in batch.values.items():
-            found += self._feed(signal, scope, items)
-        outcomes = batch.outcomes
-        first_of = self._learn_error_types(outcomes)
-        for error_type, scope in self._error_scopes:  # one 0/1 stream per error type
-            items = [(order, 1.0 if seen == error_type else 0.0, key, at)
-                     for order, seen, key, at in outcomes[first_of.get(error_type, 0):]]
-            found += self._feed("error", scope, items, tag=error_type)
-        found.sort(key=lambda pair: pair[0])
-        return [alert for _, alert in found]
-
-    def _learn_error_types(self, outcomes: list[_Outcome]) -> dict[str, int]:
-        """Add the error types first seen in ``outcomes``; where each one's stream starts."""
-        first_of: dict[str, int] = {}
-        for i, (_, error_type, _, _) in enumerate(outcomes):
-            if error_type is None or error_type in self._error_types:
-                continue
-            if len(self._error_types) < MAX_ERROR_TYPES:
-                self._error_types.add(error_type)
-                first_of[error_type] = i
-            else:
-                log.warning("more than %d error types; %r only counts in 'error'",
-                            MAX_ERROR_TYPES, error_type)
-        if first_of:
-            self._error_scopes = _error_scopes(self._error_types)
-        return first_of
-
-    def _feed(self, signal: str, scope: str, items: list[_Item], *,
-              tag: str = "") -> list[tuple[tuple[int, str], Alert]]:
-        """Feed checked values to one track; its alerts, each with its order and ``tag``."""
+    def _feed(self, signal: str, kind: SignalKind, value: float, scope: str, key: str,
+              at: datetime) -> Alert | None:
+        """:meth:`observe` for arguments already checked (called ~10 times per event)."""
         track = self._tracks.get((signal, scope))
         if track is None:
             track = self._tracks[(signal, scope)] = _Track()
-        kind = self.signals[signal]
-        log_scale, flipped = signal == "execution_time", signal in GOOD_SIGNALS
-        min_count = 0 if scope == "global" else self.settings.scope_min_events
-        found = []
-        for order, value, key, at in items:
-            track.add(value)
-            detector = track.detector
-            if detector is None:
-                if track.count < min_count:
-                    continue
-                detector = track.detector = detector_spec(self._detector_name(kind),
-                                                          kind).factory()
-                track.binary = takes_bools(detector)
-            x = math.log1p(value) if log_scale else value
-            if flipped:
-                x = 1.0 - x
-            detector.update(x == 1.0 if track.binary else x)  # type: ignore[arg-type]
-            track.updates += 1
-            if detector.drift_detected and self._may_alert(track, at):
-                found.append(((order, tag), self._alert(signal, scope, key, at, track)))
-                track.alert_update, track.alert_at = track.updates, at
-                track.mean, track.mean_n = track.recent, 1  # the new regime is the next baseline
-        return found
+        track.add(value)
+        detector = track.detector
+        if detector is None:
+            if scope != "global" and track.count < self.settings.scope_min_events:
+                return None
+            detector = track.detector = detector_spec(self._detector_name(kind), kind).factory()
+            track.binary = takes_bools(detector)
+        x = math.log1p(value) if signal == "execution_time" else value
+        if signal in GOOD_SIGNALS:
+            x = 1.0 - x
+        detector.update(x == 1.0 if track.binary else x)  # type: ignore[arg-type]
+        track.updates += 1
+        if not detector.drift_detected or not self._may_alert(track, at):
+            return None
+        alert = self._alert(signal, scope, key, at, track)
+        track.alert_update, track.alert_at = track.updates, at
+        track.mean, track.mean_n = track.recent, 1  # the new regime is the next baseline
+        return alert
+
+    def observe_error(self, error_type: str | None, *, key: str, at: datetime) -> list[Alert]:
+        """One outcome: ``None`` for a command without error, else an error event's type."""
+        if error_type is not None and not error_type:
+            raise ValueError("error_type must be None or a non-empty string")
+        alerts = self.observe("error", 0.0 if error_type is None else 1.0, key=key, at=at)
+        if error_type is not None and error_type not in self._error_types:
+            if len(self._error_types) < MAX_ERROR_TYPES:
+                self._error_types.add(error_type)
+                self._error_scopes = _error_scopes(self._error_types)
+            else:
+                log.warning("more than %d error types; %r only counts in 'error'",
+                            MAX_ERROR_TYPES, error_type)
+        feed_one = self._feed  # called per command and error type: skip observe's checks
+        for seen, scope in self._error_scopes:
+            alert = feed_one("error", "binary", 1.0 if seen == error_type else 0.0, scope,
+                             key, at)
+            if alert is not None:
+                alerts.append(alert)
+        return alerts
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, also state saved before ``_error_scopes`` and ``_Track.binary`` existed."""
@@ -229,53 +208,6 @@ class DriftMonitor:
             details={"detector": name, "events_seen": track.count, "detector_updates":
                      track.updates, "mean_before": before, "mean_after": after,
                      "direction": direction, "key": f"{signal}/{scope}/{key}"})
-
-
-_Item = tuple[int, float, str, datetime]
-"""One value for a track: (its order in the batch, value, event key, event time)."""
-_Outcome = tuple[int, str | None, str, datetime]
-"""One command's or error's outcome: (order, error type or None, event key, event time)."""
-
-
-class SignalBatch:
-    """Values for :meth:`DriftMonitor.observe_batch`, checked as they are added."""
-
-    def __init__(self, signals: Mapping[str, SignalKind]) -> None:
-        self._signals = signals
-        self.values: dict[tuple[str, str], list[_Item]] = {}
-        """Per (signal, scope), its values in the order they were added."""
-        self.outcomes: list[_Outcome] = []
-        self._added = 0
-
-    def add(self, signal: str, value: float, *, scope: str = "global", key: str,
-            at: datetime) -> None:
-        """One value of ``signal`` in ``scope``; ``ValueError`` if it cannot be one."""
-        kind = self._signals.get(signal)
-        if kind is None:
-            known = ", ".join(sorted(self._signals))
-            raise ValueError(f"unknown signal {signal!r} (known: {known})")
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise ValueError("at must be timezone-aware")
-        if (type(value) not in (float, int) and not isinstance(value, numbers.Real)
-                or not math.isfinite(value)
-                or (kind == "binary" and value not in (0.0, 1.0))):
-            raise ValueError(f"{signal}: bad value {value!r} for a {kind} signal")
-        if signal == "execution_time" and value < 0:
-            raise ValueError(f"execution_time: negative value {value!r}")
-        values = self.values.get((signal, scope))
-        if values is None:
-            values = self.values[(signal, scope)] = []
-        values.append((self._added, value, key, at))
-        self._added += 1
-
-    def add_error(self, error_type: str | None, *, key: str, at: datetime) -> None:
-        """One outcome: ``None`` for a command without error, else an error event's type.
-        It feeds ``error`` in scope ``global`` and every error type's 0/1 stream."""
-        if error_type is not None and not error_type:
-            raise ValueError("error_type must be None or a non-empty string")
-        order = self._added
-        self.add("error", 0.0 if error_type is None else 1.0, key=key, at=at)
-        self.outcomes.append((order, error_type, key, at))
 
 
 def _error_scopes(error_types: set[str]) -> list[tuple[str, str]]:

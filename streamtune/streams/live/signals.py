@@ -55,7 +55,12 @@ class Watch:
             ((event.event_time.timestamp(), event.kind if sources is None else sources[i],
               (event, intents.get(str(event.event_id))))
              for i, event in enumerate(events) if _watched(event)), now=now)
-        alerts = self._feed(self.order.release(now=now), predictions)
+        alerts = self._feed(self.order.release(now=now))
+        drift = self.state.drift
+        for p in predictions:
+            if p["model"] == "command_predictor" and p["served"] and p["correct"] >= 0:
+                alerts += drift.observe("predictor_correct", float(p["correct"]),
+                                        key=p["event_id"], at=p["event_time"])
         self._maybe_save()
         return alerts
 
@@ -73,39 +78,36 @@ class Watch:
         """Feed every held event (at shutdown, before the closing :meth:`save`)."""
         return self._feed(self.order.drain())
 
-    def _feed(self, held: list[tuple[Event, Record | None]],
-              predictions: Sequence[Record] = ()) -> list[Alert]:
-        """The detectors' alerts (one batch of values), then the miner's, each in event order."""
+    def _feed(self, held: list[tuple[Event, Record | None]]) -> list[Alert]:
         drift, patterns = self.state.drift, self.state.patterns
-        values, found = drift.batch(), []
+        alerts: list[Alert] = []
         for event, intent in held:
             key, at = str(event.event_id), event.event_time
             if isinstance(event, CommandEvent):
                 scope = f"command_type={event.command_type}"
                 for s in ("global", scope):
-                    values.add("success", float(event.success), scope=s, key=key, at=at)
-                    values.add("execution_time", event.execution_time, scope=s, key=key, at=at)
-                values.add_error(None, key=key, at=at)
+                    alerts += drift.observe("success", float(event.success), scope=s, key=key,
+                                            at=at)
+                    alerts += drift.observe("execution_time", event.execution_time, scope=s,
+                                            key=key, at=at)
+                alerts += drift.observe_error(None, key=key, at=at)
                 if intent is not None:
-                    values.add("intent_correct", float(intent["correct"] == 1), key=key, at=at)
-                    values.add("confidence", intent["confidence"], key=key, at=at)
-                found += patterns.observe(
+                    alerts += drift.observe("intent_correct", float(intent["correct"] == 1),
+                                            key=key, at=at)
+                    alerts += drift.observe("confidence", intent["confidence"], key=key, at=at)
+                alerts += patterns.observe(
                     "command", event.normalized_input or event.raw_input, key=key, at=at,
                     confidence=None if intent is None else intent["confidence"],
                     label=event.command_type, out_of_scope=intent is not None and any(
                         o.get("out_of_scope") for o in intent["outputs"].values()))
             elif isinstance(event, ErrorEvent):
-                values.add_error(event.error_type, key=key, at=at)
-                found += patterns.observe("error", event.error_message, confidence=None,
-                                          label=event.error_type, key=key, at=at)
+                alerts += drift.observe_error(event.error_type, key=key, at=at)
+                alerts += patterns.observe("error", event.error_message, confidence=None,
+                                           label=event.error_type, key=key, at=at)
             elif isinstance(event, MetricEvent):
-                values.add(RESOURCE_SIGNALS[event.metric], event.value,
-                           scope=f"host={event.host}", key=key, at=at)
-        for p in predictions:
-            if p["model"] == "command_predictor" and p["served"] and p["correct"] >= 0:
-                values.add("predictor_correct", float(p["correct"]), key=p["event_id"],
-                           at=p["event_time"])
-        return drift.observe_batch(values) + found
+                alerts += drift.observe(RESOURCE_SIGNALS[event.metric], event.value,
+                                        scope=f"host={event.host}", key=key, at=at)
+        return alerts
 
     def _maybe_save(self) -> None:
         if time.monotonic() - self._saved_at > self.save_every:

@@ -183,65 +183,6 @@ def test_error_rate_per_error_type() -> None:
     assert {("error", "global"), ("error", "error_type=conflict")} <= set(monitor.detectors())
 
 
-def mixed_stream(seed: int, n: int) -> list[tuple[str, float | str | None, str]]:
-    """(signal, value, scope) per value: commands' outcomes and times, errors of types that
-    appear mid-stream and get more frequent, a scoped signal; ``add_error`` for "error"."""
-    rng = random.Random(seed)
-    out: list[tuple[str, float | str | None, str]] = []
-    for i in range(n):
-        p_timeout = 0.03 if i < n // 2 else 0.2
-        draw = rng.random()
-        if draw < p_timeout:
-            out.append(("error", "timeout", ""))
-        elif i > n // 3 and draw < p_timeout + 0.02:
-            out.append(("error", "conflict" if i % 2 else "auth_failed", ""))
-        else:
-            out.append(("error", None, ""))
-            out.append(("success", float(rng.random() < (0.9 if i < n // 2 else 0.6)),
-                        "global"))
-            out.append(("execution_time", rng.expovariate(1.0 if i < n // 2 else 0.3),
-                        f"command_type={'ab'[i % 2]}"))
-    return out
-
-
-@pytest.mark.parametrize("seed", [1, 2])
-def test_a_batch_raises_what_the_same_values_one_by_one_raise(seed: int) -> None:
-    settings = DetectionSettings(scope_min_events=200, cooldown_s=0, cooldown_events=300)
-    stream = mixed_stream(seed, 6000)
-    one_by_one, batched = (DriftMonitor(settings, source="w") for _ in range(2))
-    expected: list[Alert] = []
-    for i, (signal, value, scope) in enumerate(stream):
-        at = T0 + timedelta(seconds=i)
-        expected += (one_by_one.observe_error(value, key=f"e{i}", at=at)  # type: ignore[arg-type]
-                     if signal == "error" else
-                     one_by_one.observe(signal, value, scope=scope, key=f"e{i}", at=at))  # type: ignore[arg-type]
-    rng, got, start = random.Random(seed), [], 0
-    while start < len(stream):
-        size = rng.choice([1, 7, 300, 2000])
-        batch = batched.batch()
-        for i, (signal, value, scope) in enumerate(stream[start:start + size], start):
-            at = T0 + timedelta(seconds=i)
-            if signal == "error":
-                batch.add_error(value, key=f"e{i}", at=at)  # type: ignore[arg-type]
-            else:
-                batch.add(signal, value, scope=scope, key=f"e{i}", at=at)  # type: ignore[arg-type]
-        got += batched.observe_batch(batch)
-        start += size
-    assert {(a.signal, a.scope) for a in expected} >= {
-        ("error", "error_type=timeout"), ("success", "global")}
-    assert [a.model_dump() for a in got] == [a.model_dump() for a in expected]
-    assert batched.detectors() == one_by_one.detectors()
-
-
-def test_a_bad_value_is_refused_when_it_is_added_to_a_batch() -> None:
-    batch = DriftMonitor(DetectionSettings(), source="w").batch()
-    with pytest.raises(ValueError, match="bad value"):
-        batch.add("success", 0.5, key="e0", at=T0)
-    with pytest.raises(ValueError, match="error_type"):
-        batch.add_error("", key="e0", at=T0)
-    assert batch.values == {} and batch.outcomes == []
-
-
 def test_state_pickled_before_the_error_scope_cache_still_feeds_every_error_type() -> None:
     monitor = DriftMonitor(DetectionSettings(), source="w")
     for i, kind in enumerate(["timeout", None, "conflict"]):
