@@ -67,28 +67,40 @@ def test_model_control_messages_reach_every_reader_in_order(settings: Settings) 
             ("v1", "v2", 5.0), ("v2", None, 0.0)]
 
 
-def test_a_bootstrap_before_the_stream_waits_without_an_error_or_a_debounce(
-        settings: Settings, store: ClickHouseStore, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_bootstrap_waits_for_the_stream_quietly_then_trains(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     create_topics(settings)
     settings = settings.model_copy(update={
-        "scoring": settings.scoring.model_copy(update={"models": ["intent_classifier"]})})
+        "scoring": settings.scoring.model_copy(update={"models": ["intent_classifier"]}),
+        "loop": settings.loop.model_copy(update={"min_train_events": 300})})
     said: list[tuple[str, str]] = []
     trainer = Trainer(settings, report=lambda what, line: said.append((what, line)))
     try:
         with caplog.at_level(logging.INFO):
-            trainer.step()  # no champion: a bootstrap training starts
-            running = trainer._training
-            assert running is not None
-            running.result(timeout=60)
-            trainer._finish_training()
-        assert trainer.triggers.last_training is None  # it trained nothing: no debounce
-        trainer.triggers.pending["intent_classifier"] = ["bootstrap: no champion yet"]
-        assert trainer.triggers.take(datetime.now(UTC))
+            for _ in range(2):  # no champion and no events: nothing to train, said once
+                trainer._bootstrap_checked = datetime.min.replace(tzinfo=UTC)
+                trainer.step()
+                assert trainer._training is None and not trainer.triggers.pending
+            produce_clean(settings, 1500)  # 300+ commands among them
+            trainer._bootstrap_checked = datetime.min.replace(tzinfo=UTC)
+            trainer.step()
+            assert trainer._training is not None  # the bootstrap training began
+            trainer.stop()
     finally:
         trainer.close()
-    assert said[-1] == ("training", "intent_classifier waits: 0 recent commands events, "
-                                    f"fewer than {settings.loop.min_train_events}")
+    assert said[:2] == [
+        ("training", "intent_classifier has no champion yet: it trains once 300 commands "
+                     "events arrived (0 so far)"),
+        ("training", "intent_classifier (bootstrap: no champion yet)")]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def produce_clean(settings: Settings, events: int) -> None:
+    """``events`` simulated events, cleaned, on their clean topics (what retraining reads)."""
+    producer = Producer(client_config(settings))
+    for event in clean(settings, simulated(5, events)):
+        producer.produce(clean_topic(event.kind, settings.topics.prefix), event_json(event))
+    producer.flush(30)
 
 
 def test_a_stop_ends_a_training_in_progress_and_keeps_its_trigger(settings: Settings) -> None:
@@ -99,10 +111,7 @@ def test_a_stop_ends_a_training_in_progress_and_keeps_its_trigger(settings: Sett
         "training": settings.training.model_copy(update={
             "intent_classifier": settings.training.intent_classifier.model_copy(
                 update={"teacher": False})})})
-    producer = Producer(client_config(settings))
-    for event in clean(settings, simulated(5, 1500)):  # what the trainer reads to retrain
-        producer.produce(clean_topic(event.kind, settings.topics.prefix), event_json(event))
-    producer.flush(30)
+    produce_clean(settings, 1500)
     said: list[tuple[str, str]] = []
     trainer = Trainer(settings, report=lambda what, line: said.append((what, line)))
     try:

@@ -67,6 +67,19 @@ def augmented_rows(settings: Settings, name: DatasetName,
     return rows
 
 
+def records_in(consumer: Consumer, topic: str, *, timeout_s: float = 5.0) -> int:
+    """How many records ``topic`` holds now, over its partitions (0 before it exists)."""
+    found = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+    if found is None or found.error is not None:
+        return 0
+    total = 0
+    for partition in found.partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                   timeout=timeout_s)
+        total += high - low
+    return total
+
+
 def read_tail(settings: Settings, topic: str, *, limit: int,
               timeout_s: float = 30.0) -> tuple[list[bytes], dict[str, list[int]]]:
     """About the last ``limit`` records of ``topic`` (spread over its partitions), outside

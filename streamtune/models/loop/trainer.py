@@ -31,6 +31,7 @@ from confluent_kafka import Consumer, Producer
 
 from streamtune.config import Settings, client_config
 from streamtune.models.control import Serving, publish
+from streamtune.models.loop.recent import KIND_OF, records_in
 from streamtune.models.loop.retrain import DATASET_OF, Retrained, TooFewEvents, retrain
 from streamtune.models.loop.triggers import Triggers
 from streamtune.models.monitoring import (
@@ -45,7 +46,7 @@ from streamtune.models.rollout import Decision, RolloutController, RolloutError
 from streamtune.models.training.stopping import StoppingProgress, TrainingStopped
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.predictions import PredictionRecord
-from streamtune.schemas.topics import loop_topic
+from streamtune.schemas.topics import clean_topic, loop_topic
 from streamtune.sinks.disk import write_json_atomic
 from streamtune.sinks.outbox import StoreOutbox
 from streamtune.sinks.rows import alert_row
@@ -56,9 +57,9 @@ STATE_SAVE_S = 5.0
 """How often the trainer saves its state (and on close); scored records are re-read from
 the last committed offsets after a crash anyway."""
 
-BOOTSTRAP_CHECK_S = 10.0
-"""How often a served model without a champion is looked for (and trained when enough
-events arrived)."""
+BOOTSTRAP_CHECK_S = 2.0
+"""How often a served model without a champion is looked for, and its clean topic counted
+(it is trained once ``min_train_events`` arrived)."""
 
 Report = Callable[[str, str], None]
 """Where the trainer tells what it does: (what, one line)."""
@@ -98,6 +99,7 @@ class Trainer:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain")
         self._training: Future[list[Retrained | None]] | None = None
         self._bootstrap_checked = datetime.min.replace(tzinfo=UTC)
+        self._told_waiting: set[str] = set()
         self._saved_at = 0.0
         self.stop_requested = threading.Event()
         self._progress = StoppingProgress(self.stop_requested)
@@ -154,16 +156,25 @@ class Trainer:
     # -- training ------------------------------------------------------------------------
 
     def _bootstrap(self, now: datetime) -> None:
-        """A served model without a champion is trained from the stream (retried every
-        ``BOOTSTRAP_CHECK_S`` while too few events arrived)."""
+        """A served model without a champion is trained from the stream once its clean
+        topic holds ``min_train_events`` (counted every ``BOOTSTRAP_CHECK_S``)."""
         if self._training is not None or \
                 (now - self._bootstrap_checked).total_seconds() < BOOTSTRAP_CHECK_S:
             return
         self._bootstrap_checked = now
+        needed = self.settings.loop.min_train_events
         for model in self.models:
-            if model not in self.triggers.pending and self.registry.alias(
-                    model, "champion") is None:
+            if model in self.triggers.pending or self.registry.alias(model, "champion"):
+                continue
+            dataset = DATASET_OF[model]
+            count = records_in(self.consumer, clean_topic(KIND_OF[dataset],  # type: ignore[index]
+                                                          self.settings.topics.prefix))
+            if count >= needed:
                 self.triggers.pending[model] = ["bootstrap: no champion yet"]
+            elif model not in self._told_waiting:
+                self._told_waiting.add(model)
+                self.report("training", f"{model} has no champion yet: it trains once "
+                                        f"{needed} {dataset} events arrived ({count} so far)")
 
     def _start_training(self, now: datetime) -> None:
         if self._training is not None or self.rollouts:
