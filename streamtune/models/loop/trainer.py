@@ -104,7 +104,8 @@ class Trainer:
         self.stop_requested = threading.Event()
         self._progress = StoppingProgress(self.stop_requested)
         self._stopped: dict[str, list[str]] = {}
-        """Retrainings a stop interrupted (model -> reasons): pending again, saved."""
+        """Retrainings a stop interrupted or cancelled before they began (model -> reasons):
+        pending again, saved."""
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -184,6 +185,7 @@ class Trainer:
             return
         self.report("training", ", ".join(f"{m} ({'; '.join(r[:2])})" for m, r in wanted.items()))
         self._training = self._pool.submit(self._train_all, wanted)
+        self._stopped = wanted  # until the training thread is through them (see close)
 
     def _train_all(self, wanted: dict[str, list[str]]) -> list[Retrained | None]:
         """Each model's retraining; None for one that waits for more events."""
@@ -202,13 +204,16 @@ class Trainer:
             except Exception as exc:  # one failed retraining must not stop the loop
                 log.exception("retraining %s failed", model)
                 self.report("training", f"{model} failed: {exc}")
+        else:
+            self._stopped = {}
         return done
 
     def _finish_training(self) -> None:
         if self._training is None or not self._training.done():
             return
-        finished, self._training = self._training.result(), None
-        for model, reasons in self._stopped.items():
+        training, self._training = self._training, None
+        finished = [] if training.cancelled() else training.result()  # cancelled: a stop came
+        for model, reasons in self._stopped.items():  # before the training thread began it
             self.triggers.pending.setdefault(model, reasons)
         self._stopped = {}
         if finished and all(result is None for result in finished):
