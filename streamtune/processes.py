@@ -1,5 +1,5 @@
-"""What every streamtune process sets up: dying with its parent, thread names, GC, and
-starting children without losing a Ctrl-C."""
+"""What every streamtune process sets up: dying with its parent, thread names, GC,
+starting children without losing a Ctrl-C, and closes that cannot hang a stop."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import gc
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -79,3 +80,12 @@ def stop_on_signals(stop: Callable[[], None]) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+
+def close_within(close: Callable[[], object], seconds: float, *, name: str) -> bool:
+    """Run a blocking ``close`` (a Kafka consumer's waits on its group) in a daemon thread;
+    False if it had not returned after ``seconds`` (the process goes on without it)."""
+    closing = threading.Thread(target=close, daemon=True, name=name)
+    closing.start()
+    closing.join(seconds)
+    return not closing.is_alive()

@@ -40,6 +40,7 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 
 from streamtune.config import Settings, client_config
 from streamtune.errors import BrokerUnavailable
+from streamtune.processes import close_within
 from streamtune.prometheus import PipelineMetrics
 from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.topics import SOURCES, clean_topic, dlq_topic, loop_topic, raw_topic
@@ -395,10 +396,7 @@ class IngestLoop:
         self._unfinished = None
         self._paused = []
         old_consumer, old_producer = self.consumer, self.producer
-        closing = threading.Thread(target=old_consumer.close, daemon=True,
-                                   name="st-closing-consumer")
-        closing.start()
-        closing.join(CLOSE_WAIT_S)
+        close_within(old_consumer.close, CLOSE_WAIT_S, name="st-closing-consumer")
         old_producer.purge()
         away = wait_for_broker(client_config(self.settings), self.stop_requested)
         if away is None:

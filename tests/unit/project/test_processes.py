@@ -1,12 +1,16 @@
-"""A Ctrl-C that comes while a child process is started is not lost (``ctrl_c_held``), and
-the child does not inherit the held SIGINT (``child_setup``)."""
+"""A Ctrl-C that comes while a child process is started is not lost (``ctrl_c_held``), the
+child does not inherit the held SIGINT (``child_setup``), and a hanging close cannot hang a
+stop (``close_within``)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 import pytest
+
+from streamtune.processes import close_within
 
 # Runs in a fresh interpreter: an at-fork hook sends SIGINT to the process itself during
 # Popen's fork, as a Ctrl-C that arrives at that moment would. The child prints whether
@@ -46,3 +50,11 @@ def test_a_ctrl_c_during_a_child_start_is_raised_once_the_start_is_done(mode: st
         assert out.strip().endswith("interrupted")
     else:  # the hazard: Python ran the handler inside an at-fork hook, which swallowed it
         assert out.strip().endswith("Ctrl-C lost")
+
+
+def test_a_close_that_hangs_is_left_behind_and_one_that_returns_is_waited_for() -> None:
+    release, closed = threading.Event(), []
+    assert not close_within(release.wait, 0.2, name="st-test-close")  # it still waits
+    release.set()
+    assert close_within(lambda: closed.append(True), 5.0, name="st-test-close")
+    assert closed == [True]
