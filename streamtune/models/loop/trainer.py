@@ -44,7 +44,7 @@ from streamtune.models.monitoring import (
 from streamtune.models.registry import Registry
 from streamtune.models.rollout import Decision, RolloutController, RolloutError
 from streamtune.models.training.stopping import StoppingProgress, TrainingStopped
-from streamtune.processes import close_within
+from streamtune.processes import close_consumer
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.predictions import PredictionRecord
 from streamtune.schemas.topics import clean_topic, loop_topic
@@ -61,10 +61,6 @@ the last committed offsets after a crash anyway."""
 BOOTSTRAP_CHECK_S = 2.0
 """How often a served model without a champion is looked for, and its clean topic counted
 (it is trained once ``min_train_events`` arrived)."""
-
-CLOSE_WAIT_S = 10.0
-"""How long a stop waits for the Kafka consumer to close (it may wait on its group: seen
-with the dev broker right after another trainer of the same id had closed)."""
 
 Report = Callable[[str, str], None]
 """Where the trainer tells what it does: (what, one line)."""
@@ -357,9 +353,7 @@ class Trainer:
         self._finish_training()
         self._save_state()
         self.producer.flush(10.0)
-        if not close_within(self.consumer.close, CLOSE_WAIT_S, name="st-closing-consumer"):
-            log.warning("the Kafka consumer did not close within %.0f s; stopping without it",
-                        CLOSE_WAIT_S)
+        close_consumer(self.consumer)
 
 
 

@@ -20,7 +20,6 @@ why every request carries ``X-Streamtune-Alert-Id`` as an idempotency key.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import random
@@ -35,6 +34,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from streamtune.config import Settings, WebhookEndpoint, client_config
+from streamtune.processes import close_consumer
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.topics import dlq_topic, loop_topic
@@ -264,9 +264,5 @@ class AlertDispatcher:
             log.warning("%d webhook requests unfinished at shutdown: they will be resent",
                         len(self._in_flight))
         self.producer.flush(1.0)
-        # without this, closing while the group join is still under way hung (> 100 s
-        # against the dev broker) when the same static member id had just left
-        with contextlib.suppress(KafkaException):
-            self.consumer.unsubscribe()
-        self.consumer.close()
+        close_consumer(self.consumer)
         self.queue.close()

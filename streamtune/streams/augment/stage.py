@@ -45,7 +45,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from streamtune.config import AugmentationSettings, Settings, client_config
 from streamtune.models.augmentation import AugmentationResult, Augmenter
-from streamtune.processes import stop_on_signals, tune_gc
+from streamtune.processes import close_consumer, stop_on_signals, tune_gc
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.schemas.topics import clean_topic
 from streamtune.sinks.batching import BatchingSink, SinkUnavailable, grace_after
@@ -345,7 +345,7 @@ class AugmentStage:
                     self.update_lag()
                     last_lag = time.monotonic()
         finally:
-            self.consumer.close()
+            close_consumer(self.consumer)
 
     def stop(self) -> None:
         self.stop_requested.set()

@@ -29,7 +29,7 @@ from streamtune.errors import RegistryError
 from streamtune.models.encoder import SentenceEncoder
 from streamtune.models.registry import Registry
 from streamtune.models.training.second_opinion import SecondOpinion
-from streamtune.processes import stop_on_signals, tune_gc
+from streamtune.processes import close_consumer, stop_on_signals, tune_gc
 from streamtune.schemas.predictions import PredictionRecord
 from streamtune.schemas.topics import loop_topic
 from streamtune.sinks.batching import BatchingSink, SinkUnavailable, grace_after
@@ -171,7 +171,7 @@ class SecondOpinionStage:
                              self.asked)
                     said = (now, self.read, self.asked)
         finally:
-            self.consumer.close()
+            close_consumer(self.consumer)
 
     def stop(self) -> None:
         self.stop_requested.set()

@@ -9,8 +9,10 @@ import sys
 import threading
 
 import pytest
+from confluent_kafka import Consumer
 
-from streamtune.processes import close_within
+from streamtune.processes import close_consumer, close_within
+from streamtune.streams.kafka.dev_broker import free_port
 
 # Runs in a fresh interpreter: an at-fork hook sends SIGINT to the process itself during
 # Popen's fork, as a Ctrl-C that arrives at that moment would. The child prints whether
@@ -58,3 +60,13 @@ def test_a_close_that_hangs_is_left_behind_and_one_that_returns_is_waited_for() 
     release.set()
     assert close_within(lambda: closed.append(True), 5.0, name="st-test-close")
     assert closed == [True]
+
+
+def test_a_consumer_is_closed_at_a_stop_even_with_no_broker_to_answer() -> None:
+    consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{free_port()}", "group.id": "g",
+                         "group.instance.id": "g-1", "log_level": 0})
+    consumer.subscribe(["t"])
+    consumer.poll(0.1)
+    assert close_consumer(consumer, seconds=15.0)
+    with pytest.raises(RuntimeError, match="closed"):
+        consumer.poll(0)
