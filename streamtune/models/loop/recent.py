@@ -67,17 +67,19 @@ def augmented_rows(settings: Settings, name: DatasetName,
     return rows
 
 
+def watermarks(consumer: Consumer, topic: str, *,
+               timeout_s: float) -> dict[int, tuple[int, int]]:
+    """Per partition of ``topic``, its ``(low, high)`` offsets now (none before it exists)."""
+    found = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+    partitions = found.partitions if found is not None else {}  # none: the topic is unknown
+    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
+            for p in partitions}
+
+
 def records_in(consumer: Consumer, topic: str, *, timeout_s: float = 5.0) -> int:
     """How many records ``topic`` holds now, over its partitions (0 before it exists)."""
-    found = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
-    if found is None or found.error is not None:
-        return 0
-    total = 0
-    for partition in found.partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
-                                                   timeout=timeout_s)
-        total += high - low
-    return total
+    return sum(high - low for low, high in watermarks(consumer, topic,
+                                                      timeout_s=timeout_s).values())
 
 
 def read_tail(settings: Settings, topic: str, *, limit: int,
@@ -87,14 +89,10 @@ def read_tail(settings: Settings, topic: str, *, limit: int,
     consumer = Consumer({**client_config(settings), "group.id": f"{settings.worker_id}-tail",
                          "enable.auto.commit": False})
     try:
-        partitions = consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions
-        share = limit // max(len(partitions), 1)
-        ranges = {}
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p),
-                                                       timeout=timeout_s)
-            if high > low:
-                ranges[p] = (max(low, high - share), high)
+        offsets = watermarks(consumer, topic, timeout_s=timeout_s)
+        share = limit // max(len(offsets), 1)
+        ranges = {p: (max(low, high - share), high) for p, (low, high) in offsets.items()
+                  if high > low}
         consumer.assign([TopicPartition(topic, p, start) for p, (start, _) in ranges.items()])
         values = _drain(consumer, ranges, timeout_s)
     finally:
