@@ -45,12 +45,12 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from streamtune.config import AugmentationSettings, Settings, client_config
 from streamtune.models.augmentation import AugmentationResult, Augmenter
-from streamtune.processes import close_consumer, stop_on_signals, tune_gc
+from streamtune.processes import close_consumer
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.schemas.topics import clean_topic
-from streamtune.sinks.batching import BatchingSink, SinkUnavailable, grace_after
+from streamtune.sinks.batching import BatchingSink, grace_after
 from streamtune.sinks.clickhouse import TableRow
-from streamtune.sinks.stage_sink import stage_sink
+from streamtune.sinks.stage_sink import run_stage_process
 from streamtune.streams.augment.budget import Budget, Parent, Plan
 from streamtune.streams.augment.metrics import AugmentMetrics
 from streamtune.streams.augment.progress import Progress
@@ -358,20 +358,12 @@ def run_stage(settings: Settings) -> int:
         return 0
     create_topics(settings)
     metrics = AugmentMetrics()
-    with stage_sink(settings) as (sink, target):
-        stage = AugmentStage(settings, sink=sink, metrics=metrics)
-        stop_on_signals(stage.stop)
-        metrics.serve(settings.metrics_port)
-        tune_gc()
+
+    def run(stage: AugmentStage) -> None:
         progress = Progress(metrics, lag=stage.lag)
-        port = settings.metrics_port
-        log.info("augment stage %s: reading %s as group %s, landing rows %s, %s",
-                 settings.worker_id, ", ".join(augment_topics(settings)),
-                 augment_group(settings), target,
-                 f"metrics on port {port}" if port else "no metrics endpoint")
-        try:
-            stage.run(on_batch=lambda _: progress.sample())
-        except SinkUnavailable as exc:
-            log.error("stopped with rows not landed (the batch will be replayed): %s", exc)
-            return 1
-        return 0
+        stage.run(on_batch=lambda _: progress.sample())
+
+    return run_stage_process(
+        settings, metrics, lambda sink: AugmentStage(settings, sink=sink, metrics=metrics), run,
+        what=f"augment stage {settings.worker_id}: reading {', '.join(augment_topics(settings))}"
+             f" as group {augment_group(settings)}")

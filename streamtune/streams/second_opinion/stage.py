@@ -29,12 +29,12 @@ from streamtune.errors import RegistryError
 from streamtune.models.encoder import SentenceEncoder
 from streamtune.models.registry import Registry
 from streamtune.models.training.second_opinion import SecondOpinion
-from streamtune.processes import close_consumer, stop_on_signals, tune_gc
+from streamtune.processes import close_consumer
 from streamtune.schemas.predictions import PredictionRecord
 from streamtune.schemas.topics import loop_topic
-from streamtune.sinks.batching import BatchingSink, SinkUnavailable, grace_after
+from streamtune.sinks.batching import BatchingSink, grace_after
 from streamtune.sinks.clickhouse import TableRow
-from streamtune.sinks.stage_sink import stage_sink
+from streamtune.sinks.stage_sink import run_stage_process
 from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.second_opinion.metrics import SecondOpinionMetrics
 
@@ -181,19 +181,9 @@ def run_stage(settings: Settings) -> int:
     """Run the second-opinion stage until SIGTERM/SIGINT; return its exit code."""
     create_topics(settings)
     metrics = SecondOpinionMetrics()
-    with stage_sink(settings) as (sink, target):
-        stage = SecondOpinionStage(settings, sink=sink, metrics=metrics)
-        stop_on_signals(stage.stop)
-        metrics.serve(settings.metrics_port)
-        tune_gc()
-        port = settings.metrics_port
-        log.info("second-opinion stage %s: reading %s as group %s, landing rows %s, %s",
-                 settings.worker_id, loop_topic("scored", settings.topics.prefix),
-                 second_opinion_group(settings), target,
-                 f"metrics on port {port}" if port else "no metrics endpoint")
-        try:
-            stage.run()
-        except SinkUnavailable as exc:
-            log.error("stopped with rows not landed (the batch will be replayed): %s", exc)
-            return 1
-        return 0
+    return run_stage_process(
+        settings, metrics, lambda sink: SecondOpinionStage(settings, sink=sink, metrics=metrics),
+        SecondOpinionStage.run,
+        what=f"second-opinion stage {settings.worker_id}: reading "
+             f"{loop_topic('scored', settings.topics.prefix)} as group "
+             f"{second_opinion_group(settings)}")
