@@ -36,7 +36,8 @@ def test_two_workers_split_the_partitions(settings: Settings, tmp_path: Path) ->
     configs = [worker_settings(settings, tmp_path / name, worker_id=name) for name in "ab"]
     workers = [Worker(c, log=tmp_path / f"{c.worker_id}.log").start() for c in configs]
     try:
-        wait_for(lambda: caught_up(configs[0]), timeout=240, what="the stream committed")
+        wait_for(lambda: caught_up(configs[0]), timeout=240, what="the stream committed",
+                 worker=workers)
         reads = [worker.metric("streamtune_events_in_total") for worker in workers]
         for worker in workers:
             assert worker.terminate() == 0

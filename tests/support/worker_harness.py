@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,20 +163,22 @@ def worker_settings(base: Settings, tmp_path: Path, *, worker_id: str = "w1",
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float, what: str,
-             worker: Worker | None = None, interval: float = 0.5) -> None:
+             worker: Worker | Sequence[Worker] | None = None, interval: float = 0.5) -> None:
     """Until ``condition()``, checked every ``interval`` seconds (at first more often),
-    for at most ``timeout`` seconds; fail early when ``worker`` dies."""
+    for at most ``timeout`` seconds; fail early when a ``worker`` dies, and show the
+    workers' last log lines when it fails."""
+    watched = [] if worker is None else [worker] if isinstance(worker, Worker) else worker
     deadline = time.monotonic() + timeout
     pause = min(0.05, interval)
     while time.monotonic() < deadline:
         if condition():
             return
-        if worker is not None and not worker.alive():
-            raise AssertionError(f"worker died while waiting for {what}:\n{worker.tail()}")
+        for dead in (w for w in watched if not w.alive()):
+            raise AssertionError(f"worker died while waiting for {what}:\n{dead.tail()}")
         time.sleep(pause)
         pause = min(pause * 2, interval)
-    tail = f"\n{worker.tail()}" if worker is not None else ""
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
+    tails = "".join(f"\n--- {w.log.name}\n{w.tail()}" for w in watched)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{tails}")
 
 
 def caught_up(settings: Settings) -> bool:

@@ -49,7 +49,12 @@ from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.rows import event_json
 from streamtune.streams.live.stage import LiveOutput, LiveStage
 from streamtune.streams.worker.batch import BatchProcessor, BatchResult, RawRecord
-from streamtune.streams.worker.recovery import BrokerFault, ClientWatch, wait_for_broker
+from streamtune.streams.worker.recovery import (
+    JOIN_STALL_S,
+    BrokerFault,
+    ClientWatch,
+    wait_for_broker,
+)
 from streamtune.streams.worker.resting import FETCH_WINDOW_S, Rests
 from streamtune.streams.worker.windows import deltas_records
 
@@ -103,7 +108,8 @@ class IngestLoop:
 
     def _connect(self) -> tuple[Consumer, Producer, ClientWatch]:
         """A consumer (subscribed, from the committed offsets) and a producer, watched."""
-        watch, settings = ClientWatch(), self.settings
+        settings = self.settings
+        watch = ClientWatch(join_stall_s=JOIN_STALL_S if settings.kafka.embedded else None)
         conf = {**client_config(settings), "error_cb": watch.on_error}
         consumer = Consumer({
             **conf, "group.id": self.group_id, "enable.auto.commit": False,
@@ -337,6 +343,8 @@ class IngestLoop:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if consumer is not self.consumer:  # a replaced consumer, closing
             return
+        log.info("partitions assigned: %s", [(p.topic, p.partition) for p in partitions])
+        self._watch.assigned()
         if self._rests is not None:
             self._rests.assigned()
         if self.live is not None:
@@ -346,6 +354,7 @@ class IngestLoop:
         if consumer is not self.consumer:  # a replaced consumer, closing
             return
         log.info("partitions revoked: %s", [(p.topic, p.partition) for p in partitions])
+        self._watch.revoked()
         if self._unfinished is not None:  # redone from its committed offsets (module doc)
             log.info("the unfinished batch %s will be redone", self._unfinished.result.batch_id)
             self._unfinished = None

@@ -2,8 +2,9 @@
 
 A fault the loop recovers from in the process: a fatal client error (the
 idempotent producer's sequence broken by a broker that lost acknowledged
-records, a fenced static member), a send Kafka did not confirm, or a broker
-that stopped answering. The loop then drops its unfinished batches, replaces
+records, a fenced static member), a send Kafka did not confirm, a broker
+that stopped answering, or (the dev broker only) a group join it never
+answered. The loop then drops its unfinished batches, replaces
 its consumer and producer and resumes from the committed offsets (rows fold by
 ``event_id``, window deltas by their first offset, so the replay changes
 nothing). While the broker is away it backs off and says so in one line, one
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import KafkaError, Message
@@ -23,6 +25,11 @@ from confluent_kafka.admin import AdminClient
 log = logging.getLogger(__name__)
 BACKOFF_S = (0.5, 10.0)
 """First and longest wait between two looks for the broker."""
+JOIN_STALL_S = 20.0
+"""Dev broker only: a join (after subscribing, or after a revocation) with no assignment
+this long is given up and made again. noida-db now and then leaves a group preparing a
+rebalance that every member has joined, and librdkafka waits for the JoinGroup answer
+for ``max.poll.interval.ms`` (5 minutes); a join normally takes well under a second."""
 
 
 class BrokerFault(Exception):
@@ -33,13 +40,26 @@ class ClientWatch:
     """The error and delivery callbacks of the ingest loop's clients.
 
     It remembers a fatal error and the first send Kafka refused, for
-    :meth:`check` to raise at the next batch boundary.
+    :meth:`check` to raise at the next batch boundary; with ``join_stall_s`` it
+    also raises when the consumer waited that long for an assignment.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, join_stall_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._fault: str | None = None
         self.failed_sends = 0
         self.away_since: float | None = None
+        self.join_stall_s = join_stall_s
+        self._clock = clock
+        self._joining_since: float | None = clock()
+
+    def assigned(self) -> None:
+        """The consumer's group answered its join with an assignment (maybe empty)."""
+        self._joining_since = None
+
+    def revoked(self) -> None:
+        """The consumer's partitions were revoked: it joins the group again."""
+        self._joining_since = self._clock()
 
     def on_error(self, error: KafkaError) -> None:
         """librdkafka's ``error_cb``: fatal errors are faults; a broker gone is said once."""
@@ -67,6 +87,11 @@ class ClientWatch:
         """Raise :class:`BrokerFault` when a fault was seen since the clients were made."""
         if self._fault is not None:
             raise BrokerFault(self._fault)
+        if self.join_stall_s is None or self._joining_since is None:
+            return
+        waited = self._clock() - self._joining_since
+        if waited > self.join_stall_s:
+            raise BrokerFault(f"the group has not answered the consumer's join in {waited:.0f} s")
 
 
 def broker_answers(conf: dict[str, Any], timeout: float = 2.0) -> bool:

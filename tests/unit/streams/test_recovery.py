@@ -51,6 +51,22 @@ def test_a_broker_gone_and_back_is_said_once_each(caplog: pytest.LogCaptureFixtu
     watch.check()  # an outage alone is no fault: the clients wait for the broker
 
 
+def test_a_join_left_unanswered_is_a_fault_and_an_assignment_ends_the_wait() -> None:
+    now = [0.0]
+    watch = ClientWatch(join_stall_s=20.0, clock=lambda: now[0])
+    now[0] = 19.0
+    watch.check()  # a join may take a while
+    watch.assigned()
+    now[0] = 100.0
+    watch.check()  # assigned: no join under way, however long it has been
+    watch.revoked()  # a rebalance: the consumer joins again
+    now[0] = 115.0
+    watch.check()
+    now[0] = 121.0
+    with pytest.raises(BrokerFault, match="has not answered the consumer's join in 21 s"):
+        watch.check()
+
+
 def test_flushing_goes_on_until_stopped_then_for_the_grace_only(
         monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
