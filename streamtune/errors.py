@@ -54,6 +54,10 @@ class InputFileError(StreamtuneError):
     """A file given on the command line is missing or unreadable."""
 
 
+class TrainingError(StreamtuneError):
+    """A model cannot be trained (unknown name, empty split, failed parity)."""
+
+
 class RegistryError(StreamtuneError):
     """A model registry operation cannot be done (bad input, no earlier champion, ...)."""
 

@@ -18,8 +18,8 @@ from streamtune.cli.app import (
     models_app,
     open_store,
 )
-from streamtune.config import Settings
-from streamtune.errors import DatasetError
+from streamtune.config import MODEL_TRAINING, Settings
+from streamtune.errors import DatasetError, TrainingError
 
 
 @dataset_app.command("build")
@@ -224,15 +224,17 @@ def train_command(
              "split)")] = None,
 ) -> None:
     """Train MODEL on a dataset snapshot, export it to ONNX and register the version."""
+    if model not in MODEL_TRAINING:  # said before torch is imported
+        raise TrainingError(f"unknown model {model!r}; use one of {', '.join(MODEL_TRAINING)}")
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from streamtune.models.datasets import trained_split_matches
     from streamtune.models.registry import Registry
-    from streamtune.models.training.run import MODELS, train_model
+    from streamtune.models.training.run import train_model
 
     settings = load_settings()
     if warm_start is None:
-        champion = Registry(settings).alias(model, "champion") if model in MODELS else None
+        champion = Registry(settings).alias(model, "champion")
         warm_start = champion is None or trained_split_matches(settings, champion.dataset, dataset)
         if not warm_start:
             console.print("warm start skipped: the champion was trained on a different split")
@@ -268,7 +270,6 @@ def export_command(
     """Re-export a registered version from its weights to ONNX, checking parity with torch."""
     from streamtune.models.export import PARITY_TOLERANCE, export_model, parity
     from streamtune.models.registry import Registry
-    from streamtune.models.training.run import TrainingError
     from streamtune.models.training.trainer import Checkpoint, restore
 
     chosen = Registry(load_settings()).get(model, version)

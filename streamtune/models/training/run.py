@@ -23,8 +23,8 @@ from typing import Any, Literal
 import numpy as np
 from rich.progress import Progress
 
-from streamtune.config import Settings
-from streamtune.errors import StreamtuneError
+from streamtune.config import MODEL_TRAINING, Settings
+from streamtune.errors import TrainingError
 from streamtune.models.datasets import Snapshot, open_snapshot, record_usage
 from streamtune.models.detection.scope import OUT_OF_SCOPE_LABEL, ScopeThreshold
 from streamtune.models.evaluation.baseline import fit_baseline
@@ -38,10 +38,6 @@ from streamtune.models.tasks.base import Example
 from streamtune.models.training.second_opinion import OPINION_FILE, SecondOpinion
 from streamtune.models.training.teacher import Teacher, fit_task_teacher, teacher_metrics
 from streamtune.models.training.trainer import Checkpoint, train
-
-
-class TrainingError(StreamtuneError):
-    """A model cannot be trained (unknown name, empty split, failed parity)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,7 @@ def task_for_rows(name: str, rows: Sequence[Mapping[str, Any]]) -> Task:
     return TASKS[name]
 
 
-MODELS = (*TASKS, "parameter_extractor")
+MODELS = tuple(MODEL_TRAINING)
 """Every model ``streamtune train`` knows."""
 
 
