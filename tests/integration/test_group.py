@@ -16,11 +16,12 @@ from streamtune.schemas import EVENT_MODELS
 from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Simulator
 from streamtune.streams.kafka.admin import create_topics
-from streamtune.streams.kafka.producer import EventProducer
 from tests.support.worker_harness import (
     Worker,
     caught_up,
+    members_with_partitions,
     read_store,
+    send_events,
     wait_for,
     worker_settings,
 )
@@ -29,13 +30,14 @@ from tests.support.worker_harness import (
 @pytest.mark.timeout(400)
 def test_two_workers_split_the_partitions(settings: Settings, tmp_path: Path) -> None:
     create_topics(settings)
-    events = list(Simulator(41).events(3000))
-    with EventProducer.from_settings(settings) as producer:
-        for event in events:
-            producer.send(event)
     configs = [worker_settings(settings, tmp_path / name, worker_id=name) for name in "ab"]
     workers = [Worker(c, log=tmp_path / f"{c.worker_id}.log").start() for c in configs]
+    events = list(Simulator(41).events(3000))
     try:
+        group = f"{settings.topics.prefix}streamtune-ingest"
+        wait_for(lambda: members_with_partitions(settings, group) == 2, timeout=120,
+                 what="both workers holding partitions", worker=workers)
+        send_events(settings, events)
         wait_for(lambda: caught_up(configs[0]), timeout=240, what="the stream committed",
                  worker=workers)
         reads = [worker.metric("streamtune_events_in_total") for worker in workers]

@@ -18,9 +18,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import ConsumerGroupState
+from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
-from streamtune.config import Settings
+from streamtune.config import Settings, client_config
 from streamtune.prometheus import scrape, windows_caught_up
 from streamtune.schemas.events import Event
 from streamtune.schemas.topics import SOURCES, raw_topic
@@ -185,6 +187,15 @@ def caught_up(settings: Settings) -> bool:
     """True when the ingest group has committed every raw record."""
     return group_caught_up(settings, f"{settings.topics.prefix}streamtune-ingest",
                            [raw_topic(kind, settings.topics.prefix) for kind in SOURCES])
+
+
+def members_with_partitions(settings: Settings, group: str) -> int:
+    """Members of ``group`` that hold a partition, once the group is stable (else 0)."""
+    admin = AdminClient(client_config(settings))
+    found = admin.describe_consumer_groups([group])[group].result(timeout=10)
+    if found.state != ConsumerGroupState.STABLE:
+        return 0
+    return sum(1 for member in found.members if member.assignment.topic_partitions)
 
 
 def augment_caught_up(settings: Settings) -> bool:
