@@ -32,6 +32,7 @@ from streamtune.models.control import ControlReader
 from streamtune.processes import name_thread
 from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.clickhouse import ClickHouseSink
+from streamtune.streams.kafka.empty_assignment import rejoin_on_empty_assignment
 from streamtune.streams.kafka.fetch_pacing import pace_fetches
 from streamtune.streams.live.stage import LiveStage
 from streamtune.streams.worker.ingest import IngestLoop, deltas_topic
@@ -294,6 +295,7 @@ class WindowAgent:
 
 def build_app(settings: Settings, *, sink: ClickHouseSink, metrics: PipelineMetrics) -> faust.App:
     """A faust app wired to ``sink``; run it with :func:`run_worker`."""
+    rejoin_on_empty_assignment()
     if settings.kafka.embedded:
         pace_fetches()
     prefix = settings.topics.prefix
