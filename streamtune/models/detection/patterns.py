@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -92,7 +92,7 @@ def values(miner: TemplateMiner, cluster_id: int) -> int:
     return most
 
 
-def stretch_variant(mine: list[str], theirs: list[str]) -> bool:
+def stretch_variant(mine: Sequence[str], theirs: Sequence[str]) -> bool:
     """Whether two templates differ only in one stretch that holds a variable on either
     side, with 3 constants around it: a value with spaces or a list of varying length
     (``RRD_update (<*>): ...`` beside ``RRD_update <*> <*>): ...``)."""
@@ -108,8 +108,8 @@ def stretch_variant(mine: list[str], theirs: list[str]) -> bool:
         if a != b:
             break
         suffix += 1
-    stretch = mine[prefix:len(mine) - suffix] + theirs[prefix:len(theirs) - suffix]
-    around = mine[:prefix] + mine[len(mine) - suffix:]
+    stretch = [*mine[prefix:len(mine) - suffix], *theirs[prefix:len(theirs) - suffix]]
+    around = [*mine[:prefix], *mine[len(mine) - suffix:]]
     constants = sum(t != WILDCARD for t in around)
     return prefix >= 1 and constants >= 3 and any(WILDCARD in t for t in stretch) and all(
         WILDCARD in t or t in around for t in stretch)
@@ -119,7 +119,7 @@ _FRAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[\w$<>*-]+){2,}(?::\S*|\(\S*\))?")
 """A stack frame: ``com.android.server.wm.WindowState.destroySurface:<*>``."""
 
 
-def without_stack(tokens: list[str]) -> list[str] | None:
+def without_stack(tokens: Sequence[str]) -> Sequence[str] | None:
     """The template before its stack trace (a tail of 3+ frames, ``at`` allowed between
     them), or None when it ends in none."""
     start, frames = len(tokens), 0
@@ -129,7 +129,7 @@ def without_stack(tokens: list[str]) -> list[str] | None:
     return tokens[:start] if frames >= 3 else None
 
 
-def stack_variant(mine: list[str], theirs: list[str]) -> bool:
+def stack_variant(mine: Sequence[str], theirs: Sequence[str]) -> bool:
     """Whether two templates ending in stack traces say the same but for one word before
     them: the stack (its depth, its frames) and one value are what varies."""
     heads = without_stack(mine), without_stack(theirs)
@@ -143,7 +143,7 @@ _SETTING = re.compile(r"(.*[:/])?[\w.-]+=.*")
 """A ``key=value`` word, maybe behind a ``scope:``: ``environment:java.vendor=Oracle``."""
 
 
-def setting_variant(mine: list[str], theirs: list[str]) -> bool:
+def setting_variant(mine: Sequence[str], theirs: Sequence[str]) -> bool:
     """Whether two templates list settings the same way: the same words, then a
     ``key=value`` word with the same scope, key and value (spaces and all) what varies."""
     for i, (a, b) in enumerate(zip(mine, theirs, strict=False)):
@@ -346,24 +346,26 @@ class PatternMiner:
     def _family(state: _Stream, cluster_id: int) -> _Pattern | None:
         """The new pattern a new template joins: one whose template differs from it in a
         variable stretch only (:func:`stretch_variant`) or in a setting
-        (:func:`setting_variant`)."""
-        mine = state.miner.template(cluster_id).split(" ")
+        (:func:`setting_variant`). Both need the first word alike: others are skipped."""
+        mine = state.miner.tokens(cluster_id)
         for other, pattern in state.clusters.items():
-            if other == cluster_id:
-                continue
-            theirs = state.miner.template(other).split(" ")
-            if stretch_variant(mine, theirs) or setting_variant(mine, theirs):
+            theirs = state.miner.tokens(other)
+            if other != cluster_id and theirs[0] == mine[0] and (
+                    stretch_variant(mine, theirs) or setting_variant(mine, theirs)):
                 return pattern
         return None
 
     @staticmethod
     def _stretch_of_known(state: _Stream, cluster_id: int) -> bool:
         """Whether a known template differs from this one in a variable stretch or in a
-        stack trace only (:func:`stretch_variant`, :func:`stack_variant`)."""
-        mine = state.miner.template(cluster_id).split(" ")
+        stack trace only (:func:`stretch_variant`, :func:`stack_variant`); the first needs
+        the first word alike, the second a stack trace here (others are skipped)."""
+        mine = state.miner.tokens(cluster_id)
+        stack = without_stack(mine) is not None
         for known in state.known_clusters:
-            theirs = state.miner.template(known).split(" ")
-            if stretch_variant(mine, theirs) or stack_variant(mine, theirs):
+            theirs = state.miner.tokens(known)
+            if (theirs[0] == mine[0] and stretch_variant(mine, theirs)) or (
+                    stack and stack_variant(mine, theirs)):
                 return True
         return False
 

@@ -128,6 +128,10 @@ class TemplateMiner:
         """The current template text of a cluster."""
         return self._text[self.resolve(cluster_id)]
 
+    def tokens(self, cluster_id: int) -> tuple[str, ...]:
+        """The current template of a cluster as tokens (its text split at spaces)."""
+        return self._templates[self.resolve(cluster_id)]
+
     def templates(self) -> dict[int, str]:
         """Every live template by id."""
         return dict(self._text)
