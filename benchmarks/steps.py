@@ -19,7 +19,8 @@ marked "reference" time what a step did before it was made faster, for compariso
   batches of ``batch_max_events`` records;
 - rows: the batch's table rows as Arrow tables (``event_rows`` + ``TableLayout.arrow``),
   free-form objects' JSON taken from the secret screen (the reference writes it again);
-- insert: those Arrow tables into an embedded chdb store (``--no-insert`` skips it);
+- insert: those Arrow tables into an embedded chdb store (``--no-insert`` skips it), and
+  the part of it that does not depend on the rows: the same inserts of one row each;
 - clean-topic JSON: the bytes published on ``clean.<source>`` (``event_json``);
 - live stage: ``LiveStage.run`` per batch with no model served (the drift detectors and
   the template miner; scoring needs a trained model: ``benchmarks/score.py`` measures it).
@@ -202,6 +203,18 @@ def main() -> None:
                 for table, arrow in batch.items():
                     store.insert(table, arrow, layouts[table].columns)
         rows["insert (embedded chdb)"] = (best_us(insert, n, rounds), "")
+        inserts = sum(len(batch) for batch in tables)
+        first_rows = [{table: arrow.slice(0, 1) for table, arrow in batch.items()}
+                      for batch in tables]
+
+        def insert_first_rows() -> None:
+            for batch in first_rows:
+                for table, arrow in batch.items():
+                    store.insert(table, arrow, layouts[table].columns)
+        fixed = best_us(insert_first_rows, inserts, rounds)
+        rows["insert, one row per table (its fixed cost)"] = (
+            fixed * inserts / n, f"part of insert: {fixed / 1000:.1f} ms per insert, "
+                                 f"{inserts / len(tables):.0f} inserts per batch")
         store.close()
     rows["clean-topic JSON (event_json)"] = (
         best_us(lambda: [event_json(e) for e in annotated], n, rounds), "")
