@@ -12,13 +12,15 @@ Starts its own dev broker, then in one run:
    latency (p50/p99); a few metric events first make sure the worker has joined its group,
    and the events are generated before the clock starts.
 
-Peak worker RSS and the CPU time of the worker (all threads) are read from /proc: events
-per worker CPU-second is the figure that holds when the machine is shared and wall-clock
-rates swing. Where that CPU went (the batch thread, librdkafka's threads, faust's event
-loop on the main thread, the other threads: chdb's pools, webhooks) and the dev broker's
-CPU are printed as shares of one core over the run, the records the worker wrote to Kafka
-per raw event, and the ingest thread's time per step of its batches
-(``streamtune_batch_stage_seconds``) as shares of the run's wall time.
+Peak worker RSS and the CPU time of the worker (all threads) are read from /proc, with
+the peak of the anonymous part of RSS (heaps and buffers, chdb's too) and the pages of
+embedded chdb's library resident (mapped code, which a worker with a ClickHouse server
+does not load) apart. Events per worker CPU-second is the figure that holds when the
+machine is shared and wall-clock rates swing. Where that CPU went (the batch thread, librdkafka's
+threads, faust's event loop on the main thread, the other threads: chdb's pools,
+webhooks) and the dev broker's CPU are printed as shares of one core over the run, the
+records the worker wrote to Kafka per raw event, and the ingest thread's time per step
+of its batches (``streamtune_batch_stage_seconds``) as shares of the run's wall time.
 Run: ``.venv/bin/python benchmarks/pipeline.py``.
 """
 
@@ -159,6 +161,7 @@ class _Worker:
         self.process = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "streamtune", "worker"], env=env, stdout=self.log,
             stderr=subprocess.STDOUT, start_new_session=True)
+        self.peak_anon_mb = 0.0
 
     def read(self) -> float:
         return scrape(self.port).get("streamtune_events_in_total", 0.0)
@@ -181,8 +184,25 @@ class _Worker:
         return parts
 
     def peak_rss_mb(self) -> float:
+        return self._status_mb("VmHWM")
+
+    def sample_memory(self) -> None:
+        """Keep the largest anonymous RSS seen (the kernel keeps the peak of RSS only)."""
+        self.peak_anon_mb = max(self.peak_anon_mb, self._status_mb("RssAnon"))
+
+    def chdb_code_mb(self) -> float:
+        """Resident pages of chdb's shared library: mapped code, not the worker's data."""
+        kb, inside = 0, False
+        for line in Path(f"/proc/{self.process.pid}/smaps").read_text().splitlines():
+            if not line.split(" ", 1)[0].endswith(":"):  # a mapping's header, not a field
+                inside = "_chdb" in line
+            elif inside and line.startswith("Rss:"):
+                kb += int(line.split()[1])
+        return kb / 1024
+
+    def _status_mb(self, field: str) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
-        line = next(x for x in status.splitlines() if x.startswith("VmHWM"))
+        line = next(x for x in status.splitlines() if x.startswith(field + ":"))
         return int(line.split()[1]) / 1024
 
     def stop(self) -> None:
@@ -196,6 +216,10 @@ class _Run:
     rate: float
     per_cpu: float
     rss_mb: float
+    anon_mb: float
+    """The largest anonymous RSS seen (heaps and buffers: Python's, librdkafka's, chdb's)."""
+    chdb_code_mb: float
+    """Resident pages of embedded chdb's library at the end (absent with a server)."""
     shares: dict[str, float]
     """Share of one core each part used over the run, the dev broker's included."""
     stages: dict[str, float]
@@ -224,7 +248,7 @@ def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
                          written=written)
 
         _produce(settings, count, on_start=start_clock)
-        _wait_caught_up(settings)
+        _wait_caught_up(settings, on_wait=worker.sample_memory)
         elapsed = time.perf_counter() - marks["started"]
         after = worker.cpu_parts()
         written = _records_written(settings) - marks["written"]
@@ -234,7 +258,8 @@ def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
         stages = {stage: (seconds - marks["stages"].get(stage, 0.0)) / elapsed
                   for stage, seconds in worker.stages().items()}
         return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
-                    worker.peak_rss_mb(), shares, stages, written / count)
+                    worker.peak_rss_mb(), worker.peak_anon_mb, worker.chdb_code_mb(), shares,
+                    stages, written / count)
     finally:
         worker.stop()
 
@@ -250,12 +275,13 @@ def _warm_up(worker: _Worker, settings: Settings) -> None:
         time.sleep(0.1)
 
 
-def _wait_caught_up(settings: Settings) -> None:
+def _wait_caught_up(settings: Settings, on_wait: Callable[[], None] = lambda: None) -> None:
     group = f"{settings.topics.prefix}streamtune-ingest"
     topics = [raw_topic(k, settings.topics.prefix) for k in SOURCES]
     # each check opens a consumer and asks the broker for every partition's offsets:
     # often enough for a timing, not so often that it loads the broker
     while not group_caught_up(settings, group, topics):
+        on_wait()
         time.sleep(0.2)
 
 
@@ -309,6 +335,9 @@ def main() -> None:
     print(f"  worker                                     {run.rate:>10,.0f} events/s   "
           f"{run.rate / baseline:.3f}x   {run.per_cpu:>6,.0f} events per worker CPU-s   "
           f"peak RSS {run.rss_mb:,.0f} MB")
+    print(f"      memory: peak anonymous RSS {run.anon_mb:,.0f} MB (heaps and buffers); "
+          f"chdb's library {run.chdb_code_mb:,.0f} MB resident (mapped code, shared, not "
+          "loaded with a ClickHouse server)")
     print("      CPU, share of one core (µs per event): " + ", ".join(
         f"{part} {share:.0%} ({share / run.rate * 1e6:.0f})"
         for part, share in run.shares.items() if share >= 0.005))
