@@ -285,14 +285,29 @@ def _wait_caught_up(settings: Settings, on_wait: Callable[[], None] = lambda: No
         time.sleep(0.2)
 
 
-def _latency(settings: Settings, count: int, rate: float) -> tuple[float, float]:
+@dataclass
+class _Latency:
+    p50: float
+    p99: float
+    cpu_us: float
+    """The worker's CPU (all threads) per event while it kept up with the offered rate."""
+    stages: dict[str, float]
+    """The ingest thread's wall time per step of its batches (polls and rests left out),
+    µs per event."""
+
+
+def _latency(settings: Settings, count: int, rate: float) -> _Latency:
     import clickhouse_connect
 
     worker = _Worker(settings)
     try:
         _warm_up(worker, settings)
+        cpu, stages = sum(worker.cpu_parts().values()), worker.stages()
         _produce(settings, count, rate=rate)
         _wait_caught_up(settings)
+        cpu = sum(worker.cpu_parts().values()) - cpu
+        stages = {stage: (seconds - stages.get(stage, 0.0)) / count * 1e6
+                  for stage, seconds in worker.stages().items()}
     finally:
         worker.stop()
     client = clickhouse_connect.get_client(dsn=settings.store_url)
@@ -300,7 +315,7 @@ def _latency(settings: Settings, count: int, rate: float) -> tuple[float, float]
         "SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', event_time, ingested_at)) "
         "FROM streamtune.commands").result_rows[0]
     client.close()
-    return p50 / 1000, p99 / 1000
+    return _Latency(p50 / 1000, p99 / 1000, cpu / count * 1e6, stages)
 
 
 WARM_UP_EVENTS = 20
@@ -344,9 +359,12 @@ def main() -> None:
     print(f"      broker records written per raw event: {run.records_per_event:.2f}")
     print("      ingest thread, share of the run's time: " + ", ".join(
         f"{stage} {share:.0%}" for stage, share in run.stages.items()))
-    for rate, (p50, p99) in latencies.items():
+    for rate, latency in latencies.items():
         print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
-              f"produce -> row visible p50 {p50:.2f} s, p99 {p99:.2f} s")
+              f"produce -> row visible p50 {latency.p50:.2f} s, p99 {latency.p99:.2f} s")
+        print(f"      worker CPU {latency.cpu_us:,.0f} µs per event; ingest thread, µs per "
+              "event: " + ", ".join(f"{stage} {us:.0f}" for stage, us in latency.stages.items()
+                                    if stage != "poll"))
 
 
 if __name__ == "__main__":
