@@ -101,7 +101,9 @@ class IngestLoop:
         self._watermark_ms = 0
         self._paused: list[TopicPartition] = []
         self._unfinished: _Unfinished | None = None
-        self._rests = (Rests(settings.pipeline.batch_max_events, self._known_lag)
+        batching = settings.pipeline
+        self._rests = (Rests(batching.batch_max_events, self._known_lag,
+                             rest_s=batching.batch_max_wait_ms / 1000)
                        if settings.kafka.embedded else None)
         self.recoveries = 0
         self._faults_in_a_row = 0

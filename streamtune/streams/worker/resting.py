@@ -5,8 +5,8 @@ That broker answers a fetch at once instead of holding it for
 pause: librdkafka's fetcher took 62 % of a core on an idle worker and about a
 third while it processed a trickle, with the broker busy answering. Resting
 (pausing the assigned partitions for a while) lets records gather at the
-broker, as a real broker's long poll does, for 0.1 s of added latency (up to
-0.5 s after a longer idle spell). A batch then holds whatever each partition
+broker, as a real broker's long poll does, for ``batch_max_wait_ms`` of added
+latency (up to 0.5 s after a longer idle spell). A batch then holds whatever each partition
 gathered, some topics' records without the others': the drift detectors put
 them back in event-time order across batches (``streams/live/event_order.py``).
 """
@@ -20,9 +20,11 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, KafkaException
 
 log = logging.getLogger(__name__)
-REST_S = (0.1, 0.5)
+LONGEST_REST_S = 0.5
 """Fetching pauses after a batch that was not full while less than half a batch waits,
-for the shorter time; after polls that found nothing it doubles, up to the longer."""
+for ``batch_max_wait_ms`` (the wait a real broker's long poll gives a batch; at low rates
+each batch costs a chdb insert per table, ~5 ms each, so it is not shorter); after polls
+that found nothing the rest doubles, up to this or ``batch_max_wait_ms`` if longer."""
 FETCH_WINDOW_S = 0.02
 """How long the poll after a rest waits for the fetched records."""
 SETTLE_S = 3.0
@@ -33,11 +35,14 @@ and pausing a partition meanwhile could keep it from ever being fetched."""
 class Rests:
     """When the ingest consumer rests, and waking it up (the dev broker only)."""
 
-    def __init__(self, batch_max_events: int, known_lag: Callable[[], int]) -> None:
+    def __init__(self, batch_max_events: int, known_lag: Callable[[], int], *,
+                 rest_s: float) -> None:
         self.batch_max_events = batch_max_events
         self.known_lag = known_lag
+        self.rests_s = (rest_s, max(rest_s, LONGEST_REST_S))
+        """The first rest after records, and the longest after polls that found nothing."""
         self._resting_until: float | None = None
-        self._rest_s = REST_S[0]
+        self._rest_s = rest_s
         self._polled_empty_with_lag = False
         self._assigned_at = time.monotonic()
 
@@ -48,7 +53,7 @@ class Rests:
     def after_poll(self, consumer: Consumer, count: int, *, paused: bool) -> None:
         """Rest after a poll that returned ``count`` records, when :meth:`may_rest`."""
         if count:
-            self._rest_s, self._polled_empty_with_lag = REST_S[0], False
+            self._rest_s, self._polled_empty_with_lag = self.rests_s[0], False
         if self.may_rest(count):
             self._rest(consumer, paused=paused)
 
@@ -71,7 +76,7 @@ class Rests:
         return True
 
     def _rest(self, consumer: Consumer, *, paused: bool) -> None:
-        """Stop fetching for a while (:data:`REST_S`), until the next :meth:`wake`."""
+        """Stop fetching for a while (:attr:`rests_s`), until the next :meth:`wake`."""
         assignment = consumer.assignment()
         if paused or not assignment:  # backpressure owns the pause state
             return
@@ -79,7 +84,7 @@ class Rests:
             return
         consumer.pause(assignment)
         self._resting_until = time.monotonic() + self._rest_s
-        self._rest_s = min(self._rest_s * 2, REST_S[1])
+        self._rest_s = min(self._rest_s * 2, self.rests_s[1])
 
     def wake(self, consumer: Consumer) -> bool:
         """End a rest, if resting: resume fetching, and make librdkafka fetch now.
@@ -105,5 +110,5 @@ class Rests:
     def forget(self) -> None:
         """The consumer was replaced: whatever rest it was in is over."""
         self._resting_until = None
-        self._rest_s, self._polled_empty_with_lag = REST_S[0], False
+        self._rest_s, self._polled_empty_with_lag = self.rests_s[0], False
         self.assigned()

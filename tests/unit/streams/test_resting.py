@@ -12,7 +12,7 @@ BATCH = 1000
 
 def _rests(lag: list[int]) -> Rests:
     """A rest policy whose known lag is ``lag[0]`` at each question."""
-    return Rests(BATCH, lambda: lag[0])
+    return Rests(BATCH, lambda: lag[0], rest_s=0.2)
 
 
 def test_no_rest_after_a_full_batch_whatever_waits() -> None:
@@ -55,3 +55,10 @@ def test_records_read_arm_the_empty_poll_rule_again() -> None:
 def test_an_empty_poll_with_nothing_waiting_rests() -> None:
     rests = _rests([0])
     assert rests.may_rest(0)
+
+
+def test_the_first_rest_is_the_batch_wait_and_the_longest_at_least_half_a_second() -> None:
+    """A rest stands in for a real broker's long poll: a batch waits as long for records
+    (``batch_max_wait_ms``) against either broker."""
+    assert Rests(BATCH, lambda: 0, rest_s=0.2).rests_s == (0.2, 0.5)
+    assert Rests(BATCH, lambda: 0, rest_s=2.0).rests_s == (2.0, 2.0)
