@@ -289,8 +289,8 @@ def _wait_caught_up(settings: Settings, on_wait: Callable[[], None] = lambda: No
 class _Latency:
     p50: float
     p99: float
-    cpu_us: float
-    """The worker's CPU (all threads) per event while it kept up with the offered rate."""
+    cpu_us: dict[str, float]
+    """The worker's CPU per event by part (its threads) while it took the offered rate."""
     stages: dict[str, float]
     """The ingest thread's wall time per step of its batches (polls and rests left out),
     µs per event."""
@@ -302,10 +302,11 @@ def _latency(settings: Settings, count: int, rate: float) -> _Latency:
     worker = _Worker(settings)
     try:
         _warm_up(worker, settings)
-        cpu, stages = sum(worker.cpu_parts().values()), worker.stages()
+        cpu, stages = worker.cpu_parts(), worker.stages()
         _produce(settings, count, rate=rate)
         _wait_caught_up(settings)
-        cpu = sum(worker.cpu_parts().values()) - cpu
+        cpu = {part: (seconds - cpu.get(part, 0.0)) / count * 1e6
+               for part, seconds in worker.cpu_parts().items()}
         stages = {stage: (seconds - stages.get(stage, 0.0)) / count * 1e6
                   for stage, seconds in worker.stages().items()}
     finally:
@@ -315,7 +316,7 @@ def _latency(settings: Settings, count: int, rate: float) -> _Latency:
         "SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', event_time, ingested_at)) "
         "FROM streamtune.commands").result_rows[0]
     client.close()
-    return _Latency(p50 / 1000, p99 / 1000, cpu / count * 1e6, stages)
+    return _Latency(p50 / 1000, p99 / 1000, cpu, stages)
 
 
 WARM_UP_EVENTS = 20
@@ -362,9 +363,10 @@ def main() -> None:
     for rate, latency in latencies.items():
         print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
               f"produce -> row visible p50 {latency.p50:.2f} s, p99 {latency.p99:.2f} s")
-        print(f"      worker CPU {latency.cpu_us:,.0f} µs per event; ingest thread, µs per "
-              "event: " + ", ".join(f"{stage} {us:.0f}" for stage, us in latency.stages.items()
-                                    if stage != "poll"))
+        print(f"      worker CPU {sum(latency.cpu_us.values()):,.0f} µs per event (" + ", ".join(
+            f"{part} {us:,.0f}" for part, us in latency.cpu_us.items() if us >= 1) + ")")
+        print("      ingest thread's steps, µs per event: " + ", ".join(
+            f"{stage} {us:,.0f}" for stage, us in latency.stages.items() if stage != "poll"))
 
 
 if __name__ == "__main__":
