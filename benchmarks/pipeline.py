@@ -16,11 +16,12 @@ Peak worker RSS and the CPU time of the worker (all threads) are read from /proc
 the peak of the anonymous part of RSS (heaps and buffers, chdb's too) and the pages of
 embedded chdb's library resident (mapped code, which a worker with a ClickHouse server
 does not load) apart. Events per worker CPU-second is the figure that holds when the
-machine is shared and wall-clock rates swing. Where that CPU went (the batch thread, librdkafka's
-threads, faust's event loop on the main thread, the other threads: chdb's pools,
-webhooks) and the dev broker's CPU are printed as shares of one core over the run, the
-records the worker wrote to Kafka per raw event, and the ingest thread's time per step
-of its batches (``streamtune_batch_stage_seconds``) as shares of the run's wall time.
+machine is shared and wall-clock rates swing. Where that CPU went (the batch thread,
+librdkafka's threads, faust's event loop on the main thread, the other threads: chdb's
+pools, webhooks) and the dev broker's CPU are printed as shares of one core over the
+run, the records the worker wrote to Kafka per raw event, and the ingest thread's time
+per step of its batches (``streamtune_batch_stage_seconds``) as shares of the run's wall
+time; at each offered rate, the worker's CPU and those steps per event.
 Run: ``.venv/bin/python benchmarks/pipeline.py``.
 """
 
@@ -252,16 +253,21 @@ def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
         elapsed = time.perf_counter() - marks["started"]
         after = worker.cpu_parts()
         written = _records_written(settings) - marks["written"]
-        used = {part: after[part] - marks["before"].get(part, 0.0) for part in after}
+        used = _grown(marks["before"], after)
         shares = {part: seconds / elapsed for part, seconds in used.items()}
         shares["dev broker"] = (_group_ticks(broker_group) - marks["broker"]) / tick / elapsed
-        stages = {stage: (seconds - marks["stages"].get(stage, 0.0)) / elapsed
-                  for stage, seconds in worker.stages().items()}
+        stages = {stage: seconds / elapsed
+                  for stage, seconds in _grown(marks["stages"], worker.stages()).items()}
         return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
                     worker.peak_rss_mb(), worker.peak_anon_mb, worker.chdb_code_mb(), shares,
                     stages, written / count)
     finally:
         worker.stop()
+
+
+def _grown(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Per key of ``after``, how much its counter grew since ``before`` (absent: from 0)."""
+    return {key: value - before.get(key, 0.0) for key, value in after.items()}
 
 
 def _warm_up(worker: _Worker, settings: Settings) -> None:
@@ -305,10 +311,9 @@ def _latency(settings: Settings, count: int, rate: float) -> _Latency:
         cpu, stages = worker.cpu_parts(), worker.stages()
         _produce(settings, count, rate=rate)
         _wait_caught_up(settings)
-        cpu = {part: (seconds - cpu.get(part, 0.0)) / count * 1e6
-               for part, seconds in worker.cpu_parts().items()}
-        stages = {stage: (seconds - stages.get(stage, 0.0)) / count * 1e6
-                  for stage, seconds in worker.stages().items()}
+        cpu = {part: s / count * 1e6 for part, s in _grown(cpu, worker.cpu_parts()).items()}
+        stages = {stage: s / count * 1e6
+                  for stage, s in _grown(stages, worker.stages()).items()}
     finally:
         worker.stop()
     client = clickhouse_connect.get_client(dsn=settings.store_url)

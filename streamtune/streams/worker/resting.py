@@ -6,9 +6,9 @@ pause: librdkafka's fetcher took 62 % of a core on an idle worker and about a
 third while it processed a trickle, with the broker busy answering. Resting
 (pausing the assigned partitions for a while) lets records gather at the
 broker, as a real broker's long poll does, for ``batch_max_wait_ms`` of added
-latency (up to 0.5 s after a longer idle spell). A batch then holds whatever each partition
-gathered, some topics' records without the others': the drift detectors put
-them back in event-time order across batches (``streams/live/event_order.py``).
+latency (up to 0.5 s after a longer idle spell). A batch then holds whatever each
+partition gathered, some topics' records without the others': the drift detectors
+put them back in event-time order across batches (``streams/live/event_order.py``).
 """
 
 from __future__ import annotations
