@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from procfs import group_ticks, stat_fields, ticks
 
 from streamtune.config import Settings
 from streamtune.prometheus import scrape, scrape_series
@@ -103,28 +104,6 @@ def _consume_rate(settings: Settings, count: int) -> float:
     return count / (time.perf_counter() - (started or time.perf_counter()))
 
 
-def _stat(path: Path) -> list[str]:
-    """The fields after the command name of a ``/proc/.../stat`` file; [] once it is gone."""
-    try:
-        return path.read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-
-
-def _ticks(stat: list[str]) -> int:
-    """CPU clock ticks (user + system) in a stat line's fields; 0 for a process gone."""
-    return int(stat[11]) + int(stat[12]) if stat else 0
-
-
-def _group_ticks(pgid: int) -> int:
-    """CPU ticks of every process in a process group (the dev broker runs as one)."""
-    total = 0
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and (stat := _stat(proc / "stat")) and int(stat[2]) == pgid:
-            total += _ticks(stat)
-    return total
-
-
 def _thread_part(name: str, *, main: bool) -> str:
     if name == "st-ingest":
         return "batch thread"
@@ -167,6 +146,10 @@ class _Worker:
     def read(self) -> float:
         return scrape(self.port).get("streamtune_events_in_total", 0.0)
 
+    def batches(self) -> float:
+        """Batches the ingest loop committed so far."""
+        return scrape(self.port).get("streamtune_batch_seconds_count", 0.0)
+
     def stages(self) -> dict[str, float]:
         """Seconds the worker's ingest thread spent so far per step of its batches."""
         prefix = 'streamtune_batch_stage_seconds_total{stage="'
@@ -181,7 +164,7 @@ class _Worker:
             with contextlib.suppress(FileNotFoundError):
                 name = (task / "comm").read_text().strip()
                 part = _thread_part(name, main=task.name == str(self.process.pid))
-                parts[part] = parts.get(part, 0.0) + _ticks(_stat(task / "stat")) / tick
+                parts[part] = parts.get(part, 0.0) + ticks(stat_fields(task / "stat")) / tick
         return parts
 
     def peak_rss_mb(self) -> float:
@@ -225,6 +208,8 @@ class _Run:
     """Share of one core each part used over the run, the dev broker's included."""
     stages: dict[str, float]
     """Share of the run's wall time the ingest thread spent in each step of its batches."""
+    events_per_batch: float
+    """Raw events per batch the ingest loop committed, on average."""
     records_per_event: float
     """Records the worker wrote to Kafka (clean, dead letters, scored, alerts, window deltas
     and ticks, the window table's changelog) per raw event, as of its last commit."""
@@ -245,8 +230,8 @@ def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
         def start_clock() -> None:
             written = _records_written(settings)
             marks.update(started=time.perf_counter(), before=worker.cpu_parts(),
-                         broker=_group_ticks(broker_group), stages=worker.stages(),
-                         written=written)
+                         broker=group_ticks(broker_group), stages=worker.stages(),
+                         written=written, batches=worker.batches())
 
         _produce(settings, count, on_start=start_clock)
         _wait_caught_up(settings, on_wait=worker.sample_memory)
@@ -255,12 +240,13 @@ def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
         written = _records_written(settings) - marks["written"]
         used = _grown(marks["before"], after)
         shares = {part: seconds / elapsed for part, seconds in used.items()}
-        shares["dev broker"] = (_group_ticks(broker_group) - marks["broker"]) / tick / elapsed
+        shares["dev broker"] = (group_ticks(broker_group) - marks["broker"]) / tick / elapsed
         stages = {stage: seconds / elapsed
                   for stage, seconds in _grown(marks["stages"], worker.stages()).items()}
+        batches = worker.batches() - marks["batches"]
         return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
                     worker.peak_rss_mb(), worker.peak_anon_mb, worker.chdb_code_mb(), shares,
-                    stages, written / count)
+                    stages, count / max(batches, 1), written / count)
     finally:
         worker.stop()
 
@@ -364,7 +350,8 @@ def main() -> None:
         for part, share in run.shares.items() if share >= 0.005))
     print(f"      broker records written per raw event: {run.records_per_event:.2f}")
     print("      ingest thread, share of the run's time: " + ", ".join(
-        f"{stage} {share:.0%}" for stage, share in run.stages.items()))
+        f"{stage} {share:.0%}" for stage, share in run.stages.items())
+        + f"; {run.events_per_batch:,.0f} events per batch on average")
     for rate, latency in latencies.items():
         print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
               f"produce -> row visible p50 {latency.p50:.2f} s, p99 {latency.p99:.2f} s")

@@ -1,0 +1,27 @@
+"""CPU time of processes and threads, read from ``/proc`` (shared by the benchmarks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def stat_fields(path: Path) -> list[str]:
+    """The fields after the command name of a ``/proc/.../stat`` file; [] once it is gone."""
+    try:
+        return path.read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def ticks(stat: list[str]) -> int:
+    """CPU clock ticks (user + system) in a stat line's fields; 0 for a process gone."""
+    return int(stat[11]) + int(stat[12]) if stat else 0
+
+
+def group_ticks(pgid: int) -> int:
+    """CPU ticks of every process in a process group (the dev broker runs as one)."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and (stat := stat_fields(proc / "stat")) and int(stat[2]) == pgid:
+            total += ticks(stat)
+    return total
