@@ -61,6 +61,9 @@ class PipelineMetrics(ProcessMetrics):
             "streamtune_batch_stage_seconds",
             "Time the ingest thread spent per step of its batches (rate(): share of its time)",
             ["stage"], registry=r)
+        self.rests = Counter("streamtune_ingest_rests",
+                             "Rests the ingest consumer took between fetches (dev broker only: "
+                             "it pauses fetching, as a real broker holds a fetch)", registry=r)
         self.last_batch = Gauge("streamtune_last_batch_timestamp_seconds",
                                 "Wall-clock time the last batch was committed (0: none yet)",
                                 registry=r)

@@ -27,7 +27,6 @@ SOURCES = ("commands", "errors", "feedback", "corrections", "traces", "metrics",
 
 def test_demo_runs_end_to_end_and_leaves_nothing_running(demo_run: DemoRun) -> None:
     assert demo_run.returncode == 0, demo_run.output[-4000:]
-    assert demo_run.seconds < 300, f"the short demo took {demo_run.seconds:.0f} s"
     assert eventually(lambda: processes_of(demo_run.data_dir)) == []
     db = demo_run.database
     counts = demo_run.query({

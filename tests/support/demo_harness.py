@@ -28,7 +28,6 @@ class DemoRun:
     data_dir: Path
     returncode: int
     output: str
-    seconds: float
     database: str = "streamtune"
 
     @property
@@ -67,7 +66,6 @@ def start_demo(data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
 
 def run_demo(data_dir: Path) -> DemoRun:
     log = data_dir.with_suffix(".log")
-    started = time.monotonic()
     process = start_demo(data_dir, log)
     try:
         returncode = process.wait(DEMO_TIMEOUT_S)
@@ -76,8 +74,7 @@ def run_demo(data_dir: Path) -> DemoRun:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
             kill_leftovers(data_dir)
-    return DemoRun(data_dir, returncode, log.read_text(errors="replace"),
-                   time.monotonic() - started)
+    return DemoRun(data_dir, returncode, log.read_text(errors="replace"))
 
 
 def wait_for_output(log: Path, pattern: str, process: subprocess.Popen[bytes],

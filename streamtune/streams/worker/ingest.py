@@ -142,8 +142,9 @@ class IngestLoop:
                 batch_cfg.batch_max_events,
                 FETCH_WINDOW_S if woken else batch_cfg.batch_max_wait_ms / 1000)
             records = [_record(m) for m in messages if m.error() is None]
-        if self._rests is not None:
-            self._rests.after_poll(self.consumer, len(records), paused=bool(self._paused))
+        if self._rests is not None and self._rests.after_poll(
+                self.consumer, len(records), paused=bool(self._paused)):
+            self.metrics.rests.inc()
         if not records:
             self._finish()
             self._land_idle_alerts()

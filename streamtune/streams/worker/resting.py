@@ -50,12 +50,12 @@ class Rests:
         """Partitions were just assigned: no rest until they settle."""
         self._assigned_at = time.monotonic()
 
-    def after_poll(self, consumer: Consumer, count: int, *, paused: bool) -> None:
-        """Rest after a poll that returned ``count`` records, when :meth:`may_rest`."""
+    def after_poll(self, consumer: Consumer, count: int, *, paused: bool) -> bool:
+        """Rest after a poll that returned ``count`` records, when :meth:`may_rest`;
+        return whether a rest began."""
         if count:
             self._rest_s, self._polled_empty_with_lag = self.rests_s[0], False
-        if self.may_rest(count):
-            self._rest(consumer, paused=paused)
+        return self.may_rest(count) and self._rest(consumer, paused=paused)
 
     def may_rest(self, count: int) -> bool:
         """Whether a poll that returned ``count`` records may be followed by a rest.
@@ -75,16 +75,18 @@ class Rests:
             return False
         return True
 
-    def _rest(self, consumer: Consumer, *, paused: bool) -> None:
-        """Stop fetching for a while (:attr:`rests_s`), until the next :meth:`wake`."""
+    def _rest(self, consumer: Consumer, *, paused: bool) -> bool:
+        """Stop fetching for a while (:attr:`rests_s`), until the next :meth:`wake`;
+        return whether it did."""
         assignment = consumer.assignment()
         if paused or not assignment:  # backpressure owns the pause state
-            return
+            return False
         if time.monotonic() - self._assigned_at < SETTLE_S:
-            return
+            return False
         consumer.pause(assignment)
         self._resting_until = time.monotonic() + self._rest_s
         self._rest_s = min(self._rest_s * 2, self.rests_s[1])
+        return True
 
     def wake(self, consumer: Consumer) -> bool:
         """End a rest, if resting: resume fetching, and make librdkafka fetch now.

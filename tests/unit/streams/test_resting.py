@@ -46,7 +46,7 @@ def test_records_read_arm_the_empty_poll_rule_again() -> None:
     assert not rests.may_rest(0)
     consumer = Consumer({"bootstrap.servers": "127.0.0.1:9", "group.id": "resting-test"})
     try:  # a real client with nothing assigned: a rest it allowed would pause nothing
-        rests.after_poll(consumer, 10, paused=False)
+        assert not rests.after_poll(consumer, 10, paused=False)
     finally:
         consumer.close()
     assert not rests.may_rest(0)
