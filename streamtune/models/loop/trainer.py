@@ -27,9 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from streamtune.config import Settings, client_config
+from streamtune.consumers import GroupConsumer
 from streamtune.models.control import Serving, publish
 from streamtune.models.loop.recent import KIND_OF, records_in
 from streamtune.models.loop.retrain import DATASET_OF, Retrained, TooFewEvents, retrain
@@ -44,7 +45,6 @@ from streamtune.models.monitoring import (
 from streamtune.models.registry import Registry
 from streamtune.models.rollout import Decision, RolloutController, RolloutError
 from streamtune.models.training.stopping import StoppingProgress, TrainingStopped
-from streamtune.processes import close_consumer
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.predictions import PredictionRecord
 from streamtune.schemas.topics import clean_topic, loop_topic
@@ -89,12 +89,12 @@ class Trainer:
                 self.schedule.mark(job, started)
         self._load_state()
         prefix = settings.topics.prefix
-        self.consumer = Consumer({
+        self.group = GroupConsumer({
             **client_config(settings), "group.id": f"{prefix}streamtune-trainer",
             "group.instance.id": self.source, "auto.offset.reset": "earliest",
             "enable.auto.commit": True, "session.timeout.ms": 10_000,
-        })
-        self.consumer.subscribe([loop_topic("alerts", prefix), loop_topic("scored", prefix)])
+        }, [loop_topic("alerts", prefix), loop_topic("scored", prefix)],
+            dev_broker=settings.kafka.embedded)
         self.producer = Producer({**client_config(settings), "enable.idempotence": True})
         self._alerts_topic = loop_topic("alerts", prefix)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrain")
@@ -121,7 +121,7 @@ class Trainer:
     def step(self, timeout_s: float = 0.5) -> None:
         """Read what arrived, then act on it: finish/start trainings, judge rollouts."""
         now = datetime.now(UTC)
-        for message in self.consumer.consume(2000, timeout_s):
+        for message in self.group.consume(2000, timeout_s):
             if message.error() is None and message.value():
                 self._handle(message.topic() or "", message.value() or b"")
         self._finish_training()
@@ -169,7 +169,7 @@ class Trainer:
             if model in self.triggers.pending or self.registry.alias(model, "champion"):
                 continue
             dataset = DATASET_OF[model]
-            count = records_in(self.consumer, clean_topic(KIND_OF[dataset],  # type: ignore[index]
+            count = records_in(self.group.consumer, clean_topic(KIND_OF[dataset],  # type: ignore[index]
                                                           self.settings.topics.prefix))
             if count >= needed:
                 self.triggers.pending[model] = ["bootstrap: no champion yet"]
@@ -353,7 +353,7 @@ class Trainer:
         self._finish_training()
         self._save_state()
         self.producer.flush(10.0)
-        close_consumer(self.consumer)
+        self.group.close()
 
 
 

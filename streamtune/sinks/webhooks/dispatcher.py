@@ -29,12 +29,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import KafkaException, Message, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from streamtune.config import Settings, WebhookEndpoint, client_config
-from streamtune.processes import close_consumer
+from streamtune.consumers import GroupConsumer
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.topics import dlq_topic, loop_topic
@@ -89,15 +89,14 @@ class AlertDispatcher:
         self._dlq_checked = 0.0
         self._new_dead = True  # a previous run may have left some undeclared
         conf = client_config(settings)
-        self.consumer = Consumer({
+        self.group = GroupConsumer({
             **conf, "group.id": f"{settings.topics.prefix}streamtune-alerts",
             "group.instance.id": f"{settings.worker_id}-alerts",
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "session.timeout.ms": 10_000, "heartbeat.interval.ms": 1000,
             "fetch.wait.max.ms": 100,
-        })
+        }, [self.topic], dev_broker=settings.kafka.embedded)
         self.producer = Producer({**conf, "enable.idempotence": True, "linger.ms": 5})
-        self.consumer.subscribe([self.topic])
 
     # -- one round -------------------------------------------------------------------
 
@@ -115,7 +114,7 @@ class AlertDispatcher:
 
     def _consume(self) -> int:
         idle_wait = 0.0 if self._in_flight else 0.1  # don't idle while sends are finishing
-        messages = [m for m in self.consumer.consume(500, idle_wait) if m.error() is None]
+        messages = [m for m in self.group.consume(500, idle_wait) if m.error() is None]
         if not messages:
             return 0
         rows: list[NewDelivery] = []
@@ -136,7 +135,7 @@ class AlertDispatcher:
         for m in messages:
             last[m.partition() or 0] = max(last.get(m.partition() or 0, -1), m.offset() or 0)
         try:
-            self.consumer.commit(offsets=[TopicPartition(self.topic, p, o + 1)
+            self.group.consumer.commit(offsets=[TopicPartition(self.topic, p, o + 1)
                                           for p, o in last.items()], asynchronous=False)
         except KafkaException as exc:  # re-read later; the queue ignores repeats
             log.warning("alert offset commit failed (records will be re-read): %s", exc)
@@ -165,7 +164,7 @@ class AlertDispatcher:
         for m in messages:
             first.setdefault(m.partition() or 0, m.offset() or 0)
         for partition, offset in first.items():
-            self.consumer.seek(TopicPartition(self.topic, partition, offset))
+            self.group.consumer.seek(TopicPartition(self.topic, partition, offset))
 
     def _launch(self) -> None:
         free = MAX_IN_FLIGHT - len(self._in_flight)
@@ -264,5 +263,5 @@ class AlertDispatcher:
             log.warning("%d webhook requests unfinished at shutdown: they will be resent",
                         len(self._in_flight))
         self.producer.flush(1.0)
-        close_consumer(self.consumer)
+        self.group.close()
         self.queue.close()

@@ -44,8 +44,8 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from pydantic import Field, TypeAdapter, ValidationError
 
 from streamtune.config import AugmentationSettings, Settings, client_config
+from streamtune.consumers import GroupConsumer
 from streamtune.models.augmentation import AugmentationResult, Augmenter
-from streamtune.processes import close_consumer
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.schemas.topics import clean_topic
 from streamtune.sinks.batching import BatchingSink, grace_after
@@ -140,7 +140,7 @@ class AugmentStage:
         """Partition -> last offset of the range a lost landing declared, to redo first."""
         self._held: dict[tuple[str, int], list[Message]] = {}
         """Records read but kept for a later batch, per partition."""
-        self.consumer = Consumer({
+        self.group = GroupConsumer({
             **client_config(settings), "group.id": augment_group(settings),
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             # static membership: a restarted stage takes its partitions back at once
@@ -151,16 +151,20 @@ class AugmentStage:
             **({"queued.min.messages": 200, "max.partition.fetch.bytes": 128 * 1024}
                if settings.kafka.embedded
                else {"queued.min.messages": 2 * settings.pipeline.batch_max_events}),
-        })
-        self.consumer.subscribe(augment_topics(settings), on_assign=self._on_assign,
-                                on_revoke=self._on_revoke)
+        }, augment_topics(settings), dev_broker=settings.kafka.embedded,
+            on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    @property
+    def consumer(self) -> Consumer:
+        """The group's consumer in use (a new one after a stalled join)."""
+        return self.group.consumer
 
     # -- one batch -------------------------------------------------------------------
 
     def step(self) -> int:
         """Augment, land and commit one batch; return the number of records it held."""
         batch = self.settings.pipeline
-        messages = self.consumer.consume(batch.batch_max_events, batch.batch_max_wait_ms / 1000)
+        messages = self.group.consume(batch.batch_max_events, batch.batch_max_wait_ms / 1000)
         records = [m for m in messages if m.error() is None]
         self._rest(len(records))
         if not records and not self._held:
@@ -345,7 +349,7 @@ class AugmentStage:
                     self.update_lag()
                     last_lag = time.monotonic()
         finally:
-            close_consumer(self.consumer)
+            self.group.close()
 
     def stop(self) -> None:
         self.stop_requested.set()

@@ -21,15 +21,15 @@ import threading
 import time
 from collections import defaultdict
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaException, Message, TopicPartition
 from pydantic import ValidationError
 
 from streamtune.config import Settings, client_config
+from streamtune.consumers import GroupConsumer
 from streamtune.errors import RegistryError
 from streamtune.models.encoder import SentenceEncoder
 from streamtune.models.registry import Registry
 from streamtune.models.training.second_opinion import SecondOpinion
-from streamtune.processes import close_consumer
 from streamtune.schemas.predictions import PredictionRecord
 from streamtune.schemas.topics import loop_topic
 from streamtune.sinks.batching import BatchingSink, grace_after
@@ -65,19 +65,18 @@ class SecondOpinionStage:
         self.opinions: dict[str, SecondOpinion | None] = {}
         self.stop_requested = threading.Event()
         self.read = self.asked = 0
-        self.consumer = Consumer({
+        self.group = GroupConsumer({
             **client_config(settings), "group.id": second_opinion_group(settings),
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "group.instance.id": f"{settings.worker_id}-second-opinion",
             "session.timeout.ms": 10_000, "max.poll.interval.ms": 600_000,
-        })
-        self.consumer.subscribe([loop_topic("scored", settings.topics.prefix)])
+        }, [loop_topic("scored", settings.topics.prefix)], dev_broker=settings.kafka.embedded)
 
     def step(self) -> int:
         """Answer, land and commit one batch; return the number of records it held."""
         pipeline = self.settings.pipeline
-        messages = self.consumer.consume(pipeline.batch_max_events,
-                                         pipeline.batch_max_wait_ms / 1000)
+        messages = self.group.consume(pipeline.batch_max_events,
+                                      pipeline.batch_max_wait_ms / 1000)
         records = [m for m in messages if m.error() is None]
         if not records:
             return 0
@@ -148,8 +147,9 @@ class SecondOpinionStage:
             part = (m.topic() or "", m.partition() or 0)
             ends[part] = max(ends.get(part, 0), (m.offset() or 0) + 1)
         try:
-            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()],
-                                 asynchronous=False)
+            self.group.consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()],
+                asynchronous=False)
         except KafkaException as exc:  # e.g. revoked meanwhile: its new owner redoes it
             log.warning("offset commit failed, the batch will be replayed: %s", exc)
 
@@ -171,7 +171,7 @@ class SecondOpinionStage:
                              self.asked)
                     said = (now, self.read, self.asked)
         finally:
-            close_consumer(self.consumer)
+            self.group.close()
 
     def stop(self) -> None:
         self.stop_requested.set()

@@ -39,6 +39,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from streamtune.config import Settings, client_config
+from streamtune.consumers import JOIN_STALL_S
 from streamtune.errors import BrokerUnavailable
 from streamtune.processes import close_within
 from streamtune.prometheus import PipelineMetrics
@@ -49,12 +50,7 @@ from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.rows import event_json
 from streamtune.streams.live.stage import LiveOutput, LiveStage
 from streamtune.streams.worker.batch import BatchProcessor, BatchResult, RawRecord
-from streamtune.streams.worker.recovery import (
-    JOIN_STALL_S,
-    BrokerFault,
-    ClientWatch,
-    wait_for_broker,
-)
+from streamtune.streams.worker.recovery import BrokerFault, ClientWatch, wait_for_broker
 from streamtune.streams.worker.resting import FETCH_WINDOW_S, Rests
 from streamtune.streams.worker.windows import deltas_records
 
@@ -347,7 +343,7 @@ class IngestLoop:
         if consumer is not self.consumer:  # a replaced consumer, closing
             return
         log.info("partitions assigned: %s", [(p.topic, p.partition) for p in partitions])
-        self._watch.assigned()
+        self._watch.join.assigned()
         if self._rests is not None:
             self._rests.assigned()
         if self.live is not None:
@@ -357,7 +353,7 @@ class IngestLoop:
         if consumer is not self.consumer:  # a replaced consumer, closing
             return
         log.info("partitions revoked: %s", [(p.topic, p.partition) for p in partitions])
-        self._watch.revoked()
+        self._watch.join.joining()
         if self._unfinished is not None:  # redone from its committed offsets (module doc)
             log.info("the unfinished batch %s will be redone", self._unfinished.result.batch_id)
             self._unfinished = None

@@ -22,16 +22,11 @@ from typing import Any
 from confluent_kafka import KafkaError, Message
 from confluent_kafka.admin import AdminClient
 
+from streamtune.consumers import JoinWatch
+
 log = logging.getLogger(__name__)
 BACKOFF_S = (0.5, 10.0)
 """First and longest wait between two looks for the broker."""
-JOIN_STALL_S = 20.0
-"""Dev broker only: a join (after subscribing, or after a revocation) with no assignment
-this long is given up and made again. noida-db now and then leaves a group preparing a
-rebalance that every member has joined, and librdkafka waits for the JoinGroup answer
-for ``max.poll.interval.ms`` (5 minutes); a join normally takes well under a second."""
-
-
 class BrokerFault(Exception):
     """The ingest loop's clients must be replaced (see the module docstring)."""
 
@@ -49,17 +44,7 @@ class ClientWatch:
         self._fault: str | None = None
         self.failed_sends = 0
         self.away_since: float | None = None
-        self.join_stall_s = join_stall_s
-        self._clock = clock
-        self._joining_since: float | None = clock()
-
-    def assigned(self) -> None:
-        """The consumer's group answered its join with an assignment (maybe empty)."""
-        self._joining_since = None
-
-    def revoked(self) -> None:
-        """The consumer's partitions were revoked: it joins the group again."""
-        self._joining_since = self._clock()
+        self.join = JoinWatch(join_stall_s, clock=clock)
 
     def on_error(self, error: KafkaError) -> None:
         """librdkafka's ``error_cb``: fatal errors are faults; a broker gone is said once."""
@@ -87,10 +72,8 @@ class ClientWatch:
         """Raise :class:`BrokerFault` when a fault was seen since the clients were made."""
         if self._fault is not None:
             raise BrokerFault(self._fault)
-        if self.join_stall_s is None or self._joining_since is None:
-            return
-        waited = self._clock() - self._joining_since
-        if waited > self.join_stall_s:
+        waited = self.join.stalled()
+        if waited is not None:
             raise BrokerFault(f"the group has not answered the consumer's join in {waited:.0f} s")
 
 

@@ -22,6 +22,7 @@ ROOT = REPO / PACKAGE
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("streamtune", "errors"),  # "streamtune": the package's own __init__ (its version)
     ("config", "processes", "prometheus"),
+    ("consumers",),
     ("schemas",),
     ("simulator", "transforms"),
     ("sinks",),

@@ -56,10 +56,10 @@ def test_a_join_left_unanswered_is_a_fault_and_an_assignment_ends_the_wait() -> 
     watch = ClientWatch(join_stall_s=20.0, clock=lambda: now[0])
     now[0] = 19.0
     watch.check()  # a join may take a while
-    watch.assigned()
+    watch.join.assigned()
     now[0] = 100.0
     watch.check()  # assigned: no join under way, however long it has been
-    watch.revoked()  # a rebalance: the consumer joins again
+    watch.join.joining()  # a rebalance: the consumer joins again
     now[0] = 115.0
     watch.check()
     now[0] = 121.0
