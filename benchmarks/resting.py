@@ -73,7 +73,8 @@ class _Figures:
 
 @contextmanager
 def _loop(settings: Settings, *, rests: bool) -> Iterator[tuple[PipelineMetrics, list[int]]]:
-    """A running ingest loop past its settling time; its metrics and the records per batch."""
+    """A running ingest loop (without rests for the baseline): its metrics, and the records
+    of each batch it has committed."""
     store = ClickHouseStore.from_settings(settings)
     migrate(store)
     metrics = PipelineMetrics()
@@ -120,12 +121,12 @@ def _measure(settings: Settings, broker_pid: int, args: argparse.Namespace, *,
             read, sent = sum(batches), time.monotonic()
             producer.send(event)
             producer.flush()
-            _until(lambda read=read: sum(batches) > read)  # type: ignore[misc]
+            _until(lambda read=read: sum(batches) > read)
             delays.append(time.monotonic() - sent)
             time.sleep(0.37)  # land elsewhere in the rest cycle next time
         burst = [(raw_topic(e.kind, settings.topics.prefix), e.model_dump_json().encode(),
                   e.session_id.encode()) for e in events[args.events + 1:]]
-        time.sleep(1.0)
+        time.sleep(1.0)  # idle again, in its longest rests
         read, polled, rested = sum(batches), _poll_s(metrics), _rests(metrics)
         sent = time.monotonic()
         for topic, value, key in burst:
@@ -142,7 +143,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=7)
     parser.add_argument("--burst", type=int, default=10_000)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="st-resting-"))
+    temporary = tempfile.TemporaryDirectory(prefix="st-resting-")
+    root = Path(temporary.name)
     broker = DevBroker(root / "broker", port=free_port())
     broker.start()
     figures = {}
@@ -156,6 +158,7 @@ def main() -> None:
             figures[name] = _measure(settings, pid, args, rests=rests)
     finally:
         broker.stop()
+        temporary.cleanup()
     print(f"ingest loop against the dev broker: idle {args.idle_seconds:.0f} s, "
           f"{args.events} single events, a burst of {args.burst:,}")
     for name, f in figures.items():
