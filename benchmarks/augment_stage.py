@@ -80,7 +80,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=None,
                         help="STREAMTUNE_AUGMENTATION__BUDGET (default: the setting's)")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="st-augment-"))
+    temporary = tempfile.TemporaryDirectory(prefix="st-augment-")
+    root = Path(temporary.name)
     broker = DevBroker(root / "broker", port=free_port())
     broker.start()
     settings = Settings(_env_file=None, data_dir=root / "data",  # type: ignore[call-arg]
@@ -118,6 +119,7 @@ def main() -> None:
             stage.send_signal(signal.SIGTERM)
             stage.wait(60)
         broker.stop()
+        temporary.cleanup()
 
     def delta(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)

@@ -319,7 +319,8 @@ def main() -> None:
                         help="offered loads (events/s), comma-separated")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="st-pipeline-"))
+    temporary = tempfile.TemporaryDirectory(prefix="st-pipeline-")
+    root = Path(temporary.name)
     broker = DevBroker(root / "broker", port=free_port())
     broker.start()
     try:
@@ -337,6 +338,7 @@ def main() -> None:
             latencies[rate] = _latency(lat_settings, int(rate * args.latency_seconds), rate)
     finally:
         broker.stop()
+        temporary.cleanup()
     print(f"{args.events:,} simulated events, dev broker, one worker")
     print(f"  raw confluent-kafka consume                {baseline:>10,.0f} events/s   1.00x")
     print(f"  worker                                     {run.rate:>10,.0f} events/s   "

@@ -44,8 +44,9 @@ def main() -> None:
 
     servers = os.environ.get("STREAMTUNE_KAFKA__BOOTSTRAP_SERVERS", "")
     broker = None
+    temporary = tempfile.TemporaryDirectory(prefix="st-bench-")
     if not servers:
-        broker = DevBroker(Path(tempfile.mkdtemp(prefix="st-bench-")), port=free_port())
+        broker = DevBroker(Path(temporary.name), port=free_port())
         broker.start()
         servers = broker.address
     try:
@@ -93,6 +94,7 @@ def main() -> None:
     finally:
         if broker is not None:
             broker.stop()
+        temporary.cleanup()
 
 
 if __name__ == "__main__":
