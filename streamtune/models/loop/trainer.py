@@ -169,8 +169,8 @@ class Trainer:
             if model in self.triggers.pending or self.registry.alias(model, "champion"):
                 continue
             dataset = DATASET_OF[model]
-            count = records_in(self.group.consumer, clean_topic(KIND_OF[dataset],  # type: ignore[index]
-                                                          self.settings.topics.prefix))
+            topic = clean_topic(KIND_OF[dataset], self.settings.topics.prefix)  # type: ignore[index]
+            count = records_in(self.group.consumer, topic)
             if count >= needed:
                 self.triggers.pending[model] = ["bootstrap: no champion yet"]
             elif model not in self._told_waiting:

@@ -136,7 +136,7 @@ class AlertDispatcher:
             last[m.partition() or 0] = max(last.get(m.partition() or 0, -1), m.offset() or 0)
         try:
             self.group.consumer.commit(offsets=[TopicPartition(self.topic, p, o + 1)
-                                          for p, o in last.items()], asynchronous=False)
+                                                for p, o in last.items()], asynchronous=False)
         except KafkaException as exc:  # re-read later; the queue ignores repeats
             log.warning("alert offset commit failed (records will be re-read): %s", exc)
         return len(messages)

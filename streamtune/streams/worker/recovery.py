@@ -27,6 +27,8 @@ from streamtune.consumers import JoinWatch
 log = logging.getLogger(__name__)
 BACKOFF_S = (0.5, 10.0)
 """First and longest wait between two looks for the broker."""
+
+
 class BrokerFault(Exception):
     """The ingest loop's clients must be replaced (see the module docstring)."""
 
