@@ -17,11 +17,11 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from confluent_kafka import Producer
+from scratch import scratch_broker
 
 from streamtune.config import Settings
 from streamtune.prometheus import scrape
@@ -30,7 +30,7 @@ from streamtune.simulator import Simulator
 from streamtune.sinks.rows import event_json
 from streamtune.streams.augment.stage import augment_group, augment_topics
 from streamtune.streams.kafka.admin import create_topics, group_caught_up
-from streamtune.streams.kafka.dev_broker import DevBroker, free_port
+from streamtune.streams.kafka.dev_broker import free_port
 from streamtune.streams.worker.batch import BatchProcessor, RawRecord
 
 WARM_UP_EVENTS = 300
@@ -80,46 +80,42 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=None,
                         help="STREAMTUNE_AUGMENTATION__BUDGET (default: the setting's)")
     args = parser.parse_args()
-    temporary = tempfile.TemporaryDirectory(prefix="st-augment-")
-    root = Path(temporary.name)
-    broker = DevBroker(root / "broker", port=free_port())
-    broker.start()
-    settings = Settings(_env_file=None, data_dir=root / "data",  # type: ignore[call-arg]
-                        kafka={"dev_broker_port": broker.port}, topics={"prefix": "bench."})
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMTUNE_")}
-    env |= {"STREAMTUNE_DATA_DIR": str(settings.data_dir), "STREAMTUNE_TOPICS__PREFIX": "bench.",
-            "STREAMTUNE_KAFKA__DEV_BROKER_PORT": str(broker.port),
-            "STREAMTUNE_METRICS_PORT": str(port)}
-    if args.budget is not None:
-        env["STREAMTUNE_AUGMENTATION__BUDGET"] = str(args.budget)
-    stage = None
-    try:
-        create_topics(settings)
-        warm = _clean_records(settings, WARM_UP_EVENTS, seed=1)
-        records = _clean_records(settings, args.events, seed=3)  # before the clock starts
-        settings.data_dir.mkdir(parents=True)
-        with (settings.data_dir / "augment.log").open("ab") as log:
-            stage = subprocess.Popen(  # noqa: S603 - our own CLI
-                [sys.executable, "-m", "streamtune", "augment"], env=env, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
-        _send(settings, warm)
-        _wait(lambda: scrape(port).get("streamtune_augment_events_in_total", 0) >= len(warm),
-              "the stage to warm up")
-        before = scrape(port)
-        cpu_before, started = _cpu_s(stage.pid), time.perf_counter()
-        _send(settings, records)
-        _wait(lambda: group_caught_up(settings, augment_group(settings),
-                                      augment_topics(settings)), "the stage to catch up")
-        elapsed, cpu = time.perf_counter() - started, _cpu_s(stage.pid) - cpu_before
-        after = scrape(port)
-        rss = _peak_rss_mb(stage.pid)
-    finally:
-        if stage is not None:
-            stage.send_signal(signal.SIGTERM)
-            stage.wait(60)
-        broker.stop()
-        temporary.cleanup()
+    with scratch_broker("st-augment-") as (root, broker):
+        settings = Settings(_env_file=None, data_dir=root / "data",  # type: ignore[call-arg]
+                            kafka={"dev_broker_port": broker.port}, topics={"prefix": "bench."})
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMTUNE_")}
+        env |= {"STREAMTUNE_DATA_DIR": str(settings.data_dir),
+                "STREAMTUNE_TOPICS__PREFIX": "bench.",
+                "STREAMTUNE_KAFKA__DEV_BROKER_PORT": str(broker.port),
+                "STREAMTUNE_METRICS_PORT": str(port)}
+        if args.budget is not None:
+            env["STREAMTUNE_AUGMENTATION__BUDGET"] = str(args.budget)
+        stage = None
+        try:
+            create_topics(settings)
+            warm = _clean_records(settings, WARM_UP_EVENTS, seed=1)
+            records = _clean_records(settings, args.events, seed=3)  # before the clock starts
+            settings.data_dir.mkdir(parents=True)
+            with (settings.data_dir / "augment.log").open("ab") as log:
+                stage = subprocess.Popen(  # noqa: S603 - our own CLI
+                    [sys.executable, "-m", "streamtune", "augment"], env=env, stdout=log,
+                    stderr=subprocess.STDOUT, start_new_session=True)
+            _send(settings, warm)
+            _wait(lambda: scrape(port).get("streamtune_augment_events_in_total", 0) >= len(warm),
+                  "the stage to warm up")
+            before = scrape(port)
+            cpu_before, started = _cpu_s(stage.pid), time.perf_counter()
+            _send(settings, records)
+            _wait(lambda: group_caught_up(settings, augment_group(settings),
+                                          augment_topics(settings)), "the stage to catch up")
+            elapsed, cpu = time.perf_counter() - started, _cpu_s(stage.pid) - cpu_before
+            after = scrape(port)
+            rss = _peak_rss_mb(stage.pid)
+        finally:
+            if stage is not None:
+                stage.send_signal(signal.SIGTERM)
+                stage.wait(60)
 
     def delta(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)

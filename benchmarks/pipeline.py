@@ -33,7 +33,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from procfs import group_ticks, stat_fields, ticks
+from scratch import scratch_broker
 
 from streamtune.config import Settings
 from streamtune.prometheus import scrape, scrape_series
@@ -319,11 +319,7 @@ def main() -> None:
                         help="offered loads (events/s), comma-separated")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     args = parser.parse_args()
-    temporary = tempfile.TemporaryDirectory(prefix="st-pipeline-")
-    root = Path(temporary.name)
-    broker = DevBroker(root / "broker", port=free_port())
-    broker.start()
-    try:
+    with scratch_broker("st-pipeline-") as (root, broker):
         baseline_settings = _settings(root, broker.port, "baseline.")
         create_topics(baseline_settings)
         _produce(baseline_settings, args.events)
@@ -336,9 +332,6 @@ def main() -> None:
             lat_settings = _settings(root, broker.port, f"latency{rate:.0f}.")
             create_topics(lat_settings)
             latencies[rate] = _latency(lat_settings, int(rate * args.latency_seconds), rate)
-    finally:
-        broker.stop()
-        temporary.cleanup()
     print(f"{args.events:,} simulated events, dev broker, one worker")
     print(f"  raw confluent-kafka consume                {baseline:>10,.0f} events/s   1.00x")
     print(f"  worker                                     {run.rate:>10,.0f} events/s   "

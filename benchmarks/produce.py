@@ -14,19 +14,18 @@ Run: ``.venv/bin/python benchmarks/produce.py [--events 100000] [--rounds 3]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from confluent_kafka import Producer
+from scratch import scratch_broker
 
 from streamtune.schemas.topics import raw_topic
 from streamtune.simulator import Simulator
-from streamtune.streams.kafka.dev_broker import DevBroker, free_port
 from streamtune.streams.kafka.producer import EventProducer
 
 
@@ -43,13 +42,10 @@ def main() -> None:
     args = parser.parse_args()
 
     servers = os.environ.get("STREAMTUNE_KAFKA__BOOTSTRAP_SERVERS", "")
-    broker = None
-    temporary = tempfile.TemporaryDirectory(prefix="st-bench-")
-    if not servers:
-        broker = DevBroker(Path(temporary.name), port=free_port())
-        broker.start()
-        servers = broker.address
-    try:
+    with contextlib.ExitStack() as stack:
+        if not servers:
+            _, broker = stack.enter_context(scratch_broker("st-bench-"))
+            servers = broker.address
         events = list(Simulator(1).events(args.events))
         encoded = [(raw_topic(e.kind, "bench."), e.session_id.encode(),
                     e.model_dump_json().encode()) for e in events]
@@ -91,10 +87,6 @@ def main() -> None:
         for name, values in rates.items():
             median = statistics.median(values)
             print(f"  {name:<22} {median:>10,.0f} events/s   {median / baseline:5.2f}x raw")
-    finally:
-        if broker is not None:
-            broker.stop()
-        temporary.cleanup()
 
 
 if __name__ == "__main__":

@@ -21,15 +21,14 @@ import argparse
 import os
 import resource
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from procfs import group_ticks
+from scratch import scratch_broker
 
 from streamtune.config import Settings
 from streamtune.prometheus import PipelineMetrics
@@ -39,7 +38,6 @@ from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.migrations import migrate
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.kafka.admin import create_topics
-from streamtune.streams.kafka.dev_broker import DevBroker, free_port
 from streamtune.streams.kafka.producer import EventProducer
 from streamtune.streams.worker.ingest import IngestLoop
 from streamtune.streams.worker.resting import SETTLE_S
@@ -143,12 +141,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=7)
     parser.add_argument("--burst", type=int, default=10_000)
     args = parser.parse_args()
-    temporary = tempfile.TemporaryDirectory(prefix="st-resting-")
-    root = Path(temporary.name)
-    broker = DevBroker(root / "broker", port=free_port())
-    broker.start()
     figures = {}
-    try:
+    with scratch_broker("st-resting-") as (root, broker):
         pid = broker.status().pid or 0
         for rests, name in ((True, "rests (the worker)"), (False, "no rests (baseline)")):
             settings = Settings(_env_file=None, data_dir=root,  # type: ignore[call-arg]
@@ -156,9 +150,6 @@ def main() -> None:
                                 topics={"prefix": f"{'rest' if rests else 'norest'}."},
                                 store={"database": "rest" if rests else "norest"})
             figures[name] = _measure(settings, pid, args, rests=rests)
-    finally:
-        broker.stop()
-        temporary.cleanup()
     print(f"ingest loop against the dev broker: idle {args.idle_seconds:.0f} s, "
           f"{args.events} single events, a burst of {args.burst:,}")
     for name, f in figures.items():
