@@ -64,13 +64,22 @@ def _loaded(path: Path) -> np.ndarray:
 def _reduced(vectors: np.ndarray, dim: int) -> np.ndarray:
     """PCA to ``dim``, Zipf-weight, unit standard deviation; row 0 stays zero."""
     centred = vectors.astype(np.float64) - vectors[1:].mean(axis=0)
-    _, _, components = np.linalg.svd(centred[1:], full_matrices=False)
-    reduced = centred @ components[:dim].T
+    reduced = centred @ _principal_axes(centred[1:], dim).T
     inverse_rank = 1.0 / np.arange(2, len(vectors) + 2)
     reduced *= (SIF / (SIF + inverse_rank / inverse_rank.sum()))[:, None]
     reduced[0] = 0.0
     scaled: np.ndarray = (reduced / reduced[1:].std()).astype(np.float32)
     return scaled
+
+
+def _principal_axes(centred: np.ndarray, dim: int) -> np.ndarray:
+    """The ``dim`` leading principal axes as rows, each signed so that its largest
+    loading is positive: the eigenvectors of the ``[384, 384]`` scatter matrix (about a
+    second, where an SVD of the ``[vocab, 384]`` matrix takes 10-20 s on 2 cores)."""
+    _, eigenvectors = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+    axes = eigenvectors[:, ::-1][:, :dim].T
+    signs = np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])
+    return np.ascontiguousarray(axes * signs[:, None])
 
 
 @lru_cache(maxsize=1)
