@@ -116,6 +116,9 @@ class PipelineSettings(BaseModel):
     )
     sink_retry_initial_s: float = Field(0.2, gt=0)
     sink_retry_max_s: float = Field(10.0, gt=0)
+    outbox_import_s: float = Field(
+        10.0, gt=0, le=3600, description="the worker imports other processes' rows (registry "
+        "changes, loop decisions, stage rows on embedded chdb) this often")
 
 
 class AugmentationSettings(BaseModel):

@@ -1,6 +1,6 @@
 """Where a stage that does not own the store lands its rows: a ClickHouse server it inserts
 into itself, or, with embedded chdb (whose path only the worker may open), the store outbox
-the worker imports within ``OUTBOX_IMPORT_S`` (and once more when it stops); and how such a
+the worker imports within ``pipeline.outbox_import_s`` (and once more when it stops); and how such a
 stage's process runs (:func:`run_stage_process`)."""
 
 from __future__ import annotations

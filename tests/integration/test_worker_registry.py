@@ -11,7 +11,8 @@ from tests.support.worker_harness import Worker, read_store, wait_for, worker_se
 
 def test_running_worker_imports_registrations_and_promotions_and_once_more_when_stopped(
         settings: Settings, tmp_path: Path) -> None:
-    cfg = worker_settings(settings, tmp_path)
+    # imports every 4 s: the test waits for two, then stops the worker well before a third
+    cfg = worker_settings(settings, tmp_path, outbox_import_s=4.0)
     onnx = tmp_path / "model.onnx"
     onnx.write_bytes(b"not really onnx, the registry only hashes it")
     registry = Registry(cfg)

@@ -159,7 +159,7 @@ def worker_settings(base: Settings, tmp_path: Path, *, worker_id: str = "w1",
         kafka={"dev_broker_port": base.kafka.dev_broker_port},
         topics={"prefix": base.topics.prefix, "partitions": base.topics.partitions},
         store={"url": f"chdb://{tmp_path / 'worker-chdb'}", "database": "streamtune"},
-        pipeline={"window_idle_close_s": 2.0, **pipeline},
+        pipeline={"window_idle_close_s": 2.0, "outbox_import_s": 1.0, **pipeline},
         **(groups or {}),
     )
 

@@ -11,7 +11,7 @@ batch it
 2. lands the rows: with a ClickHouse server it inserts them itself; with
    embedded chdb, whose path only the worker may open, it appends them to the
    store outbox in one write and one fsync, and the worker imports them within
-   ``OUTBOX_IMPORT_S`` (and once more when it stops). While that fails it retries
+   ``pipeline.outbox_import_s`` (and once more when it stops). While that fails it retries
    with back-off, its partitions paused;
 3. commits the batch's offsets, only after its rows are landed.
 

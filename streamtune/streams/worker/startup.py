@@ -2,7 +2,7 @@
 
 Besides the pipeline, the worker owns the store, so it imports the model
 registry's outbox and the store outbox (the trainer's decisions, evaluations
-and alerts) into ClickHouse every ``OUTBOX_IMPORT_S`` seconds and once more when
+and alerts) into ClickHouse every ``pipeline.outbox_import_s`` seconds and once more when
 it stops, and, when webhook endpoints are configured, delivers alerts to them in
 a thread of its own (alerts raised meanwhile wait in the ``alerts`` topic).
 
@@ -38,8 +38,6 @@ from streamtune.streams.worker.progress import SAMPLE_EVERY_S, ProgressReporter
 
 log = logging.getLogger(__name__)
 
-OUTBOX_IMPORT_S = 10.0
-
 
 def add_outbox_import(app: faust.App, settings: Settings,
                       store: ClickHouseStore) -> Callable[[], None]:
@@ -47,6 +45,7 @@ def add_outbox_import(app: faust.App, settings: Settings,
     returns the import, for a last one at shutdown."""
 
     rows = StoreOutbox(settings)
+    every_s = settings.pipeline.outbox_import_s
 
     def once() -> None:
         try:
@@ -55,9 +54,9 @@ def add_outbox_import(app: faust.App, settings: Settings,
             if imported := rows.import_into(store):
                 log.info("imported %d rows from the store outbox", imported)
         except Exception:  # a bad outbox line or a store hiccup must not stop the pipeline
-            log.exception("outbox import failed; retrying in %.0f s", OUTBOX_IMPORT_S)
+            log.exception("outbox import failed; retrying in %.0f s", every_s)
 
-    @app.timer(interval=OUTBOX_IMPORT_S)  # type: ignore[untyped-decorator]
+    @app.timer(interval=every_s)  # type: ignore[untyped-decorator]
     async def import_outboxes() -> None:
         await asyncio.get_running_loop().run_in_executor(None, once)
 
@@ -142,7 +141,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
             if dispatcher is not None:
                 dispatcher.stop()
                 delivering.join(timeout=10.0)
-            import_outboxes()  # what the trainer wrote since the last import (up to 10 s)
+            import_outboxes()  # what the trainer wrote since the last import
         return 1 if service.failure else 0
     finally:
         store.close()
