@@ -12,6 +12,10 @@ as the baseline, with its rests turned off (re-fetching without pause). For each
 - a burst of ``--burst`` events sent during a rest: the time until the loop has committed
   it, the ingest thread's poll time meanwhile (rests included) and the rests it took.
 
+The other consumers (trainer, augment and second-opinion stages, alert dispatcher) rest
+inside ``GroupConsumer`` (``streamtune/consumers.py``): an idle one, polled as the
+trainer polls it, is measured the same way beside the baseline without rests.
+
 Run: ``.venv/bin/python benchmarks/resting.py [--idle-seconds 5] [--events 7] [--burst 10000]``
 """
 
@@ -30,7 +34,8 @@ from dataclasses import dataclass
 from procfs import group_ticks
 from scratch import scratch_broker
 
-from streamtune.config import Settings
+from streamtune.config import Settings, client_config
+from streamtune.consumers import GroupConsumer
 from streamtune.prometheus import PipelineMetrics
 from streamtune.schemas.topics import raw_topic
 from streamtune.simulator import Simulator
@@ -135,6 +140,56 @@ def _measure(settings: Settings, broker_pid: int, args: argparse.Namespace, *,
                         _poll_s(metrics) - polled, _rests(metrics) - rested)
 
 
+@dataclass
+class _Idle:
+    share: float
+    broker_share: float
+    delays: list[float]
+
+
+def _measure_group(settings: Settings, broker_pid: int, args: argparse.Namespace, *,
+                   rests: bool) -> _Idle:
+    """An idle group consumer polled as the trainer polls it (``consume(2000, 0.5)``)."""
+    create_topics(settings)
+    topic = raw_topic("metric", settings.topics.prefix)
+    assigned, stop = threading.Event(), threading.Event()
+    group = GroupConsumer({**client_config(settings), "auto.offset.reset": "latest",
+                           "group.id": f"{settings.topics.prefix}idle"}, [topic],
+                          dev_broker=rests, on_assign=lambda *_: assigned.set())
+    received: list[float] = []
+
+    def poll() -> None:
+        while not stop.is_set():
+            received.extend(time.monotonic() for m in group.consume(2000, 0.5)
+                            if m.error() is None)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        _until(assigned.is_set)  # (the client is the polling thread's alone)
+        time.sleep(SETTLE_S + 1.0)
+        cpu, broker, started = _cpu_s(), group_ticks(broker_pid), time.monotonic()
+        time.sleep(args.idle_seconds)
+        elapsed = time.monotonic() - started
+        share = (_cpu_s() - cpu) / elapsed
+        broker_share = (group_ticks(broker_pid) - broker) / tick / elapsed
+        delays = []
+        with EventProducer.from_settings(settings) as producer:
+            for i in range(args.events):
+                sent = time.monotonic()
+                producer.send_bytes(topic, f"record {i}".encode())
+                producer.flush()
+                _until(lambda i=i: len(received) > i)
+                delays.append(received[i] - sent)
+                time.sleep(0.37)
+        return _Idle(share, broker_share, delays)
+    finally:
+        stop.set()
+        thread.join(30)
+        group.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--idle-seconds", type=float, default=5.0)
@@ -150,6 +205,12 @@ def main() -> None:
                                 topics={"prefix": f"{'rest' if rests else 'norest'}."},
                                 store={"database": "rest" if rests else "norest"})
             figures[name] = _measure(settings, pid, args, rests=rests)
+        idle = {}
+        for rests, name in ((True, "rests (GroupConsumer)"), (False, "no rests (baseline)")):
+            settings = Settings(_env_file=None, data_dir=root,  # type: ignore[call-arg]
+                                kafka={"dev_broker_port": broker.port},
+                                topics={"prefix": f"group{'rest' if rests else 'norest'}."})
+            idle[name] = _measure_group(settings, pid, args, rests=rests)
     print(f"ingest loop against the dev broker: idle {args.idle_seconds:.0f} s, "
           f"{args.events} single events, a burst of {args.burst:,}")
     for name, f in figures.items():
@@ -157,6 +218,12 @@ def main() -> None:
               f"{f.broker_idle_share:4.0%}); an event sent meanwhile: median "
               f"{statistics.median(f.delays):.2f} s, largest {max(f.delays):.2f} s; the burst: "
               f"{f.burst_s:.2f} s, {f.burst_poll_s:.2f} s polling, {f.burst_rests:.0f} rests")
+    print(f"an idle group consumer polled as the trainer polls it: idle "
+          f"{args.idle_seconds:.0f} s, {args.events} single records")
+    for name, g in idle.items():
+        print(f"  {name:<21} idle CPU {g.share:4.0%} of a core (dev broker "
+              f"{g.broker_share:4.0%}); a record sent meanwhile: median "
+              f"{statistics.median(g.delays):.2f} s, largest {max(g.delays):.2f} s")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,17 @@ joined, and librdkafka waits for the JoinGroup answer for ``max.poll.interval.ms
 consumer still without an assignment :data:`JOIN_STALL_S` after it subscribed, or
 after its partitions were revoked, has stalled: :class:`GroupConsumer` then closes it
 and subscribes a new one with the same options. Nothing is assigned while a join is
-under way, so no batch is in hand when that happens. With a real broker a
-:class:`GroupConsumer` is a plain subscribed consumer.
+under way, so no batch is in hand when that happens.
+
+noida-db also answers a fetch at once instead of holding it for ``fetch.wait.max.ms``,
+so a consumer that is not behind re-fetches without pause (an idle trainer took 46 %
+of a core, and the broker 37 % more, answering it). Against the dev broker a
+:class:`GroupConsumer` therefore polls briefly (:data:`FETCH_WINDOW_S`) and, after a
+poll that found less than half of what it asked for, rests: it stops fetching for the
+poll's timeout (after records) or :data:`REST_S` (doubling while polls find nothing),
+as a real broker's long poll would make it wait, then wakes librdkafka's fetcher; not
+after a poll that found nothing while fetched records are known to wait (pausing would
+drop them). With a real broker a :class:`GroupConsumer` is a plain subscribed consumer.
 
 The ingest loop replaces its clients itself on any broker fault
 (``streams/worker/recovery.py``); it uses :class:`JoinWatch` for the stalled join.
@@ -20,15 +29,43 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from streamtune.processes import close_consumer
 
 log = logging.getLogger(__name__)
 JOIN_STALL_S = 20.0
 """Dev broker only: how long a join may go unanswered before it is given up and made again."""
+FETCH_WINDOW_S = 0.05
+"""Dev broker only: how long a poll waits for records (fetched within milliseconds)."""
+REST_S = (0.1, 0.5)
+"""Dev broker only: the first rest after a poll that found nothing, and the longest (polls
+that keep finding nothing double it; one that found a few records rests for the poll's
+timeout, up to the longest)."""
+SETTLE_S = 3.0
+"""No rest this soon after an assignment: librdkafka may not know where to start yet, and
+pausing a partition meanwhile could keep it from ever being fetched."""
 
 Rebalanced = Callable[[Consumer, list[TopicPartition]], None]
+
+
+def known_lags(consumer: Consumer) -> dict[tuple[str, int], int]:
+    """Records past the consumer's position per assigned partition it has read from, as of
+    its last fetches (a partition whose end offset is unknown is left out)."""
+    try:
+        positions = consumer.position(consumer.assignment())
+    except KafkaException:
+        return {}
+    lags = {}
+    for tp in positions:
+        if tp.offset < 0:  # nothing read from it yet
+            continue
+        try:
+            _, high = consumer.get_watermark_offsets(tp, cached=True)
+        except KafkaException:
+            continue
+        lags[(tp.topic, tp.partition)] = max(high - tp.offset, 0)
+    return lags
 
 
 class JoinWatch:
@@ -72,6 +109,12 @@ class GroupConsumer:
         self._on_revoke = on_revoke
         self.watch = JoinWatch(JOIN_STALL_S if dev_broker else None, clock=clock)
         self.rejoins = 0
+        self.rests = 0
+        """Rests taken (the dev broker only)."""
+        self._paced = dev_broker
+        self._clock = clock
+        self._assigned_at = clock()
+        self._next_rest_s = REST_S[0]
         self.consumer = self._subscribed()
 
     def _subscribed(self) -> Consumer:
@@ -84,6 +127,7 @@ class GroupConsumer:
         if consumer is not self.consumer:  # a replaced one, closing
             return
         self.watch.assigned()
+        self._assigned_at = self._clock()
         if self._on_assign is not None:
             self._on_assign(consumer, partitions)
 
@@ -96,7 +140,8 @@ class GroupConsumer:
 
     def consume(self, count: int, timeout_s: float) -> list[Message]:
         """Up to ``count`` messages within ``timeout_s``, from a new consumer if the join
-        of the one in use stalled."""
+        of the one in use stalled; against the dev broker, then maybe a rest (see the
+        module's docstring), unless ``timeout_s`` is 0."""
         waited = self.watch.stalled()
         if waited is not None:
             log.warning("the group %s has not answered the consumer's join in %.0f s: "
@@ -104,7 +149,35 @@ class GroupConsumer:
             close_consumer(self.consumer, seconds=5.0)
             self.consumer = self._subscribed()
             self.rejoins += 1
-        return list(self.consumer.consume(count, timeout_s))
+        if not self._paced or timeout_s <= 0:
+            return list(self.consumer.consume(count, timeout_s))
+        messages = list(self.consumer.consume(count, min(timeout_s, FETCH_WINDOW_S)))
+        self._rest(len(messages), count, timeout_s)
+        return messages
+
+    def _rest(self, got: int, count: int, timeout_s: float) -> None:
+        """After a poll that found less than half of ``count``: pause, wait (``timeout_s``
+        after records, as a long poll lets a batch gather), resume and wake the fetcher
+        (a resumed partition is otherwise fetched only at the broker thread's next
+        wake-up, up to a second later)."""
+        if got >= max(count // 2, 1):
+            self._next_rest_s = REST_S[0]
+            return
+        assignment = self.consumer.assignment()
+        if not assignment or self._clock() - self._assigned_at < SETTLE_S:
+            return
+        if not got and any(known_lags(self.consumer).values()):
+            return  # fetched records on their way: pausing would drop them
+        rest_s = min(timeout_s, REST_S[1]) if got else self._next_rest_s
+        self._next_rest_s = REST_S[0] if got else min(rest_s * 2, REST_S[1])
+        self.consumer.pause(assignment)
+        time.sleep(rest_s)
+        self.consumer.resume(assignment)
+        self.rests += 1
+        try:
+            self.consumer.list_topics(assignment[0].topic, timeout=1.0)
+        except KafkaException as exc:
+            log.debug("wake-up metadata request failed: %s", exc)
 
     def close(self) -> bool:
         """Close the consumer in use without hanging a stop (``close_consumer``)."""

@@ -44,7 +44,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from pydantic import Field, TypeAdapter, ValidationError
 
 from streamtune.config import AugmentationSettings, Settings, client_config
-from streamtune.consumers import GroupConsumer
+from streamtune.consumers import GroupConsumer, known_lags
 from streamtune.models.augmentation import AugmentationResult, Augmenter
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.schemas.topics import clean_topic
@@ -63,12 +63,6 @@ AUGMENTED_KINDS = ("command", "error")
 """Kinds of clean events the stage reads (their topics)."""
 SHUTDOWN_GRACE_S = 10.0
 LAG_EVERY_S = 5.0
-REST_S = (0.1, 0.5)
-"""Embedded broker only: fetching pauses this long after a batch that was not full (the
-longer after empty polls), as a real broker's long poll waits; see
-``streams/worker/resting.py``."""
-SETTLE_S = 3.0
-"""No rest this soon after an assignment (librdkafka may not know where to start yet)."""
 HOLD_S = 30.0
 """A declared range not complete this long after its assignment is done with what came
 (its records are gone, e.g. past retention)."""
@@ -133,8 +127,6 @@ class AugmentStage:
         self.metrics = metrics
         self.augmentation = Augmentation(settings.augmentation)
         self.stop_requested = threading.Event()
-        self._rests = settings.kafka.embedded
-        self._empty_polls = 0
         self._assigned_at = time.monotonic()
         self._declared: dict[tuple[str, int], int] = {}
         """Partition -> last offset of the range a lost landing declared, to redo first."""
@@ -166,7 +158,6 @@ class AugmentStage:
         batch = self.settings.pipeline
         messages = self.group.consume(batch.batch_max_events, batch.batch_max_wait_ms / 1000)
         records = [m for m in messages if m.error() is None]
-        self._rest(len(records))
         if not records and not self._held:
             return 0
         started = time.perf_counter()
@@ -277,34 +268,10 @@ class AugmentStage:
         except KafkaException as exc:  # e.g. revoked meanwhile: its new owner redoes it
             log.warning("offset commit failed, the batch will be replayed: %s", exc)
 
-    def _rest(self, count: int) -> None:
-        """Against the embedded broker, let records gather between fetches (``REST_S``)."""
-        if not self._rests or count >= self.settings.pipeline.batch_max_events // 2 \
-                or time.monotonic() - self._assigned_at < SETTLE_S:
-            self._empty_polls = 0
-            return
-        self._empty_polls = self._empty_polls + 1 if count == 0 else 0
-        rest = min(REST_S[0] * 2 ** max(self._empty_polls - 1, 0), REST_S[1])
-        assignment = self.consumer.assignment()
-        self.consumer.pause(assignment)
-        self.stop_requested.wait(rest)
-        self.consumer.resume(assignment)
-
     def update_lag(self) -> None:
         """Refresh the lag gauge from the end offsets of the last fetches."""
-        try:
-            positions = self.consumer.position(self.consumer.assignment())
-        except KafkaException:
-            return
-        for tp in positions:
-            if tp.offset < 0:
-                continue
-            try:
-                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
-            except KafkaException:
-                continue
-            self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
-                max(high - tp.offset, 0))
+        for (topic, partition), lag in known_lags(self.consumer).items():
+            self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
 
     def lag(self) -> float:
         """Records behind the end, as last refreshed."""

@@ -39,7 +39,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from streamtune.config import Settings, client_config
-from streamtune.consumers import JOIN_STALL_S
+from streamtune.consumers import JOIN_STALL_S, known_lags
 from streamtune.errors import BrokerUnavailable
 from streamtune.processes import close_within
 from streamtune.prometheus import PipelineMetrics
@@ -202,25 +202,7 @@ class IngestLoop:
 
     def _known_lag(self) -> int:
         """Records past our positions on the assigned partitions, as of the last fetches."""
-        return sum(self._lags().values())
-
-    def _lags(self) -> dict[tuple[str, int], int]:
-        """Records past our position per assigned partition we have read from, as of the
-        last fetches (a partition whose end offset is unknown is left out)."""
-        try:
-            positions = self.consumer.position(self.consumer.assignment())
-        except KafkaException:
-            return {}
-        lags = {}
-        for tp in positions:
-            if tp.offset < 0:  # nothing read from it yet
-                continue
-            try:
-                _, high = self.consumer.get_watermark_offsets(tp, cached=True)
-            except KafkaException:
-                continue
-            lags[(tp.topic, tp.partition)] = max(high - tp.offset, 0)
-        return lags
+        return sum(known_lags(self.consumer).values())
 
     def _flush_with_backpressure(self) -> None:
         def on_failure(attempt: int, exc: Exception) -> None:
@@ -336,7 +318,7 @@ class IngestLoop:
 
     def update_lag(self) -> None:
         """Refresh the consumer-lag gauge from the broker's end offsets."""
-        for (topic, partition), lag in self._lags().items():
+        for (topic, partition), lag in known_lags(self.consumer).items():
             self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
