@@ -64,6 +64,17 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _idle_shares(broker_pid: int, seconds: float) -> tuple[float, float]:
+    """After the consumer settled into its longest rests: the CPU of this process and of the
+    dev broker over ``seconds``, as shares of one core."""
+    time.sleep(SETTLE_S + 1.0)
+    cpu, broker, started = _cpu_s(), group_ticks(broker_pid), time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - started
+    tick = os.sysconf("SC_CLK_TCK")
+    return (_cpu_s() - cpu) / elapsed, (group_ticks(broker_pid) - broker) / tick / elapsed
+
+
 @dataclass
 class _Figures:
     idle_share: float
@@ -107,18 +118,12 @@ def _measure(settings: Settings, broker_pid: int, args: argparse.Namespace, *,
              rests: bool) -> _Figures:
     create_topics(settings)
     events = list(Simulator(7).events(args.events + args.burst + 1))
-    tick = os.sysconf("SC_CLK_TCK")
     with EventProducer.from_settings(settings) as producer, _loop(
             settings, rests=rests) as (metrics, batches):
         producer.send(events[0])
         producer.flush()
         _until(lambda: sum(batches) >= 1)
-        time.sleep(SETTLE_S + 1.0)  # settled: resting in its longest rests
-        cpu, broker, started = _cpu_s(), group_ticks(broker_pid), time.monotonic()
-        time.sleep(args.idle_seconds)
-        elapsed = time.monotonic() - started
-        idle_share = (_cpu_s() - cpu) / elapsed
-        broker_share = (group_ticks(broker_pid) - broker) / tick / elapsed
+        idle_share, broker_share = _idle_shares(broker_pid, args.idle_seconds)
         delays = []
         for event in events[1:args.events + 1]:
             read, sent = sum(batches), time.monotonic()
@@ -165,15 +170,9 @@ def _measure_group(settings: Settings, broker_pid: int, args: argparse.Namespace
 
     thread = threading.Thread(target=poll)
     thread.start()
-    tick = os.sysconf("SC_CLK_TCK")
     try:
         _until(assigned.is_set)  # (the client is the polling thread's alone)
-        time.sleep(SETTLE_S + 1.0)
-        cpu, broker, started = _cpu_s(), group_ticks(broker_pid), time.monotonic()
-        time.sleep(args.idle_seconds)
-        elapsed = time.monotonic() - started
-        share = (_cpu_s() - cpu) / elapsed
-        broker_share = (group_ticks(broker_pid) - broker) / tick / elapsed
+        share, broker_share = _idle_shares(broker_pid, args.idle_seconds)
         delays = []
         with EventProducer.from_settings(settings) as producer:
             for i in range(args.events):

@@ -85,6 +85,12 @@ class JoinWatch:
         """The group answered the join with an assignment (maybe empty)."""
         self._joining_since = None
 
+    @property
+    def under_way(self) -> bool:
+        """Whether the consumer is joining its group (no assignment since it subscribed or
+        since its partitions were revoked)."""
+        return self._joining_since is not None
+
     def stalled(self) -> float | None:
         """Seconds the join has waited when that is over :attr:`stall_s`, else None."""
         if self.stall_s is None or self._joining_since is None:
@@ -149,7 +155,9 @@ class GroupConsumer:
             close_consumer(self.consumer, seconds=5.0)
             self.consumer = self._subscribed()
             self.rejoins += 1
-        if not self._paced or timeout_s <= 0:
+        if not self._paced or timeout_s <= 0 or self.watch.under_way:
+            # joining, nothing is fetched: wait the whole timeout for the group's answer
+            # (a close that had to serve it instead hung in librdkafka, holding the GIL)
             return list(self.consumer.consume(count, timeout_s))
         messages = list(self.consumer.consume(count, min(timeout_s, FETCH_WINDOW_S)))
         self._rest(len(messages), count, timeout_s)
