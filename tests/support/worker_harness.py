@@ -75,6 +75,7 @@ class Worker:
             "STREAMTUNE_METRICS_PORT": str(self.metrics_port),
             "STREAMTUNE_PIPELINE__WINDOW_IDLE_CLOSE_S": str(s.pipeline.window_idle_close_s),
             "STREAMTUNE_PIPELINE__BATCH_MAX_EVENTS": str(s.pipeline.batch_max_events),
+            "STREAMTUNE_PIPELINE__OUTBOX_IMPORT_S": str(s.pipeline.outbox_import_s),
             **{f"STREAMTUNE_{group.upper()}": getattr(s, group).model_dump_json()
                for group in ("scoring", "detection", "loop", "training", "augmentation")},
             "STREAMTUNE_WEBHOOKS": json.dumps(_revealed(s.webhooks.model_dump())),
