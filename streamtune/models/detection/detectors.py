@@ -20,9 +20,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from river import base, drift, stats
+from river import base, stats
+
+from streamtune.models.detection.river_drift import drift_package
+
+if TYPE_CHECKING:
+    from river import drift
+else:
+    drift = drift_package()  # river.drift without its eager imports (river_drift.py)
 
 
 def _copy(mean: stats.Mean) -> stats.Mean:
