@@ -35,7 +35,7 @@ from procfs import group_ticks
 from scratch import scratch_broker
 
 from streamtune.config import Settings, client_config
-from streamtune.consumers import GroupConsumer
+from streamtune.consumers import SETTLE_S, GroupConsumer
 from streamtune.prometheus import PipelineMetrics
 from streamtune.schemas.topics import raw_topic
 from streamtune.simulator import Simulator
@@ -45,7 +45,6 @@ from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.kafka.producer import EventProducer
 from streamtune.streams.worker.ingest import IngestLoop
-from streamtune.streams.worker.resting import SETTLE_S
 
 
 def _rests(metrics: PipelineMetrics) -> float:
@@ -67,7 +66,7 @@ def _cpu_s() -> float:
 def _idle_shares(broker_pid: int, seconds: float) -> tuple[float, float]:
     """After the consumer settled into its longest rests: the CPU of this process and of the
     dev broker over ``seconds``, as shares of one core."""
-    time.sleep(SETTLE_S + 1.0)
+    time.sleep(SETTLE_S[1] + 1.0)
     cpu, broker, started = _cpu_s(), group_ticks(broker_pid), time.monotonic()
     time.sleep(seconds)
     elapsed = time.monotonic() - started

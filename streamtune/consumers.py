@@ -42,11 +42,27 @@ REST_S = (0.1, 0.5)
 """Dev broker only: the first rest after a poll that found nothing, and the longest (polls
 that keep finding nothing double it; one that found a few records rests for the poll's
 timeout, up to the longest)."""
-SETTLE_S = 3.0
-"""No rest this soon after an assignment: librdkafka may not know where to start yet, and
-pausing a partition meanwhile could keep it from ever being fetched."""
+SETTLE_S = (0.5, 3.0)
+"""Dev broker only: no rest this soon after an assignment (the first figure), nor until each
+assigned partition was fetched once, for at most the second: before that librdkafka may not
+know where to start, and pausing a partition meanwhile could keep it from ever being
+fetched. A worker used to wait the whole 3 s, its fetcher busy for ~1.4 CPU-s."""
 
 Rebalanced = Callable[[Consumer, list[TopicPartition]], None]
+
+
+def settled(consumer: Consumer, since_s: float) -> bool:
+    """Whether a consumer assigned ``since_s`` ago may pause its partitions (:data:`SETTLE_S`):
+    each has an end offset known from a fetch answer."""
+    if since_s < SETTLE_S[0]:
+        return False
+    if since_s >= SETTLE_S[1]:
+        return True
+    try:
+        return all(consumer.get_watermark_offsets(tp, cached=True)[1] >= 0
+                   for tp in consumer.assignment())
+    except KafkaException:
+        return False
 
 
 def known_lags(consumer: Consumer) -> dict[tuple[str, int], int]:
@@ -172,7 +188,7 @@ class GroupConsumer:
             self._next_rest_s = REST_S[0]
             return
         assignment = self.consumer.assignment()
-        if not assignment or self._clock() - self._assigned_at < SETTLE_S:
+        if not assignment or not settled(self.consumer, self._clock() - self._assigned_at):
             return
         if not got and any(known_lags(self.consumer).values()):
             return  # fetched records on their way: pausing would drop them

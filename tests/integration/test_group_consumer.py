@@ -79,9 +79,15 @@ def test_a_consumer_rests_after_polls_that_find_little_and_reads_what_comes_mean
                 assert group.consume(10, 0.1) == []
         assert paced.consumer.assignment() and plain.consumer.assignment()
         assert paced.rests == 0  # assigned just now: no rest before it settles
-        now[0] = SETTLE_S + 1
+        now[0] = SETTLE_S[0]  # settled once its partition was fetched: it rests then
+        for _ in range(50):
+            if paced.consume(10, 0.1) == [] and paced.rests:
+                break
+        assert paced.rests == 1
+        _, high = paced.consumer.get_watermark_offsets(TopicPartition(topic, 0), cached=True)
+        assert high >= 0  # it had been fetched
         polls = [(len(paced.consume(10, 0.1)), paced.rests) for _ in range(3)]
-        assert polls == [(0, 1), (0, 2), (0, 3)]  # nothing there: a rest after each poll
+        assert polls == [(0, 2), (0, 3), (0, 4)]  # nothing there: a rest after each poll
         assert [plain.consume(10, 0.1) for _ in range(3)] == [[], [], []]
         assert plain.rests == 0  # a real broker's long poll waits instead
 

@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaException
 
+from streamtune.consumers import settled
+
 log = logging.getLogger(__name__)
 LONGEST_REST_S = 0.5
 """Fetching pauses after a batch that was not full while less than half a batch waits,
@@ -27,9 +29,6 @@ each batch costs a chdb insert per table, ~5 ms each, so it is not shorter); aft
 that found nothing the rest doubles, up to this or ``batch_max_wait_ms`` if longer."""
 FETCH_WINDOW_S = 0.02
 """How long the poll after a rest waits for the fetched records."""
-SETTLE_S = 3.0
-"""No rest this soon after an assignment: librdkafka is still looking up where to start,
-and pausing a partition meanwhile could keep it from ever being fetched."""
 
 
 class Rests:
@@ -81,7 +80,7 @@ class Rests:
         assignment = consumer.assignment()
         if paused or not assignment:  # backpressure owns the pause state
             return False
-        if time.monotonic() - self._assigned_at < SETTLE_S:
+        if not settled(consumer, time.monotonic() - self._assigned_at):
             return False
         consumer.pause(assignment)
         self._resting_until = time.monotonic() + self._rest_s
