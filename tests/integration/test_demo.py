@@ -59,8 +59,8 @@ def test_ctrl_c_stops_everything(tmp_path: Path, moment: str) -> None:
     demo = start_demo(data_dir, log)
     try:
         wait_for_output(log, moment, demo)
-        if moment == "trainer pid":  # mid-run: the worker lands traffic, the trainer waits
-            wait_for_output(data_dir / "demo-worker.log", " events in ", demo)
+        if moment == "trainer pid":  # mid-run: the worker reads traffic, the trainer waits
+            wait_for_output(data_dir / "demo-worker.log", "partitions assigned", demo)
             wait_for_output(data_dir / "demo-trainer.log", "waiting for alerts", demo)
         os.killpg(demo.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         try:
@@ -82,7 +82,7 @@ def test_a_killed_demo_takes_its_worker_and_trainer_along(tmp_path: Path) -> Non
     demo = start_demo(data_dir, log)
     try:
         wait_for_output(log, "trainer pid", demo)
-        wait_for_output(data_dir / "demo-worker.log", " events in ", demo)  # both are up:
+        wait_for_output(data_dir / "demo-worker.log", "partitions assigned", demo)  # both up:
         wait_for_output(data_dir / "demo-trainer.log", "waiting for alerts", demo)
         os.killpg(demo.pid, signal.SIGKILL)  # no cleanup can run in the demo itself
         demo.wait(10)
