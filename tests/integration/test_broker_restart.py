@@ -30,7 +30,7 @@ from tests.support.worker_harness import (
 )
 
 EVENTS = 3000
-RATE = 300.0
+RATE = 600.0
 
 
 @pytest.fixture
