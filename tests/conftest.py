@@ -1,7 +1,7 @@
 """Fixtures shared by every test; shared helpers live in ``tests/support``.
 
-``make test`` runs the suite on pytest-xdist workers (``-n auto --dist loadscope``)
-with the scheduler below: each test module runs whole, in order, on one worker (a
+``make test`` runs the suite on pytest-xdist workers (one per core and one more, ``--dist
+loadscope``) with the scheduler below: each test module runs whole, in order, on one worker (a
 module-scoped fixture is built once and tests may build on earlier ones), the modules
 that share an expensive session fixture run on the same worker (the fixture is built
 once per run), and the longest modules start first.

@@ -16,7 +16,6 @@ from streamtune.sinks.store import ClickHouseStore
 from tests.support.datasets_fill import fill
 from tests.support.settings import make_settings
 
-
 LAB_TRAINING = {"intent_classifier": {"total_epochs": 8}}
 """The intent classifier in 8 epochs of the shipped 20: macro-F1 on the lab's test split is
 1.0 either way, in 9 CPU-s instead of 15 (the recipe's own figures on real text:
