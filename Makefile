@@ -12,6 +12,10 @@ XDIST ?= -n $(shell echo $$(( $$(nproc) + 1 ))) --dist loadscope
 
 .PHONY: install system-deps demo test test-unit test-integration lint bench bench-models clean
 
+# compiled modules are kept (__pycache__, git-ignored) where the environment says not to:
+# each test worker, CLI and worker subprocess compiled them again (~25 CPU-s a suite)
+test test-unit test-integration: export PYTHONDONTWRITEBYTECODE :=
+
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
