@@ -51,16 +51,16 @@ fetched. A worker used to wait the whole 3 s, its fetcher busy for ~1.4 CPU-s.""
 Rebalanced = Callable[[Consumer, list[TopicPartition]], None]
 
 
-def settled(consumer: Consumer, since_s: float) -> bool:
-    """Whether a consumer assigned ``since_s`` ago may pause its partitions (:data:`SETTLE_S`):
-    each has an end offset known from a fetch answer."""
+def settled(consumer: Consumer, assignment: list[TopicPartition], since_s: float) -> bool:
+    """Whether a consumer given ``assignment`` ``since_s`` ago may pause it
+    (:data:`SETTLE_S`): each partition has an end offset known from a fetch answer."""
     if since_s < SETTLE_S[0]:
         return False
     if since_s >= SETTLE_S[1]:
         return True
     try:
         return all(consumer.get_watermark_offsets(tp, cached=True)[1] >= 0
-                   for tp in consumer.assignment())
+                   for tp in assignment)
     except KafkaException:
         return False
 
@@ -188,7 +188,8 @@ class GroupConsumer:
             self._next_rest_s = REST_S[0]
             return
         assignment = self.consumer.assignment()
-        if not assignment or not settled(self.consumer, self._clock() - self._assigned_at):
+        if not assignment or not settled(self.consumer, assignment,
+                                         self._clock() - self._assigned_at):
             return
         if not got and any(known_lags(self.consumer).values()):
             return  # fetched records on their way: pausing would drop them

@@ -80,7 +80,7 @@ class Rests:
         assignment = consumer.assignment()
         if paused or not assignment:  # backpressure owns the pause state
             return False
-        if not settled(consumer, time.monotonic() - self._assigned_at):
+        if not settled(consumer, assignment, time.monotonic() - self._assigned_at):
             return False
         consumer.pause(assignment)
         self._resting_until = time.monotonic() + self._rest_s

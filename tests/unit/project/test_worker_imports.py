@@ -10,7 +10,6 @@ from pathlib import Path
 
 PROBE = """
 import json, sys
-from pathlib import Path
 import streamtune.streams.worker.app, streamtune.streams.worker.startup
 from streamtune.sinks.migrations import migrate
 from streamtune.sinks.store import ClickHouseStore
@@ -18,7 +17,8 @@ from streamtune.models.detection.detectors import make_detector, feed
 store = ClickHouseStore(f"chdb://{sys.argv[1]}", database="probe")
 migrate(store)  # row inserts
 detector = make_detector("adwin", "continuous")
-flags = [feed(detector, float(i % 2)) for i in range(50)]
+for i in range(50):
+    feed(detector, float(i % 2))
 before = sorted(m for m in ("sklearn", "pandas", "scipy.stats") if m in sys.modules)
 from river import drift
 from river.drift import KSWIN
