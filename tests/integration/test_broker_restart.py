@@ -1,7 +1,9 @@
 """`streamtune produce` rides out a dev broker that goes away mid-stream: stopped and
 started again, or SIGKILLed (it then comes back with a shorter log than it acknowledged)
 and started again. It exits 0 only when every event was acknowledged, every event is in
-the topics afterwards (distinct event ids, read back), and it says so in a few lines."""
+the topics afterwards (distinct event ids, read back), and it says so in a few lines.
+A worker rides out the same faults, and stops within a container's grace period while
+Kafka is away."""
 
 from __future__ import annotations
 
@@ -18,19 +20,25 @@ from confluent_kafka import Consumer, TopicPartition
 
 from streamtune.config import Settings
 from streamtune.schemas.topics import SOURCES, raw_topic
+from streamtune.simulator import Simulator
 from streamtune.streams.kafka.admin import create_topics, end_offsets
 from streamtune.streams.kafka.dev_broker import DevBroker, _group_alive
 from tests.support.settings import free_port, make_settings
+from tests.support.windows import WINDOW_QUERIES, check_windows
 from tests.support.worker_harness import (
     Worker,
     caught_up,
     read_store,
+    send_events,
     wait_for,
+    wait_windows_closed,
     worker_settings,
 )
 
 EVENTS = 3000
 RATE = 600.0
+STOP_WITHIN_S = 8.0
+"""How long a worker may take to stop while Kafka is down: under docker's 10 s grace."""
 
 
 @pytest.fixture
@@ -201,3 +209,47 @@ def test_a_worker_outlives_a_broker_restart(own_broker: DevBroker, tmp_path: Pat
             if line.startswith(("WARNING", "ERROR", "CRITICAL")) and line.split()[1].startswith(
                 ("aiokafka", "faust", "streamtune.rdkafka", "streamtune.streams.worker"))]
     assert len(said) <= 10, "\n".join(said)  # away, a recovery, back: a few lines
+
+
+def test_a_worker_stops_promptly_while_kafka_is_down(own_broker: DevBroker, tmp_path: Path,
+                                                     unique: str) -> None:
+    """SIGTERM during a Kafka outage: the worker exits 0 within a container's grace period
+    (faust's commit and flush wait for Kafka without end: they are left behind), and a
+    worker started once Kafka is back stores every event once, windows exact."""
+    settings = _settings(own_broker, tmp_path, unique)
+    create_topics(settings)
+    wsettings = worker_settings(settings, tmp_path)
+    events, later = list(Simulator(31).events(800)), list(Simulator(32).events(200))
+    send_events(settings, events)
+    first = Worker(wsettings, log=tmp_path / "worker-1.log").start()
+    try:
+        wait_for(lambda: caught_up(wsettings), timeout=120, what="the first events stored",
+                 worker=first)
+        assert own_broker.stop()
+        wait_for(lambda: "Kafka went away" in first.log.read_text(errors="replace"),
+                 timeout=30, what="the worker noticing the outage", worker=first)
+        started = time.monotonic()
+        code = first.terminate(timeout=STOP_WITHIN_S + 30)
+        took = time.monotonic() - started
+    finally:
+        first.ensure_stopped()
+    said = first.log.read_text(errors="replace")
+    assert code == 0, said[-3000:]
+    assert took < STOP_WITHIN_S, (took, said[-3000:])
+    assert "Traceback" not in said, said[-3000:]
+
+    own_broker.start()
+    send_events(settings, later)
+    second = Worker(wsettings, log=tmp_path / "worker-2.log").start()
+    try:
+        wait_for(lambda: caught_up(wsettings), timeout=120, what="the rest stored",
+                 worker=second)
+        wait_windows_closed(second, wsettings)
+        assert second.terminate() == 0, second.tail()
+    finally:
+        second.ensure_stopped()
+    store = read_store(wsettings, {"commands": "SELECT count(), uniqExact(event_id) FROM "
+                                               "streamtune.commands FINAL", **WINDOW_QUERIES})
+    commands = sum(SOURCES[e.kind] == "commands" for e in events + later)
+    assert store["commands"] == [[commands, commands]]
+    check_windows(store)

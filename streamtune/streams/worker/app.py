@@ -80,10 +80,21 @@ class IngestService(Service):
             if self._on_failure is not None:
                 self._on_failure()
 
-    async def on_stop(self) -> None:
-        if self.ingest is not None and self._thread is not None:
+    def stop_ingest(self) -> None:
+        """Tell the ingest loop to finish its batch and stop (from a signal handler too)."""
+        if self.ingest is not None:
             self.ingest.stop()
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the ingest thread to end; whether it did."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    async def on_stop(self) -> None:
+        self.stop_ingest()
+        await asyncio.get_running_loop().run_in_executor(None, self.join)
 
 
 class DeltaLogReader:

@@ -41,7 +41,7 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from streamtune.config import Settings, client_config
 from streamtune.consumers import JOIN_STALL_S, known_lags
 from streamtune.errors import BrokerUnavailable
-from streamtune.processes import close_within
+from streamtune.processes import close_consumer, close_within
 from streamtune.prometheus import PipelineMetrics
 from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.topics import SOURCES, clean_topic, dlq_topic, loop_topic, raw_topic
@@ -403,11 +403,14 @@ class IngestLoop:
         self.stop_requested.set()
 
     def close(self) -> None:
+        """Close the live stage and both clients, without waiting for a Kafka that is away."""
         if self.live is not None:
             self.live.close()
-        self.producer.flush(10.0)
+        away = self._watch.away_since is not None
+        if unsent := self.producer.flush(0.5 if away else 10.0):
+            log.warning("stopping with %d sends (ticks, alerts) Kafka has not confirmed", unsent)
         with contextlib.suppress(RuntimeError):  # closed already by a recovery that was stopped
-            self.consumer.close()
+            close_consumer(self.consumer, seconds=CLOSE_WAIT_S)
 
 
 @dataclass

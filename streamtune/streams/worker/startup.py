@@ -34,7 +34,9 @@ from streamtune.sinks.webhooks import AlertDispatcher, WebhookMetrics
 from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.kafka.producer import RateLimitFilter
 from streamtune.streams.worker.app import add_ingest, build_app
+from streamtune.streams.worker.ingest import CLOSE_WAIT_S, SHUTDOWN_GRACE_S
 from streamtune.streams.worker.progress import SAMPLE_EVERY_S, ProgressReporter
+from streamtune.streams.worker.shutdown import StoppingWorker, exit_now
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,10 @@ def tune_worker_gc() -> None:
     gc.set_threshold(WORKER_GC_YOUNG, *gc.get_threshold()[1:])
 
 
+INGEST_STOP_S = SHUTDOWN_GRACE_S + CLOSE_WAIT_S
+"""How long a stop waits for the ingest loop: its last batch's store retries, then its close."""
+
+
 def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
     """Run one worker until SIGTERM/SIGINT; return its exit code."""
     limit_client_logs()
@@ -119,8 +125,8 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
         tune_worker_gc()
         service = add_ingest(app, settings, sink=sink, metrics=metrics,
                              on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))
-        worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
-                              override_logging=False)
+        worker = StoppingWorker(app, on_signal=service.stop_ingest, loglevel=loglevel,
+                                quiet=True, redirect_stdouts=False, override_logging=False)
         worker.spinner = None  # it writes terminal codes even into a log file
         dispatcher = None
         if settings.webhooks.endpoints:  # its consumer costs CPU: only when there is a receiver
@@ -132,16 +138,21 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
                  "while there is work", settings.worker_id, settings.topics.prefix,
                  app.conf.id, f"metrics on port {port}" if port else "no metrics endpoint",
                  progress.every_s)
+        code = 0
         try:
             worker.execute_from_commandline()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
-            return 1 if service.failure else code
         finally:
+            if not service.join(INGEST_STOP_S):
+                log.error("the ingest loop did not stop within %.0f s", INGEST_STOP_S)
             if dispatcher is not None:
                 dispatcher.stop()
                 delivering.join(timeout=10.0)
             import_outboxes()  # what the trainer wrote since the last import
-        return 1 if service.failure else 0
+        code = 1 if service.failure else code
     finally:
         store.close()
+    if worker.left_behind:
+        exit_now(code)
+    return code
