@@ -42,11 +42,12 @@ def live_view(produced: int, series: dict[str, float], rate: float, elapsed: flo
     metrics = totals(series)
     read = metrics.get("streamtune_events_in_total", 0.0)
     served, rollout = serving_view(series)
-    stream = Table("elapsed", "sent", "worker read", "read/s", "DLQ", "dup", "redacted",
+    stream = Table("elapsed", "sent", "worker read", "read/s", "lag", "DLQ", "dup", "redacted",
                    "windows", title="stream", title_justify="left")
     stream.add_row(
         f"{elapsed:.0f} s", f"{produced:,}", f"{read:,.0f}", f"{rate:,.0f}",
         *(f"{metrics.get(name, 0):,.0f}" for name in (
+            "streamtune_consumer_lag",
             "streamtune_dead_letters_total", "streamtune_duplicates_dropped_total",
             "streamtune_redactions_total", "streamtune_windows_emitted_total")))
     stages = [stream]

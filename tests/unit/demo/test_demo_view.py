@@ -3,7 +3,11 @@ serving gauge (as ``LiveStage`` publishes it: roles champion and candidate)."""
 
 from __future__ import annotations
 
-from streamtune.demo.view import serving_view
+from pathlib import Path
+
+from rich.console import Console
+
+from streamtune.demo.view import live_view, serving_view
 
 GAUGE = 'streamtune_serving_percent{{model="intent_classifier",version="{v}",role="{r}"}}'
 
@@ -22,3 +26,28 @@ def test_a_canary_serves_nothing_yet() -> None:
 
 def test_before_the_first_champion() -> None:
     assert serving_view({}) == ("training...", "-")
+
+
+def test_each_stage_shows_its_rate_and_lag(tmp_path: Path) -> None:
+    worker = {'streamtune_events_in_total{topic="raw.commands"}': 1200.0,
+              'streamtune_consumer_lag{topic="raw.commands",partition="0"}': 300.0,
+              'streamtune_consumer_lag{topic="raw.errors",partition="1"}': 45.0}
+    augment = {'streamtune_augment_events_in_total{topic="clean.commands"}': 800.0,
+               'streamtune_augment_consumer_lag{topic="clean.commands",partition="0"}': 17.0}
+    console = Console(record=True, width=200)
+    console.print(live_view(1500, worker, 410.0, 12.0, tmp_path / "trainer.log",
+                            augment=(augment, 90.0)))
+    text = console.export_text()
+    stream, stage = (_row(text, title) for title in ("stream", "augment stage"))
+    assert stream["lag"] == "345" and stream["read/s"] == "410"
+    assert stage["lag"] == "17" and stage["read/s"] == "90"
+
+
+def _row(text: str, title: str) -> dict[str, str]:
+    """The first row of the table titled ``title`` in rendered text, by column header."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == title)
+    header, row = (
+        [cell.strip() for cell in line.strip().strip("┃│").split("┃" if "┃" in line else "│")]
+        for line in (lines[start + 2], lines[start + 4]))
+    return dict(zip(header, row, strict=True))
