@@ -8,6 +8,12 @@ replay that slips through.
 An id seen again with the same bytes is a replay; with other bytes it is a
 conflict (an id reused for a different event), which the batch dead-letters.
 
+Memory: a worker remembers up to ``pipeline.dedup_max_ids`` ids (a million by
+default, reached within the horizon above ~280 events/s), so each is kept small,
+~120 bytes (``benchmarks/steps.py``): the id's int, one int packing when it was
+seen with its content digest, a dict slot and a slot in the arrival queue (a
+tuple per id in an ``OrderedDict`` took ~210).
+
 Examples
 --------
 >>> seen = RecentIds(horizon_s=60, max_ids=10)
@@ -20,8 +26,11 @@ Examples
 from __future__ import annotations
 
 import enum
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Hashable
+
+_DIGEST_BITS = 64
+_DIGEST_MASK = (1 << _DIGEST_BITS) - 1
 
 
 class Seen(enum.Enum):
@@ -34,32 +43,37 @@ class Seen(enum.Enum):
 
 class RecentIds:
     """Remembers ids and a digest of their content for ``horizon_s`` seconds, at most
-    ``max_ids`` of them (oldest go first)."""
+    ``max_ids`` of them (oldest go first). ``now`` must not go back (a monotonic clock)."""
 
     def __init__(self, *, horizon_s: float, max_ids: int) -> None:
         self.horizon_s = horizon_s
         self.max_ids = max_ids
-        self._seen: OrderedDict[Hashable, tuple[float, int]] = OrderedDict()
+        self._horizon_ms = round(horizon_s * 1000)
+        self._seen: dict[Hashable, int] = {}
+        """id -> when it was seen (ms) above the low 64 bits, its content digest in them."""
+        self._arrivals: deque[Hashable] = deque()
+        """The remembered ids, oldest first (each once)."""
 
     def __len__(self) -> int:
         return len(self._seen)
 
     def see(self, event_id: Hashable, digest: int, *, now: float) -> Seen:
         """Classify ``event_id`` (a string, or a UUID's ``int``: cheaper) with its content
-        ``digest``; a new one is remembered."""
-        seen = self._seen.get(event_id)
-        if seen is not None and now - seen[0] <= self.horizon_s:
-            return Seen.REPLAY if seen[1] == digest else Seen.CONFLICT
-        self._seen[event_id] = (now, digest)
-        self._seen.move_to_end(event_id)
-        self._expire(now)
+        ``digest`` (64 bits of it count); a new one is remembered."""
+        when = int(now * 1000)
+        self._forget_before(when - self._horizon_ms)
+        digest &= _DIGEST_MASK
+        packed = self._seen.get(event_id)
+        if packed is not None and when - (packed >> _DIGEST_BITS) <= self._horizon_ms:
+            return Seen.REPLAY if packed & _DIGEST_MASK == digest else Seen.CONFLICT
+        if packed is None:  # else it stays where it arrived first: forgotten a bit early
+            self._arrivals.append(event_id)
+        self._seen[event_id] = (when << _DIGEST_BITS) | digest
+        if len(self._seen) > self.max_ids:
+            del self._seen[self._arrivals.popleft()]
         return Seen.NEW
 
-    def _expire(self, now: float) -> None:
-        seen = self._seen
-        while seen:
-            oldest_id, (oldest_at, _) = next(iter(seen.items()))
-            if len(seen) > self.max_ids or now - oldest_at > self.horizon_s:
-                seen.popitem(last=False)
-            else:
-                break
+    def _forget_before(self, oldest_ms: int) -> None:
+        seen, arrivals = self._seen, self._arrivals
+        while arrivals and seen[arrivals[0]] >> _DIGEST_BITS < oldest_ms:
+            del seen[arrivals.popleft()]
