@@ -24,7 +24,8 @@ marked "reference" time what a step did before it was made faster, for compariso
   the part of it that does not depend on the rows: the same inserts of one row each;
 - clean-topic JSON: the bytes published on ``clean.<source>`` (``event_json``);
 - live stage: ``LiveStage.run`` per batch with no model served (the drift detectors and
-  the template miner; scoring needs a trained model: ``benchmarks/score.py`` measures it).
+  the template miner; scoring needs a trained model: ``benchmarks/score.py`` measures it),
+  and the memory the scorer keeps per session for the next-command predictor.
 
 Run: ``.venv/bin/python benchmarks/steps.py [--events 20000] [--rounds 7]``
 """
@@ -227,7 +228,7 @@ def main() -> None:
     batched = [[event for event, _ in result.events] for result in results]
     rows["live stage (no model served: detectors, template miner)"] = (
         best_us(lambda: [live.run(batch, [("raw.x", 0)] * len(batch)) for batch in batched],
-                n, rounds), "")
+                n, rounds), f"{_bytes_per_session(annotated):.0f} bytes per session history")
     live.close()
 
     path = ("decode (decode_batch)", "process (BatchProcessor, no augmentation)",
@@ -262,6 +263,22 @@ def _bytes_per_id(events: list[Event], values: list[bytes]) -> float:
     held = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     return held / len(recent)
+
+
+def _bytes_per_session(events: list[Event]) -> float:
+    """Memory the scorer keeps per session for the next-command predictor (its history of
+    the session's last commands), once the events it read are gone."""
+    import gc
+    import tracemalloc
+
+    scorer = _live_stage().scorer
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    scorer.score([event.model_copy(deep=True) for event in events])  # objects of its own
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return held / len(scorer._history)  # noqa: SLF001 - what it holds is what is measured
 
 
 def _live_stage() -> Any:

@@ -18,8 +18,9 @@ identity). Extracted parameters are compared with the event's parameters.
 
 from __future__ import annotations
 
+import sys
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,9 @@ from streamtune.streams.live.serving import Loaded, ServingTable, Slot
 
 Record = dict[str, Any]
 """A prediction record as plain data (the fields of PredictionRecord)."""
+_Step = tuple[str, bool, tuple[tuple[str, Any], ...] | None]
+"""A session's command as its history keeps it: type, success, parameters (None: none).
+Small, since up to ``scoring.max_sessions`` histories are kept (``benchmarks/steps.py``)."""
 
 
 class InlineScorer:
@@ -48,7 +52,7 @@ class InlineScorer:
         self.worker = worker
         self.history_len = settings.scoring.history
         self.max_sessions = settings.scoring.max_sessions
-        self._history: OrderedDict[str, deque[dict[str, Any]]] = OrderedDict()
+        self._history: OrderedDict[str, tuple[_Step, ...]] = OrderedDict()
         self._pending: dict[str, list[Record]] = {}
         """Next-command predictions per session, waiting for the truth."""
         self._intents: OrderedDict[str, list[Record]] = OrderedDict()
@@ -150,9 +154,10 @@ class InlineScorer:
             last_of[event.session_id] = i
             histories.append(self._remember(event))
         versions = _versions(slot, commands)  # none before a champion: history kept all the same
-        inputs = [{"history": h, "context": e.context} for h, e in zip(histories, commands,
-                                                                         strict=True)
-                  ] if versions else []
+        readable = [_readable(h, e) for h, e in zip(histories, commands, strict=True)
+                    ] if versions else []
+        inputs = [{"history": h, "context": e.context}
+                  for h, e in zip(readable, commands, strict=False)]
         for loaded, served in versions:
             started = time.perf_counter()
             answers = loaded.scorer.predict(inputs)
@@ -164,7 +169,7 @@ class InlineScorer:
                     confidence=best.confidence, truth=following[i], latency_us=latency,
                     text=_text(event), outputs={
                         "next_command": best.label,
-                        "parameters": carry_parameters(histories[i], best.label)})
+                        "parameters": carry_parameters(readable[i], best.label)})
                 out.append(record)
                 if last_of[event.session_id] == i:
                     self._pending.setdefault(event.session_id, []).append(record)
@@ -172,17 +177,17 @@ class InlineScorer:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _remember(self, event: CommandEvent) -> list[dict[str, Any]]:
+    def _remember(self, event: CommandEvent) -> tuple[_Step, ...]:
         """Add ``event`` to its session's history; return the history it ends."""
-        history = self._history.pop(event.session_id, None) or deque(maxlen=self.history_len)
-        history.append({"event_id": str(event.event_id), "command_type": event.command_type,
-                        "normalized_input": event.normalized_input or "",
-                        "success": event.success, "parameters": event.parameters})
+        parameters = event.parameters
+        step = (sys.intern(event.command_type), event.success,
+                tuple(parameters.items()) if parameters else None)
+        history = (*self._history.pop(event.session_id, ()), step)[-self.history_len:]
         self._history[event.session_id] = history
         while len(self._history) > self.max_sessions:
             oldest, _ = self._history.popitem(last=False)
             self._pending.pop(oldest, None)
-        return list(history)
+        return history
 
     def _record(self, event: Event, model: str, loaded: Loaded, served: bool, slot: Slot, *,
                 label: str, confidence: float, truth: str, latency_us: int,
@@ -254,3 +259,12 @@ def _command_type(event: Event) -> str:
 def _flat(parameters: dict[str, Any]) -> str:
     """Parameters as one comparable string: ``name=value`` pairs sorted by name."""
     return ",".join(f"{k}={parameters[k]}" for k in sorted(parameters))
+
+
+def _readable(history: tuple[_Step, ...], event: CommandEvent) -> list[dict[str, Any]]:
+    """A history as the predictor reads it (``event``, its last command, gives the text)."""
+    out: list[dict[str, Any]] = [{"command_type": command_type, "success": success,
+                                  "parameters": dict(parameters or ())}
+                                 for command_type, success, parameters in history]
+    out[-1]["normalized_input"] = event.normalized_input or ""
+    return out

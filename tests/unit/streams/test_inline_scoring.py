@@ -14,6 +14,7 @@ from streamtune.config import Settings
 from streamtune.models.control import Serving
 from streamtune.models.registry import Registry
 from streamtune.models.rollout import in_rollout
+from streamtune.models.tasks.predictor import carry_parameters
 from streamtune.schemas.events import (
     CommandEvent,
     CorrectionEvent,
@@ -195,3 +196,32 @@ def test_commands_unlike_every_known_type_are_flagged_out_of_scope(served: Serve
     known = flagged & {str(c.event_id) for c in commands}
     assert len(known) <= 0.1 * len(commands)  # calibrated for 1 % of validation commands
     assert len(flagged & {str(f.event_id) for f in foreign}) >= 4, flagged - known
+
+
+def test_the_predictor_reads_a_live_session_as_it_reads_dataset_rows(served: Served) -> None:
+    """What the live history gives the command predictor (its last commands, kept compact)
+    is what the same commands as dataset rows give it: same answer, same carried values."""
+    scorer, table = _scorer(served)
+    records = [r for r in scorer.score(served.events)
+               if r["model"] == "command_predictor" and r["served"]]
+    model = table.slots["command_predictor"].champion
+    assert model is not None and len(records) > 300
+    sessions: dict[str, list[CommandEvent]] = {}
+    for e in served.events:
+        if isinstance(e, CommandEvent):
+            sessions.setdefault(e.session_id, []).append(e)
+    carried = 0
+    for record in records:
+        session = sessions[record["session_id"]]
+        index = next(i for i, e in enumerate(session) if str(e.event_id) == record["event_id"])
+        rows = [{"command_type": e.command_type, "success": e.success,
+                 "parameters": e.parameters, "normalized_input": e.normalized_input or ""}
+                for e in session[max(0, index - 4):index + 1]]
+        answer = model.scorer.predict([{"history": rows,
+                                        "context": session[index].context}])[0]["next_command"]
+        assert record["label"] == answer.label
+        assert record["confidence"] == pytest.approx(answer.confidence, abs=1e-6)
+        expected = carry_parameters(rows, answer.label)
+        assert record["outputs"]["parameters"] == expected
+        carried += bool(expected)
+    assert carried > 0  # some predictions carry a value named earlier in the session
