@@ -8,6 +8,7 @@ Drain's published accuracy on 12 of the 14 systems and within 0.02 on the rest.
 from __future__ import annotations
 
 import csv
+import pickle
 from collections import defaultdict
 
 import numpy as np
@@ -201,3 +202,20 @@ def test_out_of_scope_flags_far_unsure_inputs() -> None:
     with pytest.raises(ValueError, match="false_alarm"):
         OutOfScope.fit(train, list(labels), probabilities(calibration), calibration,
                        false_alarm=1.0)
+
+
+@needs_loghub
+@pytest.mark.parametrize("system", ["HDFS", "Mac", "OpenStack"])
+def test_a_saved_miner_places_the_lines_it_saw_as_before_without_its_cache(system: str) -> None:
+    """The cache is not saved (the worker rewrites its state every few seconds); a restored
+    miner finds the same template for every line it had seen."""
+    texts, _ = lines(system)
+    miner = TemplateMiner()
+    for text in texts:
+        miner.add(text)
+    before = [miner.resolve(miner.add(text).cluster_id) for text in texts]
+    saved = pickle.dumps(miner)
+    assert len(saved) < len(pickle.dumps(vars(miner)))  # what it would be with the cache
+    restored = pickle.loads(saved)  # noqa: S301 - our own bytes
+    assert restored._cache == {} and restored.templates() == miner.templates()
+    assert [restored.resolve(restored.add(text).cluster_id) for text in texts] == before
