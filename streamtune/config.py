@@ -305,7 +305,8 @@ class ScoringSettings(BaseModel):
     models: list[str] = Field(default_factory=lambda: [
         "intent_classifier", "command_predictor", "error_recovery", "parameter_extractor"])
     history: int = Field(5, ge=1, le=50, description="commands per session the predictor sees")
-    max_sessions: int = Field(100_000, ge=100, description="sessions whose history is kept")
+    max_sessions: int = Field(100_000, ge=100, description="sessions whose history is kept, "
+                              "and commands whose intent record is kept for feedback")
 
 
 class DetectionSettings(BaseModel):
