@@ -199,6 +199,9 @@ class WindowAgent:
         self._read_missed = read_missed
         self._metrics = metrics
         self._watermark_ms = 0
+        self._decoded: dict[str, tuple[dict[str, Any], WindowState]] = {}
+        """Per window, the state last written with the dict written: reused while the
+        table holds that very dict (recovery or a tick puts another one there)."""
 
     def applied(self, partition: int) -> int:
         """Highest offset of ``partition`` whose effect is in the table (-1: none).
@@ -254,14 +257,23 @@ class WindowAgent:
                 if raw is None and self._forgotten(delta.key):
                     late.append(late_row(delta))  # its window's row must not be replaced
                     continue
-                state = WindowState.from_json(raw) if raw else WindowState(partition=partition)
+                state = self._state(table_key, raw, partition)
             if state.apply(delta):
                 state.rewrite = state.closed  # its row is rewritten by the partition's next tick
                 changed[table_key] = state
         for table_key, state in changed.items():
-            self.table[table_key] = state.to_json()
+            self.table[table_key] = written = state.to_json()
+            self._decoded[table_key] = written, state
         if late:
             self.table[late_key(partition)] = [*self.table.get(late_key(partition), []), *late]
+
+    def _state(self, table_key: str, raw: dict[str, Any] | None, partition: int) -> WindowState:
+        """The window's state as the table holds it, decoded only when this agent did not
+        write that dict itself (decoding every changed window cost most of a fold)."""
+        kept = self._decoded.pop(table_key, None)  # taken out while it may change
+        if kept is not None and kept[0] is raw:
+            return kept[1]
+        return WindowState.from_json(raw) if raw else WindowState(partition=partition)
 
     def _forgotten(self, key: WindowKey) -> bool:
         """Whether ``key``'s window ended :data:`WINDOW_RETENTION_S` before the watermark
@@ -284,12 +296,13 @@ class WindowAgent:
             end_ms = key.start_ms + window_ms
             if raw["closed"]:
                 if raw.get("rewrite"):
-                    rewrites.append((table_key, key, WindowState.from_json(raw)))
+                    rewrites.append((table_key, key, self._state(table_key, raw, partition)))
                 elif self._forgotten(key):
                     del self.table[table_key]
+                    self._decoded.pop(table_key, None)
                 continue
             if idle or end_ms + window_ms <= watermark:  # grace: one window length
-                closing.append((table_key, key, WindowState.from_json(raw)))
+                closing.append((table_key, key, self._state(table_key, raw, partition)))
             else:
                 still_open += 1
         late = self.table.get(late_key(partition)) or []
@@ -298,7 +311,8 @@ class WindowAgent:
                               [(key, state) for _, key, state in rewrites], late)
             for table_key, _, state in closing + rewrites:
                 state.closed, state.rewrite = True, False
-                self.table[table_key] = state.to_json()
+                self.table[table_key] = written = state.to_json()
+                self._decoded[table_key] = written, state
             if late:
                 del self.table[late_key(partition)]
         self._metrics.windows_open.set(still_open)

@@ -232,3 +232,19 @@ def test_a_record_of_many_deltas_writes_each_window_once() -> None:
     assert window_writes == {"commands|open_valve|0": 1,
                              f"commands|open_valve|{WINDOW_S * 1000}": 1}
     assert harness.table[applied_key(0)]["offset"] == 0
+
+
+def test_the_agent_folds_into_what_the_table_holds_after_a_recovery_not_what_it_wrote() -> None:
+    """The agent reuses the states it wrote while the table holds those very values; a
+    recovery that puts other values there (here: the same windows with more events, as
+    another worker's changelog would) is what later deltas fold into."""
+    log = [delta_record(0, offset, 1) for offset in range(6)]
+    harness = Harness(log)
+    harness.deliver([0, 1, 2])
+    assert harness.events() == {0: 3}
+    key = WindowKey("commands", "open_valve", 0).table_key()
+    restored = WindowState.from_json(json.loads(json.dumps(harness.table[key])))
+    restored.base.merge(Aggregate(events=10))  # what the changelog held beyond this agent
+    harness.table[key] = restored.to_json()
+    harness.deliver([3, 4, 5])
+    assert harness.events() == {0: 16}
