@@ -40,6 +40,11 @@ if "pd" not in vars(_client_options):
     _client_options.pd = None
 
 log = logging.getLogger(__name__)
+EMBEDDED_INSERT_SETTINGS = {"max_threads": 1, "max_insert_threads": 1}
+"""Arrow inserts into embedded chdb run on one thread: a worker's inserts are small and
+frequent, and the thread pool's hand-offs cost more than they save (process CPU per event
+inserted: batches of 200 events 267-291 -> 240-258 µs, of 5,000 16-17 -> 12-16 µs). A
+ClickHouse server keeps its own defaults."""
 
 
 def _open_client(url: str, *, username: str, password: SecretStr | None) -> Any:
@@ -142,6 +147,7 @@ class ClickHouseStore:
         self.url = url
         self.database = database
         self._lock = threading.RLock()
+        self._insert_settings = EMBEDDED_INSERT_SETTINGS if url.startswith("chdb:") else {}
         try:
             self._client = _open_client(url, username=username, password=password)
             self._client.command("SELECT 1")
@@ -209,7 +215,8 @@ class ClickHouseStore:
                 return
             try:
                 with self._lock:
-                    self._client.insert_arrow(self.table(table), rows.select(list(columns)))
+                    self._client.insert_arrow(self.table(table), rows.select(list(columns)),
+                                              settings=self._insert_settings)
             except ClickHouseError as exc:
                 raise StoreUnavailable(f"insert into {table} failed: {str(exc)[:300]}") from exc
             return
