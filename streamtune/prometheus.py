@@ -78,6 +78,9 @@ class PipelineMetrics(ProcessMetrics):
         self.window_agent_offset = Gauge(
             "streamtune_window_agent_offset",
             "Last window-deltas offset the window agent applied", ["partition"], registry=r)
+        self.remembered = Gauge(
+            "streamtune_remembered_entries", "Entries the worker keeps in memory, each bounded "
+            "by a setting: event_ids, sessions, intent_records", ["kept"], registry=r)
         self.detection_held = Gauge(
             "streamtune_detection_held_events",
             "Events the drift detectors hold back for event-time order", registry=r)

@@ -13,6 +13,7 @@ import pytest
 
 from streamtune.config import Settings
 from streamtune.models.augmentation import TECHNIQUES, TEXT_TECHNIQUES
+from streamtune.prometheus import scrape_series
 from streamtune.schemas import EVENT_MODELS, CommandEvent, ErrorEvent, Event
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.simulator import Simulator, hostile_payloads
@@ -84,6 +85,7 @@ def test_worker_lands_exactly_the_valid_events(settings: Settings, tmp_path: Pat
         assert worker.metric("streamtune_duplicates_dropped_total") == len(resent)
         assert worker.metric("streamtune_redactions_total") >= 5 * 4 + 3 * 2
         assert worker.metric("streamtune_dead_letters_total") == len(invalid)
+        remembered = scrape_series(worker.metrics_port)
         assert worker.alive()
         assert worker.terminate() == 0
     finally:
@@ -108,6 +110,7 @@ def test_worker_lands_exactly_the_valid_events(settings: Settings, tmp_path: Pat
                   "streamtune.aggregates_hourly",
         "windows_total": "SELECT sum(events), sum(dlq_count), count() FROM "
                          "streamtune.aggregates FINAL",
+        "sessions": "SELECT uniqExact(session_id) FROM streamtune.commands FINAL",
         "ids": "SELECT toString(event_id) FROM streamtune.commands FINAL UNION ALL "
                "SELECT toString(event_id) FROM streamtune.errors FINAL",
         **WINDOW_QUERIES,
@@ -119,6 +122,11 @@ def test_worker_lands_exactly_the_valid_events(settings: Settings, tmp_path: Pat
     for kind, table in tables.items():
         assert store[f"count_{table}"] == [[expected[kind]]], table
         assert store[f"raw_{table}"] == [[expected[kind]]], table  # duplicates never written
+
+    # in memory: every id it stored (for de-duplication), every session with commands
+    kept = 'streamtune_remembered_entries{{kept="{}"}}'
+    assert remembered[kept.format("event_ids")] == sum(expected.values())
+    assert remembered[kept.format("sessions")] == store["sessions"][0][0] > 50
 
     categories = Counter(row[0] for row in store["dead"])
     assert categories == Counter(c for _, c in invalid)

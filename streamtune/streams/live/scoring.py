@@ -82,6 +82,10 @@ class InlineScorer:
                                                                   | CorrectionEvent)])
         return out
 
+    def kept(self) -> dict[str, int]:
+        """Entries kept in memory: sessions with a history, commands with intent records."""
+        return {"sessions": len(self._history), "intent_records": len(self._intents)}
+
     def _remember_intents(self, records: list[Record]) -> None:
         for record in records:
             if record["model"] == "intent_classifier":

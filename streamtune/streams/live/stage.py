@@ -108,6 +108,8 @@ class LiveStage:
         m = self.metrics
         if self.watch is not None:
             m.detection_held.set(len(self.watch.order))
+        for kept, entries in self.scorer.kept().items():
+            m.remembered.labels(kept).set(entries)
         for p in out.predictions:
             m.predictions.labels(p["model"], p["role"]).inc()
             if p["served"] and p["correct"] >= 0 and p.get("replaces", -1) == -1:

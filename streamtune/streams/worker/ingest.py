@@ -313,6 +313,7 @@ class IngestLoop:
         for kind, count in result.redactions.items():
             m.redactions.labels(kind).inc(count)
         m.duplicates.inc(result.duplicates)
+        m.remembered.labels("event_ids").set(len(self.processor.recent))
         m.batch_latency.observe(time.perf_counter() - started)
         m.last_batch.set(time.time())
 
