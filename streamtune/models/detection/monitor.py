@@ -98,8 +98,8 @@ class DriftMonitor:
             detector_spec(self._detector_name(kind), kind)  # a bad name fails here, once
         self._tracks: dict[tuple[str, str], _Track] = {}
         self._error_types: set[str] = set()
-        self._error_scopes: list[tuple[str, str, tuple[str, str]]] = []
-        """(error type, its scope, its track's key) for every type in ``_error_types``."""
+        self._error_scopes: list[tuple[str, str]] = []
+        """(error type, its scope) in name order, for every type in ``_error_types``."""
 
     def observe(self, signal: str, value: float, *, scope: str = "global", key: str,
                 at: datetime) -> list[Alert]:
@@ -137,12 +137,7 @@ class DriftMonitor:
             x = 1.0 - x
         detector.update(x == 1.0 if track.binary else x)  # type: ignore[arg-type]
         track.updates += 1
-        return self._fired(signal, scope, key, at, track) if detector.drift_detected else None
-
-    def _fired(self, signal: str, scope: str, key: str, at: datetime,
-               track: _Track) -> Alert | None:
-        """The alert of a detector that just fired, unless warm-up or cooldown hold it."""
-        if not self._may_alert(track, at):
+        if not detector.drift_detected or not self._may_alert(track, at):
             return None
         alert = self._alert(signal, scope, key, at, track)
         track.alert_update, track.alert_at = track.updates, at
@@ -161,21 +156,10 @@ class DriftMonitor:
             else:
                 log.warning("more than %d error types; %r only counts in 'error'",
                             MAX_ERROR_TYPES, error_type)
-        # once per error type for every command and error event (most of the detector
-        # updates): a watched scope's track is updated here, the rest go through _feed
-        tracks = self._tracks
-        for seen, scope, track_key in self._error_scopes:
-            value = 1.0 if seen == error_type else 0.0
-            track = tracks.get(track_key)
-            if track is None or track.detector is None:
-                alert = self._feed("error", "binary", value, scope, key, at)
-            else:
-                track.add(value)
-                detector = track.detector
-                detector.update(value == 1.0 if track.binary else value)  # type: ignore[arg-type]
-                track.updates += 1
-                alert = (self._fired("error", scope, key, at, track)
-                         if detector.drift_detected else None)
+        feed_one = self._feed  # called per command and error type: skip observe's checks
+        for seen, scope in self._error_scopes:
+            alert = feed_one("error", "binary", 1.0 if seen == error_type else 0.0, scope,
+                             key, at)
             if alert is not None:
                 alerts.append(alert)
         return alerts
@@ -226,6 +210,5 @@ class DriftMonitor:
                      "direction": direction, "key": f"{signal}/{scope}/{key}"})
 
 
-def _error_scopes(error_types: set[str]) -> list[tuple[str, str, tuple[str, str]]]:
-    """(error type, its scope, its track's key) in name order."""
-    return [(t, f"error_type={t}", ("error", f"error_type={t}")) for t in sorted(error_types)]
+def _error_scopes(error_types: set[str]) -> list[tuple[str, str]]:
+    return [(t, f"error_type={t}") for t in sorted(error_types)]
