@@ -12,8 +12,7 @@ one process, one thread each, alternating the paths round by round:
 
 Single-event latency is pooled over every round (p50/p99); batched throughput
 (``--batch`` events per call) is the median of the rounds. The cold figures
-clear the token cache before every call; the others run with it filled. Last, the memory
-the token cache keeps per distinct text.
+clear the token cache before every call; the others run with it filled.
 
 Run: ``.venv/bin/python benchmarks/score.py [--events 6000] [--rounds 5]``
 """
@@ -139,25 +138,6 @@ def main() -> None:
     for name, f in figures.items():
         table.add_row(name, f"{f['p50']:,.1f}", f"{f['p99']:,.1f}", f"{f['rate']:,.0f}")
     console.print(table)
-    texts = list(dict.fromkeys(str(e["normalized_input"]) for e in events))
-    console.print(f"token cache: {cache_bytes_per_text(texts):,.0f} bytes kept per distinct "
-                  f"text ({features._text_ids.cache_info().maxsize:,} texts at most)")
-
-
-def cache_bytes_per_text(texts: Sequence[str]) -> float:
-    """Memory the featurizer's cache keeps per distinct text (the text's key included)."""
-    import gc
-    import tracemalloc
-
-    clear_token_cache()
-    featurizer = features.Featurizer()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    featurizer.batch([text.encode().decode() for text in texts])  # keys of its own
-    gc.collect()
-    held = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
-    return held / len(texts)
 
 
 def teacher_cost(events: Sequence[Mapping[str, Any]],

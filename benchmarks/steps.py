@@ -14,8 +14,7 @@ marked "reference" time what a step did before it was made faster, for compariso
 - redact: the redactor alone over every event's free-text and free-form JSON fields, with
   its full rules on every value (the reference) and gated by ``Redactor.screen``;
 - NFKC: ``normalize_text`` of the command texts (uncached);
-- dedup: ``RecentIds.see`` per event, and the memory it holds per id remembered;
-  annotate: ``annotate`` per cleaned event;
+- dedup: ``RecentIds.see`` per event; annotate: ``annotate`` per cleaned event;
 - process: ``BatchProcessor.process`` without augmentation (all of the above, windows), in
   batches of ``batch_max_events`` records;
 - rows: the batch's table rows as Arrow tables (``event_rows`` + ``TableLayout.arrow``),
@@ -24,8 +23,7 @@ marked "reference" time what a step did before it was made faster, for compariso
   the part of it that does not depend on the rows: the same inserts of one row each;
 - clean-topic JSON: the bytes published on ``clean.<source>`` (``event_json``);
 - live stage: ``LiveStage.run`` per batch with no model served (the drift detectors and
-  the template miner; scoring needs a trained model: ``benchmarks/score.py`` measures it),
-  and the memory the scorer keeps per session for the next-command predictor.
+  the template miner; scoring needs a trained model: ``benchmarks/score.py`` measures it).
 
 Run: ``.venv/bin/python benchmarks/steps.py [--events 20000] [--rounds 7]``
 """
@@ -187,8 +185,7 @@ def main() -> None:
         "NFKC normalize_text (command texts)": (
             best_us(lambda: [normalize_text(t) for t in texts], len(texts), rounds),
             "per command"),
-        "dedup (RecentIds.see)": (best_us(dedup, n, rounds),
-                                  f"{_bytes_per_id(events, values):.0f} bytes per id kept"),
+        "dedup (RecentIds.see)": (best_us(dedup, n, rounds), ""),
         "annotate": (best_us(lambda: [annotate(e) for e in cleaned], n, rounds), ""),
         "process (BatchProcessor, no augmentation)": (best_us(process, len(values), rounds),
                                                       "per record"),
@@ -228,7 +225,7 @@ def main() -> None:
     batched = [[event for event, _ in result.events] for result in results]
     rows["live stage (no model served: detectors, template miner)"] = (
         best_us(lambda: [live.run(batch, [("raw.x", 0)] * len(batch)) for batch in batched],
-                n, rounds), f"{_bytes_per_session(annotated):.0f} bytes per session history")
+                n, rounds), "")
     live.close()
 
     path = ("decode (decode_batch)", "process (BatchProcessor, no augmentation)",
@@ -249,36 +246,6 @@ def main() -> None:
     table.add_row("batch thread (ingest path + live stage + insert)", f"{batch:.1f}",
                   f"{1e6 / batch:,.0f} events per CPU-second", style="bold")
     Console().print(table)
-
-
-def _bytes_per_id(events: list[Event], values: list[bytes]) -> float:
-    """Memory that ``RecentIds`` holds per remembered id (the id's int included)."""
-    import tracemalloc
-
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    recent = RecentIds(horizon_s=600, max_ids=len(events))
-    for event, raw in zip(events, values, strict=False):  # a new int, as once its event is gone
-        recent.see(int.from_bytes(event.event_id.bytes), hash(raw), now=0.0)
-    held = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
-    return held / len(recent)
-
-
-def _bytes_per_session(events: list[Event]) -> float:
-    """Memory the scorer keeps per session for the next-command predictor (its history of
-    the session's last commands), once the events it read are gone."""
-    import gc
-    import tracemalloc
-
-    scorer = _live_stage().scorer
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    scorer.score([event.model_copy(deep=True) for event in events])  # objects of its own
-    gc.collect()
-    held = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
-    return held / len(scorer._history)  # noqa: SLF001 - what it holds is what is measured
 
 
 def _live_stage() -> Any:

@@ -10,7 +10,7 @@ conflict (an id reused for a different event), which the batch dead-letters.
 
 Memory: a worker remembers up to ``pipeline.dedup_max_ids`` ids (a million by
 default, reached within the horizon above ~280 events/s), so each is kept small,
-~120 bytes (``benchmarks/steps.py``): the id's int, one int packing when it was
+~120 bytes (``benchmarks/memory.py``): the id's int, one int packing when it was
 seen with its content digest, a dict slot and a slot in the arrival queue (a
 tuple per id in an ``OrderedDict`` took ~210).
 

@@ -41,7 +41,7 @@ Record = dict[str, Any]
 """A prediction record as plain data (the fields of PredictionRecord)."""
 _Step = tuple[str, bool, tuple[tuple[str, Any], ...] | None]
 """A session's command as its history keeps it: type, success, parameters (None: none).
-Small, since up to ``scoring.max_sessions`` histories are kept (``benchmarks/steps.py``)."""
+Small, since up to ``scoring.max_sessions`` histories are kept (``benchmarks/memory.py``)."""
 
 
 class InlineScorer:
