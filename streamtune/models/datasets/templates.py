@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from streamtune.models.detection.templates import WILDCARD, TemplateMiner, mask
+from streamtune.models.detection.templates import WILDCARD, TemplateMiner, masked
 from streamtune.schemas.text import normalize_text
 
 __all__ = ["WILDCARD", "command_template", "error_template", "error_templates"]
@@ -36,7 +36,7 @@ __all__ = ["WILDCARD", "command_template", "error_template", "error_templates"]
 
 def error_template(message: str) -> str:
     """One error message's template on its own (variable runs as ``<*>``)."""
-    return " ".join(mask(message))
+    return masked(message)
 
 
 def error_templates(messages: Iterable[str]) -> list[str]:
