@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -38,6 +38,7 @@ from streamtune.errors import DeliveryFailed
 from streamtune.schemas.decode import validate_payload
 from streamtune.schemas.events import Event, EventBase
 from streamtune.schemas.topics import raw_topic
+from streamtune.streams.kafka.replay_window import ReplayWindow
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,8 @@ class EventProducer:
         failures are raised by ``flush``/``close``.
     replay_window
         Seconds of acknowledged events resent after a fatal error (the dev broker
-        loses up to its last save, about a second, when it is killed).
+        loses up to its last save, about a second, when it is killed); time while
+        Kafka is unreachable does not count.
     """
 
     def __init__(
@@ -159,10 +161,9 @@ class EventProducer:
         }
         self._prefix = topic_prefix
         self._on_delivery = on_delivery
-        self._replay_window = replay_window
         self._failures: list[DeliveryReport] = []
         self._pending: dict[int, _Record] = {}
-        self._recent: deque[tuple[float, _Record]] = deque()
+        self._recent: ReplayWindow[_Record] = ReplayWindow(replay_window)
         self._next_id = 0
         self._fatal: KafkaError | None = None
         self._fatal_streak = 0
@@ -265,6 +266,7 @@ class EventProducer:
             self._fatal = error
         elif error.code() == KafkaError._ALL_BROKERS_DOWN and self._away_since is None:
             self._away_since = time.monotonic()
+            self._recent.away()
             self.outages += 1
             log.warning("Kafka at %s is unreachable; holding %d unacknowledged events and "
                         "retrying until it is back", self._conf["bootstrap.servers"],
@@ -287,6 +289,7 @@ class EventProducer:
 
     def _back(self) -> None:
         self._fatal_streak = 0
+        self._recent.back()
         if self._away_since is not None:
             log.warning("Kafka is back after %.1f s", time.monotonic() - self._away_since)
             self._away_since = None
@@ -295,10 +298,7 @@ class EventProducer:
         record = self._pending.pop(token)
         if report.error is None:
             self.acknowledged += 1
-            now = time.monotonic()
-            self._recent.append((now, record))
-            while self._recent and self._recent[0][0] < now - self._replay_window:
-                self._recent.popleft()
+            self._recent.acknowledged(record)
         else:
             self._fail(report)
         if self._on_delivery is not None:
@@ -329,13 +329,12 @@ class EventProducer:
                 self._settle(token, DeliveryReport(record.event_id, record.topic, -1, -1,
                                                    reason))
             return
-        replay = [record for _, record in self._recent]
-        self._recent.clear()
+        replay = self._recent.take()
         self.recoveries += 1
         self.resent += len(pending) + len(replay)
         log.warning("the producer failed (%s); recreated it, resending %d unacknowledged "
                     "events and %d acknowledged in the last %.0f s", reason, len(pending),
-                    len(replay), self._replay_window)
+                    len(replay), self._recent.seconds)
         self._producer = Producer(self._conf)
         for record in replay:
             self.acknowledged -= 1  # counted again when acknowledged again
