@@ -49,13 +49,15 @@ from streamtune.config import Settings
 from streamtune.prometheus import scrape, scrape_series
 from streamtune.schemas.topics import SOURCES, catalogue, raw_topic
 from streamtune.simulator import Simulator
+from streamtune.streams.detect.stage import detect_group, detect_topics
 from streamtune.streams.kafka.admin import create_topics, group_caught_up
 from streamtune.streams.kafka.dev_broker import DevBroker, free_port
 
 
-def _settings(root: Path, port: int, prefix: str) -> Settings:
+def _settings(root: Path, port: int, prefix: str, *, detect_stage: bool = False) -> Settings:
     return Settings(_env_file=None, data_dir=root / prefix,  # type: ignore[call-arg]
-                    kafka={"dev_broker_port": port}, topics={"prefix": prefix})
+                    kafka={"dev_broker_port": port}, topics={"prefix": prefix},
+                    detection={"stage": detect_stage})
 
 
 def _produce(settings: Settings, count: int, *, rate: float | None = None,
@@ -129,17 +131,20 @@ def _records_written(settings: Settings) -> int:
 
 
 class _Worker:
-    def __init__(self, settings: Settings) -> None:
+    """A ``streamtune worker`` process, or with ``command="detect"`` a detect stage."""
+
+    def __init__(self, settings: Settings, command: str = "worker") -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMTUNE_")}
         env |= {"STREAMTUNE_DATA_DIR": str(settings.data_dir),
                 "STREAMTUNE_KAFKA__DEV_BROKER_PORT": str(settings.kafka.dev_broker_port),
                 "STREAMTUNE_TOPICS__PREFIX": settings.topics.prefix,
+                "STREAMTUNE_DETECTION__STAGE": str(settings.detection.stage).lower(),
                 "STREAMTUNE_METRICS_PORT": str(self.port)}
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log = (settings.data_dir / "worker.log").open("ab")
+        self.log = (settings.data_dir / f"{command}.log").open("ab")
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "streamtune", "worker"], env=env, stdout=self.log,
+            [sys.executable, "-m", "streamtune", command], env=env, stdout=self.log,
             stderr=subprocess.STDOUT, start_new_session=True)
         self.peak_anon_mb = 0.0
 
@@ -213,6 +218,19 @@ class _Run:
     records_per_event: float
     """Records the worker wrote to Kafka (clean, dead letters, scored, alerts, window deltas
     and ticks, the window table's changelog) per raw event, as of its last commit."""
+    detect: _Stage | None = None
+    """The detect stage's figures, when detection runs in a stage of its own."""
+
+
+@dataclass
+class _Stage:
+    """A stage beside the worker, over the same run."""
+
+    rate: float
+    """Raw events per second of wall time, from the first sent to its last commit."""
+    per_cpu: float
+    """Raw events per CPU-second of the stage's process."""
+    rss_mb: float
 
 
 def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
@@ -221,22 +239,25 @@ def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
     The worker is started and warmed up first; the clock runs from the moment the ``count``
     events start going out to the moment the worker has committed the last of them."""
     worker = _Worker(settings)
+    stage = _Worker(settings, "detect") if settings.detection.stage else None
     broker_group = broker.status().pid or 0
     tick = os.sysconf("SC_CLK_TCK")
     try:
-        _warm_up(worker, settings)
+        _warm_up(worker, settings, stage)
         marks: dict[str, Any] = {}
 
         def start_clock() -> None:
             written = _records_written(settings)
             marks.update(started=time.perf_counter(), before=worker.cpu_parts(),
                          broker=group_ticks(broker_group), stages=worker.stages(),
-                         written=written, batches=worker.batches())
+                         written=written, batches=worker.batches(),
+                         stage=stage.cpu_parts() if stage else {})
 
         _produce(settings, count, on_start=start_clock)
         _wait_caught_up(settings, on_wait=worker.sample_memory)
         elapsed = time.perf_counter() - marks["started"]
         after = worker.cpu_parts()
+        detect = None if stage is None else _detect_figures(settings, stage, count, marks)
         written = _records_written(settings) - marks["written"]
         used = _grown(marks["before"], after)
         shares = {part: seconds / elapsed for part, seconds in used.items()}
@@ -246,9 +267,22 @@ def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
         batches = worker.batches() - marks["batches"]
         return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
                     worker.peak_rss_mb(), worker.peak_anon_mb, worker.chdb_code_mb(), shares,
-                    stages, count / max(batches, 1), written / count)
+                    stages, count / max(batches, 1), written / count, detect)
     finally:
         worker.stop()
+        if stage is not None:
+            stage.stop()
+
+
+def _detect_figures(settings: Settings, stage: _Worker, count: int,
+                    marks: dict[str, Any]) -> _Stage:
+    """Once the detect group has caught up: its rate and CPU since the clock started."""
+    topics = detect_topics(settings)
+    while not group_caught_up(settings, detect_group(settings), topics):
+        time.sleep(0.2)
+    elapsed = time.perf_counter() - marks["started"]
+    used = sum(_grown(marks["stage"], stage.cpu_parts()).values())
+    return _Stage(count / elapsed, count / max(used, 1e-9), stage.peak_rss_mb())
 
 
 def _grown(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -256,15 +290,19 @@ def _grown(before: dict[str, float], after: dict[str, float]) -> dict[str, float
     return {key: value - before.get(key, 0.0) for key, value in after.items()}
 
 
-def _warm_up(worker: _Worker, settings: Settings) -> None:
-    """Wait until the worker has joined its group and landed a few metric events (not in
-    the commands table the latency is read from)."""
-    while not scrape(worker.port):
+def _warm_up(worker: _Worker, settings: Settings, stage: _Worker | None = None) -> None:
+    """Wait until the worker (and a detect stage) has joined its group and landed a few
+    metric events (not in the commands table the latency is read from)."""
+    while not scrape(worker.port) or (stage is not None and not scrape(stage.port)):
         time.sleep(0.2)
     _produce(settings, WARM_UP_EVENTS, kinds=frozenset({"metric"}))
     deadline = time.monotonic() + 120
     while worker.read() < WARM_UP_EVENTS and time.monotonic() < deadline:
         time.sleep(0.1)
+    topics = detect_topics(settings)
+    while stage is not None and time.monotonic() < deadline and not group_caught_up(
+            settings, detect_group(settings), topics):
+        time.sleep(0.2)
 
 
 def _wait_caught_up(settings: Settings, on_wait: Callable[[], None] = lambda: None) -> None:
@@ -318,21 +356,25 @@ def main() -> None:
     parser.add_argument("--latency-rates", default="1000,5000,10000",
                         help="offered loads (events/s), comma-separated")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--detect-stage", action="store_true",
+                        help="detection in a `streamtune detect` stage, not in the worker")
     args = parser.parse_args()
     with scratch_broker("st-pipeline-") as (root, broker):
         baseline_settings = _settings(root, broker.port, "baseline.")
         create_topics(baseline_settings)
         _produce(baseline_settings, args.events)
         baseline = _consume_rate(baseline_settings, args.events)
-        settings = _settings(root, broker.port, "throughput.")
+        settings = _settings(root, broker.port, "throughput.", detect_stage=args.detect_stage)
         create_topics(settings)
         run = _throughput(settings, broker, args.events)
         latencies = {}
         for rate in (float(r) for r in args.latency_rates.split(",")):
-            lat_settings = _settings(root, broker.port, f"latency{rate:.0f}.")
+            lat_settings = _settings(root, broker.port, f"latency{rate:.0f}.",
+                                     detect_stage=args.detect_stage)
             create_topics(lat_settings)
             latencies[rate] = _latency(lat_settings, int(rate * args.latency_seconds), rate)
-    print(f"{args.events:,} simulated events, dev broker, one worker")
+    print(f"{args.events:,} simulated events, dev broker, one worker"
+          + (", detection in a detect stage" if args.detect_stage else ""))
     print(f"  raw confluent-kafka consume                {baseline:>10,.0f} events/s   1.00x")
     print(f"  worker                                     {run.rate:>10,.0f} events/s   "
           f"{run.rate / baseline:.3f}x   {run.per_cpu:>6,.0f} events per worker CPU-s   "
@@ -347,6 +389,10 @@ def main() -> None:
     print("      ingest thread, share of the run's time: " + ", ".join(
         f"{stage} {share:.0%}" for stage, share in run.stages.items())
         + f"; {run.events_per_batch:,.0f} events per batch on average")
+    if run.detect is not None:
+        print(f"  detect stage                               {run.detect.rate:>10,.0f} events/s   "
+              f"{run.detect.rate / baseline:.3f}x   {run.detect.per_cpu:>6,.0f} events per stage "
+              f"CPU-s   peak RSS {run.detect.rss_mb:,.0f} MB")
     for rate, latency in latencies.items():
         print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
               f"produce -> row visible p50 {latency.p50:.2f} s, p99 {latency.p99:.2f} s")

@@ -315,6 +315,8 @@ class DetectionSettings(BaseModel):
     model_config = _FROZEN
 
     enabled: bool = True
+    stage: bool = Field(False, description="watch in `streamtune detect` stages (a consumer "
+                        "group of their own, reading the clean topics) instead of in the worker")
     binary_detector: str = Field("adwin", description="detector of 0/1 signals")
     continuous_detector: str = Field("adwin", description="detector of continuous signals")
     scope_min_events: int = Field(500, ge=1, description="events before a per-type detector")

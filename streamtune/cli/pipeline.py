@@ -197,6 +197,15 @@ def augment() -> None:
     raise typer.Exit(run_stage(load_settings()))
 
 
+@app.command("detect")
+def detect() -> None:
+    """Run a detect stage (reads the clean and scored topics, raises drift and new-pattern
+    alerts) until SIGTERM or Ctrl-C; for STREAMTUNE_DETECTION__STAGE=true."""
+    from streamtune.streams.detect.stage import run_stage
+
+    raise typer.Exit(run_stage(load_settings()))
+
+
 @app.command("second-opinion")
 def second_opinion() -> None:
     """Run a second-opinion stage (reads the scored topic; the teacher answers again where

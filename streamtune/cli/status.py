@@ -42,6 +42,7 @@ class Stage:
 def stages(settings: Settings) -> list[Stage]:
     """The pipeline's consumer groups, in the order events flow through them."""
     from streamtune.streams.augment.stage import augment_group, augment_topics
+    from streamtune.streams.detect.stage import detect_group, detect_topics
     from streamtune.streams.second_opinion.stage import second_opinion_group
 
     prefix = settings.topics.prefix
@@ -51,6 +52,8 @@ def stages(settings: Settings) -> list[Stage]:
               [raw_topic(kind, prefix) for kind in SOURCES], "workers: raw events -> store"),
         Stage("augment", augment_group(settings), augment_topics(settings),
               "augment stages: clean commands and errors -> augmented rows"),
+        Stage("detect", detect_group(settings), detect_topics(settings),
+              "detect stages (with detection.stage): clean events -> alerts"),
         Stage("windows", f"{prefix}streamtune", [loop_topic("window-deltas", prefix)],
               "workers' window agent (faust app)"),
         Stage("webhooks", f"{prefix}streamtune-alerts", [alerts],

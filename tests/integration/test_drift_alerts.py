@@ -2,7 +2,8 @@
 
 A real worker (dev broker, chdb) watches a simulated stream whose error rate and
 execution times change at a known index; a real local HTTP server receives the
-webhooks. The same stream without the change raises no drift alert.
+webhooks. The same stream without the change raises no drift alert. The same holds
+with detection in a `streamtune detect` stage of its own, the worker then raising none.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from streamtune.config import Settings
+from streamtune.prometheus import scrape_series
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.topics import loop_topic
 from streamtune.simulator import Scenario
@@ -22,7 +24,15 @@ from streamtune.streams.kafka.admin import create_topics, group_caught_up
 from streamtune.streams.kafka.producer import EventProducer
 from tests.support.loop_models import simulated
 from tests.support.webhook_receiver import Receiver
-from tests.support.worker_harness import Worker, caught_up, wait_for, worker_settings
+from tests.support.worker_harness import (
+    DetectStage,
+    Worker,
+    caught_up,
+    detect_caught_up,
+    read_store,
+    wait_for,
+    worker_settings,
+)
 
 SECRET = "drift-hook-secret"  # noqa: S105 - a test key
 EVENTS, CHANGE_AT = 6000, 3000
@@ -31,9 +41,15 @@ MAX_DELAY = 1500
 WATCHED = ("success", "error", "execution_time")
 
 
-@pytest.mark.parametrize("changed", [True, False], ids=["drift", "stationary"])
+def _drift_alerts(process: Worker) -> float:
+    return sum(value for name, value in scrape_series(process.metrics_port).items()
+               if name.startswith("streamtune_alerts_total") and 'kind="drift"' in name)
+
+
+@pytest.mark.parametrize(("changed", "in_stage"), [(True, False), (False, False), (True, True)],
+                         ids=["drift", "stationary", "drift-detect-stage"])
 def test_a_change_raises_one_signed_alert_per_signal_and_a_stationary_run_none(
-        settings: Settings, tmp_path: Path, changed: bool) -> None:
+        settings: Settings, tmp_path: Path, changed: bool, in_stage: bool) -> None:
     scenario = Scenario(error_rate=ErrorRateDrift(at=CHANGE_AT, to=0.35),
                         execution_time_shift=ExecutionTimeDrift(at=CHANGE_AT, factor=3.0)
                         ) if changed else None
@@ -41,28 +57,36 @@ def test_a_change_raises_one_signed_alert_per_signal_and_a_stationary_run_none(
     index = {str(e.event_id): i for i, e in enumerate(stream)}
     with Receiver() as hook:
         wsettings = worker_settings(settings, tmp_path, batch_max_events=500, groups={
-            "scoring": {"enabled": False},
+            "scoring": {"enabled": False}, "detection": {"stage": in_stage},
             "webhooks": {"endpoints": [{"url": hook.url(), "kinds": ["drift"]}],
                          "signing_secret": SECRET, "retry_initial_s": 0.1}})
         create_topics(wsettings)
         worker = Worker(wsettings, log=tmp_path / "worker.log").start()
+        stage = DetectStage(wsettings, log=tmp_path / "detect.log").start() if in_stage else None
+        processes = [worker] if stage is None else [worker, stage]
         try:
             with EventProducer.from_settings(wsettings) as producer:
                 for first in range(0, EVENTS, 500):  # live traffic, not a backlog
                     for event in stream[first:first + 500]:
                         producer.send(event)
                     producer.flush()
-                    wait_for(lambda: caught_up(wsettings), timeout=120, what="a slice",
-                             worker=worker)
+                    wait_for(lambda: caught_up(wsettings) and (
+                        stage is None or detect_caught_up(wsettings)), timeout=120,
+                        what="a slice", worker=processes)
             alerts_group = f"{wsettings.topics.prefix}streamtune-alerts"
             wait_for(lambda: group_caught_up(wsettings, alerts_group, [
                 loop_topic("alerts", wsettings.topics.prefix)]), timeout=60,
                 what="the webhook thread reading every alert", worker=worker)
             wait_for(lambda: worker.metric("streamtune_webhook_pending") == 0, timeout=60,
                      what="every webhook delivered", worker=worker)
+            if stage is not None:
+                assert _drift_alerts(worker) == 0  # the worker no longer watches
+                raised = _drift_alerts(stage)
+                assert stage.terminate() == 0, stage.tail()
             assert worker.terminate() == 0
         finally:
-            worker.ensure_stopped()
+            for process in processes:
+                process.ensure_stopped()
     alerts = []
     for request in hook.received:
         assert verify(request.body, request.headers[SIGNATURE_HEADER], SECRET)
@@ -75,6 +99,10 @@ def test_a_change_raises_one_signed_alert_per_signal_and_a_stationary_run_none(
     assert len(by_signal["execution_time"]) == 1
     assert len(by_signal["success"]) + len(by_signal["error"]) >= 1
     assert all(len(found) <= 1 for found in by_signal.values())  # one change, one alert
+    if stage is not None:  # its alert rows reached the worker's store through the outbox
+        stored = read_store(wsettings, {"drift": "SELECT count() FROM streamtune.alerts FINAL "
+                                                 "WHERE kind = 'drift'"})["drift"][0][0]
+        assert stored == raised >= len(watched), (stored, raised)
     for alert in watched:
         trigger = index[alert.details["key"].rsplit("/", 1)[-1]]
         assert 0 <= trigger - CHANGE_AT <= MAX_DELAY, (alert.title, trigger)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 import torch
 from confluent_kafka import Producer
@@ -27,13 +28,15 @@ from streamtune.models.scoring import Scorer
 from streamtune.models.training.run import split_rows, train_model
 from streamtune.models.training.second_opinion import OPINION_FILE, SecondOpinion
 from streamtune.models.training.trainer import Checkpoint, restore
+from streamtune.schemas.events import CorrectionEvent, FeedbackEvent
 from streamtune.schemas.predictions import PredictionRecord
-from streamtune.schemas.topics import loop_topic
+from streamtune.schemas.topics import clean_topic, loop_topic
 from streamtune.simulator import Scenario, Simulator
 from streamtune.simulator.scenario import NewCommandTypeDrift
 from streamtune.sinks.outbox import StoreOutbox
 from streamtune.sinks.stage_sink import stage_sink
 from streamtune.sinks.store import ClickHouseStore
+from streamtune.streams.detect.stage import served_intent
 from streamtune.streams.kafka.admin import create_topics, group_caught_up
 from streamtune.streams.kafka.dev_broker import DevBroker
 from streamtune.streams.second_opinion.stage import SecondOpinionStage, second_opinion_group
@@ -44,6 +47,7 @@ from tests.support.worker_harness import (
     Worker,
     caught_up,
     read_store,
+    read_topic,
     send_events,
     wait_for,
     worker_settings,
@@ -145,7 +149,8 @@ def test_a_worker_and_a_second_opinion_stage_answer_every_unsure_event_once(
     opinion = SecondOpinion.load(champion.path, encoder=SentenceEncoder())
     assert opinion is not None
     create_topics(wsettings)
-    send_events(wsettings, Simulator(5).events(1500))
+    events = list(Simulator(5).events(1500))
+    send_events(wsettings, events)
     worker = Worker(wsettings, log=tmp_path / "worker.log").start()
     stage = SecondOpinionProcess(wsettings, log=tmp_path / "stage.log").start()
     try:
@@ -169,6 +174,22 @@ def test_a_worker_and_a_second_opinion_stage_answer_every_unsure_event_once(
     assert [row[0] for row in found["answered"]] == [row[0] for row in found["unsure"]]
     assert {row[1] for row in found["answered"]} == {1}  # once each, before any merge
     assert len(found["unsure"]) < found["served"][0][0]
+    # each clean command says what the served intent model answered (a detect stage's input)
+    clean = [(orjson.loads(m.value() or b""), served_intent(m))
+             for m in read_topic(wsettings, clean_topic("command", wsettings.topics.prefix))]
+    executed = {event["event_id"]: event["command_type"] for event, _ in clean}
+    answers = read_store(wsettings, {"served": (
+        f"SELECT toString(event_id), confidence, label FROM streamtune.predictions FINAL "
+        f"WHERE model = '{MODEL}' AND served")})["served"]
+    assert len(answers) == found["served"][0][0] == len(clean)
+    assert {event["event_id"]: intent.confidence if intent else None
+            for event, intent in clean} == {
+        event_id: pytest.approx(confidence, rel=1e-6) for event_id, confidence, _ in answers}
+    told = {str(e.refers_to) for e in events if isinstance(e, FeedbackEvent | CorrectionEvent)}
+    right = {event_id: label == executed[event_id] for event_id, _, label in answers}
+    assert {event["event_id"]: intent.correct for event, intent in clean if intent
+            and event["event_id"] not in told} == {  # feedback in the batch may say otherwise
+        event_id: is_right for event_id, is_right in right.items() if event_id not in told}
 
 
 def _scored(text: str, version: str, confidence: float, *, served: bool = True,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import ConsumerGroupState
+from confluent_kafka import Consumer, ConsumerGroupState, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
@@ -27,6 +27,7 @@ from streamtune.prometheus import scrape, windows_caught_up
 from streamtune.schemas.events import Event
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.streams.augment.stage import augment_group, augment_topics
+from streamtune.streams.detect.stage import detect_group, detect_topics
 from streamtune.streams.kafka.admin import end_offsets, group_caught_up
 from streamtune.streams.kafka.producer import EventProducer
 from streamtune.streams.worker.ingest import deltas_topic
@@ -125,6 +126,18 @@ class AugmentStage(Worker):
     command = "augment"
 
 
+class DetectStage(Worker):
+    """One `streamtune detect` subprocess, with the worker's settings (its data dir: the
+    store outbox its alert rows reach the worker's store by) and its own metrics port."""
+
+    command = "detect"
+
+
+def detect_caught_up(settings: Settings) -> bool:
+    """True when the detect group has committed every record of the topics it reads."""
+    return group_caught_up(settings, detect_group(settings), detect_topics(settings))
+
+
 class SecondOpinionProcess(Worker):
     """One `streamtune second-opinion` subprocess, with the worker's settings (its data dir:
     the registry's versions, and the store outbox its rows reach the worker's store by)."""
@@ -202,6 +215,28 @@ def members_with_partitions(settings: Settings, group: str) -> int:
 def augment_caught_up(settings: Settings) -> bool:
     """True when the augment group has committed every clean command and error record."""
     return group_caught_up(settings, augment_group(settings), augment_topics(settings))
+
+
+def read_topic(settings: Settings, topic: str, *, timeout: float = 30.0) -> list[Message]:
+    """Every record of ``topic`` up to its end offsets now, with headers."""
+    consumer = Consumer({**client_config(settings), "group.id": "test-readback",
+                         "enable.auto.commit": False})
+    try:
+        ends = {p: end for p, end in end_offsets(settings, topic).items() if end}
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        read: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while ends and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            read.append(message)
+            if (message.offset() or 0) + 1 >= ends.get(message.partition() or 0, 0):
+                ends.pop(message.partition() or 0, None)
+        assert not ends, f"{topic}: partitions {sorted(ends)} not read to their end"
+        return read
+    finally:
+        consumer.close()
 
 
 def read_store(settings: Settings, queries: dict[str, str]) -> dict[str, list[list[Any]]]:

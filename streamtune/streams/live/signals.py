@@ -15,7 +15,9 @@ them, and their rows are stored all the same).
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from streamtune.config import Settings
 from streamtune.models.detection import DetectionState, state_path
@@ -26,6 +28,62 @@ from streamtune.streams.live.scoring import Record
 
 RESOURCE_SIGNALS = {"cpu_usage": "cpu", "memory_used": "memory"}
 """Metric name -> signal watched for resource drift."""
+SERVED_INTENT_HEADER = "served_intent"
+"""Header of a clean command record: the served intent's share of the detectors' input,
+for a detect stage (``streams/detect/``) that reads clean topics, not predictions."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServedIntent:
+    """What the served intent model said of one command: the detectors' share of it."""
+
+    confidence: float
+    correct: bool
+    out_of_scope: bool
+
+    def header(self) -> bytes:
+        """This, as a clean record's :data:`SERVED_INTENT_HEADER` value."""
+        return f"{self.confidence!r} {int(self.correct)} {int(self.out_of_scope)}".encode()
+
+    @classmethod
+    def from_header(cls, raw: bytes) -> ServedIntent:
+        """Read :meth:`header`'s value back; ``ValueError`` when it is not one."""
+        confidence, correct, out_of_scope = raw.split()
+        if correct not in (b"0", b"1") or out_of_scope not in (b"0", b"1"):
+            raise ValueError(f"not a served intent: {raw[:40]!r}")
+        return cls(float(confidence), correct == b"1", out_of_scope == b"1")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A served next-command prediction whose truth arrived."""
+
+    correct: bool
+    key: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """The served models' answers a batch's detectors watch, beside its clean events."""
+
+    intents: Mapping[str, ServedIntent]
+    """By event id."""
+    resolved: Sequence[Resolved]
+
+    @classmethod
+    def of(cls, predictions: Sequence[Record]) -> Served:
+        """From a batch's prediction records (the worker's scorer)."""
+        intents = {p["event_id"]: ServedIntent(p["confidence"], p["correct"] == 1, any(
+            o.get("out_of_scope") for o in p["outputs"].values()))
+            for p in predictions if p["model"] == "intent_classifier" and p["served"]}
+        resolved = [Resolved(p["correct"] == 1, p["event_id"], p["event_time"])
+                    for p in predictions
+                    if p["model"] == "command_predictor" and p["served"] and p["correct"] >= 0]
+        return cls(intents, resolved)
+
+
+NOTHING_SERVED = Served({}, ())
 
 
 class Watch:
@@ -35,12 +93,12 @@ class Watch:
         self.path = state_path(settings.data_dir, source)
         self.save_every = settings.detection.state_save_s
         self.state = DetectionState.load(self.path, settings.detection, source=source)
-        self.order: EventTimeOrder[tuple[Event, Record | None]] = EventTimeOrder(
+        self.order: EventTimeOrder[tuple[Event, ServedIntent | None]] = EventTimeOrder(
             idle_s=settings.detection.reorder_idle_s,
             max_items=settings.detection.reorder_max_events)
         self._saved_at = time.monotonic()
 
-    def observe(self, events: Sequence[Event], predictions: Sequence[Record],
+    def observe(self, events: Sequence[Event], served: Served = NOTHING_SERVED,
                 sources: Sequence[Hashable] | None = None, *,
                 now: float | None = None) -> list[Alert]:
         """Feed one batch; return the alerts it raised.
@@ -49,18 +107,15 @@ class Watch:
         Events are held until every partition still delivering has got past
         them, so alerts may come with a later batch or :meth:`release`.
         """
-        intents = {p["event_id"]: p for p in predictions
-                   if p["model"] == "intent_classifier" and p["served"]}
+        intents = served.intents
         self.order.add(
             ((event.event_time.timestamp(), event.kind if sources is None else sources[i],
               (event, intents.get(str(event.event_id))))
              for i, event in enumerate(events) if _watched(event)), now=now)
         alerts = self._feed(self.order.release(now=now))
         drift = self.state.drift
-        for p in predictions:
-            if p["model"] == "command_predictor" and p["served"] and p["correct"] >= 0:
-                alerts += drift.observe("predictor_correct", float(p["correct"]),
-                                        key=p["event_id"], at=p["event_time"])
+        for r in served.resolved:
+            alerts += drift.observe("predictor_correct", float(r.correct), key=r.key, at=r.at)
         self._maybe_save()
         return alerts
 
@@ -78,7 +133,7 @@ class Watch:
         """Feed every held event (at shutdown, before the closing :meth:`save`)."""
         return self._feed(self.order.drain())
 
-    def _feed(self, held: list[tuple[Event, Record | None]]) -> list[Alert]:
+    def _feed(self, held: list[tuple[Event, ServedIntent | None]]) -> list[Alert]:
         drift, patterns = self.state.drift, self.state.patterns
         alerts: list[Alert] = []
         for event, intent in held:
@@ -92,14 +147,14 @@ class Watch:
                                             key=key, at=at)
                 alerts += drift.observe_error(None, key=key, at=at)
                 if intent is not None:
-                    alerts += drift.observe("intent_correct", float(intent["correct"] == 1),
-                                            key=key, at=at)
-                    alerts += drift.observe("confidence", intent["confidence"], key=key, at=at)
+                    alerts += drift.observe("intent_correct", float(intent.correct), key=key,
+                                            at=at)
+                    alerts += drift.observe("confidence", intent.confidence, key=key, at=at)
                 alerts += patterns.observe(
                     "command", event.normalized_input or event.raw_input, key=key, at=at,
-                    confidence=None if intent is None else intent["confidence"],
-                    label=event.command_type, out_of_scope=intent is not None and any(
-                        o.get("out_of_scope") for o in intent["outputs"].values()))
+                    confidence=None if intent is None else intent.confidence,
+                    label=event.command_type,
+                    out_of_scope=intent is not None and intent.out_of_scope)
             elif isinstance(event, ErrorEvent):
                 alerts += drift.observe_error(event.error_type, key=key, at=at)
                 alerts += patterns.observe("error", event.error_message, confidence=None,

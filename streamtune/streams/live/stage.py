@@ -23,7 +23,7 @@ from streamtune.schemas.events import Event
 from streamtune.sinks.rows import alert_row, json_text
 from streamtune.streams.live.scoring import InlineScorer, Record
 from streamtune.streams.live.serving import ServingTable
-from streamtune.streams.live.signals import Watch
+from streamtune.streams.live.signals import NOTHING_SERVED, Served, Watch
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ class LiveOutput:
 
     predictions: list[Record] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    served: Served = NOTHING_SERVED
+    """The predictions' share of the detectors' input (clean records carry its intents)."""
 
     def table_rows(self) -> list[tuple[str, dict[str, Any]]]:
         rows: list[tuple[str, dict[str, Any]]] = [
@@ -52,7 +54,8 @@ class LiveStage:
         source = settings.worker_id
         self.serving = ServingTable(settings, source=source)
         self.scorer = InlineScorer(settings, self.serving, worker=source)
-        self.watch = Watch(settings, source=source) if settings.detection.enabled else None
+        self.watch = Watch(settings, source=source) if (
+            settings.detection.enabled and not settings.detection.stage) else None
         self.control = control
         self._pending_alerts = self.serving.load_champions()
         self._publish_serving()
@@ -74,8 +77,10 @@ class LiveStage:
         out = self._output()
         if self.settings.scoring.enabled:
             out.predictions = self.scorer.score(events)
+            if out.predictions:
+                out.served = Served.of(out.predictions)
         if self.watch is not None:
-            out.alerts += self.watch.observe(events, out.predictions, sources)
+            out.alerts += self.watch.observe(events, out.served, sources)
         self._count(out)
         return out
 

@@ -48,6 +48,7 @@ from streamtune.schemas.topics import SOURCES, clean_topic, dlq_topic, loop_topi
 from streamtune.sinks.batching import SinkUnavailable, grace_after
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.sinks.rows import event_json
+from streamtune.streams.live.signals import SERVED_INTENT_HEADER
 from streamtune.streams.live.stage import LiveOutput, LiveStage
 from streamtune.streams.worker.batch import BatchProcessor, BatchResult, RawRecord
 from streamtune.streams.worker.recovery import BrokerFault, ClientWatch, wait_for_broker
@@ -244,8 +245,11 @@ class IngestLoop:
         for letter in result.dead_letters:
             self._send_dead_letter(letter)
         topics = self._clean_topics
+        intents = live.served.intents if live is not None else {}
         for i, ((event, _), data) in enumerate(zip(result.events, encoded, strict=True)):
-            produce(topics[event.kind], data, key=event.session_id.encode())
+            intent = intents.get(str(event.event_id)) if intents else None
+            produce(topics[event.kind], data, key=event.session_id.encode(),
+                    headers=None if intent is None else [(SERVED_INTENT_HEADER, intent.header())])
             if i % 1000 == 999:  # serve delivery reports now and then, not per event
                 self.producer.poll(0)
         for partition, record in deltas_records(result.deltas, self.settings.topics.partitions):

@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("models", "reports"),
     ("streams", "streams.kafka"),  # "streams": its own __init__
     ("streams.live", "streams.augment", "streams.second_opinion"),
-    ("streams.worker",),
+    ("streams.worker", "streams.detect"),
     ("demo",),
     ("cli",),
     ("__main__",),

@@ -94,7 +94,7 @@ def _error_alerts(tmp_path: Path, **detection: object) -> int:
     watch.expect([COMMANDS, ERRORS], now=0.0)  # as the ingest loop does on assignment
     alerts = []
     for events, sources in _stationary_slices():
-        alerts += watch.observe(events, [], sources, now=0.0)
+        alerts += watch.observe(events, sources=sources, now=0.0)
     alerts += watch.drain()
     return sum(1 for a in alerts if a.signal == "error")
 

@@ -1,0 +1,278 @@
+"""``streamtune detect``: drift detection and new-pattern mining as a stage of its own.
+
+With ``detection.stage`` on, workers no longer watch; this stage does, as consumer
+group ``<prefix>streamtune-detect``, so ingest and detection scale (and are measured)
+apart. It reads
+
+- the clean command, error and metric topics: each event's signals, in event-time
+  order across partitions (the worker's :class:`Watch`, with the clean record's
+  ``served_intent`` header as the served intent model's answer);
+- the ``scored`` topic, for the served next-command predictions whose truth arrived.
+
+Per batch it feeds the detectors, lands the alerts (a ClickHouse server it inserts
+into, or the store outbox the worker imports), publishes them to the alerts topic
+(webhooks and the trainer read it there), and then commits the batch's offsets. Alert
+ids are deterministic, so the batch a crash replays folds into the rows it wrote.
+Detector state is saved every ``detection.state_save_s`` and at the stop, under the
+stage's own name (``<worker_id>-detect``); what a crash loses is what a worker loses:
+the signals since the last save are fed again, events held for order are not.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+import orjson
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from pydantic import Field, TypeAdapter, ValidationError
+
+from streamtune.config import Settings, client_config
+from streamtune.consumers import GroupConsumer, known_lags
+from streamtune.schemas.alerts import Alert
+from streamtune.schemas.events import CommandEvent, ErrorEvent, MetricEvent
+from streamtune.schemas.topics import clean_topic, loop_topic
+from streamtune.sinks.batching import BatchingSink, grace_after
+from streamtune.sinks.clickhouse import TableRow
+from streamtune.sinks.rows import alert_row
+from streamtune.sinks.stage_sink import run_stage_process
+from streamtune.streams.detect.metrics import DetectMetrics
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.live.signals import (
+    SERVED_INTENT_HEADER,
+    Resolved,
+    Served,
+    ServedIntent,
+    Watch,
+)
+
+log = logging.getLogger(__name__)
+
+WATCHED_KINDS = ("command", "error", "metric")
+"""Kinds of clean events the stage reads (their topics)."""
+SHUTDOWN_GRACE_S = 10.0
+LAG_EVERY_S = 5.0
+
+Watched = CommandEvent | ErrorEvent | MetricEvent
+_EVENT: TypeAdapter[Watched] = TypeAdapter(
+    Annotated[CommandEvent | ErrorEvent | MetricEvent, Field(discriminator="kind")])
+
+
+def detect_group(settings: Settings) -> str:
+    """The stage's consumer group."""
+    return f"{settings.topics.prefix}streamtune-detect"
+
+
+def detect_topics(settings: Settings) -> list[str]:
+    """The topics the stage reads: the watched clean topics, then ``scored``."""
+    prefix = settings.topics.prefix
+    return [clean_topic(kind, prefix) for kind in WATCHED_KINDS] + [loop_topic("scored", prefix)]
+
+
+def served_intent(message: Message) -> ServedIntent | None:
+    """The served intent a clean command record carries (None: none, or not readable)."""
+    value = dict(message.headers() or []).get(SERVED_INTENT_HEADER)
+    if not isinstance(value, bytes):
+        return None
+    try:
+        return ServedIntent.from_header(value)
+    except ValueError:
+        return None
+
+
+def resolved(value: bytes) -> Resolved | None:
+    """A scored record, when it is a served next-command prediction whose truth arrived."""
+    if b'"command_predictor"' not in value:
+        return None
+    try:
+        record = orjson.loads(value)
+        if not (record["model"] == "command_predictor" and record["served"]
+                and record["correct"] >= 0):
+            return None
+        return Resolved(record["correct"] == 1, str(record["event_id"]),
+                        datetime.fromisoformat(record["event_time"]))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+class DetectStage:
+    """Consume, watch, land and publish alerts, commit; see the module docstring."""
+
+    def __init__(self, settings: Settings, *, sink: BatchingSink[TableRow],
+                 metrics: DetectMetrics) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.metrics = metrics
+        self.watch = Watch(settings, source=f"{settings.worker_id}-detect")
+        self.stop_requested = threading.Event()
+        self._scored = loop_topic("scored", settings.topics.prefix)
+        self._alerts_topic = loop_topic("alerts", settings.topics.prefix)
+        self.producer = Producer({**client_config(settings), "linger.ms": 5,
+                                  "enable.idempotence": True, "acks": "all"})
+        self.group = GroupConsumer({
+            **client_config(settings), "group.id": detect_group(settings),
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            # static membership: a restarted stage takes its partitions back at once
+            "group.instance.id": f"{settings.worker_id}-detect",
+            "session.timeout.ms": 10_000, "heartbeat.interval.ms": 1000,
+            "max.poll.interval.ms": 300_000, "fetch.wait.max.ms": 100,
+            "queued.min.messages": 2 * settings.pipeline.batch_max_events,
+        }, detect_topics(settings), dev_broker=settings.kafka.embedded,
+            on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    @property
+    def consumer(self) -> Consumer:
+        """The group's consumer in use (a new one after a stalled join)."""
+        return self.group.consumer
+
+    def step(self) -> int:
+        """Watch, land and commit one batch; return the number of records it held."""
+        batch = self.settings.pipeline
+        messages = self.group.consume(batch.batch_max_events, batch.batch_max_wait_ms / 1000)
+        records = [m for m in messages if m.error() is None]
+        if not records:
+            self._publish(self.watch.release())
+            return 0
+        started = time.perf_counter()
+        events: list[Watched] = []
+        sources: list[tuple[str, int]] = []
+        intents: dict[str, ServedIntent] = {}
+        answers: list[Resolved] = []
+        read: Counter[str] = Counter()
+        for message in records:
+            topic, partition = message.topic() or "", message.partition() or 0
+            read[topic] += 1
+            value = message.value() or b""
+            if topic == self._scored:
+                if (answer := resolved(value)) is not None:
+                    answers.append(answer)
+                continue
+            try:
+                event = _EVENT.validate_json(value)
+            except ValidationError as exc:
+                self.metrics.undecodable.inc()
+                log.warning("%s/%d@%d does not decode, left out: %s", topic, partition,
+                            message.offset(), exc.errors()[0]["msg"])
+                continue
+            if isinstance(event, CommandEvent) and (intent := served_intent(message)):
+                intents[str(event.event_id)] = intent
+            events.append(event)
+            sources.append((topic, partition))
+        for topic, count in read.items():
+            self.metrics.events_in.labels(topic).inc(count)
+        alerts = self.watch.observe(events, Served(intents, answers), sources)
+        self._publish(alerts)
+        self._commit(records)
+        self.metrics.held.set(len(self.watch.order))
+        self.metrics.batch_latency.observe(time.perf_counter() - started)
+        self.metrics.last_batch.set(time.time())
+        return len(records)
+
+    def _publish(self, alerts: list[Alert]) -> None:
+        """Land the alerts' rows, then hand them to the alerts topic and wait for Kafka."""
+        if not alerts:
+            return
+        self._land([("alerts", alert_row(alert)) for alert in alerts])
+        for alert in alerts:
+            self.producer.produce(self._alerts_topic, alert.model_dump_json().encode(),
+                                  key=str(alert.alert_id).encode())
+            self.metrics.alerts.labels(alert.kind, alert.severity).inc()
+            log.warning("alert %s [%s] %s", alert.kind, alert.severity, alert.title)
+        if self.producer.flush(30.0):
+            raise KafkaException("Kafka did not confirm the alerts within 30 s")
+
+    def _land(self, rows: list[TableRow]) -> None:
+        """Write the rows; while that fails, retry with the partitions paused."""
+        paused: list[TopicPartition] = []
+
+        def on_failure(attempt: int, exc: Exception) -> None:
+            self.metrics.land_failures.inc()
+            if not paused:
+                paused.extend(self.consumer.assignment())
+                self.consumer.pause(paused)
+                log.warning("cannot land alerts: consumption paused (%s)", exc)
+
+        self.sink.add(rows)
+        try:
+            self.sink.flush(keep_trying=grace_after(self.stop_requested, SHUTDOWN_GRACE_S),
+                            on_failure=on_failure)
+        finally:
+            if paused:
+                self.consumer.resume(paused)
+                log.warning("alerts landed again: consumption resumed")
+
+    def _commit(self, records: list[Message]) -> None:
+        ends: dict[tuple[str, int], int] = {}
+        for m in records:
+            ends[(m.topic() or "", m.partition() or 0)] = (m.offset() or 0) + 1
+        try:
+            self.consumer.commit(offsets=[TopicPartition(t, p, end)
+                                          for (t, p), end in ends.items()], asynchronous=False)
+        except KafkaException as exc:  # e.g. revoked meanwhile: its new owner redoes it
+            log.warning("offset commit failed, the batch will be replayed: %s", exc)
+
+    def update_lag(self) -> None:
+        """Refresh the lag gauge from the end offsets of the last fetches."""
+        for (topic, partition), lag in known_lags(self.consumer).items():
+            self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.watch.expect([(tp.topic, tp.partition) for tp in partitions
+                           if tp.topic != self._scored])
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:  # their new owner reports their lag
+            try:
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+            except KeyError:
+                continue
+
+    def run(self, *, on_batch: Callable[[int], None] | None = None) -> None:
+        """Loop until :meth:`stop`; at the stop, feed the held events and save the state."""
+        last_lag = 0.0
+        try:
+            while not self.stop_requested.is_set():
+                try:
+                    count = self.step()
+                except KafkaException as exc:  # librdkafka reconnects by itself
+                    log.warning("Kafka: %s; retrying", exc)
+                    self.stop_requested.wait(1.0)
+                    continue
+                if on_batch is not None:
+                    on_batch(count)
+                if time.monotonic() - last_lag > LAG_EVERY_S:
+                    self.update_lag()
+                    last_lag = time.monotonic()
+            try:
+                self._publish(self.watch.drain())
+            except KafkaException as exc:  # their events are read again after a restart
+                log.warning("the alerts of the held events were not published: %s", exc)
+        finally:
+            self.watch.save()
+            self.group.close()
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+
+
+def run_stage(settings: Settings) -> int:
+    """Run the detect stage until SIGTERM/SIGINT; return its exit code."""
+    if not settings.detection.enabled:
+        log.warning("detection is off (STREAMTUNE_DETECTION__ENABLED=false): nothing to do")
+        return 0
+    if not settings.detection.stage:
+        log.warning("workers watch in-process (STREAMTUNE_DETECTION__STAGE=false): a detect "
+                    "stage would raise every alert twice, so it does not start")
+        return 0
+    create_topics(settings)
+    metrics = DetectMetrics()
+    return run_stage_process(
+        settings, metrics, lambda sink: DetectStage(settings, sink=sink, metrics=metrics),
+        lambda stage: stage.run(),
+        what=f"detect stage {settings.worker_id}: reading {', '.join(detect_topics(settings))}"
+             f" as group {detect_group(settings)}")

@@ -1,0 +1,61 @@
+"""What the detect stage reads beside clean events: the served intent header and the
+resolved next-command predictions of the scored topic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from streamtune.streams.detect.stage import resolved
+from streamtune.streams.live.signals import Resolved, Served, ServedIntent
+
+AT = datetime(2026, 12, 6, 4, 30, 12, 345678, tzinfo=UTC)
+
+
+def _record(model: str, *, served: bool = True, correct: int = 1,
+            outputs: dict[str, object] | None = None) -> dict[str, object]:
+    return {"event_id": "e1", "event_time": AT, "model": model, "served": served,
+            "correct": correct, "confidence": 0.123456789, "session_id": "s",
+            "outputs": outputs or {"command_type": {"label": "x"}}}
+
+
+@pytest.mark.parametrize("intent", [ServedIntent(0.123456789012, True, False),
+                                    ServedIntent(1.0, False, True), ServedIntent(0.0, True, True)])
+def test_a_served_intent_reads_back_from_its_header_exactly(intent: ServedIntent) -> None:
+    assert ServedIntent.from_header(intent.header()) == intent
+
+
+@pytest.mark.parametrize("raw", [b"", b"0.5 1", b"0.5 yes 0", b"high 1 0", b"0.5 1 0 7"])
+def test_a_header_that_is_not_a_served_intent_is_refused(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        ServedIntent.from_header(raw)
+
+
+def test_the_worker_and_the_stage_read_the_same_resolved_prediction() -> None:
+    """The stage reads the scored topic's JSON; the worker the record itself."""
+    record = _record("command_predictor", correct=0)
+    in_worker = Served.of([record]).resolved
+    assert in_worker == [Resolved(False, "e1", AT)]
+    assert resolved(orjson.dumps(record)) == in_worker[0]
+
+
+@pytest.mark.parametrize("record", [
+    _record("intent_classifier"),                  # another model
+    _record("command_predictor", correct=-1),      # its truth has not arrived
+    _record("command_predictor", served=False),    # a shadow answer
+])
+def test_only_served_resolved_next_command_predictions_are_read(
+        record: dict[str, object]) -> None:
+    assert resolved(orjson.dumps(record)) is None
+
+
+def test_a_scored_record_that_does_not_parse_is_left_out() -> None:
+    assert resolved(b'{"model": "command_predictor", "served": tru') is None
+
+
+def test_the_served_intent_carries_confidence_truth_and_out_of_scope() -> None:
+    record = _record("intent_classifier", correct=0, outputs={
+        "command_type": {"label": "x"}, "scope": {"label": "y", "out_of_scope": True}})
+    assert Served.of([record]).intents == {"e1": ServedIntent(0.123456789, False, True)}
