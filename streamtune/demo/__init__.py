@@ -1,7 +1,8 @@
 """``make demo``: the main job on the embedded defaults, visibly.
 
 Starts the dev broker (unless a real Kafka is configured), creates the topics,
-starts a worker, an augment stage and a trainer, and streams the simulator into Kafka: the
+starts a worker, an augment stage, a detect stage (detection is a stage of its own here:
+``DETECTION__STAGE``) and a trainer, and streams the simulator into Kafka: the
 trainer bootstraps a champion, then a drift (a new command type, more
 failures) raises alerts and the loop retrains, canaries and rolls out a new
 version, live on screen. It then stops the processes, prints what landed and
@@ -36,6 +37,7 @@ from streamtune.prometheus import scrape_series, totals, windows_caught_up
 from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.augment.stage import augment_group, augment_topics
+from streamtune.streams.detect.stage import detect_group, detect_topics
 from streamtune.streams.kafka.admin import create_topics, end_offsets, group_caught_up
 from streamtune.streams.kafka.dev_broker import DevBroker, free_port
 from streamtune.streams.worker.ingest import deltas_topic
@@ -90,7 +92,8 @@ def run_demo(settings: Settings, profile: DemoProfile, *, console: Console) -> P
         create_topics(settings)
         port = free_port()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**profile.env, **os.environ, "STREAMTUNE_METRICS_PORT": str(port),
+        env = {**profile.env, "STREAMTUNE_DETECTION__STAGE": "true", **os.environ,
+               "STREAMTUNE_METRICS_PORT": str(port),
                "STREAMTUNE_PIPELINE__WINDOW_IDLE_CLOSE_S": str(IDLE_CLOSE_S)}
         worker_log = settings.data_dir / "demo-worker.log"
         with ctrl_c_held():  # a Ctrl-C during the start comes once its stop is registered
@@ -102,6 +105,12 @@ def run_demo(settings: Settings, profile: DemoProfile, *, console: Console) -> P
             augment = _start(["augment"], {**env, "STREAMTUNE_METRICS_PORT": str(augment_port)},
                              augment_log)
             cleanup.callback(_stop, augment)
+        detect_port = free_port()
+        detect_log = settings.data_dir / "demo-detect.log"
+        with ctrl_c_held():
+            detect = _start(["detect"], {**env, "STREAMTUNE_METRICS_PORT": str(detect_port)},
+                            detect_log)
+            cleanup.callback(_stop, detect)
         trainer_log = settings.data_dir / "demo-trainer.log"
         trainer_log.unlink(missing_ok=True)
         with ctrl_c_held():
@@ -109,7 +118,9 @@ def run_demo(settings: Settings, profile: DemoProfile, *, console: Console) -> P
             cleanup.callback(_stop, trainer)
         console.print(f"[bold]worker[/bold] pid {worker.pid}, metrics on :{port}, log "
                       f"{worker_log}\n[bold]augment stage[/bold] pid {augment.pid}, metrics on "
-                      f":{augment_port}, log {augment_log}\n[bold]trainer[/bold] pid "
+                      f":{augment_port}, log {augment_log}\n[bold]detect stage[/bold] pid "
+                      f"{detect.pid}, metrics on :{detect_port}, log {detect_log}\n"
+                      f"[bold]trainer[/bold] pid "
                       f"{trainer.pid}, log {trainer_log}")
         traffic = Traffic()
         cleanup.callback(traffic.gate.set)
@@ -118,11 +129,14 @@ def run_demo(settings: Settings, profile: DemoProfile, *, console: Console) -> P
                                     daemon=True, name="demo-producer")
         producer.start()
         _follow(settings, profile, traffic, producer, (worker, worker_log),
-                (trainer, trainer_log), (augment, augment_log), (port, augment_port), console)
+                (trainer, trainer_log), (augment, augment_log), (detect, detect_log),
+                (port, augment_port, detect_port), console)
         console.print("[bold]stopping the trainer[/bold]")
         _stop(trainer)
         console.print("[bold]stopping the augment stage[/bold]")
         _stop(augment)
+        console.print("[bold]stopping the detect stage[/bold] (it feeds the events it held)")
+        _stop(detect)
         console.print("[bold]stopping the worker[/bold] (SIGTERM: it finishes its batch)")
         _stop(worker)
         with ClickHouseStore.from_settings(settings) as store:
@@ -153,10 +167,11 @@ def _follow(settings: Settings, profile: DemoProfile, traffic: Traffic,
             worker: tuple[subprocess.Popen[bytes], Path],
             trainer: tuple[subprocess.Popen[bytes], Path],
             augment: tuple[subprocess.Popen[bytes], Path],
-            ports: tuple[int, int], console: Console) -> None:
+            detect: tuple[subprocess.Popen[bytes], Path],
+            ports: tuple[int, int, int], console: Console) -> None:
     """Show the live view until the loop has had its chance, the stream is consumed
-    (augmented too) and the last windows are closed."""
-    port, augment_port = ports
+    (augmented and watched too) and the last windows are closed."""
+    port, augment_port, detect_port = ports
     group = f"{settings.topics.prefix}streamtune-ingest"
     raw = [raw_topic(kind, settings.topics.prefix) for kind in SOURCES]
     registry = Registry(settings)
@@ -164,8 +179,8 @@ def _follow(settings: Settings, profile: DemoProfile, traffic: Traffic,
     started = drift_started = time.monotonic()
     caught_up_at: float | None = None
     deltas_end: dict[int, int] = {}
-    last_read = (started, 0.0, 0.0)
-    rate = augment_rate = 0.0
+    last_read = (started, 0.0, 0.0, 0.0)
+    rate = augment_rate = detect_rate = 0.0
     with Live(console=console, refresh_per_second=2) as live:
         while True:
             time.sleep(0.5)
@@ -174,16 +189,21 @@ def _follow(settings: Settings, profile: DemoProfile, traffic: Traffic,
             augment_series = scrape_series(augment_port)
             read = totals(series).get("streamtune_events_in_total", 0.0)
             augmented = totals(augment_series).get("streamtune_augment_events_in_total", 0.0)
+            detect_series = scrape_series(detect_port)
+            watched = totals(detect_series).get("streamtune_detect_events_in_total", 0.0)
             traffic.consumed = int(read)
             if now - last_read[0] >= 2:
                 seconds = now - last_read[0]
-                rate, augment_rate = (read - last_read[1]) / seconds, \
-                    (augmented - last_read[2]) / seconds
-                last_read = (now, read, augmented)
+                rate, augment_rate, detect_rate = (
+                    (value - before) / seconds
+                    for value, before in zip((read, augmented, watched), last_read[1:],
+                                             strict=True))
+                last_read = (now, read, augmented, watched)
             live.update(live_view(traffic.produced, series, rate, now - started, trainer[1],
-                                  augment=(augment_series, augment_rate)))
+                                  augment=(augment_series, augment_rate),
+                                  detect=(detect_series, detect_rate)))
             for name, (process, log) in (("worker", worker), ("trainer", trainer),
-                                         ("augment stage", augment)):
+                                         ("augment stage", augment), ("detect stage", detect)):
                 if process.poll() is not None:
                     raise StreamtuneError(f"the {name} stopped unexpectedly; see {log}")
             champion = registry.alias("intent_classifier", "champion")
@@ -201,7 +221,8 @@ def _follow(settings: Settings, profile: DemoProfile, traffic: Traffic,
             if caught_up_at is None:
                 if not producer.is_alive() and group_caught_up(settings, group, raw) and \
                         group_caught_up(settings, augment_group(settings),
-                                        augment_topics(settings)):
+                                        augment_topics(settings)) and \
+                        group_caught_up(settings, detect_group(settings), detect_topics(settings)):
                     caught_up_at = now
                     deltas_end = end_offsets(settings, deltas_topic(settings))
                 continue

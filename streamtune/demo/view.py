@@ -1,5 +1,5 @@
-"""The demo's live view: the worker's and the augment stage's metrics, the served model
-versions and the rollout step, and the trainer's latest decisions."""
+"""The demo's live view: the worker's, the augment stage's and the detect stage's metrics,
+the served model versions and the rollout step, and the trainer's latest decisions."""
 
 from __future__ import annotations
 
@@ -34,11 +34,15 @@ def serving_view(series: dict[str, float]) -> tuple[str, str]:
     return ", ".join(sorted(served)) or "training...", ", ".join(rollout) or "-"
 
 
+Figures = tuple[dict[str, float], float]
+"""A stage's metrics (as scraped) and its recent records read per second."""
+
+
 def live_view(produced: int, series: dict[str, float], rate: float, elapsed: float,
-              trainer_log: Path, *, augment: tuple[dict[str, float], float] | None = None
-              ) -> Group:
+              trainer_log: Path, *, augment: Figures | None = None,
+              detect: Figures | None = None) -> Group:
     """One refresh of the live view; ``rate`` is the worker's recent events/s, ``augment``
-    the augment stage's metrics and recent events/s."""
+    and ``detect`` those stages' figures."""
     metrics = totals(series)
     read = metrics.get("streamtune_events_in_total", 0.0)
     served, rollout = serving_view(series)
@@ -61,9 +65,21 @@ def live_view(produced: int, series: dict[str, float], rate: float, elapsed: flo
             figures.get("streamtune_augmented_rows_total", 0.0),
             figures.get("streamtune_augment_events_skipped_total", 0.0))))
         stages.append(stage)
+    alerts = metrics.get("streamtune_alerts_total", 0.0)
+    if detect is not None:
+        figures, detect_rate = totals(detect[0]), detect[1]
+        alerts += figures.get("streamtune_alerts_total", 0.0)
+        stage = Table("read", "read/s", "lag", "held for order", "alerts",
+                      title="detect stage", title_justify="left")
+        stage.add_row(*(f"{value:,.0f}" for value in (
+            figures.get("streamtune_detect_events_in_total", 0.0), detect_rate,
+            figures.get("streamtune_detect_consumer_lag", 0.0),
+            figures.get("streamtune_detection_held_events", 0.0),
+            figures.get("streamtune_alerts_total", 0.0))))
+        stages.append(stage)
     loop = Table("alerts", "intent model serving", "rollout", title="loop",
                  title_justify="left")
-    loop.add_row(f"{metrics.get('streamtune_alerts_total', 0):,.0f}", served, rollout)
+    loop.add_row(f"{alerts:,.0f}", served, rollout)
     lines = trainer_log.read_text(errors="replace").splitlines()[-7:] \
         if trainer_log.exists() else []
     return Group(*stages, loop, Text("trainer: " + "\n         ".join(

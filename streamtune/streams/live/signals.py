@@ -25,6 +25,12 @@ from streamtune.schemas.alerts import Alert
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event, MetricEvent
 from streamtune.streams.live.event_order import EventTimeOrder
 from streamtune.streams.live.scoring import Record
+from streamtune.streams.live.watched import (
+    Watched,
+    WatchedCommand,
+    WatchedError,
+    WatchedMetric,
+)
 
 RESOURCE_SIGNALS = {"cpu_usage": "cpu", "memory_used": "memory"}
 """Metric name -> signal watched for resource drift."""
@@ -93,12 +99,12 @@ class Watch:
         self.path = state_path(settings.data_dir, source)
         self.save_every = settings.detection.state_save_s
         self.state = DetectionState.load(self.path, settings.detection, source=source)
-        self.order: EventTimeOrder[tuple[Event, ServedIntent | None]] = EventTimeOrder(
+        self.order: EventTimeOrder[tuple[Event | Watched, ServedIntent | None]] = EventTimeOrder(
             idle_s=settings.detection.reorder_idle_s,
             max_items=settings.detection.reorder_max_events)
         self._saved_at = time.monotonic()
 
-    def observe(self, events: Sequence[Event], served: Served = NOTHING_SERVED,
+    def observe(self, events: Sequence[Event | Watched], served: Served = NOTHING_SERVED,
                 sources: Sequence[Hashable] | None = None, *,
                 now: float | None = None) -> list[Alert]:
         """Feed one batch; return the alerts it raised.
@@ -133,12 +139,12 @@ class Watch:
         """Feed every held event (at shutdown, before the closing :meth:`save`)."""
         return self._feed(self.order.drain())
 
-    def _feed(self, held: list[tuple[Event, ServedIntent | None]]) -> list[Alert]:
+    def _feed(self, held: list[tuple[Event | Watched, ServedIntent | None]]) -> list[Alert]:
         drift, patterns = self.state.drift, self.state.patterns
         alerts: list[Alert] = []
         for event, intent in held:
             key, at = str(event.event_id), event.event_time
-            if isinstance(event, CommandEvent):
+            if isinstance(event, CommandEvent | WatchedCommand):
                 scope = f"command_type={event.command_type}"
                 for s in ("global", scope):
                     alerts += drift.observe("success", float(event.success), scope=s, key=key,
@@ -155,11 +161,11 @@ class Watch:
                     confidence=None if intent is None else intent.confidence,
                     label=event.command_type,
                     out_of_scope=intent is not None and intent.out_of_scope)
-            elif isinstance(event, ErrorEvent):
+            elif isinstance(event, ErrorEvent | WatchedError):
                 alerts += drift.observe_error(event.error_type, key=key, at=at)
                 alerts += patterns.observe("error", event.error_message, confidence=None,
                                            label=event.error_type, key=key, at=at)
-            elif isinstance(event, MetricEvent):
+            elif isinstance(event, MetricEvent | WatchedMetric):
                 alerts += drift.observe(RESOURCE_SIGNALS[event.metric], event.value,
                                         scope=f"host={event.host}", key=key, at=at)
         return alerts
@@ -173,7 +179,7 @@ class Watch:
         self._saved_at = time.monotonic()
 
 
-def _watched(event: Event) -> bool:
+def _watched(event: Event | Watched) -> bool:
     """Whether the detectors or the miner look at this event."""
-    return isinstance(event, CommandEvent | ErrorEvent) or (
-        isinstance(event, MetricEvent) and event.metric in RESOURCE_SIGNALS)
+    return isinstance(event, CommandEvent | ErrorEvent | WatchedCommand | WatchedError) or (
+        isinstance(event, MetricEvent | WatchedMetric) and event.metric in RESOURCE_SIGNALS)

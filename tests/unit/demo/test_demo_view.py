@@ -34,13 +34,20 @@ def test_each_stage_shows_its_rate_and_lag(tmp_path: Path) -> None:
               'streamtune_consumer_lag{topic="raw.errors",partition="1"}': 45.0}
     augment = {'streamtune_augment_events_in_total{topic="clean.commands"}': 800.0,
                'streamtune_augment_consumer_lag{topic="clean.commands",partition="0"}': 17.0}
+    worker['streamtune_alerts_total{kind="model",severity="info"}'] = 1.0
+    detect = {'streamtune_detect_events_in_total{topic="clean.commands"}': 700.0,
+              'streamtune_detect_consumer_lag{topic="clean.errors",partition="2"}': 23.0,
+              'streamtune_alerts_total{kind="drift",severity="warning"}': 2.0}
     console = Console(record=True, width=200)
     console.print(live_view(1500, worker, 410.0, 12.0, tmp_path / "trainer.log",
-                            augment=(augment, 90.0)))
+                            augment=(augment, 90.0), detect=(detect, 75.0)))
     text = console.export_text()
-    stream, stage = (_row(text, title) for title in ("stream", "augment stage"))
+    stream, stage, watch, loop = (_row(text, title) for title in (
+        "stream", "augment stage", "detect stage", "loop"))
     assert stream["lag"] == "345" and stream["read/s"] == "410"
     assert stage["lag"] == "17" and stage["read/s"] == "90"
+    assert watch["lag"] == "23" and watch["read/s"] == "75" and watch["alerts"] == "2"
+    assert loop["alerts"] == "3"  # the worker's (model loads) and the stage's
 
 
 def _row(text: str, title: str) -> dict[str, str]:

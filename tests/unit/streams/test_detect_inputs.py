@@ -4,12 +4,19 @@ resolved next-command predictions of the scored topic."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 import pytest
 
+from streamtune.simulator import Scenario
+from streamtune.simulator.scenario import ErrorRateDrift, ExecutionTimeDrift
+from streamtune.sinks.rows import event_json
 from streamtune.streams.detect.stage import resolved
-from streamtune.streams.live.signals import Resolved, Served, ServedIntent
+from streamtune.streams.live.signals import NOTHING_SERVED, Resolved, Served, ServedIntent, Watch
+from streamtune.streams.live.watched import WATCHED
+from tests.support.loop_models import clean, simulated
+from tests.support.settings import make_settings
 
 AT = datetime(2026, 12, 6, 4, 30, 12, 345678, tzinfo=UTC)
 
@@ -59,3 +66,24 @@ def test_the_served_intent_carries_confidence_truth_and_out_of_scope() -> None:
     record = _record("intent_classifier", correct=0, outputs={
         "command_type": {"label": "x"}, "scope": {"label": "y", "out_of_scope": True}})
     assert Served.of([record]).intents == {"e1": ServedIntent(0.123456789, False, True)}
+
+
+def test_a_watch_on_decoded_clean_records_raises_what_a_watch_on_full_events_does(
+        tmp_path: Path) -> None:
+    """The stage's slim decode of clean records feeds the detectors and the miner exactly
+    what a worker's full events do: the same alerts, at the same events."""
+    settings = make_settings(tmp_path)
+    scenario = Scenario(error_rate=ErrorRateDrift(at=1500, to=0.4),
+                        execution_time_shift=ExecutionTimeDrift(at=1500, factor=3.0))
+    events = clean(settings, simulated(7, 4000, scenario=scenario))
+    decoded = [WATCHED.validate_json(event_json(e)) for e in events
+               if e.kind in ("command", "error", "metric")]
+    alerts = []
+    for name, stream in (("full", events), ("decoded", decoded)):
+        watch = Watch(make_settings(tmp_path / name), source="w1")
+        raised = []
+        for first in range(0, len(stream), 500):
+            raised += watch.observe(stream[first:first + 500], NOTHING_SERVED, now=0.0)
+        alerts.append([(a.alert_id, a.title) for a in raised + watch.drain()])
+    assert alerts[0], "the drift raised nothing: the comparison would say nothing"
+    assert alerts[1] == alerts[0]
