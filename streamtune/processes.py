@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import gc
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -80,12 +81,28 @@ def tune_gc() -> None:
 
 
 def stop_on_signals(stop: Callable[[], None]) -> None:
-    """SIGTERM and SIGINT call ``stop``: the process finishes what it is doing, then exits."""
+    """SIGTERM and SIGINT call ``stop``: the process finishes what it is doing, then exits.
+
+    ``stop`` runs in a thread of its own, woken through the signal wake-up fd: a Python
+    signal handler runs in the main thread between two bytecodes, and one that set the
+    stop's Event there deadlocked when that thread held the Event's lock (inside a wait on
+    it, or in the handler of an earlier signal). The handler itself does nothing."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+
     def handler(signum: int, frame: FrameType | None) -> None:
-        stop()
+        """Nothing: the wake-up fd already told the stopping thread."""
+
+    def stopping() -> None:
+        while True:
+            signals = os.read(read_fd, 64)
+            if signal.SIGTERM in signals or signal.SIGINT in signals:
+                stop()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    threading.Thread(target=stopping, daemon=True, name="signals").start()
 
 
 def close_within(close: Callable[[], object], seconds: float, *, name: str) -> bool:

@@ -109,6 +109,8 @@ class DetectStage:
         self.stop_requested = threading.Event()
         self._scored = loop_topic("scored", settings.topics.prefix)
         self._alerts_topic = loop_topic("alerts", settings.topics.prefix)
+        self._outgoing: list[Alert] = []
+        """Alerts raised but not yet confirmed by Kafka."""
         self.producer = Producer({**client_config(settings), "linger.ms": 5,
                                   "enable.idempotence": True, "acks": "all"})
         self.group = GroupConsumer({
@@ -171,17 +173,23 @@ class DetectStage:
         return len(records)
 
     def _publish(self, alerts: list[Alert]) -> None:
-        """Land the alerts' rows, then hand them to the alerts topic and wait for Kafka."""
-        if not alerts:
-            return
-        self._land([("alerts", alert_row(alert)) for alert in alerts])
+        """Land the alerts' rows, then hand them to the alerts topic and wait for Kafka.
+
+        Alerts not confirmed are kept and sent again with the next batch's (their ids
+        fold the repeat), before that batch's offsets are committed."""
         for alert in alerts:
-            self.producer.produce(self._alerts_topic, alert.model_dump_json().encode(),
-                                  key=str(alert.alert_id).encode())
             self.metrics.alerts.labels(alert.kind, alert.severity).inc()
             log.warning("alert %s [%s] %s", alert.kind, alert.severity, alert.title)
+        self._outgoing += alerts
+        if not self._outgoing:
+            return
+        self._land([("alerts", alert_row(alert)) for alert in self._outgoing])
+        for alert in self._outgoing:
+            self.producer.produce(self._alerts_topic, alert.model_dump_json().encode(),
+                                  key=str(alert.alert_id).encode())
         if self.producer.flush(30.0):
             raise KafkaException("Kafka did not confirm the alerts within 30 s")
+        self._outgoing = []
 
     def _land(self, rows: list[TableRow]) -> None:
         """Write the rows; while that fails, retry with the partitions paused."""

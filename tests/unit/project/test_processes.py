@@ -4,9 +4,11 @@ stop (``close_within``)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from confluent_kafka import Consumer
@@ -70,3 +72,42 @@ def test_a_consumer_is_closed_at_a_stop_even_with_no_broker_to_answer() -> None:
     assert close_consumer(consumer, seconds=15.0)
     with pytest.raises(RuntimeError, match="closed"):
         consumer.poll(0)
+
+
+# A stage's loop waits on the Event its stop sets, again and again. The signal handler
+# runs in the main thread between two bytecodes, possibly while that thread holds the
+# Event's lock inside ``wait``: a stop that took the lock there never returned.
+STOP_SCRIPT = """
+import os, signal, sys, threading, time
+from streamtune.processes import stop_on_signals
+
+stopping = threading.Event()
+stop_on_signals(stopping.set)
+print("ready", flush=True)
+while not stopping.is_set():
+    stopping.wait(0.00001)
+until = time.monotonic() + 0.2  # and on, as a stage finishing its batch, signals coming
+while time.monotonic() < until:
+    stopping.wait(0.00001)
+print("stopped", flush=True)
+"""
+
+
+def test_a_signal_stops_a_loop_that_waits_on_the_stop_event() -> None:
+    hung = 0
+    for _ in range(10):
+        child = subprocess.Popen([sys.executable, "-c", STOP_SCRIPT], stdout=subprocess.PIPE,
+                                 text=True)
+        try:
+            assert child.stdout is not None and child.stdout.readline() == "ready\n"
+            for _ in range(300):  # a stop may come more than once (PDEATHSIG, a user's)
+                child.send_signal(signal.SIGTERM)
+                time.sleep(0.0005)
+            out, _ = child.communicate(timeout=5)
+            assert out == "stopped\n"
+        except subprocess.TimeoutExpired:
+            hung += 1
+        finally:
+            child.kill()
+            child.wait()
+    assert hung == 0
