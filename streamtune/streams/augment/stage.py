@@ -53,9 +53,9 @@ from streamtune.sinks.clickhouse import TableRow
 from streamtune.sinks.stage_sink import run_stage_process
 from streamtune.streams.augment.budget import Budget, Parent, Plan
 from streamtune.streams.augment.metrics import AugmentMetrics
-from streamtune.streams.augment.progress import Progress
 from streamtune.streams.augment.rows import augmentation_rows, skipped_rows
 from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.stage_progress import StageProgress, counter_total
 
 log = logging.getLogger(__name__)
 
@@ -331,7 +331,10 @@ def run_stage(settings: Settings) -> int:
     metrics = AugmentMetrics()
 
     def run(stage: AugmentStage) -> None:
-        progress = Progress(metrics, lag=stage.lag)
+        progress = StageProgress("augment", {
+            "events": metrics.events_in,
+            "rows": lambda: counter_total(metrics.rows_out, "augmented"),
+            "skipped": metrics.skipped}, lag=stage.lag)
         stage.run(on_batch=lambda _: progress.sample())
 
     return run_stage_process(

@@ -50,6 +50,7 @@ from streamtune.streams.live.signals import (
     Watch,
 )
 from streamtune.streams.live.watched import WATCHED, Watched, WatchedCommand
+from streamtune.streams.stage_progress import StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +227,11 @@ class DetectStage:
         for (topic, partition), lag in known_lags(self.consumer).items():
             self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
 
+    def lag(self) -> float:
+        """Records behind the end, as last refreshed."""
+        return sum(s.value for family in self.metrics.consumer_lag.collect()
+                   for s in family.samples)
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.watch.expect([(tp.topic, tp.partition) for tp in partitions
                            if tp.topic != self._scored])
@@ -265,6 +271,12 @@ class DetectStage:
         self.stop_requested.set()
 
 
+def _run_with_progress(stage: DetectStage, metrics: DetectMetrics) -> None:
+    progress = StageProgress("detect", {"records": metrics.events_in, "alerts": metrics.alerts},
+                             lag=stage.lag)
+    stage.run(on_batch=lambda _: progress.sample())
+
+
 def run_stage(settings: Settings) -> int:
     """Run the detect stage until SIGTERM/SIGINT; return its exit code."""
     if not settings.detection.enabled:
@@ -278,6 +290,6 @@ def run_stage(settings: Settings) -> int:
     metrics = DetectMetrics()
     return run_stage_process(
         settings, metrics, lambda sink: DetectStage(settings, sink=sink, metrics=metrics),
-        lambda stage: stage.run(),
+        lambda stage: _run_with_progress(stage, metrics),
         what=f"detect stage {settings.worker_id}: reading {', '.join(detect_topics(settings))}"
              f" as group {detect_group(settings)}")
