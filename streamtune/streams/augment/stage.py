@@ -34,35 +34,32 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from typing import Annotated
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from pydantic import Field, TypeAdapter, ValidationError
 
 from streamtune.config import AugmentationSettings, Settings, client_config
-from streamtune.consumers import GroupConsumer, known_lags
+from streamtune.consumers import GroupConsumer
 from streamtune.models.augmentation import AugmentationResult, Augmenter
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.schemas.topics import clean_topic
-from streamtune.sinks.batching import BatchingSink, grace_after
+from streamtune.sinks.batching import BatchingSink
 from streamtune.sinks.clickhouse import TableRow
 from streamtune.sinks.stage_sink import run_stage_process
 from streamtune.streams.augment.budget import Budget, Parent, Plan
 from streamtune.streams.augment.metrics import AugmentMetrics
 from streamtune.streams.augment.rows import augmentation_rows, skipped_rows
 from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.stage_loop import BatchStage
 from streamtune.streams.stage_progress import StageProgress, counter_total
 
 log = logging.getLogger(__name__)
 
 AUGMENTED_KINDS = ("command", "error")
 """Kinds of clean events the stage reads (their topics)."""
-SHUTDOWN_GRACE_S = 10.0
-LAG_EVERY_S = 5.0
 HOLD_S = 30.0
 """A declared range not complete this long after its assignment is done with what came
 (its records are gone, e.g. past retention)."""
@@ -117,16 +114,16 @@ class Augmentation:
                 plan, result)
 
 
-class AugmentStage:
+class AugmentStage(BatchStage):
     """Consume clean topics in batches, augment, land, commit; see the module docstring."""
 
     def __init__(self, settings: Settings, *, sink: BatchingSink[TableRow],
                  metrics: AugmentMetrics) -> None:
+        super().__init__(sink, land_failures=metrics.land_failures,
+                         consumer_lag=metrics.consumer_lag)
         self.settings = settings
-        self.sink = sink
         self.metrics = metrics
         self.augmentation = Augmentation(settings.augmentation)
-        self.stop_requested = threading.Event()
         self._assigned_at = time.monotonic()
         self._declared: dict[tuple[str, int], int] = {}
         """Partition -> last offset of the range a lost landing declared, to redo first."""
@@ -145,11 +142,6 @@ class AugmentStage:
                else {"queued.min.messages": 2 * settings.pipeline.batch_max_events}),
         }, augment_topics(settings), dev_broker=settings.kafka.embedded,
             on_assign=self._on_assign, on_revoke=self._on_revoke)
-
-    @property
-    def consumer(self) -> Consumer:
-        """The group's consumer in use (a new one after a stalled join)."""
-        return self.group.consumer
 
     # -- one batch -------------------------------------------------------------------
 
@@ -239,44 +231,12 @@ class AugmentStage:
                 m.qc_pass_rate.labels(qc.technique, gate).set(passed / qc.generated)
 
     def _land(self, rows: list[TableRow]) -> None:
-        """Write the rows; while that fails, retry with the partitions paused."""
-        paused: list[TopicPartition] = []
-
-        def on_failure(attempt: int, exc: Exception) -> None:
-            self.metrics.land_failures.inc()
-            if not paused:
-                paused.extend(self.consumer.assignment())
-                self.consumer.pause(paused)
-                log.warning("cannot land rows: consumption paused (%s)", exc)
-
-        self.sink.add(rows)
-        try:
-            self.sink.flush(keep_trying=grace_after(self.stop_requested, SHUTDOWN_GRACE_S),
-                            on_failure=on_failure)
-            for table, count in Counter(table for table, _ in rows).items():
-                self.metrics.rows_out.labels(table).inc(count)
-        finally:
-            if paused:
-                self.consumer.resume(paused)
-                log.warning("rows landed again: consumption resumed")
+        self.land(rows)
+        for table, count in Counter(table for table, _ in rows).items():
+            self.metrics.rows_out.labels(table).inc(count)
 
     def _commit(self, chunks: dict[tuple[str, int], list[Message]]) -> None:
-        offsets = [TopicPartition(topic, partition, (chunk[-1].offset() or 0) + 1)
-                   for (topic, partition), chunk in chunks.items()]
-        try:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as exc:  # e.g. revoked meanwhile: its new owner redoes it
-            log.warning("offset commit failed, the batch will be replayed: %s", exc)
-
-    def update_lag(self) -> None:
-        """Refresh the lag gauge from the end offsets of the last fetches."""
-        for (topic, partition), lag in known_lags(self.consumer).items():
-            self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
-
-    def lag(self) -> float:
-        """Records behind the end, as last refreshed."""
-        return sum(s.value for family in self.metrics.consumer_lag.collect()
-                   for s in family.samples)
+        self.commit({part: (chunk[-1].offset() or 0) + 1 for part, chunk in chunks.items()})
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned_at = time.monotonic()
@@ -290,36 +250,7 @@ class AugmentStage:
         for tp in partitions:  # their new owner redoes what is not committed
             self._declared.pop((tp.topic, tp.partition), None)
             self._held.pop((tp.topic, tp.partition), None)
-        for tp in partitions:  # their new owner reports their lag
-            try:
-                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
-            except KeyError:
-                continue
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def run(self, *, on_batch: Callable[[int], None] | None = None) -> None:
-        """Loop until :meth:`stop`; the batch in progress is finished first. Raises
-        :class:`SinkUnavailable` when rows could not be landed before a stop."""
-        last_lag = 0.0
-        try:
-            while not self.stop_requested.is_set():
-                try:
-                    count = self.step()
-                except KafkaException as exc:  # librdkafka reconnects by itself
-                    log.warning("Kafka: %s; retrying", exc)
-                    self.stop_requested.wait(1.0)
-                    continue
-                if on_batch is not None:
-                    on_batch(count)
-                if time.monotonic() - last_lag > LAG_EVERY_S:
-                    self.update_lag()
-                    last_lag = time.monotonic()
-        finally:
-            self.group.close()
-
-    def stop(self) -> None:
-        self.stop_requested.set()
+        self.forget_lag(partitions)
 
 
 def run_stage(settings: Settings) -> int:

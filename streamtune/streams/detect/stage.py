@@ -22,10 +22,8 @@ the signals since the last save are fed again, events held for order are not.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime
 
 import orjson
@@ -33,10 +31,10 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from pydantic import ValidationError
 
 from streamtune.config import Settings, client_config
-from streamtune.consumers import GroupConsumer, known_lags
+from streamtune.consumers import GroupConsumer
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.topics import clean_topic, loop_topic
-from streamtune.sinks.batching import BatchingSink, grace_after
+from streamtune.sinks.batching import BatchingSink
 from streamtune.sinks.clickhouse import TableRow
 from streamtune.sinks.rows import alert_row
 from streamtune.sinks.stage_sink import run_stage_process
@@ -50,14 +48,13 @@ from streamtune.streams.live.signals import (
     Watch,
 )
 from streamtune.streams.live.watched import WATCHED, Watched, WatchedCommand
+from streamtune.streams.stage_loop import BatchStage
 from streamtune.streams.stage_progress import StageProgress
 
 log = logging.getLogger(__name__)
 
 WATCHED_KINDS = ("command", "error", "metric")
 """Kinds of clean events the stage reads (their topics)."""
-SHUTDOWN_GRACE_S = 10.0
-LAG_EVERY_S = 5.0
 
 
 
@@ -98,16 +95,16 @@ def resolved(value: bytes) -> Resolved | None:
         return None
 
 
-class DetectStage:
+class DetectStage(BatchStage):
     """Consume, watch, land and publish alerts, commit; see the module docstring."""
 
     def __init__(self, settings: Settings, *, sink: BatchingSink[TableRow],
                  metrics: DetectMetrics) -> None:
+        super().__init__(sink, land_failures=metrics.land_failures,
+                         consumer_lag=metrics.consumer_lag)
         self.settings = settings
-        self.sink = sink
         self.metrics = metrics
         self.watch = Watch(settings, source=f"{settings.worker_id}-detect")
-        self.stop_requested = threading.Event()
         self._scored = loop_topic("scored", settings.topics.prefix)
         self._alerts_topic = loop_topic("alerts", settings.topics.prefix)
         self._outgoing: list[Alert] = []
@@ -124,11 +121,6 @@ class DetectStage:
             "queued.min.messages": 2 * settings.pipeline.batch_max_events,
         }, detect_topics(settings), dev_broker=settings.kafka.embedded,
             on_assign=self._on_assign, on_revoke=self._on_revoke)
-
-    @property
-    def consumer(self) -> Consumer:
-        """The group's consumer in use (a new one after a stalled join)."""
-        return self.group.consumer
 
     def step(self) -> int:
         """Watch, land and commit one batch; return the number of records it held."""
@@ -184,7 +176,7 @@ class DetectStage:
         self._outgoing += alerts
         if not self._outgoing:
             return
-        self._land([("alerts", alert_row(alert)) for alert in self._outgoing])
+        self.land([("alerts", alert_row(alert)) for alert in self._outgoing])
         for alert in self._outgoing:
             self.producer.produce(self._alerts_topic, alert.model_dump_json().encode(),
                                   key=str(alert.alert_id).encode())
@@ -192,83 +184,27 @@ class DetectStage:
             raise KafkaException("Kafka did not confirm the alerts within 30 s")
         self._outgoing = []
 
-    def _land(self, rows: list[TableRow]) -> None:
-        """Write the rows; while that fails, retry with the partitions paused."""
-        paused: list[TopicPartition] = []
-
-        def on_failure(attempt: int, exc: Exception) -> None:
-            self.metrics.land_failures.inc()
-            if not paused:
-                paused.extend(self.consumer.assignment())
-                self.consumer.pause(paused)
-                log.warning("cannot land alerts: consumption paused (%s)", exc)
-
-        self.sink.add(rows)
-        try:
-            self.sink.flush(keep_trying=grace_after(self.stop_requested, SHUTDOWN_GRACE_S),
-                            on_failure=on_failure)
-        finally:
-            if paused:
-                self.consumer.resume(paused)
-                log.warning("alerts landed again: consumption resumed")
-
     def _commit(self, records: list[Message]) -> None:
-        ends: dict[tuple[str, int], int] = {}
-        for m in records:
-            ends[(m.topic() or "", m.partition() or 0)] = (m.offset() or 0) + 1
-        try:
-            self.consumer.commit(offsets=[TopicPartition(t, p, end)
-                                          for (t, p), end in ends.items()], asynchronous=False)
-        except KafkaException as exc:  # e.g. revoked meanwhile: its new owner redoes it
-            log.warning("offset commit failed, the batch will be replayed: %s", exc)
-
-    def update_lag(self) -> None:
-        """Refresh the lag gauge from the end offsets of the last fetches."""
-        for (topic, partition), lag in known_lags(self.consumer).items():
-            self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
-
-    def lag(self) -> float:
-        """Records behind the end, as last refreshed."""
-        return sum(s.value for family in self.metrics.consumer_lag.collect()
-                   for s in family.samples)
+        self.commit({(m.topic() or "", m.partition() or 0): (m.offset() or 0) + 1
+                     for m in records})
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.watch.expect([(tp.topic, tp.partition) for tp in partitions
                            if tp.topic != self._scored])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:  # their new owner reports their lag
-            try:
-                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
-            except KeyError:
-                continue
+        self.forget_lag(partitions)
 
-    def run(self, *, on_batch: Callable[[int], None] | None = None) -> None:
-        """Loop until :meth:`stop`; at the stop, feed the held events and save the state."""
-        last_lag = 0.0
+    def finish(self) -> None:
+        """Feed the events held for order, and publish their alerts."""
         try:
-            while not self.stop_requested.is_set():
-                try:
-                    count = self.step()
-                except KafkaException as exc:  # librdkafka reconnects by itself
-                    log.warning("Kafka: %s; retrying", exc)
-                    self.stop_requested.wait(1.0)
-                    continue
-                if on_batch is not None:
-                    on_batch(count)
-                if time.monotonic() - last_lag > LAG_EVERY_S:
-                    self.update_lag()
-                    last_lag = time.monotonic()
-            try:
-                self._publish(self.watch.drain())
-            except KafkaException as exc:  # their events are read again after a restart
-                log.warning("the alerts of the held events were not published: %s", exc)
-        finally:
-            self.watch.save()
-            self.group.close()
+            self._publish(self.watch.drain())
+        except KafkaException as exc:  # their events are read again after a restart
+            log.warning("the alerts of the held events were not published: %s", exc)
 
-    def stop(self) -> None:
-        self.stop_requested.set()
+    def close(self) -> None:
+        self.watch.save()
+        super().close()
 
 
 def _run_with_progress(stage: DetectStage, metrics: DetectMetrics) -> None:
