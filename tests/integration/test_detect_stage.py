@@ -1,0 +1,75 @@
+"""A detect stage SIGKILLed mid-stream and started again resumes its detectors' saved
+state, reads on from its committed offsets, and the drift that comes after is alerted once
+per signal, its alert rows reaching the worker's store through the outbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streamtune.config import Settings
+from streamtune.simulator import Scenario
+from streamtune.simulator.scenario import ErrorRateDrift, ExecutionTimeDrift
+from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.producer import EventProducer
+from tests.support.loop_models import simulated
+from tests.support.worker_harness import (
+    DetectStage,
+    Worker,
+    caught_up,
+    detect_caught_up,
+    read_store,
+    wait_for,
+    worker_settings,
+)
+
+EVENTS, KILL_AT, CHANGE_AT, SLICE = 5000, 1500, 2500, 500
+MAX_DELAY = 1500
+"""Events between the change and its alert (as in test_drift_alerts)."""
+
+
+def test_a_killed_detect_stage_resumes_its_state_and_alerts_the_drift_once(
+        settings: Settings, tmp_path: Path) -> None:
+    scenario = Scenario(error_rate=ErrorRateDrift(at=CHANGE_AT, to=0.35),
+                        execution_time_shift=ExecutionTimeDrift(at=CHANGE_AT, factor=3.0))
+    stream = simulated(41, EVENTS, scenario=scenario, hours_ago=1.0)
+    index = {str(e.event_id): i for i, e in enumerate(stream)}
+    wsettings = worker_settings(settings, tmp_path, batch_max_events=SLICE, groups={
+        "scoring": {"enabled": False}, "detection": {"stage": True}})
+    create_topics(wsettings)
+    worker = Worker(wsettings, log=tmp_path / "worker.log").start()
+    first = DetectStage(wsettings, log=tmp_path / "detect-1.log").start()
+    second = DetectStage(wsettings, log=tmp_path / "detect-2.log")
+    try:
+        with EventProducer.from_settings(wsettings) as producer:
+            for start in range(0, EVENTS, SLICE):  # live traffic, not a backlog
+                if start == KILL_AT:
+                    first.kill()  # mid-stream: its last state save is up to 2 s old
+                for event in stream[start:start + SLICE]:
+                    producer.send(event)
+                producer.flush()
+                stage = first if start < KILL_AT else second
+                if start == KILL_AT:
+                    wait_for(lambda: caught_up(wsettings), timeout=120, what="the worker",
+                             worker=worker)
+                    stage.start()  # a backlog of a slice waits for it
+                wait_for(lambda: caught_up(wsettings) and detect_caught_up(wsettings),
+                         timeout=120, what="a slice", worker=[worker, stage])
+        assert second.terminate() == 0, second.tail()
+        assert worker.terminate() == 0, worker.tail()  # imports the outbox as it stops
+    finally:
+        for process in (second, first, worker):
+            process.ensure_stopped()
+    assert "starting fresh" not in second.log.read_text(errors="replace")  # state resumed
+    rows = read_store(wsettings, {"drift": (
+        "SELECT signal, details FROM streamtune.alerts FINAL "
+        "WHERE kind = 'drift' AND scope = 'global'")})["drift"]
+    by_signal: dict[str, list[int]] = {}
+    for signal, details in rows:
+        key = json.loads(details)["key"].rsplit("/", 1)[-1]
+        by_signal.setdefault(signal, []).append(index[key])
+    assert len(by_signal.get("execution_time", [])) == 1, by_signal
+    assert by_signal.get("success") or by_signal.get("error"), by_signal
+    assert all(len(triggers) == 1 for triggers in by_signal.values()), by_signal
+    for signal, (trigger,) in by_signal.items():
+        assert 0 <= trigger - CHANGE_AT <= MAX_DELAY, (signal, trigger)
