@@ -10,9 +10,10 @@ import time
 from collections.abc import Callable, Mapping
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from prometheus_client import Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streamtune.consumers import GroupConsumer, known_lags
+from streamtune.prometheus import LATENCY_BUCKETS, ProcessMetrics
 from streamtune.sinks.batching import BatchingSink, grace_after
 from streamtune.sinks.clickhouse import TableRow
 
@@ -23,17 +24,39 @@ SHUTDOWN_GRACE_S = 10.0
 LAG_EVERY_S = 5.0
 
 
+class StageMetrics(ProcessMetrics):
+    """What every stage exports, as ``streamtune_<stage>_*``, with the process's CPU and
+    memory (``process_*``); a stage's own metrics come beside them."""
+
+    def __init__(self, stage: str, *, read: str,
+                 registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        r, name = self.registry, f"streamtune_{stage}"
+        self.events_in = Counter(f"{name}_events_in", read, ["topic"], registry=r)
+        self.undecodable = Counter(f"{name}_undecodable",
+                                   "Clean-topic records that did not decode (left out)",
+                                   registry=r)
+        self.land_failures = Counter(f"{name}_land_failures",
+                                     "Failed attempts to land a batch's rows", registry=r)
+        self.batch_latency = Histogram(f"{name}_batch_seconds", "Read-to-commit time of a batch",
+                                       buckets=LATENCY_BUCKETS, registry=r)
+        self.last_batch = Gauge(f"{name}_last_batch_timestamp_seconds",
+                                "Wall-clock time the last batch was committed (0: none yet)",
+                                registry=r)
+        self.consumer_lag = Gauge(f"{name}_consumer_lag", "Records behind the end",
+                                  ["topic", "partition"], registry=r)
+
+
 class BatchStage:
     """A consumer-group stage: subclasses set ``group`` and implement :meth:`step`."""
 
     group: GroupConsumer
 
-    def __init__(self, sink: BatchingSink[TableRow], *, land_failures: Counter,
-                 consumer_lag: Gauge) -> None:
+    def __init__(self, sink: BatchingSink[TableRow], metrics: StageMetrics) -> None:
         self.sink = sink
         self.stop_requested = threading.Event()
-        self._land_failures = land_failures
-        self._consumer_lag = consumer_lag
+        self._land_failures = metrics.land_failures
+        self._consumer_lag = metrics.consumer_lag
 
     @property
     def consumer(self) -> Consumer:

@@ -119,8 +119,7 @@ class AugmentStage(BatchStage):
 
     def __init__(self, settings: Settings, *, sink: BatchingSink[TableRow],
                  metrics: AugmentMetrics) -> None:
-        super().__init__(sink, land_failures=metrics.land_failures,
-                         consumer_lag=metrics.consumer_lag)
+        super().__init__(sink, metrics)
         self.settings = settings
         self.metrics = metrics
         self.augmentation = Augmentation(settings.augmentation)
