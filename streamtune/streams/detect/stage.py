@@ -57,7 +57,6 @@ WATCHED_KINDS = ("command", "error", "metric")
 """Kinds of clean events the stage reads (their topics)."""
 
 
-
 def detect_group(settings: Settings) -> str:
     """The stage's consumer group."""
     return f"{settings.topics.prefix}streamtune-detect"
@@ -86,11 +85,8 @@ def resolved(value: bytes) -> Resolved | None:
         return None
     try:
         record = orjson.loads(value)
-        if not (record["model"] == "command_predictor" and record["served"]
-                and record["correct"] >= 0):
-            return None
-        return Resolved(record["correct"] == 1, str(record["event_id"]),
-                        datetime.fromisoformat(record["event_time"]))
+        record["event_time"] = datetime.fromisoformat(record["event_time"])
+        return Resolved.of(record)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
 
@@ -100,8 +96,7 @@ class DetectStage(BatchStage):
 
     def __init__(self, settings: Settings, *, sink: BatchingSink[TableRow],
                  metrics: DetectMetrics) -> None:
-        super().__init__(sink, land_failures=metrics.land_failures,
-                         consumer_lag=metrics.consumer_lag)
+        super().__init__(sink, metrics)
         self.settings = settings
         self.metrics = metrics
         self.watch = Watch(settings, source=f"{settings.worker_id}-detect")

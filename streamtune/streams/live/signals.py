@@ -68,6 +68,14 @@ class Resolved:
     key: str
     at: datetime
 
+    @classmethod
+    def of(cls, record: Record) -> Resolved | None:
+        """The record's, when it is a served next-command prediction whose truth arrived."""
+        if record["model"] == "command_predictor" and record["served"] \
+                and record["correct"] >= 0:
+            return cls(record["correct"] == 1, str(record["event_id"]), record["event_time"])
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Served:
@@ -83,10 +91,7 @@ class Served:
         intents = {p["event_id"]: ServedIntent(p["confidence"], p["correct"] == 1, any(
             o.get("out_of_scope") for o in p["outputs"].values()))
             for p in predictions if p["model"] == "intent_classifier" and p["served"]}
-        resolved = [Resolved(p["correct"] == 1, p["event_id"], p["event_time"])
-                    for p in predictions
-                    if p["model"] == "command_predictor" and p["served"] and p["correct"] >= 0]
-        return cls(intents, resolved)
+        return cls(intents, [r for p in predictions if (r := Resolved.of(p)) is not None])
 
 
 NOTHING_SERVED = Served({}, ())
