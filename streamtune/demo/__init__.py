@@ -72,6 +72,17 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(10)
 
 
+def _start_stage(command: str, env: dict[str, str], settings: Settings, cleanup: ExitStack
+                 ) -> tuple[subprocess.Popen[bytes], Path, int]:
+    """A stage's process with a metrics port and log of its own, stopped on the way out."""
+    port = free_port()
+    log = settings.data_dir / f"demo-{command}.log"
+    with ctrl_c_held():
+        process = _start([command], {**env, "STREAMTUNE_METRICS_PORT": str(port)}, log)
+        cleanup.callback(_stop, process)
+    return process, log, port
+
+
 def _start_broker(settings: Settings, console: Console, cleanup: ExitStack) -> None:
     broker = DevBroker.from_settings(settings)
     was_running = broker.status().running
@@ -99,18 +110,8 @@ def run_demo(settings: Settings, profile: DemoProfile, *, console: Console) -> P
         with ctrl_c_held():  # a Ctrl-C during the start comes once its stop is registered
             worker = _start(["worker"], env, worker_log)
             cleanup.callback(_stop, worker)
-        augment_port = free_port()
-        augment_log = settings.data_dir / "demo-augment.log"
-        with ctrl_c_held():
-            augment = _start(["augment"], {**env, "STREAMTUNE_METRICS_PORT": str(augment_port)},
-                             augment_log)
-            cleanup.callback(_stop, augment)
-        detect_port = free_port()
-        detect_log = settings.data_dir / "demo-detect.log"
-        with ctrl_c_held():
-            detect = _start(["detect"], {**env, "STREAMTUNE_METRICS_PORT": str(detect_port)},
-                            detect_log)
-            cleanup.callback(_stop, detect)
+        augment, augment_log, augment_port = _start_stage("augment", env, settings, cleanup)
+        detect, detect_log, detect_port = _start_stage("detect", env, settings, cleanup)
         trainer_log = settings.data_dir / "demo-trainer.log"
         trainer_log.unlink(missing_ok=True)
         with ctrl_c_held():
