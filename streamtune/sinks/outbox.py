@@ -28,9 +28,9 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-import orjson
 from pydantic import BaseModel
 
+from streamtune import json_bytes
 from streamtune.config import Settings
 from streamtune.sinks import journal
 from streamtune.sinks.disk import locked, write_json_atomic
@@ -68,7 +68,7 @@ class StoreOutbox:
             raise ValueError(f"the outbox does not write {sorted(unknown)} "
                              f"(only {sorted(TABLES)})")
         self.root.mkdir(parents=True, exist_ok=True)
-        journal.append_many(self.path, [orjson.dumps({"table": table, "row": row},
+        journal.append_many(self.path, [json_bytes.dumps({"table": table, "row": row},
                                                      default=_jsonable)
                                         for table, row in rows])
 

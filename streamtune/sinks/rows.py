@@ -25,6 +25,7 @@ import orjson
 import pyarrow as pa
 from pydantic import BaseModel
 
+from streamtune import json_bytes
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.events import EntityTag, Event, ParameterSpan
 from streamtune.schemas.topics import SOURCES
@@ -97,7 +98,8 @@ def event_json(event: Event) -> bytes:
     records), by orjson: a third of the time. Values orjson cannot write (beyond 64-bit
     integers, lone surrogates) are left to pydantic."""
     try:
-        return orjson.dumps(event.__dict__, default=_orjson_default, option=orjson.OPT_UTC_Z)
+        return json_bytes.dumps(event.__dict__, default=_orjson_default,
+                                option=orjson.OPT_UTC_Z)
     except TypeError:  # orjson.JSONEncodeError
         return event.model_dump_json().encode()
 

@@ -50,11 +50,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import JsonValue
 
+from streamtune import json_bytes
 from streamtune.errors import ConfigError
 from streamtune.schemas.bounds import MAX_OBJECT_KEY_CHARS
 from streamtune.schemas.text import unhide
@@ -123,7 +123,7 @@ records, up to 128 KB): one RE2 call costs less than the rules' word checks."""
 def _serialised(value: Any) -> bytes | None:
     """``value`` as compact JSON bytes, ``None`` if orjson cannot write it."""
     try:
-        return orjson.dumps(value)
+        return json_bytes.dumps(value)  # kept for the batch: its own size
     except TypeError:  # orjson.JSONEncodeError: beyond 64-bit integers, lone surrogates
         return None
 

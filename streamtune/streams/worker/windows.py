@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+from streamtune import json_bytes
 
 _BUCKET_BASE = 1.02
 _SMALLEST_S = 1e-4
@@ -187,7 +187,7 @@ def deltas_records(deltas: list[WindowDelta], partitions: int) -> Iterator[tuple
     by_partition: dict[int, list[bytes]] = {}
     for delta in deltas:
         by_partition.setdefault(deltas_partition(delta, partitions), []).append(
-            orjson.dumps(delta.to_json()))
+            json_bytes.dumps(delta.to_json()))
     for partition, encoded in by_partition.items():
         chunk: list[bytes] = []
         size = len(_HEAD) + len(_TAIL)

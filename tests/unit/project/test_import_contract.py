@@ -20,7 +20,7 @@ PACKAGE = "streamtune"
 ROOT = REPO / PACKAGE
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("streamtune", "errors"),  # "streamtune": the package's own __init__ (its version)
+    ("streamtune", "errors", "json_bytes"),  # "streamtune": the package's own __init__
     ("config", "processes", "prometheus"),
     ("consumers",),
     ("schemas",),
