@@ -38,6 +38,15 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevBroker]:
     dev.stop()
 
 
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[DevBroker]:
+    """A dev broker of this test's own, which it may stop, kill and restart."""
+    broker = DevBroker(tmp_path / "broker", port=free_port())
+    broker.start()
+    yield broker
+    broker.stop()
+
+
 @pytest.fixture(scope="session")
 def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("chdb")

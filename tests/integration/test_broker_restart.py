@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from streamtune.schemas.topics import SOURCES, raw_topic
 from streamtune.simulator import Simulator
 from streamtune.streams.kafka.admin import create_topics, end_offsets
 from streamtune.streams.kafka.dev_broker import DevBroker, _group_alive
-from tests.support.settings import free_port, make_settings
+from tests.support.settings import make_settings
 from tests.support.windows import WINDOW_QUERIES, check_windows
 from tests.support.worker_harness import (
     Worker,
@@ -39,15 +39,6 @@ EVENTS = 3000
 RATE = 600.0
 STOP_WITHIN_S = 8.0
 """How long a worker may take to stop while Kafka is down: under docker's 10 s grace."""
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[DevBroker]:
-    """A dev broker of this test's own, which it may stop, kill and restart."""
-    broker = DevBroker(tmp_path / "broker", port=free_port())
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 def _settings(broker: DevBroker, tmp_path: Path, unique: str) -> Settings:

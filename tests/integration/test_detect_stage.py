@@ -1,25 +1,40 @@
 """A detect stage SIGKILLed mid-stream and started again resumes its detectors' saved
 state, reads on from its committed offsets, and the drift that comes after is alerted once
-per signal, its alert rows reaching the worker's store through the outbox."""
+per signal, its alert rows reaching the worker's store through the outbox. Alerts Kafka
+did not confirm (the broker away) are kept and sent once it is back."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import pytest
+from confluent_kafka import KafkaException
+
 from streamtune.config import Settings
+from streamtune.schemas.alerts import Alert
+from streamtune.schemas.topics import loop_topic
 from streamtune.simulator import Scenario
 from streamtune.simulator.scenario import ErrorRateDrift, ExecutionTimeDrift
+from streamtune.sinks.journal import read_from
+from streamtune.sinks.outbox import StoreOutbox
+from streamtune.sinks.stage_sink import stage_sink
+from streamtune.streams.detect.metrics import DetectMetrics
+from streamtune.streams.detect.stage import DetectStage as StageInProcess
 from streamtune.streams.kafka.admin import create_topics
+from streamtune.streams.kafka.dev_broker import DevBroker
 from streamtune.streams.kafka.producer import EventProducer
 from tests.support.drift import check_one_alert_per_signal
 from tests.support.loop_models import simulated
+from tests.support.settings import make_settings
 from tests.support.worker_harness import (
     DetectStage,
     Worker,
     caught_up,
     detect_caught_up,
     read_store,
+    read_topic,
     wait_for,
     worker_settings,
 )
@@ -68,3 +83,32 @@ def test_a_killed_detect_stage_resumes_its_state_and_alerts_the_drift_once(
         key = json.loads(details)["key"].rsplit("/", 1)[-1]
         by_signal.setdefault(signal, []).append(index[key])
     check_one_alert_per_signal(by_signal, CHANGE_AT)
+
+
+def test_alerts_kafka_did_not_confirm_are_kept_and_sent_once_it_is_back(
+        own_broker: DevBroker, tmp_path: Path, unique: str) -> None:
+    settings = make_settings(tmp_path, kafka={"dev_broker_port": own_broker.port},
+                             topics={"prefix": f"t{unique}.", "partitions": 1},
+                             detection={"stage": True})
+    create_topics(settings)
+    first, second = (Alert.raise_(kind="drift", severity="warning", title=f"drift {n}",
+                                  key=f"k{n}", signal="error") for n in (1, 2))
+    with stage_sink(settings) as (sink, _):
+        stage = StageInProcess(settings, sink=sink, metrics=DetectMetrics(), confirm_s=3.0)
+        try:
+            assert own_broker.stop()
+            started = time.monotonic()
+            with pytest.raises(KafkaException, match="did not confirm"):
+                stage.publish([first])
+            assert time.monotonic() - started < 15.0  # its batch fails, the loop goes on
+            own_broker.start()
+            stage.publish([second])  # the next batch's alerts, after the kept one
+        finally:
+            stage.close()
+    sent = read_topic(settings, loop_topic("alerts", settings.topics.prefix))
+    assert {json.loads(m.value() or b"")["alert_id"] for m in sent} == {
+        str(first.alert_id), str(second.alert_id)}
+    assert {(m.key() or b"").decode() for m in sent} == {str(first.alert_id),
+                                                        str(second.alert_id)}
+    landed = [record["row"]["alert_id"] for record in read_from(StoreOutbox(settings).path, 0)[0]]
+    assert set(landed) == {str(first.alert_id), str(second.alert_id)}  # ids fold the repeat

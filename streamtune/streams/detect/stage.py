@@ -27,7 +27,14 @@ from collections import Counter
 from datetime import datetime
 
 import orjson
-from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from pydantic import ValidationError
 
 from streamtune.config import Settings, client_config
@@ -55,6 +62,10 @@ log = logging.getLogger(__name__)
 
 WATCHED_KINDS = ("command", "error", "metric")
 """Kinds of clean events the stage reads (their topics)."""
+
+ALERTS_CONFIRM_S = 30.0
+"""How long a batch waits for Kafka to confirm its alerts; past it the batch fails uncommitted
+and its alerts are kept, sent again with the next batch before that batch's commit."""
 
 
 def detect_group(settings: Settings) -> str:
@@ -95,7 +106,7 @@ class DetectStage(BatchStage):
     """Consume, watch, land and publish alerts, commit; see the module docstring."""
 
     def __init__(self, settings: Settings, *, sink: BatchingSink[TableRow],
-                 metrics: DetectMetrics) -> None:
+                 metrics: DetectMetrics, confirm_s: float = ALERTS_CONFIRM_S) -> None:
         super().__init__(sink, metrics)
         self.settings = settings
         self.metrics = metrics
@@ -104,8 +115,13 @@ class DetectStage(BatchStage):
         self._alerts_topic = loop_topic("alerts", settings.topics.prefix)
         self._outgoing: list[Alert] = []
         """Alerts raised but not yet confirmed by Kafka."""
-        self.producer = Producer({**client_config(settings), "linger.ms": 5,
-                                  "enable.idempotence": True, "acks": "all"})
+        self._undelivered = 0
+        self.confirm_s = confirm_s
+        self.producer = Producer({
+            **client_config(settings), "linger.ms": 5, "enable.idempotence": True,
+            "acks": "all", "on_delivery": self._on_delivery, "delivery.report.only.error": True,
+            # librdkafka gives up when the batch does: the kept alerts are the only copies
+            "message.timeout.ms": int(confirm_s * 1000)})
         self.group = GroupConsumer({
             **client_config(settings), "group.id": detect_group(settings),
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
@@ -123,7 +139,7 @@ class DetectStage(BatchStage):
         messages = self.group.consume(batch.batch_max_events, batch.batch_max_wait_ms / 1000)
         records = [m for m in messages if m.error() is None]
         if not records:
-            self._publish(self.watch.release())
+            self.publish(self.watch.release())
             return 0
         started = time.perf_counter()
         events: list[Watched] = []
@@ -153,14 +169,14 @@ class DetectStage(BatchStage):
         for topic, count in read.items():
             self.metrics.events_in.labels(topic).inc(count)
         alerts = self.watch.observe(events, Served(intents, answers), sources)
-        self._publish(alerts)
+        self.publish(alerts)
         self._commit(records)
         self.metrics.held.set(len(self.watch.order))
         self.metrics.batch_latency.observe(time.perf_counter() - started)
         self.metrics.last_batch.set(time.time())
         return len(records)
 
-    def _publish(self, alerts: list[Alert]) -> None:
+    def publish(self, alerts: list[Alert]) -> None:
         """Land the alerts' rows, then hand them to the alerts topic and wait for Kafka.
 
         Alerts not confirmed are kept and sent again with the next batch's (their ids
@@ -172,12 +188,17 @@ class DetectStage(BatchStage):
         if not self._outgoing:
             return
         self.land([("alerts", alert_row(alert)) for alert in self._outgoing])
+        self._undelivered = 0
         for alert in self._outgoing:
             self.producer.produce(self._alerts_topic, alert.model_dump_json().encode(),
                                   key=str(alert.alert_id).encode())
-        if self.producer.flush(30.0):
-            raise KafkaException("Kafka did not confirm the alerts within 30 s")
+        if self.producer.flush(self.confirm_s + 5.0) or self._undelivered:
+            raise KafkaException(f"Kafka did not confirm the alerts within {self.confirm_s:.0f} s")
         self._outgoing = []
+
+    def _on_delivery(self, err: KafkaError | None, _: Message) -> None:
+        if err is not None:
+            self._undelivered += 1
 
     def _commit(self, records: list[Message]) -> None:
         self.commit({(m.topic() or "", m.partition() or 0): (m.offset() or 0) + 1
@@ -193,7 +214,7 @@ class DetectStage(BatchStage):
     def finish(self) -> None:
         """Feed the events held for order, and publish their alerts."""
         try:
-            self._publish(self.watch.drain())
+            self.publish(self.watch.drain())
         except KafkaException as exc:  # their events are read again after a restart
             log.warning("the alerts of the held events were not published: %s", exc)
 
