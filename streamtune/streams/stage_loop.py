@@ -1,6 +1,7 @@
-"""The batch loop the stages beside the worker share (augment, detect): landing rows with
-consumption paused while the store refuses them, committing offsets, the lag gauge, and
-the loop itself, which outlives Kafka errors and ends at :meth:`BatchStage.stop`."""
+"""The batch loop the stages beside the worker share (augment, detect, second opinion):
+landing rows with consumption paused while the store refuses them, committing offsets, the
+lag gauge, and the loop itself, which outlives Kafka errors and ends at
+:meth:`BatchStage.stop`."""
 
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ from streamtune.streams.detect.stage import served_intent
 from streamtune.streams.kafka.admin import create_topics, group_caught_up
 from streamtune.streams.kafka.dev_broker import DevBroker
 from streamtune.streams.second_opinion.stage import SecondOpinionStage, second_opinion_group
+from streamtune.streams.stage_progress import counter_total
 from tests.support.datasets_fill import fill
 from tests.support.lab import Lab
 from tests.support.worker_harness import (
@@ -127,6 +128,7 @@ def test_the_teacher_answers_again_where_the_served_answer_was_unsure(
     assert figures("streamtune_second_opinion_asked_total") == len(asked)
     assert figures("streamtune_second_opinion_disagreed_total") == sum(
         not agrees for *_, agrees, _ in rows)
+    assert figures("streamtune_second_opinion_undecodable_total") == 1  # b"{oops"
 
     _send(settings, [r.model_dump_json().encode() for r in asked])  # a replay: rows fold
     _second_opinions(settings, len(asked))
@@ -216,8 +218,8 @@ def _second_opinions(settings: Settings, records: int) -> SecondOpinionStage:
         runner.start()
         try:
             deadline = time.monotonic() + 120
-            while stage.read < records:
-                assert runner.is_alive() and time.monotonic() < deadline, stage.read
+            while (read := counter_total(stage.metrics.events_in)) < records:
+                assert runner.is_alive() and time.monotonic() < deadline, read
                 time.sleep(0.1)
         finally:
             stage.stop()

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from streamtune.prometheus import LATENCY_BUCKETS, ProcessMetrics
+from streamtune.prometheus import LATENCY_BUCKETS
+from streamtune.streams.stage_loop import StageMetrics
 
 
-class SecondOpinionMetrics(ProcessMetrics):
-    """What the stage read, asked and landed, with the process's CPU and memory."""
+class SecondOpinionMetrics(StageMetrics):
+    """Every stage's figures (``streamtune_second_opinion_*``: records read, lag, ...), and
+    what it asked the teacher."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        super().__init__(registry)
+        super().__init__("second_opinion", read="Scored records read", registry=registry)
         r = self.registry
-        self.read = Counter("streamtune_second_opinion_read", "Scored records read",
-                            registry=r)
         self.asked = Counter("streamtune_second_opinion_asked",
                              "Served intent answers below their level, answered again",
                              registry=r)
@@ -24,6 +24,3 @@ class SecondOpinionMetrics(ProcessMetrics):
         self.teacher_seconds = Histogram("streamtune_second_opinion_teacher_seconds",
                                          "The teacher's time per batch",
                                          buckets=LATENCY_BUCKETS, registry=r)
-        self.last_batch = Gauge("streamtune_second_opinion_last_batch_timestamp_seconds",
-                                "Wall-clock time the last batch was committed (0: none yet)",
-                                registry=r)

@@ -17,11 +17,10 @@ kept, so a repeated command is encoded once.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import defaultdict
 
-from confluent_kafka import KafkaException, Message, TopicPartition
+from confluent_kafka import Message
 from pydantic import ValidationError
 
 from streamtune.config import Settings, client_config
@@ -32,19 +31,19 @@ from streamtune.models.registry import Registry
 from streamtune.models.training.second_opinion import SecondOpinion
 from streamtune.schemas.predictions import PredictionRecord
 from streamtune.schemas.topics import loop_topic
-from streamtune.sinks.batching import BatchingSink, grace_after
+from streamtune.sinks.batching import BatchingSink
 from streamtune.sinks.clickhouse import TableRow
 from streamtune.sinks.stage_sink import run_stage_process
 from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.second_opinion.metrics import SecondOpinionMetrics
+from streamtune.streams.stage_loop import BatchStage
+from streamtune.streams.stage_progress import StageProgress
 
 log = logging.getLogger(__name__)
 
 MODEL = "intent_classifier"
 KEEP_TEXTS = 100_000
 """Embeddings the stage keeps in memory (~150 MB), the latest texts' (commands repeat)."""
-SHUTDOWN_GRACE_S = 10.0
-PROGRESS_EVERY_S = 5.0
 
 
 def second_opinion_group(settings: Settings) -> str:
@@ -52,25 +51,24 @@ def second_opinion_group(settings: Settings) -> str:
     return f"{settings.topics.prefix}streamtune-second-opinion"
 
 
-class SecondOpinionStage:
+class SecondOpinionStage(BatchStage):
     """Consume scored answers in batches, ask the teacher where unsure, land, commit."""
 
     def __init__(self, settings: Settings, *, sink: BatchingSink[TableRow],
                  metrics: SecondOpinionMetrics | None = None) -> None:
-        self.settings = settings
-        self.sink = sink
         self.metrics = metrics or SecondOpinionMetrics()
+        super().__init__(sink, self.metrics)
+        self.settings = settings
         self.registry = Registry(settings)
         self.encoder = SentenceEncoder(threads=settings.training.threads, keep=KEEP_TEXTS)
         self.opinions: dict[str, SecondOpinion | None] = {}
-        self.stop_requested = threading.Event()
-        self.read = self.asked = 0
         self.group = GroupConsumer({
             **client_config(settings), "group.id": second_opinion_group(settings),
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "group.instance.id": f"{settings.worker_id}-second-opinion",
             "session.timeout.ms": 10_000, "max.poll.interval.ms": 600_000,
-        }, [loop_topic("scored", settings.topics.prefix)], dev_broker=settings.kafka.embedded)
+        }, [loop_topic("scored", settings.topics.prefix)], dev_broker=settings.kafka.embedded,
+            on_revoke=lambda _, partitions: self.forget_lag(partitions))
 
     def step(self) -> int:
         """Answer, land and commit one batch; return the number of records it held."""
@@ -80,16 +78,17 @@ class SecondOpinionStage:
         records = [m for m in messages if m.error() is None]
         if not records:
             return 0
+        started = time.perf_counter()
         rows = self.rows([asked for m in records if (asked := self._unsure(m)) is not None])
         if rows:
-            self.sink.add(rows)
-            self.sink.flush(keep_trying=grace_after(self.stop_requested, SHUTDOWN_GRACE_S))
-        self._commit(records)
-        self.read += len(records)
-        self.asked += len(rows)
-        self.metrics.read.inc(len(records))
+            self.land(rows)
+        self.commit({(m.topic() or "", m.partition() or 0): (m.offset() or 0) + 1
+                     for m in records})
+        self.metrics.events_in.labels(loop_topic("scored", self.settings.topics.prefix)).inc(
+            len(records))
         self.metrics.asked.inc(len(rows))
         self.metrics.disagreed.inc(sum(not row["agrees"] for _, row in rows))
+        self.metrics.batch_latency.observe(time.perf_counter() - started)
         self.metrics.last_batch.set(time.time())
         return len(records)
 
@@ -119,6 +118,7 @@ class SecondOpinionStage:
         try:
             record = PredictionRecord.model_validate_json(message.value() or b"")
         except ValidationError as exc:
+            self.metrics.undecodable.inc()
             log.warning("%s/%d@%d is not a prediction record, left out: %s", message.topic(),
                         message.partition(), message.offset(), exc.errors()[0]["msg"])
             return None
@@ -141,40 +141,11 @@ class SecondOpinionStage:
                 self.opinions[version] = SecondOpinion.load(path, encoder=self.encoder)
         return self.opinions[version]
 
-    def _commit(self, records: list[Message]) -> None:
-        ends: dict[tuple[str, int], int] = {}
-        for m in records:
-            part = (m.topic() or "", m.partition() or 0)
-            ends[part] = max(ends.get(part, 0), (m.offset() or 0) + 1)
-        try:
-            self.group.consumer.commit(
-                offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()],
-                asynchronous=False)
-        except KafkaException as exc:  # e.g. revoked meanwhile: its new owner redoes it
-            log.warning("offset commit failed, the batch will be replayed: %s", exc)
 
-    def run(self) -> None:
-        """Loop until :meth:`stop`; the batch in progress is finished first. Raises
-        :class:`SinkUnavailable` when rows could not be landed before a stop."""
-        said = (time.monotonic(), 0, 0)
-        try:
-            while not self.stop_requested.is_set():
-                try:
-                    self.step()
-                except KafkaException as exc:  # librdkafka reconnects by itself
-                    log.warning("Kafka: %s; retrying", exc)
-                    self.stop_requested.wait(1.0)
-                now = time.monotonic()
-                if now - said[0] >= PROGRESS_EVERY_S and self.read > said[1]:
-                    log.info("second opinion: %d answers read, %d below their level asked "
-                             "again (%d in all)", self.read - said[1], self.asked - said[2],
-                             self.asked)
-                    said = (now, self.read, self.asked)
-        finally:
-            self.group.close()
-
-    def stop(self) -> None:
-        self.stop_requested.set()
+def _run_with_progress(stage: SecondOpinionStage, metrics: SecondOpinionMetrics) -> None:
+    progress = StageProgress("second opinion", {"records": metrics.events_in,
+                                                "asked again": metrics.asked}, lag=stage.lag)
+    stage.run(on_batch=lambda _: progress.sample())
 
 
 def run_stage(settings: Settings) -> int:
@@ -183,7 +154,7 @@ def run_stage(settings: Settings) -> int:
     metrics = SecondOpinionMetrics()
     return run_stage_process(
         settings, metrics, lambda sink: SecondOpinionStage(settings, sink=sink, metrics=metrics),
-        SecondOpinionStage.run,
+        lambda stage: _run_with_progress(stage, metrics),
         what=f"second-opinion stage {settings.worker_id}: reading "
              f"{loop_topic('scored', settings.topics.prefix)} as group "
              f"{second_opinion_group(settings)}")
