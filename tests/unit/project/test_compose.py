@@ -55,11 +55,20 @@ def test_services_and_images() -> None:
     assert images["clickhouse"].startswith("clickhouse/clickhouse-server:")
     assert images["grafana"].startswith("grafana/grafana:")
     assert images["prometheus"].startswith("prom/prometheus:")
-    for name in ("streamtune-init", "worker", "trainer", "simulator", "second-opinion"):
+    for name in ("streamtune-init", "worker", "trainer", "simulator", "augment", "detect",
+                 "second-opinion"):
         assert images[name] == "streamtune:local", name
     assert SERVICES["simulator"]["profiles"] == ["simulator"]
-    assert SERVICES["trainer"]["command"] == ["trainer"]
-    assert SERVICES["second-opinion"]["command"] == ["second-opinion"]
+    for command in ("trainer", "augment", "detect", "second-opinion"):
+        assert SERVICES[command]["command"] == [command]
+
+
+def test_drift_is_watched_once_by_the_detect_stage() -> None:
+    """Workers with ``DETECTION__STAGE`` on raise no alert: the detect service must run."""
+    env = SERVICES["worker"]["environment"]
+    assert env["STREAMTUNE_DETECTION__STAGE"] == "true"
+    assert SERVICES["detect"]["environment"] == env
+    assert "profiles" not in SERVICES["detect"]  # started by a plain `docker compose up`
 
 
 def test_referenced_files_and_volumes_exist() -> None:
@@ -107,7 +116,7 @@ def test_worker_is_scalable_and_trainer_is_one() -> None:
 
 
 @pytest.mark.parametrize("service", ["streamtune-init", "worker", "trainer", "simulator",
-                                     "second-opinion"])
+                                     "augment", "detect", "second-opinion"])
 def test_streamtune_settings_are_accepted(service: str, monkeypatch: pytest.MonkeyPatch,
                                           tmp_path: Path) -> None:
     env = SERVICES[service]["environment"]
@@ -129,7 +138,7 @@ def test_streamtune_settings_are_accepted(service: str, monkeypatch: pytest.Monk
     assert settings.metrics_port == 9108
 
 
-def test_prometheus_scrapes_every_worker_and_loads_the_rules() -> None:
+def test_prometheus_scrapes_every_worker_and_stage_and_loads_the_rules() -> None:
     config = load("deploy/prometheus/prometheus.yml")
     mounts = bind_mounts("prometheus")
     for rule_file in config["rule_files"]:
@@ -138,8 +147,9 @@ def test_prometheus_scrapes_every_worker_and_loads_the_rules() -> None:
     assert mounts["/etc/prometheus/prometheus.yml"][0] == ROOT / "deploy/prometheus/prometheus.yml"
     port = int(SERVICES["worker"]["environment"]["STREAMTUNE_METRICS_PORT"])
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    (sd,) = jobs["streamtune-worker"]["dns_sd_configs"]
-    assert sd["names"] == ["worker"] and sd["type"] == "A" and sd["port"] == port
+    for service in ("worker", "augment", "detect", "second-opinion"):
+        (sd,) = jobs[f"streamtune-{service}"]["dns_sd_configs"]
+        assert sd["names"] == [service] and sd["type"] == "A" and sd["port"] == port
 
 
 def test_grafana_datasources_and_dashboard_provider() -> None:
