@@ -71,6 +71,10 @@ class PipelineMetrics(ProcessMetrics):
                                   ["topic", "partition"], registry=r)
         self.paused = Gauge("streamtune_consuming_paused",
                             "1 while consumption is paused for backpressure", registry=r)
+        self.detection_in_stage = Gauge(
+            "streamtune_detection_in_stage",
+            "1 when this worker runs no detectors (DETECTION__STAGE): a detect stage must",
+            registry=r)
         self.windows_emitted = Counter("streamtune_windows_emitted",
                                        "Closed windows written", registry=r)
         self.windows_open = Gauge("streamtune_windows_open", "Windows not closed yet",

@@ -77,6 +77,8 @@ def test_a_change_raises_one_signed_alert_per_signal_and_a_stationary_run_none(
                 what="the webhook thread reading every alert", worker=worker)
             wait_for(lambda: worker.metric("streamtune_webhook_pending") == 0, timeout=60,
                      what="every webhook delivered", worker=worker)
+            # what Prometheus' StreamtuneNoDetectStage reads: a stage must run
+            assert worker.metric("streamtune_detection_in_stage") == float(in_stage)
             if stage is not None:
                 assert _drift_alerts(worker) == 0  # the worker no longer watches
                 raised = _drift_alerts(stage)

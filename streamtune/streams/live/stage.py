@@ -56,6 +56,7 @@ class LiveStage:
         self.scorer = InlineScorer(settings, self.serving, worker=source)
         self.watch = Watch(settings, source=source) if (
             settings.detection.enabled and not settings.detection.stage) else None
+        metrics.detection_in_stage.set(settings.detection.enabled and settings.detection.stage)
         self.control = control
         self._pending_alerts = self.serving.load_champions()
         self._publish_serving()
