@@ -141,9 +141,12 @@ def plot_files(page: Path) -> list[Path]:
 
 
 def screenshot(page: Path, png: Path, profile: Path) -> subprocess.Popen[bytes]:
+    """Chromium's shot of ``page`` once it has settled (fonts, image decodes: a loaded machine
+    once gave a shot taken earlier than its twin, an extra band where they differed)."""
     return subprocess.Popen(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
          "--force-device-scale-factor=1", f"--user-data-dir={profile}", f"--screenshot={png}",
+         "--run-all-compositor-stages-before-draw", "--virtual-time-budget=5000",
          "--window-size=1280,2900", page.as_uri()],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
