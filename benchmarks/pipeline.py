@@ -22,7 +22,12 @@ pools, webhooks) and the dev broker's CPU are printed as shares of one core over
 run, the records the worker wrote to Kafka per raw event, and the ingest thread's time
 per step of its batches (``streamtune_batch_stage_seconds``) as shares of the run's wall
 time; at each offered rate, the worker's CPU and those steps per event.
-Run: ``.venv/bin/python benchmarks/pipeline.py``.
+
+With ``--detect-stage`` the workers leave detection to a ``streamtune detect`` process,
+with ``--augment-stage`` a ``streamtune augment`` process runs beside them; each such
+stage's rate (raw events of the run per second, until its group has caught up), raw
+events per stage CPU-second and peak RSS are printed under the worker's.
+Run: ``.venv/bin/python benchmarks/pipeline.py [--detect-stage] [--augment-stage]``.
 """
 
 from __future__ import annotations
@@ -49,9 +54,14 @@ from streamtune.config import Settings
 from streamtune.prometheus import scrape, scrape_series
 from streamtune.schemas.topics import SOURCES, catalogue, raw_topic
 from streamtune.simulator import Simulator
+from streamtune.streams.augment.stage import augment_group, augment_topics
 from streamtune.streams.detect.stage import detect_group, detect_topics
 from streamtune.streams.kafka.admin import create_topics, group_caught_up
 from streamtune.streams.kafka.dev_broker import DevBroker, free_port
+
+STAGES: dict[str, tuple[Callable[[Settings], str], Callable[[Settings], list[str]]]] = {
+    "augment": (augment_group, augment_topics), "detect": (detect_group, detect_topics)}
+"""The stages the benchmark can run beside the worker: each one's group and topics."""
 
 
 def _settings(root: Path, port: int, prefix: str, *, detect_stage: bool = False) -> Settings:
@@ -131,7 +141,7 @@ def _records_written(settings: Settings) -> int:
 
 
 class _Worker:
-    """A ``streamtune worker`` process, or with ``command="detect"`` a detect stage."""
+    """A ``streamtune worker`` process, or with ``command`` one of :data:`STAGES` a stage."""
 
     def __init__(self, settings: Settings, command: str = "worker") -> None:
         self.port = free_port()
@@ -218,8 +228,8 @@ class _Run:
     records_per_event: float
     """Records the worker wrote to Kafka (clean, dead letters, scored, alerts, window deltas
     and ticks, the window table's changelog) per raw event, as of its last commit."""
-    detect: _Stage | None = None
-    """The detect stage's figures, when detection runs in a stage of its own."""
+    beside: dict[str, _Stage]
+    """The figures of each stage that ran beside the worker (augment, detect), by name."""
 
 
 @dataclass
@@ -233,17 +243,18 @@ class _Stage:
     rss_mb: float
 
 
-def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
+def _throughput(settings: Settings, broker: DevBroker, count: int,
+                beside: list[str]) -> _Run:
     """Events/s (wall), events per worker CPU-second, peak RSS, CPU shares.
 
     The worker is started and warmed up first; the clock runs from the moment the ``count``
     events start going out to the moment the worker has committed the last of them."""
     worker = _Worker(settings)
-    stage = _Worker(settings, "detect") if settings.detection.stage else None
+    running = {name: _Worker(settings, name) for name in beside}
     broker_group = broker.status().pid or 0
     tick = os.sysconf("SC_CLK_TCK")
     try:
-        _warm_up(worker, settings, stage)
+        _warm_up(worker, settings, running)
         marks: dict[str, Any] = {}
 
         def start_clock() -> None:
@@ -251,13 +262,14 @@ def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
             marks.update(started=time.perf_counter(), before=worker.cpu_parts(),
                          broker=group_ticks(broker_group), stages=worker.stages(),
                          written=written, batches=worker.batches(),
-                         stage=stage.cpu_parts() if stage else {})
+                         stage={name: stage.cpu_parts() for name, stage in running.items()})
 
         _produce(settings, count, on_start=start_clock)
         _wait_caught_up(settings, on_wait=worker.sample_memory)
         elapsed = time.perf_counter() - marks["started"]
         after = worker.cpu_parts()
-        detect = None if stage is None else _detect_figures(settings, stage, count, marks)
+        figures = {name: _stage_figures(settings, name, stage, count, marks)
+                   for name, stage in running.items()}
         written = _records_written(settings) - marks["written"]
         used = _grown(marks["before"], after)
         shares = {part: seconds / elapsed for part, seconds in used.items()}
@@ -267,21 +279,26 @@ def _throughput(settings: Settings, broker: DevBroker, count: int) -> _Run:
         batches = worker.batches() - marks["batches"]
         return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
                     worker.peak_rss_mb(), worker.peak_anon_mb, worker.chdb_code_mb(), shares,
-                    stages, count / max(batches, 1), written / count, detect)
+                    stages, count / max(batches, 1), written / count, figures)
     finally:
         worker.stop()
-        if stage is not None:
-            stage.stop()
+        for process in running.values():
+            process.stop()
 
 
-def _detect_figures(settings: Settings, stage: _Worker, count: int,
-                    marks: dict[str, Any]) -> _Stage:
-    """Once the detect group has caught up: its rate and CPU since the clock started."""
-    topics = detect_topics(settings)
-    while not group_caught_up(settings, detect_group(settings), topics):
+def _stage_caught_up(settings: Settings, name: str) -> bool:
+    group, topics = STAGES[name]
+    return group_caught_up(settings, group(settings), topics(settings))
+
+
+def _stage_figures(settings: Settings, name: str, stage: _Worker, count: int,
+                   marks: dict[str, Any]) -> _Stage:
+    """Once the stage's group has caught up: its rate and CPU since the clock started, per
+    raw event of the run."""
+    while not _stage_caught_up(settings, name):
         time.sleep(0.2)
     elapsed = time.perf_counter() - marks["started"]
-    used = sum(_grown(marks["stage"], stage.cpu_parts()).values())
+    used = sum(_grown(marks["stage"][name], stage.cpu_parts()).values())
     return _Stage(count / elapsed, count / max(used, 1e-9), stage.peak_rss_mb())
 
 
@@ -290,18 +307,19 @@ def _grown(before: dict[str, float], after: dict[str, float]) -> dict[str, float
     return {key: value - before.get(key, 0.0) for key, value in after.items()}
 
 
-def _warm_up(worker: _Worker, settings: Settings, stage: _Worker | None = None) -> None:
-    """Wait until the worker (and a detect stage) has joined its group and landed a few
-    metric events (not in the commands table the latency is read from)."""
-    while not scrape(worker.port) or (stage is not None and not scrape(stage.port)):
+def _warm_up(worker: _Worker, settings: Settings,
+             stages: dict[str, _Worker] | None = None) -> None:
+    """Wait until the worker (and each stage beside it) has joined its group and landed a
+    few metric events (not in the commands table the latency is read from)."""
+    stages = stages or {}
+    while not scrape(worker.port) or not all(scrape(s.port) for s in stages.values()):
         time.sleep(0.2)
     _produce(settings, WARM_UP_EVENTS, kinds=frozenset({"metric"}))
     deadline = time.monotonic() + 120
     while worker.read() < WARM_UP_EVENTS and time.monotonic() < deadline:
         time.sleep(0.1)
-    topics = detect_topics(settings)
-    while stage is not None and time.monotonic() < deadline and not group_caught_up(
-            settings, detect_group(settings), topics):
+    while time.monotonic() < deadline and not all(
+            _stage_caught_up(settings, name) for name in stages):
         time.sleep(0.2)
 
 
@@ -358,6 +376,8 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     parser.add_argument("--detect-stage", action="store_true",
                         help="detection in a `streamtune detect` stage, not in the worker")
+    parser.add_argument("--augment-stage", action="store_true",
+                        help="an augment stage beside the worker in the throughput run")
     args = parser.parse_args()
     with scratch_broker("st-pipeline-") as (root, broker):
         baseline_settings = _settings(root, broker.port, "baseline.")
@@ -366,7 +386,9 @@ def main() -> None:
         baseline = _consume_rate(baseline_settings, args.events)
         settings = _settings(root, broker.port, "throughput.", detect_stage=args.detect_stage)
         create_topics(settings)
-        run = _throughput(settings, broker, args.events)
+        beside = [name for name, on in (("augment", args.augment_stage),
+                                        ("detect", args.detect_stage)) if on]
+        run = _throughput(settings, broker, args.events, beside)
         latencies = {}
         for rate in (float(r) for r in args.latency_rates.split(",")):
             lat_settings = _settings(root, broker.port, f"latency{rate:.0f}.",
@@ -374,7 +396,8 @@ def main() -> None:
             create_topics(lat_settings)
             latencies[rate] = _latency(lat_settings, int(rate * args.latency_seconds), rate)
     print(f"{args.events:,} simulated events, dev broker, one worker"
-          + (", detection in a detect stage" if args.detect_stage else ""))
+          + (", detection in a detect stage" if args.detect_stage else "")
+          + (", an augment stage beside it" if args.augment_stage else ""))
     print(f"  raw confluent-kafka consume                {baseline:>10,.0f} events/s   1.00x")
     print(f"  worker                                     {run.rate:>10,.0f} events/s   "
           f"{run.rate / baseline:.3f}x   {run.per_cpu:>6,.0f} events per worker CPU-s   "
@@ -389,10 +412,10 @@ def main() -> None:
     print("      ingest thread, share of the run's time: " + ", ".join(
         f"{stage} {share:.0%}" for stage, share in run.stages.items())
         + f"; {run.events_per_batch:,.0f} events per batch on average")
-    if run.detect is not None:
-        print(f"  detect stage                               {run.detect.rate:>10,.0f} events/s   "
-              f"{run.detect.rate / baseline:.3f}x   {run.detect.per_cpu:>6,.0f} events per stage "
-              f"CPU-s   peak RSS {run.detect.rss_mb:,.0f} MB")
+    for name, stage in run.beside.items():
+        print(f"  {name + ' stage':<41}{stage.rate:>10,.0f} events/s   "
+              f"{stage.rate / baseline:.3f}x   {stage.per_cpu:>6,.0f} raw events per stage "
+              f"CPU-s   peak RSS {stage.rss_mb:,.0f} MB")
     for rate, latency in latencies.items():
         print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
               f"produce -> row visible p50 {latency.p50:.2f} s, p99 {latency.p99:.2f} s")
