@@ -1,8 +1,8 @@
-"""Every metric a Prometheus panel of the Grafana dashboards reads is one a worker or an
-augment stage exports.
+"""Every metric a Prometheus panel of the Grafana dashboards reads is one a worker or a
+stage beside it (augment, detect, second opinion) exports.
 
 The worker's registry is ``PipelineMetrics().registry`` with the webhook metrics on it,
-the augment stage's ``AugmentMetrics().registry``;
+each stage's its metrics class's;
 a counter ``x`` is scraped as ``x_total``, a histogram as ``x_bucket``/``x_sum``/``x_count``.
 """
 
@@ -21,6 +21,8 @@ from prometheus_client import CollectorRegistry
 from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.webhooks.metrics import WebhookMetrics
 from streamtune.streams.augment.metrics import AugmentMetrics
+from streamtune.streams.detect.metrics import DetectMetrics
+from streamtune.streams.second_opinion.metrics import SecondOpinionMetrics
 from tests.support.paths import REPO
 
 DASHBOARDS = REPO / "deploy" / "grafana" / "dashboards"
@@ -88,7 +90,9 @@ def promtool(tmp_path: Path, *args: str, spec: dict[str, Any]) -> str:
 def exported() -> set[str]:
     metrics = PipelineMetrics()
     WebhookMetrics(metrics.registry)
-    return exported_names(metrics.registry) | exported_names(AugmentMetrics().registry)
+    return exported_names(metrics.registry).union(*(
+        exported_names(stage().registry)
+        for stage in (AugmentMetrics, DetectMetrics, SecondOpinionMetrics)))
 
 
 def test_metric_names_parses_promql() -> None:
