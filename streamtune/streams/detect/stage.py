@@ -192,7 +192,7 @@ class DetectStage(BatchStage):
         for alert in self._outgoing:
             self.producer.produce(self._alerts_topic, alert.model_dump_json().encode(),
                                   key=str(alert.alert_id).encode())
-        if self.producer.flush(self.confirm_s + 5.0) or self._undelivered:
+        if self.producer.flush(self.confirm_s) or self._undelivered:
             raise KafkaException(f"Kafka did not confirm the alerts within {self.confirm_s:.0f} s")
         self._outgoing = []
 
