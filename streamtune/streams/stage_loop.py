@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -17,6 +17,7 @@ from streamtune.consumers import GroupConsumer, known_lags
 from streamtune.prometheus import LATENCY_BUCKETS, ProcessMetrics
 from streamtune.sinks.batching import BatchingSink, grace_after
 from streamtune.sinks.clickhouse import TableRow
+from streamtune.streams.stage_progress import StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -122,20 +123,21 @@ class BatchStage:
         """Last of all, whatever happened."""
         self.group.close()
 
-    def run(self, *, on_batch: Callable[[int], None] | None = None) -> None:
-        """Loop until :meth:`stop`; the batch in progress is finished first. Raises
-        :class:`SinkUnavailable` when rows could not be landed before a stop."""
+    def run(self, *, progress: StageProgress | None = None) -> None:
+        """Loop until :meth:`stop`, ``progress`` sampled after every poll; the batch in
+        progress is finished first. Raises :class:`SinkUnavailable` when rows could not be
+        landed before a stop."""
         last_lag = 0.0
         try:
             while not self.stop_requested.is_set():
                 try:
-                    count = self.step()
+                    self.step()
                 except KafkaException as exc:  # librdkafka reconnects by itself
                     log.warning("Kafka: %s; retrying", exc)
                     self.stop_requested.wait(1.0)
                     continue
-                if on_batch is not None:
-                    on_batch(count)
+                if progress is not None:
+                    progress.sample()
                 if time.monotonic() - last_lag > LAG_EVERY_S:
                     self.update_lag()
                     last_lag = time.monotonic()

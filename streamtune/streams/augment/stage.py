@@ -259,15 +259,11 @@ def run_stage(settings: Settings) -> int:
         return 0
     create_topics(settings)
     metrics = AugmentMetrics()
-
-    def run(stage: AugmentStage) -> None:
-        progress = StageProgress("augment", {
+    return run_stage_process(
+        settings, metrics, lambda sink: AugmentStage(settings, sink=sink, metrics=metrics),
+        lambda stage: stage.run(progress=StageProgress("augment", {
             "events": metrics.events_in,
             "rows": lambda: counter_total(metrics.rows_out, "augmented"),
-            "skipped": metrics.skipped}, lag=stage.lag)
-        stage.run(on_batch=lambda _: progress.sample())
-
-    return run_stage_process(
-        settings, metrics, lambda sink: AugmentStage(settings, sink=sink, metrics=metrics), run,
+            "skipped": metrics.skipped}, lag=stage.lag)),
         what=f"augment stage {settings.worker_id}: reading {', '.join(augment_topics(settings))}"
              f" as group {augment_group(settings)}")

@@ -223,12 +223,6 @@ class DetectStage(BatchStage):
         super().close()
 
 
-def _run_with_progress(stage: DetectStage, metrics: DetectMetrics) -> None:
-    progress = StageProgress("detect", {"records": metrics.events_in, "alerts": metrics.alerts},
-                             lag=stage.lag)
-    stage.run(on_batch=lambda _: progress.sample())
-
-
 def run_stage(settings: Settings) -> int:
     """Run the detect stage until SIGTERM/SIGINT; return its exit code."""
     if not settings.detection.enabled:
@@ -242,6 +236,7 @@ def run_stage(settings: Settings) -> int:
     metrics = DetectMetrics()
     return run_stage_process(
         settings, metrics, lambda sink: DetectStage(settings, sink=sink, metrics=metrics),
-        lambda stage: _run_with_progress(stage, metrics),
+        lambda stage: stage.run(progress=StageProgress(
+            "detect", {"records": metrics.events_in, "alerts": metrics.alerts}, lag=stage.lag)),
         what=f"detect stage {settings.worker_id}: reading {', '.join(detect_topics(settings))}"
              f" as group {detect_group(settings)}")

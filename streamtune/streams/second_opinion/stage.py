@@ -142,19 +142,15 @@ class SecondOpinionStage(BatchStage):
         return self.opinions[version]
 
 
-def _run_with_progress(stage: SecondOpinionStage, metrics: SecondOpinionMetrics) -> None:
-    progress = StageProgress("second opinion", {"records": metrics.events_in,
-                                                "asked again": metrics.asked}, lag=stage.lag)
-    stage.run(on_batch=lambda _: progress.sample())
-
-
 def run_stage(settings: Settings) -> int:
     """Run the second-opinion stage until SIGTERM/SIGINT; return its exit code."""
     create_topics(settings)
     metrics = SecondOpinionMetrics()
     return run_stage_process(
         settings, metrics, lambda sink: SecondOpinionStage(settings, sink=sink, metrics=metrics),
-        lambda stage: _run_with_progress(stage, metrics),
+        lambda stage: stage.run(progress=StageProgress(
+            "second opinion", {"records": metrics.events_in, "asked again": metrics.asked},
+            lag=stage.lag)),
         what=f"second-opinion stage {settings.worker_id}: reading "
              f"{loop_topic('scored', settings.topics.prefix)} as group "
              f"{second_opinion_group(settings)}")
