@@ -56,27 +56,15 @@ def live_view(produced: int, series: dict[str, float], rate: float, elapsed: flo
             "streamtune_redactions_total", "streamtune_windows_emitted_total")))
     stages = [stream]
     if augment is not None:
-        figures, augment_rate = totals(augment[0]), augment[1]
-        stage = Table("read", "read/s", "lag", "augmented rows", "skipped", title="augment stage",
-                      title_justify="left")
-        stage.add_row(*(f"{value:,.0f}" for value in (
-            figures.get("streamtune_augment_events_in_total", 0.0), augment_rate,
-            figures.get("streamtune_augment_consumer_lag", 0.0),
-            figures.get("streamtune_augmented_rows_total", 0.0),
-            figures.get("streamtune_augment_events_skipped_total", 0.0))))
-        stages.append(stage)
+        stages.append(_stage_table("augment", totals(augment[0]), augment[1], {
+            "augmented rows": "streamtune_augmented_rows_total",
+            "skipped": "streamtune_augment_events_skipped_total"}))
     alerts = metrics.get("streamtune_alerts_total", 0.0)
     if detect is not None:
-        figures, detect_rate = totals(detect[0]), detect[1]
-        alerts += figures.get("streamtune_alerts_total", 0.0)
-        stage = Table("read", "read/s", "lag", "held for order", "alerts",
-                      title="detect stage", title_justify="left")
-        stage.add_row(*(f"{value:,.0f}" for value in (
-            figures.get("streamtune_detect_events_in_total", 0.0), detect_rate,
-            figures.get("streamtune_detect_consumer_lag", 0.0),
-            figures.get("streamtune_detection_held_events", 0.0),
-            figures.get("streamtune_alerts_total", 0.0))))
-        stages.append(stage)
+        alerts += totals(detect[0]).get("streamtune_alerts_total", 0.0)
+        stages.append(_stage_table("detect", totals(detect[0]), detect[1], {
+            "held for order": "streamtune_detection_held_events",
+            "alerts": "streamtune_alerts_total"}))
     loop = Table("alerts", "intent model serving", "rollout", title="loop",
                  title_justify="left")
     loop.add_row(f"{alerts:,.0f}", served, rollout)
@@ -85,3 +73,14 @@ def live_view(produced: int, series: dict[str, float], rate: float, elapsed: flo
     return Group(*stages, loop, Text("trainer: " + "\n         ".join(
         line.strip() for line in lines if line.strip()), style="cyan", no_wrap=True,
         overflow="ellipsis"))
+
+
+def _stage_table(stage: str, figures: dict[str, float], rate: float,
+                 more: dict[str, str]) -> Table:
+    """A stage's row: records read, its rate, its lag, then ``more`` (heading: metric)."""
+    table = Table("read", "read/s", "lag", *more, title=f"{stage} stage", title_justify="left")
+    table.add_row(*(f"{value:,.0f}" for value in (
+        figures.get(f"streamtune_{stage}_events_in_total", 0.0), rate,
+        figures.get(f"streamtune_{stage}_consumer_lag", 0.0),
+        *(figures.get(metric, 0.0) for metric in more.values()))))
+    return table
