@@ -29,8 +29,8 @@ invisible characters (full-width letters, zero-width spaces) are found too:
 such text comes back in :func:`~streamtune.schemas.text.unhide` form, redacted.
 
 A batch is first screened as a whole: :meth:`Redactor.screen` runs one secret
-*gate* regex (RE2, through ``pyarrow.compute``) over all its texts and JSON
-values' serialised forms at once; only what the gate flags needs the rules.
+*gate* regex (RE2) over all its texts and JSON values' serialised forms at
+once, joined in one buffer; only what the gate flags needs the rules.
 The gate is a necessary condition of every built-in rule (and of every key
 naming a secret), so a value it passes is one the rules would leave as it is.
 
@@ -44,14 +44,14 @@ Examples
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import re2
 from pydantic import JsonValue
 
 from streamtune import json_bytes
@@ -87,12 +87,14 @@ def _may_hold_secret(text: str) -> bool:
     return False
 
 
-_LETTERS_APART = '[^a-zA-Z0-9"]*'
+_SEPARATOR = b"\x00"
+"""Stands between the values the gate screens at once: no gate match crosses it."""
+_LETTERS_APART = '[^a-zA-Z0-9"\\x00]*'
 """What may stand between the letters of a key's words (``api-key``, ``p.w.d``, ``apiKey``)."""
 _TEXT_GATE = "|".join((
-    r"[^\x20-\x7e]",  # not plain ASCII: the rules run on its unhidden form too
+    r"[^\x20-\x7e\x00]",  # not plain ASCII: the rules run on its unhidden form too
     r"(?i:-----begin)",  # private_key
-    r"://[^\s:/@\"']*:[^\s@/\"']+@",  # connection_string
+    r"://[^\s:/@\"'\x00]*:[^\s@/\"'\x00]+@",  # connection_string
     r"(?i:authorization|bearer)",  # Authorization header, bearer token
     r"gh[pousr]_|github_pat_|xox[abposr]-|eyJ|AIza",  # GitHub, Slack, JWT, Google
     r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}",  # AWS key ids
@@ -102,10 +104,11 @@ _TEXT_GATE = "|".join((
     r"|credentials?)[\"']?[ \t]*[:=])",
     r"(?i:pass(?:word|wd|phrase)|--pass|--pwd|-p[=\s])",  # "password is x", CLI flags
 ))
-"""RE2 pattern every built-in rule's match needs, in plain ASCII text (the rest it flags)."""
+"""RE2 pattern every built-in rule's match needs, in plain ASCII text (the rest it flags,
+and so does :func:`_flags` a text holding the separator, ``\\x00``)."""
 _JSON_GATE = "|".join((
     _TEXT_GATE, r"\\",  # an escape in the serialised value: the text differs from it
-    f'"[^"]{{{MAX_OBJECT_KEY_CHARS + 1},}}":',  # a key the redactor cuts to its bound
+    f'"[^"\\x00]{{{MAX_OBJECT_KEY_CHARS + 1},}}":',  # a key the redactor cuts to its bound
     # a key naming a secret: its words' letters hold one of these, in order
     "(?i:" + "|".join(_LETTERS_APART.join(word) for word in (
         "pass", "pwd", "token", "bearer", "auth", "cookie", "key", "conn", "dsn", "secret",
@@ -128,10 +131,38 @@ def _serialised(value: Any) -> bytes | None:
         return None
 
 
-def _flags(items: list[Any], gate: str) -> list[bool]:
+def _compiled(gate: str) -> Any:
+    options = re2.Options()
+    options.max_mem = 64 << 20  # the DFA's cache: the gate's alternation outgrows the default
+    return re2.compile(gate.encode(), options)
+
+
+_GATES = {gate: _compiled(gate) for gate in (_TEXT_GATE, _JSON_GATE)}
+
+
+def _flags(items: list[bytes], gate: str) -> list[bool]:
+    """Per ASCII value, whether ``gate`` matches it: one RE2 scan over all of them joined
+    by the separator, resumed after each match at the next value."""
+    flags = [False] * len(items)
     if not items:
-        return []
-    return pc.match_substring_regex(pa.array(items), gate).to_pylist()  # type: ignore[no-any-return]
+        return flags
+    starts = []
+    at = 0
+    for item in items:
+        starts.append(at)
+        at += len(item) + 1
+    joined = _SEPARATOR.join(items)
+    search, last, at = _GATES[gate].search, len(items) - 1, 0
+    while (found := search(joined, at)) is not None:
+        i = bisect_right(starts, found.start()) - 1
+        flags[i] = True
+        if i == last:
+            break
+        at = starts[i + 1]
+    if joined.count(_SEPARATOR) != last:  # a value holds the separator: flagged
+        for i, item in enumerate(items):
+            flags[i] = flags[i] or _SEPARATOR in item
+    return flags
 
 
 _JSON_ESCAPE = re.compile(
@@ -420,7 +451,7 @@ class Redactor:
         """Per value (a string or a JSON value), whether it may hold a secret.
 
         One gate regex runs over all of them (strings as they are, other values
-        serialised), so a batch costs two RE2 calls. ``False`` promises that
+        serialised), so a batch costs two RE2 scans. ``False`` promises that
         :meth:`redact_value` returns the value itself and counts nothing; with
         extra patterns (which the gate does not know) every value is flagged.
         ``serialised`` receives, by ``id``, each object or list with its JSON
@@ -429,14 +460,14 @@ class Redactor:
         flagged = [True] * len(values)
         if self._custom:
             return flagged
-        texts: list[str] = []
+        texts: list[bytes] = []
         text_at: list[int] = []
         jsons: list[bytes] = []
         json_at: list[int] = []
         for i, value in enumerate(values):
             if isinstance(value, str):
                 if value.isascii():
-                    texts.append(value)
+                    texts.append(value.encode())
                     text_at.append(i)
             elif isinstance(value, dict | list):
                 data = _serialised(value)
@@ -462,7 +493,7 @@ class Redactor:
         """Like :meth:`redact`, adding the counts to ``counts``; ``text`` itself if clean."""
         plain = text.isascii() and text.isprintable()
         if plain and not self._custom and (not _may_hold_secret(text) or len(
-                text) >= _GATE_ALONE_CHARS and not _flags([text], _TEXT_GATE)[0]):
+                text) >= _GATE_ALONE_CHARS and not _flags([text.encode()], _TEXT_GATE)[0]):
             return text
         out = self._apply(text, counts)
         if not plain:

@@ -102,6 +102,24 @@ def test_gate_flags_keys_spelled_apart(key: str, value: Any) -> None:
     assert_gate_sound({"outer": [{key: value}]})
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(TEXTS, JSON, st.sampled_from(["\x00", "pass\x00word=1", "://u"])),
+                max_size=8))
+def test_a_batch_is_flagged_as_its_values_one_by_one(values: list[Any]) -> None:
+    """The gate scans a batch joined in one buffer: no match may span two values, and a
+    value holding the separator is flagged like any other non-plain text."""
+    assert REDACTOR.screen(values) == [REDACTOR.screen([value])[0] for value in values]
+    for value in values:
+        if isinstance(value, str) and "\x00" in value:
+            assert REDACTOR.screen([value]) == [True]
+
+
+def test_no_match_spans_two_values() -> None:
+    """Each half alone is clean; joined they would read as a connection string."""
+    assert REDACTOR.screen(["postgres://app", ":s3cr3t@db-01"]) == [False, False]
+    assert REDACTOR.screen(["postgres://app:s3cr3t@db-01"]) == [True]
+
+
 @pytest.mark.parametrize(("text", "secret", "kind"), SECRETS)
 def test_gate_flags_every_known_secret(text: str, secret: str, kind: str) -> None:
     assert REDACTOR.screen([text, {"note": text}, [text]]) == [True, True, True]
