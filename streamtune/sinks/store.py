@@ -39,6 +39,32 @@ if "pd" not in vars(_client_options):
     # rows are a DataFrame (~0.4 CPU-s and ~30 MB a process); streamtune never passes one
     _client_options.pd = None
 
+
+class _PandasHidden:
+    """An import finder under which ``import pandas`` fails."""
+
+    @staticmethod
+    def find_spec(name: str, *_: Any) -> None:
+        if name == "pandas":
+            raise ImportError("pandas hidden from pyarrow's first look")
+
+
+def _arrow_without_pandas() -> None:
+    """pyarrow imports pandas at its first ``pa.array`` of a Python list, only to ask whether
+    the list is a pandas object (~50 MB RSS a process: pandas and the Arrow compute registry
+    it loads); streamtune's rows never are. When pandas is not loaded yet, that first look
+    runs here with pandas hidden, and pyarrow keeps the answer; code that asks pyarrow for
+    pandas itself (``to_pandas``) still gets it."""
+    if "pandas" in sys.modules:
+        return
+    sys.meta_path.insert(0, _PandasHidden)
+    try:
+        pa.array([0])
+    finally:
+        sys.meta_path.remove(_PandasHidden)
+
+
+_arrow_without_pandas()
 log = logging.getLogger(__name__)
 EMBEDDED_INSERT_SETTINGS = {"max_threads": 1, "max_insert_threads": 1}
 """Arrow inserts into embedded chdb run on one thread: a worker's inserts are small and

@@ -1,5 +1,6 @@
 """A worker loads what it runs, not river's example data sets or pandas (each process
-paid ~1.3 CPU-s and ~45 MB for them), and river's drift detectors stay whole."""
+paid ~1.3 CPU-s and ~45 MB for them, and pyarrow's first array of a list ~50 MB more for
+pandas and Arrow's compute registry), and river's drift detectors stay whole."""
 
 from __future__ import annotations
 
@@ -14,12 +15,19 @@ import streamtune.streams.worker.app, streamtune.streams.worker.startup
 from streamtune.sinks.migrations import migrate
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.models.detection.detectors import make_detector, feed
+from streamtune.schemas.dead_letter import DeadLetter
+from streamtune.sinks.rows import RowWriter
+from streamtune.transforms.redaction import Redactor
 store = ClickHouseStore(f"chdb://{sys.argv[1]}", database="probe")
 migrate(store)  # row inserts
+letter = DeadLetter.minimal(reason="probe", topic="raw.commands", partition=0, offset=1)
+RowWriter(store).write([("dead_letters", dict(letter))])  # an Arrow insert
+assert Redactor().screen(["password=x", {"n": 1}]) == [True, False]  # the secret gate
 detector = make_detector("adwin", "continuous")
 for i in range(50):
     feed(detector, float(i % 2))
-before = sorted(m for m in ("sklearn", "pandas", "scipy.stats") if m in sys.modules)
+before = sorted(m for m in ("sklearn", "pandas", "scipy.stats", "pyarrow.compute")
+                if m in sys.modules)
 from river import drift
 from river.drift import KSWIN
 kswin = drift.KSWIN(seed=7)
