@@ -151,17 +151,36 @@ def screenshot(page: Path, png: Path, profile: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-def shoot(pairs: list[tuple[Path, Path]], tmp_path: Path) -> None:
-    """Screenshot each (html, png) at once; kill every chromium process whatever happens."""
-    procs = [screenshot(page, png, tmp_path / f"profile{i}") for i, (page, png) in enumerate(pairs)]
+def shoot(page: Path, png: Path, profile: Path) -> None:
+    """Screenshot ``page`` into ``png``; kill every chromium process whatever happens."""
+    proc = screenshot(page, png, profile)
     try:
-        for proc in procs:
-            proc.wait(timeout=30)
+        proc.wait(timeout=30)
     finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):  # already gone
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        with contextlib.suppress(ProcessLookupError):  # already gone
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+SHOT_ATTEMPTS = 3
+"""Pairs of shots taken before the test gives up: on a loaded box chromium sometimes hands
+back a shot with a tile of text not yet drawn (an extra band where the twins differ, below
+the plots); a real difference repeats in every pair."""
+
+
+def compare_shots(page: Path, hidden: Path, folder: Path) -> tuple[
+        np.ndarray, list[tuple[int, int]], list[tuple[int, int]]]:
+    """Shots of ``page`` and ``hidden``, one after the other: the first, and the row and
+    column bands where they differ."""
+    folder.mkdir()
+    shown_png, hidden_png = folder / "shown.png", folder / "hidden.png"
+    shoot(page, shown_png, folder / "profile")  # one at a time: less for a loaded box
+    shoot(hidden, hidden_png, folder / "profile")
+    shown = np.asarray(Image.open(shown_png).convert("RGB"), dtype=np.int16)
+    blank = np.asarray(Image.open(hidden_png).convert("RGB"), dtype=np.int16)
+    assert shown.shape == blank.shape == (2900, 1280, 3)
+    differs = np.abs(shown - blank).sum(axis=2) > 0
+    return shown, bands(differs.any(axis=1)), bands(differs.any(axis=0))
 
 
 def bands(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -189,13 +208,10 @@ def test_plots_are_real_pngs_and_visible_in_chromium(store: ClickHouseStore,
     hidden.write_text(page.read_text().replace(
         "</style>", "figure.plot img { visibility: hidden; } figure.plot { background: #f0f; }"
         "</style>"))
-    shown_png, hidden_png = tmp_path / "shown.png", tmp_path / "hidden.png"
-    shoot([(page, shown_png), (hidden, hidden_png)], tmp_path)
-    shown = np.asarray(Image.open(shown_png).convert("RGB"), dtype=np.int16)
-    blank = np.asarray(Image.open(hidden_png).convert("RGB"), dtype=np.int16)
-    assert shown.shape == blank.shape == (2900, 1280, 3)
-    differs = np.abs(shown - blank).sum(axis=2) > 0
-    rows, cols = bands(differs.any(axis=1)), bands(differs.any(axis=0))
+    for attempt in range(SHOT_ATTEMPTS):
+        shown, rows, cols = compare_shots(page, hidden, tmp_path / f"shots{attempt}")
+        if len(rows) == len(files) and len(cols) == 1:
+            break
     assert len(rows) == len(files) and len(cols) == 1, (rows, cols)
     left, right = cols[0]
     assert right - left + 1 == 1000
