@@ -4,7 +4,8 @@ It reads the ``scored`` topic as consumer group ``<prefix>streamtune-second-opin
 For each intent answer that served an event with a confidence below its version's level
 (:class:`~streamtune.models.training.second_opinion.SecondOpinion`, about the least
 confident 15 % of validation inputs), the version's teacher reads the same redacted text,
-and a ``second_opinions`` row keeps both answers. Per batch: consume, ask, land,
+and a ``second_opinions`` row keeps both answers (once: a record the worker re-emits
+with the truth a later feedback gave is not asked again). Per batch: consume, ask, land,
 commit, so a crash replays at most the batch in progress and rows fold by
 (model, version, event). Rows are inserted with a ClickHouse server, else appended to
 the store outbox (see ``sinks/stage_sink.py``).
@@ -122,7 +123,8 @@ class SecondOpinionStage(BatchStage):
             log.warning("%s/%d@%d is not a prediction record, left out: %s", message.topic(),
                         message.partition(), message.offset(), exc.errors()[0]["msg"])
             return None
-        if record.model != MODEL or not record.served or not record.input:
+        if record.model != MODEL or not record.served or not record.input \
+                or record.replaces != -1:  # re-emitted with a later truth: asked already
             return None
         opinion = self._opinion(record.version)
         if opinion is None or not opinion.unsure([record.confidence])[0]:
