@@ -342,6 +342,9 @@ class _Latency:
     stages: dict[str, float]
     """The ingest thread's wall time per step of its batches (polls and rests left out),
     µs per event."""
+    rss_mb: float
+    """The worker's peak RSS over the run: with a long run, a worker in its steady state
+    (its de-duplication memory filled, the store's tables grown and merging)."""
 
 
 def _latency(settings: Settings, count: int, rate: float) -> _Latency:
@@ -356,6 +359,7 @@ def _latency(settings: Settings, count: int, rate: float) -> _Latency:
         cpu = {part: s / count * 1e6 for part, s in _grown(cpu, worker.cpu_parts()).items()}
         stages = {stage: s / count * 1e6
                   for stage, s in _grown(stages, worker.stages()).items()}
+        rss_mb = worker.peak_rss_mb()
     finally:
         worker.stop()
     client = clickhouse_connect.get_client(dsn=settings.store_url)
@@ -363,7 +367,7 @@ def _latency(settings: Settings, count: int, rate: float) -> _Latency:
         "SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', event_time, ingested_at)) "
         "FROM streamtune.commands").result_rows[0]
     client.close()
-    return _Latency(p50 / 1000, p99 / 1000, cpu, stages)
+    return _Latency(p50 / 1000, p99 / 1000, cpu, stages, rss_mb)
 
 
 WARM_UP_EVENTS = 20
@@ -418,7 +422,8 @@ def main() -> None:
               f"CPU-s   peak RSS {stage.rss_mb:,.0f} MB")
     for rate, latency in latencies.items():
         print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
-              f"produce -> row visible p50 {latency.p50:.2f} s, p99 {latency.p99:.2f} s")
+              f"produce -> row visible p50 {latency.p50:.2f} s, p99 {latency.p99:.2f} s, "
+              f"worker peak RSS {latency.rss_mb:,.0f} MB")
         print(f"      worker CPU {sum(latency.cpu_us.values()):,.0f} µs per event (" + ", ".join(
             f"{part} {us:,.0f}" for part, us in latency.cpu_us.items() if us >= 1) + ")")
         print("      ingest thread's steps, µs per event: " + ", ".join(
