@@ -172,8 +172,10 @@ class ClickHouseStore:
     ) -> None:
         self.url = url
         self.database = database
+        self.embedded = url.startswith("chdb:")
+        """Whether the store is chdb in this process (its work counts as the process's)."""
         self._lock = threading.RLock()
-        self._insert_settings = EMBEDDED_INSERT_SETTINGS if url.startswith("chdb:") else {}
+        self._insert_settings = EMBEDDED_INSERT_SETTINGS if self.embedded else {}
         try:
             self._client = _open_client(url, username=username, password=password)
             self._client.command("SELECT 1")

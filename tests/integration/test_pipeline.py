@@ -111,6 +111,9 @@ def test_worker_lands_exactly_the_valid_events(settings: Settings, tmp_path: Pat
         "windows_total": "SELECT sum(events), sum(dlq_count), count() FROM "
                          "streamtune.aggregates FINAL",
         "sessions": "SELECT uniqExact(session_id) FROM streamtune.commands FINAL",
+        "merge_settings": "SELECT name, create_table_query LIKE '%max_parts_to_merge_at_once = "
+                          "4%' FROM system.tables WHERE database = 'streamtune' AND engine LIKE "
+                          "'%MergeTree'",
         "ids": "SELECT toString(event_id) FROM streamtune.commands FINAL UNION ALL "
                "SELECT toString(event_id) FROM streamtune.errors FINAL",
         **WINDOW_QUERIES,
@@ -151,3 +154,8 @@ def test_worker_lands_exactly_the_valid_events(settings: Settings, tmp_path: Pat
     check_windows(store)
     assert store["hourly"] == store["windows_total"]
     assert store["windows_total"][0][0] == len(events) + len(valid_extra)
+
+    # the embedded store's tables merge a few parts at a time (the worker's peak memory)
+    tuned = dict(store["merge_settings"])
+    assert set(tables.values()) | {"dead_letters", "aggregates"} <= set(tuned)
+    assert all(tuned.values()), [name for name, ok in tuned.items() if not ok]

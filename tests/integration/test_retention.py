@@ -1,6 +1,6 @@
 """Retention on a real chdb store: the settings' TTLs land on every table that has one,
 count from when a row was stored, and a merge drops what is older while keeping the rest
-(history imported today included)."""
+(history imported today included); an embedded store's tables merge a few parts at a time."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from streamtune.schemas.topics import SOURCES
-from streamtune.sinks.migrations import apply_retention
+from streamtune.sinks.migrations import EMBEDDED_MERGES, apply_retention, tune_embedded_merges
 from streamtune.sinks.store import ClickHouseStore
 
 
@@ -46,3 +46,17 @@ def test_settings_set_every_ttl_and_a_merge_expires_old_rows(store: ClickHouseSt
     assert sorted(kept) == ["history", "recent"]
     letters = store.query_rows(f"SELECT offset FROM {store.table('dead_letters')}")
     assert [o for (o,) in letters] == [2]
+
+
+def test_an_embedded_stores_tables_merge_a_few_parts_at_a_time(
+        store: ClickHouseStore) -> None:
+    tables = {name for (name,) in store.query_rows(
+        "SELECT name FROM system.tables WHERE database = {db:String} "
+        "AND engine LIKE '%MergeTree'", {"db": store.database})}
+    assert set(tune_embedded_merges(store)) == tables >= {*SOURCES.values(), "dead_letters"}
+    assert tune_embedded_merges(store) == []  # already so: no ALTER
+    settings = store.query_rows(
+        "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
+        "AND name = 'commands'", {"db": store.database})[0][0].split(" SETTINGS ", 1)[1]
+    for name, value in EMBEDDED_MERGES.items():
+        assert f"{name} = {value}" in settings, name
