@@ -142,13 +142,13 @@ def tune_embedded_merges(store: ClickHouseStore) -> list[str]:
     tables changed (none for a ClickHouse server, or when they have them already)."""
     if not store.embedded:
         return []
-    wanted = ", ".join(f"{name} = {value}" for name, value in EMBEDDED_MERGES.items())
+    wanted = [f"{name} = {value}" for name, value in EMBEDDED_MERGES.items()]
     changed = []
     for table, create in store.query_rows(
             "SELECT name, create_table_query FROM system.tables WHERE database = {db:String} "
             "AND engine LIKE '%MergeTree' ORDER BY name", {"db": store.database}):
-        if all(f"{name} = {value}" in create for name, value in EMBEDDED_MERGES.items()):
+        if all(setting in create for setting in wanted):
             continue
-        store.command(f"ALTER TABLE {store.table(table)} MODIFY SETTING {wanted}")
+        store.command(f"ALTER TABLE {store.table(table)} MODIFY SETTING {', '.join(wanted)}")
         changed.append(table)
     return changed
