@@ -14,6 +14,10 @@ delivered nothing for ``idle_s`` stops holding the others back, and at most
 partition delays detection by at most ``idle_s`` and costs bounded memory.
 Partitions just assigned are announced with :meth:`EventTimeOrder.expect`:
 until they deliver or go idle, the first records of the others wait for them.
+The same holds after a lull: when every partition has gone idle, the first
+delivery after it waits (``idle_s`` at most) for the others, which are about to
+deliver the same minutes; without that, a quiet spell followed by a batch of one
+topic would be fed before the other topic's share of the same minutes.
 """
 
 from __future__ import annotations
@@ -57,7 +61,12 @@ class EventTimeOrder(Generic[T]):
         """Hold ``(event time, source, item)`` triples until the watermark passes them."""
         now = time.monotonic() if now is None else now
         sources = self._sources
+        lull = bool(sources) and all(now - seen >= self.idle_s for _, seen in sources.values())
         for at, source, item in items:
+            if lull:  # the first delivery after a lull: expect every source again
+                for name, (reached, _) in list(sources.items()):
+                    sources[name] = (reached, now)
+                lull = False
             latest = sources.get(source)
             sources[source] = (at if latest is None else max(latest[0], at), now)
             heapq.heappush(self._held, (at, next(self._arrival), item))

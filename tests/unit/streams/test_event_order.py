@@ -105,3 +105,31 @@ def test_topic_by_topic_batches_raise_no_error_rate_drift(tmp_path: Path) -> Non
     # is the steady 10 % it is
     assert _error_alerts(tmp_path / "unordered", reorder_max_events=1) >= 1
     assert _error_alerts(tmp_path / "ordered") == 0
+
+
+def test_after_a_lull_the_first_delivery_waits_for_the_other_sources() -> None:
+    order: EventTimeOrder[str] = EventTimeOrder(idle_s=2.0, max_items=100)
+    order.add([(0.0, "a", "a0"), (0.0, "b", "b0")], now=0.0)
+    assert order.release(now=0.0) == ["a0", "b0"]
+    order.add([(float(t), "a", f"a{t}") for t in (1, 3)], now=10.0)  # b idle, as a was
+    assert order.release(now=10.0) == []  # b is about to deliver the same seconds
+    order.add([(2.0, "b", "b2")], now=10.5)
+    assert order.release(now=10.5) == ["a1", "b2"]
+    order.add([], now=20.0)  # no delivery: the sources stay idle
+    assert order.release(now=20.0) == ["a3"]
+
+
+def test_topic_by_topic_batches_after_lulls_raise_no_error_rate_drift(tmp_path: Path) -> None:
+    # live traffic in bursts: each minute's commands, then its errors a moment later,
+    # after a quiet spell longer than reorder_idle_s
+    def alerts(**detection: object) -> int:
+        watch = Watch(make_settings(tmp_path / str(detection), detection=detection),
+                      source="w1")
+        watch.expect([COMMANDS, ERRORS], now=0.0)
+        raised = []
+        for i, (events, sources) in enumerate(_stationary_slices()):
+            raised += watch.observe(events, sources=sources, now=10.0 * (i // 2) + 0.1 * (i % 2))
+        raised += watch.drain()
+        return sum(1 for a in raised if a.signal == "error")
+    assert alerts(reorder_idle_s=20.0) == 0  # lulls shorter than the idle time
+    assert alerts() == 0
