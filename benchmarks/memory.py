@@ -92,8 +92,11 @@ def main() -> None:
 
     def dedup() -> tuple[int, object]:
         recent = RecentIds(horizon_s=3600, max_ids=len(events))
-        for i, event in enumerate(events):
-            recent.see(int.from_bytes(event.event_id.bytes), hash(event.event_id), now=i * 1e-3)
+        size = settings.pipeline.batch_max_events
+        for i in range(0, len(events), size):
+            batch = events[i:i + size]
+            recent.see([e.event_id.bytes for e in batch], [hash(e.event_id) for e in batch],
+                       now=i * 1e-3)
         return len(recent), recent
 
     rows["event ids (de-duplication)"] = (settings.pipeline.dedup_max_ids, held(dedup))

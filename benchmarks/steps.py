@@ -14,7 +14,7 @@ marked "reference" time what a step did before it was made faster, for compariso
 - redact: the redactor alone over every event's free-text and free-form JSON fields, with
   its full rules on every value (the reference) and gated by ``Redactor.screen``;
 - NFKC: ``normalize_text`` of the command texts (uncached);
-- dedup: ``RecentIds.see`` per event; annotate: ``annotate`` per cleaned event;
+- dedup: ``RecentIds.see`` per batch; annotate: ``annotate`` per cleaned event;
 - process: ``BatchProcessor.process`` without augmentation (all of the above, windows), in
   batches of ``batch_max_events`` records;
 - rows: the batch's table rows as Arrow tables (``event_rows`` + ``TableLayout.arrow``),
@@ -154,14 +154,16 @@ def main() -> None:
     annotated = [annotate(e) for e in cleaned]
     texts = [e.raw_input for e in events if isinstance(e, CommandEvent)]
     n, rounds = len(events), args.rounds
+    size = settings.pipeline.batch_max_events
 
     def dedup() -> None:
         recent = RecentIds(horizon_s=600, max_ids=100_000)
-        for event, raw in zip(events, values, strict=False):
-            recent.see(event.event_id.int, hash(raw), now=0.0)
+        for start in range(0, n, size):
+            batch = events[start:start + size]
+            recent.see([e.event_id.bytes for e in batch], [hash(e.event_id) for e in batch],
+                       now=0.0)
 
     processor = BatchProcessor(settings)
-    size = settings.pipeline.batch_max_events
     batches = [raws[i:i + size] for i in range(0, len(raws), size)]
 
     def process() -> list[BatchResult]:

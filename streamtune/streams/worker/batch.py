@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid5
@@ -176,15 +177,20 @@ class BatchProcessor:
         cleared = screen_events([e for e in decoded if not isinstance(e, _Refused)],
                                 self.redactor,  # held by `decoded` while in use
                                 serialised=result.serialised)
+        cleaned = [self._clean(outcome, cleared) for outcome in decoded]
+        valid = [(record, outcome[0]) for record, outcome in zip(records, cleaned, strict=True)
+                 if not isinstance(outcome, _Refused)]
+        seen = iter(self.recent.see([event.event_id.bytes for _, event in valid],
+                                    [hash(record.value) for record, _ in valid], now=now))
         window_s, max_ms = self.window_s, 0
-        for record, outcome in zip(records, decoded, strict=True):
+        for record, outcome in zip(records, cleaned, strict=True):
             topic, partition, offset = record.topic, record.partition, record.offset
             span = spans.get((topic, partition))
             if span is None:
                 spans[(topic, partition)] = (offset, offset)
             elif not span[0] <= offset <= span[1]:
                 spans[(topic, partition)] = (min(span[0], offset), max(span[1], offset))
-            event = self._one(record, outcome, cleared, result, now)
+            event = self._one(record, outcome, seen, result)
             if event is None:
                 continue
             event_ms = int(event.event_time.timestamp() * 1000)
@@ -220,26 +226,33 @@ class BatchProcessor:
             return _failed(exc)
         return event
 
-    def _one(self, record: RawRecord, outcome: Event | _Refused, cleared: set[int],
-             result: BatchResult, now: float) -> Event | None:
-        if not isinstance(outcome, _Refused):
-            try:
-                event, redactions = clean_event(outcome, redactor=self.redactor,
-                                                cleared=cleared)
-            except Exception as exc:  # as in _decode
-                outcome = _failed(exc)
+    def _clean(self, outcome: Event | _Refused,
+               cleared: set[int]) -> tuple[Event, Counter[str]] | _Refused:
+        """The decoded event redacted and cleaned, with its redaction counts, or why not."""
+        if isinstance(outcome, _Refused):
+            return outcome
+        try:
+            return clean_event(outcome, redactor=self.redactor, cleared=cleared)
+        except Exception as exc:  # as in _decode
+            return _failed(exc)
+
+    def _one(self, record: RawRecord, outcome: tuple[Event, Counter[str]] | _Refused,
+             seen: Iterator[Seen], result: BatchResult) -> Event | None:
+        """The record's clean event, annotated (None: a dead letter or a replay);
+        ``seen`` gives what de-duplication made of each record that got this far."""
         if isinstance(outcome, _Refused):
             result.dead_letters.append(self._dead(record, outcome.reason, outcome.category))
             return None
-        seen = self.recent.see(event.event_id.int, hash(record.value), now=now)
-        if seen is Seen.REPLAY:
+        judged = next(seen)
+        if judged is Seen.REPLAY:
             result.duplicates += 1
             return None
-        if seen is Seen.CONFLICT:
+        if judged is Seen.CONFLICT:
             result.dead_letters.append(self._dead(
                 record, "event_id: reused with different content (an event with this id "
                         "was accepted before; give each event its own id)", "conflict"))
             return None
+        event, redactions = outcome
         if redactions:
             result.redactions.update(redactions)
         event = annotate(event)

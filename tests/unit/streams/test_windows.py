@@ -23,7 +23,6 @@ from streamtune.streams.worker.windows import (
     deltas_records,
     window_start_ms,
 )
-from streamtune.transforms.dedup import RecentIds, Seen
 
 KEY = WindowKey("commands", "open_valve", 0)
 
@@ -109,22 +108,6 @@ def test_aggregate_rows_and_window_starts() -> None:
     assert (row["window_end"] - row["window_start"]).total_seconds() == 60
     assert WindowKey.parse(WindowKey("errors", "", start).table_key()) == WindowKey(
         "errors", "", start)
-
-
-def test_recent_ids_forget_after_the_horizon_and_past_the_cap() -> None:
-    seen = RecentIds(horizon_s=10, max_ids=3)
-    assert seen.see("a", 1, now=0) is Seen.NEW and seen.see("a", 1, now=5) is Seen.REPLAY
-    assert seen.see("a", 1, now=16) is Seen.NEW  # horizon passed
-    for name in "bcd":
-        assert seen.see(name, 1, now=17) is Seen.NEW
-    assert len(seen) == 3 and seen.see("a", 1, now=18) is Seen.NEW  # evicted by the cap
-
-
-def test_recent_ids_tell_a_reused_id_from_a_replay() -> None:
-    seen = RecentIds(horizon_s=10, max_ids=3)
-    assert seen.see("a", 1, now=0) is Seen.NEW
-    assert seen.see("a", 2, now=1) is Seen.CONFLICT
-    assert seen.see("a", 1, now=2) is Seen.REPLAY  # the first content stays the reference
 
 
 def test_deltas_are_packed_per_partition_into_records_under_the_size_limit() -> None:
