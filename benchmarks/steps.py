@@ -14,7 +14,8 @@ marked "reference" time what a step did before it was made faster, for compariso
 - redact: the redactor alone over every event's free-text and free-form JSON fields, with
   its full rules on every value (the reference) and gated by ``Redactor.screen``;
 - NFKC: ``normalize_text`` of the command texts (uncached);
-- dedup: ``RecentIds.see`` per batch; annotate: ``annotate`` per cleaned event;
+- dedup: ``RecentIds.see`` per batch, from empty and at its bound (a million ids held);
+- annotate: ``annotate`` per cleaned event;
 - process: ``BatchProcessor.process`` without augmentation (all of the above, windows), in
   batches of ``batch_max_events`` records;
 - rows: the batch's table rows as Arrow tables (``event_rows`` + ``TableLayout.arrow``),
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import logging
 import random
 import tempfile
@@ -41,6 +43,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from rich.console import Console
 from rich.table import Table
@@ -163,6 +166,19 @@ def main() -> None:
             recent.see([e.event_id.bytes for e in batch], [hash(e.event_id) for e in batch],
                        now=0.0)
 
+    full = RecentIds(horizon_s=3600, max_ids=settings.pipeline.dedup_max_ids)
+    for start in range(0, full.max_ids, size):  # at its bound, as in a worker that ran a while
+        fill = [uuid4().bytes for _ in range(size)]
+        full.see(fill, [hash(i) for i in fill], now=start / 5000)
+    fresh = iter([[uuid4().bytes for _ in range(n)] for _ in range(rounds + 1)])
+    clock = itertools.count(full.max_ids // 5000 + 1)
+
+    def dedup_at_bound() -> None:
+        ids, now = next(fresh), float(next(clock))
+        for start in range(0, n, size):
+            batch = ids[start:start + size]
+            full.see(batch, [hash(i) for i in batch], now=now)
+
     processor = BatchProcessor(settings)
     batches = [raws[i:i + size] for i in range(0, len(raws), size)]
 
@@ -188,6 +204,8 @@ def main() -> None:
             best_us(lambda: [normalize_text(t) for t in texts], len(texts), rounds),
             "per command"),
         "dedup (RecentIds.see)": (best_us(dedup, n, rounds), ""),
+        "dedup, a million ids held (the bound)": (best_us(dedup_at_bound, n, rounds),
+                                                  "each batch new ids"),
         "annotate": (best_us(lambda: [annotate(e) for e in cleaned], n, rounds), ""),
         "process (BatchProcessor, no augmentation)": (best_us(process, len(values), rounds),
                                                       "per record"),
