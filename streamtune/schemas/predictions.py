@@ -41,5 +41,8 @@ class PredictionRecord(BaseModel):
     replaces: Literal[-1, 0, 1] = Field(
         -1, description="a re-emitted record's earlier outcome, which this one supersedes "
                         "(-1: none counted), so live counts stay one per event")
+    reemitted: bool = Field(
+        False, description="sent again with a truth given later (feedback, a correction); "
+                           "not stored in the table")
     latency_us: int = Field(0, ge=0)
     worker: str = ""

@@ -112,7 +112,9 @@ def test_the_teacher_answers_again_where_the_served_answer_was_unsure(
                 _scored(texts[1], "v999", low),  # a version the registry does not have
                 _scored(texts[2], champion.version, low, model="error_recovery"),
                 asked[0].model_copy(update={  # re-emitted: feedback said what was meant
-                    "truth": "stop_device", "correct": 0, "replaces": 1})]
+                    "truth": "stop_device", "correct": 0, "replaces": 1}),
+                asked[1].model_copy(update={  # re-emitted, its first truth unknown
+                    "truth": "stop_device", "correct": 0, "replaces": -1, "reemitted": True})]
     _send(settings, [r.model_dump_json().encode() for r in records + left_out] + [b"{oops"])
 
     stage = _second_opinions(settings, len(records) + len(left_out) + 1)

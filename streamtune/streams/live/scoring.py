@@ -102,7 +102,7 @@ class InlineScorer:
             kept = self._intents.get(str(event.refers_to), []) if meant else []
             for i, earlier in enumerate(kept):
                 kept[i] = {**earlier, "truth": meant, "correct": int(earlier["label"] == meant),
-                           "replaces": earlier["correct"]}
+                           "replaces": earlier["correct"], "reemitted": True}
                 out.append(kept[i])
         return out
 

@@ -124,8 +124,8 @@ class SecondOpinionStage(BatchStage):
                         message.partition(), message.offset(), exc.errors()[0]["msg"])
             return None
         if record.model != MODEL or not record.served or not record.input \
-                or record.replaces != -1:  # re-emitted with a later truth: asked already
-            return None
+                or record.reemitted or record.replaces != -1:  # sent again with a later
+            return None  # truth: asked already (replaces: from workers before ``reemitted``)
         opinion = self._opinion(record.version)
         if opinion is None or not opinion.unsure([record.confidence])[0]:
             return None

@@ -172,6 +172,10 @@ def test_a_correction_later_changes_the_truth_of_the_intent_it_refers_to(
     # each re-emission names the outcome it supersedes, so live counts stay one per event
     assert fixed["replaces"] == first[str(target.event_id)]["correct"]
     assert confirmed["replaces"] == confirmed["correct"]
+    # and says it is one, whatever the first outcome was (-1 too: the second-opinion
+    # stage must not ask about it again)
+    assert fixed["reemitted"] and confirmed["reemitted"]
+    assert not any(r.get("reemitted") for r in first.values())
     again = [r for r in scorer.score([correction.model_copy(update={
         "corrected_command_type": target.command_type})]) if r["model"] == "intent_classifier"]
     assert [(r["correct"], r["replaces"]) for r in again] == [(int(
