@@ -178,10 +178,13 @@ class BatchProcessor:
                                 self.redactor,  # held by `decoded` while in use
                                 serialised=result.serialised)
         cleaned = [self._clean(outcome, cleared) for outcome in decoded]
-        valid = [(record, outcome[0]) for record, outcome in zip(records, cleaned, strict=True)
-                 if not isinstance(outcome, _Refused)]
-        seen = iter(self.recent.see([event.event_id.bytes for _, event in valid],
-                                    [hash(record.value) for record, _ in valid], now=now))
+        del decoded, cleared  # an event replaced by its clean copy goes now
+        ids, digests = [], []
+        for record, outcome in zip(records, cleaned, strict=True):
+            if not isinstance(outcome, _Refused):
+                ids.append(outcome[0].event_id.bytes)
+                digests.append(hash(record.value))
+        seen = iter(self.recent.see(ids, digests, now=now))
         window_s, max_ms = self.window_s, 0
         for record, outcome in zip(records, cleaned, strict=True):
             topic, partition, offset = record.topic, record.partition, record.offset
