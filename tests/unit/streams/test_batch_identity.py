@@ -42,3 +42,19 @@ def test_a_sent_event_id_is_kept(tmp_path: Path) -> None:
     result = BatchProcessor(make_settings(tmp_path)).process(
         [RawRecord("raw.commands", 0, 1, event.model_dump_json().encode())])
     assert result.events[0][0].event_id == event.event_id
+
+
+def test_replays_and_reused_ids_within_one_batch_between_bad_records(tmp_path: Path) -> None:
+    # de-duplication judges a whole batch at once: each verdict must land on its record,
+    # with refused records (which are never judged) in between
+    event = next(e for e in Simulator(3).events(20) if e.kind == "command")
+    value = event.model_dump_json().encode()
+    reused = json.dumps({**json.loads(value), "raw_input": "close valve v9"}).encode()
+    values = [b"{oops", value, b"[]", value, reused, b"{oops"]
+    result = BatchProcessor(make_settings(tmp_path)).process(
+        [RawRecord("raw.commands", 0, offset, v) for offset, v in enumerate(values)])
+    assert [(e.event_id, position[2]) for e, position in result.events] == [
+        (event.event_id, 1)]
+    assert result.duplicates == 1
+    assert [(d.offset, d.category) for d in result.dead_letters] == [
+        (0, "json"), (2, "validation"), (4, "conflict"), (5, "json")]
