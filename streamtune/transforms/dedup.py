@@ -94,10 +94,9 @@ class RecentIds:
         self._runs: list[_Run] = []
         """Oldest first; every id of a run was seen no later than those of the next."""
         self._largest_run = max(max_ids // 8, 1)
-        self._size = 0
 
     def __len__(self) -> int:
-        return self._size
+        return sum(map(len, self._runs))
 
     def see(self, ids: Sequence[bytes], digests: Sequence[int], *,
             now: float) -> list[Seen]:
@@ -163,9 +162,9 @@ class RecentIds:
                and len(runs[-2]) + len(runs[-1]) <= self._largest_run):
             newer = runs.pop()
             runs[-1] = _merged(runs[-1], newer)
-        self._size += len(new)
-        if self._size > self.max_ids + self.max_ids // 8:
-            self._forget_oldest(self._size - self.max_ids)
+        held = len(self)
+        if held > self.max_ids + self.max_ids // 8:
+            self._forget_oldest(held - self.max_ids)
 
     def _forget_expired(self, when: int) -> None:
         """Drop entries past the horizon: whole runs, and the oldest run's once an eighth
@@ -173,7 +172,7 @@ class RecentIds:
         oldest_ms = when - self._horizon_ms
         runs = self._runs
         while runs and runs[0].seen_ms.max() < oldest_ms:
-            self._size -= len(runs.pop(0))
+            runs.pop(0)
         if runs and runs[0].seen_ms.min() < oldest_ms - self._horizon_ms // 8:
             self._keep_of_oldest(runs[0].seen_ms >= oldest_ms)
 
@@ -182,16 +181,13 @@ class RecentIds:
         time as the last of them go too)."""
         runs = self._runs
         while runs and len(runs[0]) <= excess:
-            excess -= len(runs[0])
-            self._size -= len(runs.pop(0))
+            excess -= len(runs.pop(0))
         if runs and excess > 0:
             cut = np.partition(runs[0].seen_ms, excess - 1)[excess - 1]
             self._keep_of_oldest(runs[0].seen_ms > cut)
 
     def _keep_of_oldest(self, keep: npt.NDArray[np.bool_]) -> None:
-        oldest = self._runs[0]
-        kept = oldest.taken(keep)
-        self._size -= len(oldest) - len(kept)
+        kept = self._runs[0].taken(keep)
         if len(kept):
             self._runs[0] = kept
         else:
