@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamtune.transforms.dedup import RecentIds, Seen
+from streamtune.transforms.dedup import _MIX, RecentIds, Seen
 
 
 def _ids(names: str) -> list[bytes]:
@@ -36,8 +36,8 @@ def test_recent_ids_tell_a_reused_id_from_a_replay() -> None:
 class _Reference:
     """What RecentIds must answer, one id at a time in a dict (no bound on memory)."""
 
-    def __init__(self, horizon_s: float, max_ids: int) -> None:
-        self.horizon_ms, self.max_ids = round(horizon_s * 1000), max_ids
+    def __init__(self, horizon_s: float) -> None:
+        self.horizon_ms = round(horizon_s * 1000)
         self.seen: dict[bytes, tuple[int, int]] = {}
 
     def see(self, ids: list[bytes], digests: list[int], now: float) -> list[Seen]:
@@ -57,12 +57,9 @@ def _counter_id(n: int) -> bytes:
     return n.to_bytes(16, "big")  # hand-made ids: the first half all zero
 
 
-MIX = 0x9E3779B97F4A7C15
-
-
 def _same_key_id(n: int) -> bytes:
     """Ids whose first half is chosen so that all share one search key (an adversary's)."""
-    return ((n * MIX % 2**64) << 64 | n).to_bytes(16, "big")
+    return ((n * int(_MIX) % 2**64) << 64 | n).to_bytes(16, "big")
 
 
 @pytest.mark.parametrize("make_id", [_counter_id, _same_key_id])
@@ -75,7 +72,7 @@ def test_recent_ids_answer_as_a_dict_of_every_id_would_within_the_bound(
         step_s: int) -> None:
     # ids from a small pool so replays, conflicts and re-seen expired ids are common;
     # the bound is never reached, so nothing is forgotten early
-    seen, reference = RecentIds(horizon_s=30, max_ids=10_000), _Reference(30, 10_000)
+    seen, reference = RecentIds(horizon_s=30, max_ids=10_000), _Reference(30)
     for i, batch in enumerate(batches):
         ids = [make_id(n) for n, _ in batch]
         digests = [-(d << 62) for _, d in batch]  # negative digests too (hash() gives them)
