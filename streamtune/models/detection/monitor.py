@@ -18,6 +18,11 @@ error type: call :meth:`DriftMonitor.observe_error` once per command event
 ``error`` signal in scope ``global`` and one 0/1 stream per error type seen so
 far, in scope ``error_type=<type>`` (share of outcomes that are that error).
 
+A worker feeds a whole batch at once (:class:`DriftBatch`, :meth:`DriftMonitor.observe_batch`):
+each (signal, scope) gets its run of values in one loop, and the error types' 0/1
+streams are built from the batch's outcomes as lists; the alerts are those, in the
+order, that feeding value by value raises.
+
 Severity: ``critical`` when the failure rate of ``success`` (1 - mean) or
 ``error`` (mean) more than doubled; ``warning`` otherwise.
 """
@@ -28,7 +33,7 @@ import logging
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -79,12 +84,6 @@ class _Track:
     alert_update: int | None = None
     alert_at: datetime | None = None
 
-    def add(self, raw: float) -> None:
-        self.count += 1
-        self.mean_n += 1
-        self.mean += (raw - self.mean) / self.mean_n
-        self.recent = raw if self.mean_n == 1 else self.recent + EWMA_ALPHA * (raw - self.recent)
-
 
 class DriftMonitor:
     """Per-(signal, scope) River detectors over the live signals of one worker."""
@@ -104,65 +103,116 @@ class DriftMonitor:
     def observe(self, signal: str, value: float, *, scope: str = "global", key: str,
                 at: datetime) -> list[Alert]:
         """Feed one value of ``signal`` in ``scope``; the alerts it raises (0 or 1)."""
+        batch = DriftBatch()
+        batch.add(signal, value, scope=scope, key=key, at=at)
+        return [alert for _, alert in self.observe_batch(batch)]
+
+    def observe_error(self, error_type: str | None, *, key: str, at: datetime) -> list[Alert]:
+        """One outcome: ``None`` for a command without error, else an error event's type."""
+        batch = DriftBatch()
+        batch.add_outcome(error_type, key=key, at=at)
+        return [alert for _, alert in self.observe_batch(batch)]
+
+    def observe_batch(self, batch: DriftBatch) -> list[tuple[tuple[int, str], Alert]]:
+        """Feed a batch, each (signal, scope) its run of values in one loop; the alerts,
+        each with its arrival rank, in the order feeding value by value raises them.
+
+        Raises ``ValueError`` for a bad value before anything is fed.
+        """
+        runs = [(signal, self._checked(signal, scope, run), scope, run)
+                for (signal, scope), run in batch.runs.items()]
+        if batch.outcomes:
+            _check_times(batch.outcomes.ats)
+        found: list[tuple[tuple[int, str], Alert]] = []
+        for signal, kind, scope, run in runs:
+            self._feed(signal, kind, scope, run, found)
+        if batch.outcomes:
+            self._feed_outcomes(batch.outcomes, found)
+        found.sort(key=_rank)
+        return found
+
+    def _checked(self, signal: str, scope: str, run: _Run) -> SignalKind:
+        """The signal's kind, once every value of its run is valid for it."""
         kind = self.signals.get(signal)
         if kind is None:
             known = ", ".join(sorted(self.signals))
             raise ValueError(f"unknown signal {signal!r} (known: {known})")
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise ValueError("at must be timezone-aware")
-        if (type(value) not in (float, int) and not isinstance(value, numbers.Real)
-                or not math.isfinite(value)
-                or (kind == "binary" and value not in (0.0, 1.0))):
-            raise ValueError(f"{signal}: bad value {value!r} for a {kind} signal")
-        if signal == "execution_time" and value < 0:
-            raise ValueError(f"execution_time: negative value {value!r}")
-        alert = self._feed(signal, kind, value, scope, key, at)
-        return [] if alert is None else [alert]
+        _check_times(run.ats)
+        for value in run.values:
+            if (type(value) not in (float, int) and not isinstance(value, numbers.Real)
+                    or not math.isfinite(value)
+                    or (kind == "binary" and value not in (0.0, 1.0))):
+                raise ValueError(f"{signal}: bad value {value!r} for a {kind} signal")
+            if signal == "execution_time" and value < 0:
+                raise ValueError(f"execution_time: negative value {value!r}")
+        return kind
 
-    def _feed(self, signal: str, kind: SignalKind, value: float, scope: str, key: str,
-              at: datetime) -> Alert | None:
-        """:meth:`observe` for arguments already checked (called ~10 times per event)."""
+    def _feed(self, signal: str, kind: SignalKind, scope: str, run: _Run,
+              found: list[tuple[tuple[int, str], Alert]], tiebreak: str = "") -> None:
+        """Feed a run of checked values to the (signal, scope) detector, adding the alerts
+        it raises to ``found`` (ranked by arrival, then ``tiebreak``)."""
         track = self._tracks.get((signal, scope))
         if track is None:
             track = self._tracks[(signal, scope)] = _Track()
-        track.add(value)
-        detector = track.detector
-        if detector is None:
-            if scope != "global" and track.count < self.settings.scope_min_events:
-                return None
-            detector = track.detector = detector_spec(self._detector_name(kind), kind).factory()
-            track.binary = takes_bools(detector)
-        x = math.log1p(value) if signal == "execution_time" else value
-        if signal in GOOD_SIGNALS:
-            x = 1.0 - x
-        detector.update(x == 1.0 if track.binary else x)  # type: ignore[arg-type]
-        track.updates += 1
-        if not detector.drift_detected or not self._may_alert(track, at):
-            return None
-        alert = self._alert(signal, scope, key, at, track)
-        track.alert_update, track.alert_at = track.updates, at
-        track.mean, track.mean_n = track.recent, 1  # the new regime is the next baseline
-        return alert
+        log_scale, flip = signal == "execution_time", signal in GOOD_SIGNALS
+        scoped_min = 0 if scope == "global" else self.settings.scope_min_events
+        detector, binary = track.detector, track.binary
+        count, updates = track.count, track.updates
+        mean, mean_n, recent = track.mean, track.mean_n, track.recent
+        for i, value in enumerate(run.values):  # per value: the loop holds the track's counters
+            count += 1
+            mean_n += 1
+            mean += (value - mean) / mean_n
+            recent = value if mean_n == 1 else recent + EWMA_ALPHA * (value - recent)
+            if detector is None:
+                if count < scoped_min:
+                    continue
+                detector = track.detector = detector_spec(
+                    self._detector_name(kind), kind).factory()
+                binary = track.binary = takes_bools(detector)
+            x = math.log1p(value) if log_scale else value
+            if flip:
+                x = 1.0 - x
+            detector.update(x == 1.0 if binary else x)  # type: ignore[arg-type]
+            updates += 1
+            if detector.drift_detected:
+                track.count, track.updates = count, updates
+                track.mean, track.mean_n, track.recent = mean, mean_n, recent
+                at = run.ats[i]
+                if self._may_alert(track, at):
+                    found.append(((run.ranks[i], tiebreak),
+                                  self._alert(signal, scope, run.keys[i], at, track)))
+                    track.alert_update, track.alert_at = updates, at
+                    mean, mean_n = recent, 1  # the new regime is the next baseline
+        track.count, track.updates = count, updates
+        track.mean, track.mean_n, track.recent = mean, mean_n, recent
 
-    def observe_error(self, error_type: str | None, *, key: str, at: datetime) -> list[Alert]:
-        """One outcome: ``None`` for a command without error, else an error event's type."""
-        if error_type is not None and not error_type:
-            raise ValueError("error_type must be None or a non-empty string")
-        alerts = self.observe("error", 0.0 if error_type is None else 1.0, key=key, at=at)
-        if error_type is not None and error_type not in self._error_types:
+    def _feed_outcomes(self, outcomes: _Outcomes,
+                       found: list[tuple[tuple[int, str], Alert]]) -> None:
+        """The ``error`` stream in scope ``global``, then one 0/1 stream per error type
+        known (each from the outcome that made it known)."""
+        types = outcomes.types
+        self._feed("error", "binary", "global",
+                   _Run(outcomes.ranks, [0.0 if t is None else 1.0 for t in types],
+                        outcomes.keys, outcomes.ats), found)
+        first: dict[str, int] = {}
+        for i, error_type in enumerate(types):
+            if error_type is None or error_type in self._error_types or error_type in first:
+                continue
             if len(self._error_types) < MAX_ERROR_TYPES:
                 self._error_types.add(error_type)
-                self._error_scopes = _error_scopes(self._error_types)
+                first[error_type] = i
             else:
+                first[error_type] = -1  # said once per batch
                 log.warning("more than %d error types; %r only counts in 'error'",
                             MAX_ERROR_TYPES, error_type)
-        feed_one = self._feed  # called per command and error type: skip observe's checks
+        if first:
+            self._error_scopes = _error_scopes(self._error_types)
         for seen, scope in self._error_scopes:
-            alert = feed_one("error", "binary", 1.0 if seen == error_type else 0.0, scope,
-                             key, at)
-            if alert is not None:
-                alerts.append(alert)
-        return alerts
+            start = first.get(seen, 0)
+            run = _Run(outcomes.ranks[start:], [1.0 if t == seen else 0.0 for t in types[start:]],
+                       outcomes.keys[start:], outcomes.ats[start:])
+            self._feed("error", "binary", scope, run, found, tiebreak=scope)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, also state saved before ``_error_scopes`` and ``_Track.binary`` existed."""
@@ -212,3 +262,76 @@ class DriftMonitor:
 
 def _error_scopes(error_types: set[str]) -> list[tuple[str, str]]:
     return [(t, f"error_type={t}") for t in sorted(error_types)]
+
+
+def _check_times(ats: list[datetime]) -> None:
+    for at in ats:
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise ValueError("at must be timezone-aware")
+
+
+def _rank(ranked: tuple[tuple[int, str], Alert]) -> tuple[int, str]:
+    return ranked[0]
+
+
+@dataclass(slots=True)
+class _Run:
+    """One (signal, scope)'s values in a batch, in arrival order, with their arrival ranks,
+    keys and event times."""
+
+    ranks: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    ats: list[datetime] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Outcomes:
+    """A batch's outcomes (``None``: a command without error; else an error type)."""
+
+    ranks: list[int] = field(default_factory=list)
+    types: list[str | None] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    ats: list[datetime] = field(default_factory=list)
+
+
+class DriftBatch:
+    """A batch of detector inputs in arrival order, for :meth:`DriftMonitor.observe_batch`.
+
+    Values are grouped by (signal, scope) as they come, so the monitor feeds each
+    detector its run in one loop (error types' 0/1 streams are built from the
+    outcomes there); each keeps its arrival rank, which orders the alerts.
+    """
+
+    def __init__(self) -> None:
+        self.runs: dict[tuple[str, str], _Run] = {}
+        self.outcomes = _Outcomes()
+        self._next = 0
+
+    def add(self, signal: str, value: float, *, scope: str = "global", key: str,
+            at: datetime) -> None:
+        """One value of ``signal`` in ``scope``."""
+        run = self.runs.get((signal, scope))
+        if run is None:
+            run = self.runs[(signal, scope)] = _Run()
+        run.ranks.append(self._next)
+        self._next += 1
+        run.values.append(value)
+        run.keys.append(key)
+        run.ats.append(at)
+
+    def add_outcome(self, error_type: str | None, *, key: str, at: datetime) -> None:
+        """One outcome: ``None`` for a command without error, else an error event's type."""
+        if error_type is not None and not error_type:
+            raise ValueError("error_type must be None or a non-empty string")
+        outcomes = self.outcomes
+        outcomes.ranks.append(self._next)
+        self._next += 1
+        outcomes.types.append(error_type)
+        outcomes.keys.append(key)
+        outcomes.ats.append(at)
+
+    def rank(self) -> int:
+        """The next arrival rank (also for alerts raised beside the batch, in between)."""
+        rank, self._next = self._next, self._next + 1
+        return rank

@@ -15,12 +15,13 @@ them, and their rows are stored all the same).
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from streamtune.config import Settings
 from streamtune.models.detection import DetectionState, state_path
+from streamtune.models.detection.monitor import DriftBatch
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event, MetricEvent
 from streamtune.streams.live.event_order import EventTimeOrder
@@ -96,6 +97,9 @@ class Served:
 
 NOTHING_SERVED = Served({}, ())
 
+_Held = tuple[Event | Watched, ServedIntent | None, str]
+"""A watched event held for event-time order, with its served intent and its id as text."""
+
 
 class Watch:
     """The worker's detectors and miner, with their saved state."""
@@ -104,7 +108,7 @@ class Watch:
         self.path = state_path(settings.data_dir, source)
         self.save_every = settings.detection.state_save_s
         self.state = DetectionState.load(self.path, settings.detection, source=source)
-        self.order: EventTimeOrder[tuple[Event | Watched, ServedIntent | None]] = EventTimeOrder(
+        self.order: EventTimeOrder[_Held] = EventTimeOrder(
             idle_s=settings.detection.reorder_idle_s,
             max_items=settings.detection.reorder_max_events)
         self._saved_at = time.monotonic()
@@ -118,15 +122,8 @@ class Watch:
         Events are held until every partition still delivering has got past
         them, so alerts may come with a later batch or :meth:`release`.
         """
-        intents = served.intents
-        self.order.add(
-            ((event.event_time.timestamp(), event.kind if sources is None else sources[i],
-              (event, intents.get(str(event.event_id))))
-             for i, event in enumerate(events) if _watched(event)), now=now)
-        alerts = self._feed(self.order.release(now=now))
-        drift = self.state.drift
-        for r in served.resolved:
-            alerts += drift.observe("predictor_correct", float(r.correct), key=r.key, at=r.at)
+        self.order.add(_to_hold(events, served.intents, sources), now=now)
+        alerts = self._feed(self.order.release(now=now), served.resolved)
         self._maybe_save()
         return alerts
 
@@ -144,36 +141,40 @@ class Watch:
         """Feed every held event (at shutdown, before the closing :meth:`save`)."""
         return self._feed(self.order.drain())
 
-    def _feed(self, held: list[tuple[Event | Watched, ServedIntent | None]]) -> list[Alert]:
+    def _feed(self, held: list[_Held], resolved: Sequence[Resolved] = ()) -> list[Alert]:
+        """Feed held events (then resolved predictions) as one batch; alerts in arrival
+        order."""
         drift, patterns = self.state.drift, self.state.patterns
-        alerts: list[Alert] = []
-        for event, intent in held:
-            key, at = str(event.event_id), event.event_time
+        batch = DriftBatch()
+        mined: list[tuple[tuple[int, str], Alert]] = []
+        for event, intent, key in held:
+            at, found = event.event_time, []
             if isinstance(event, CommandEvent | WatchedCommand):
                 scope = f"command_type={event.command_type}"
                 for s in ("global", scope):
-                    alerts += drift.observe("success", float(event.success), scope=s, key=key,
-                                            at=at)
-                    alerts += drift.observe("execution_time", event.execution_time, scope=s,
-                                            key=key, at=at)
-                alerts += drift.observe_error(None, key=key, at=at)
+                    batch.add("success", float(event.success), scope=s, key=key, at=at)
+                    batch.add("execution_time", event.execution_time, scope=s, key=key, at=at)
+                batch.add_outcome(None, key=key, at=at)
                 if intent is not None:
-                    alerts += drift.observe("intent_correct", float(intent.correct), key=key,
-                                            at=at)
-                    alerts += drift.observe("confidence", intent.confidence, key=key, at=at)
-                alerts += patterns.observe(
+                    batch.add("intent_correct", float(intent.correct), key=key, at=at)
+                    batch.add("confidence", intent.confidence, key=key, at=at)
+                found = patterns.observe(
                     "command", event.normalized_input or event.raw_input, key=key, at=at,
                     confidence=None if intent is None else intent.confidence,
                     label=event.command_type,
                     out_of_scope=intent is not None and intent.out_of_scope)
             elif isinstance(event, ErrorEvent | WatchedError):
-                alerts += drift.observe_error(event.error_type, key=key, at=at)
-                alerts += patterns.observe("error", event.error_message, confidence=None,
-                                           label=event.error_type, key=key, at=at)
+                batch.add_outcome(event.error_type, key=key, at=at)
+                found = patterns.observe("error", event.error_message, confidence=None,
+                                         label=event.error_type, key=key, at=at)
             elif isinstance(event, MetricEvent | WatchedMetric):
-                alerts += drift.observe(RESOURCE_SIGNALS[event.metric], event.value,
-                                        scope=f"host={event.host}", key=key, at=at)
-        return alerts
+                batch.add(RESOURCE_SIGNALS[event.metric], event.value,
+                          scope=f"host={event.host}", key=key, at=at)
+            mined += [((batch.rank(), ""), alert) for alert in found]
+        for r in resolved:
+            batch.add("predictor_correct", float(r.correct), key=r.key, at=r.at)
+        return [alert for _, alert in sorted(drift.observe_batch(batch) + mined,
+                                             key=lambda ranked: ranked[0])]
 
     def _maybe_save(self) -> None:
         if time.monotonic() - self._saved_at > self.save_every:
@@ -182,6 +183,17 @@ class Watch:
     def save(self) -> None:
         self.state.save(self.path)
         self._saved_at = time.monotonic()
+
+
+def _to_hold(events: Sequence[Event | Watched], intents: Mapping[str, ServedIntent],
+             sources: Sequence[Hashable] | None,
+             ) -> Iterator[tuple[float, Hashable, _Held]]:
+    """The watched events as (event time, source, held), each with its served intent."""
+    for i, event in enumerate(events):
+        if _watched(event):
+            key = str(event.event_id)
+            yield (event.event_time.timestamp(), event.kind if sources is None else sources[i],
+                   (event, intents.get(key), key))
 
 
 def _watched(event: Event | Watched) -> bool:

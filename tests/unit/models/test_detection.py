@@ -31,6 +31,7 @@ from streamtune.models.detection import (
     state_path,
 )
 from streamtune.models.detection.detectors import feed as update_detector
+from streamtune.models.detection.monitor import DriftBatch
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.schemas.text import normalize_text
@@ -181,6 +182,70 @@ def test_error_rate_per_error_type() -> None:
     assert ("error", "error_type=timeout") in scopes
     assert ("error", "error_type=conflict") not in scopes
     assert {("error", "global"), ("error", "error_type=conflict")} <= set(monitor.detectors())
+
+
+def _mixed_inputs(seed: int, count: int) -> list[tuple[str, object, str]]:
+    """(signal or "outcome", value or error type, scope) in arrival order: success and
+    execution time globally and per command type, outcomes whose error types appear one
+    by one, CPU per host; their rates change a third of the way in and again later."""
+    rng = random.Random(seed)
+    out: list[tuple[str, object, str]] = []
+    for i in range(count):
+        phase = (i > count // 3) + (i > 2 * count // 3)
+        scope = f"command_type={rng.choice(['start_pump', 'stop_pump'])}"
+        failing = rng.random() < (0.1, 0.45, 0.2)[phase]
+        for where in ("global", scope):
+            out += [("success", float(not failing), where),
+                    ("execution_time", rng.expovariate(1.0) * (1, 4, 2)[phase], where)]
+        known = ["timeout", "conflict", "auth", "disk"][:1 + i * 4 // count]
+        error = rng.choice(known) if rng.random() < (0.1, 0.4, 0.15)[phase] else None
+        out.append(("outcome", error, "global"))
+        out.append(("cpu", rng.random() * (1, 3, 1)[phase], f"host=h{i % 2}"))
+    return out
+
+
+def test_a_batch_raises_the_alerts_feeding_value_by_value_raises_in_the_same_order() -> None:
+    settings = DetectionSettings(warmup_events=30, scope_min_events=40, cooldown_events=40,
+                                 cooldown_s=1.0)
+    one_by_one = DriftMonitor(settings, source="w")
+    batched = DriftMonitor(settings, source="w")
+    inputs = _mixed_inputs(3, 3000)
+    expected: list[Alert] = []
+    got: list[Alert] = []
+    for start in range(0, len(inputs), 997):  # batches cut anywhere, values of many tracks each
+        batch = DriftBatch()
+        for i, (signal, value, scope) in enumerate(inputs[start:start + 997], start):
+            at = T0 + timedelta(seconds=i // 6)
+            if signal == "outcome":
+                batch.add_outcome(value, key=f"e{i}", at=at)  # type: ignore[arg-type]
+                expected += one_by_one.observe_error(value, key=f"e{i}",  # type: ignore[arg-type]
+                                                     at=at)
+            else:
+                batch.add(signal, value, scope=scope, key=f"e{i}", at=at)  # type: ignore[arg-type]
+                expected += one_by_one.observe(signal, value, scope=scope,  # type: ignore[arg-type]
+                                               key=f"e{i}", at=at)
+        got += [alert for _, alert in batched.observe_batch(batch)]
+    scopes = {alert.scope for alert in expected}
+    assert len(expected) >= 10 and {"global", "host=h0", "error_type=timeout"} <= scopes
+    assert [(a.alert_id, a.title) for a in got] == [(a.alert_id, a.title) for a in expected]
+    assert batched.detectors() == one_by_one.detectors()
+    assert {k: (t.count, t.mean, t.recent) for k, t in batched._tracks.items()} == {  # noqa: SLF001
+        k: (t.count, t.mean, t.recent) for k, t in one_by_one._tracks.items()}  # noqa: SLF001
+    # auth, third of four, became known mid-run: its stream starts at its first outcome
+    first_auth = next(i for i, (s, v, _) in enumerate(inputs) if v == "auth")
+    outcomes_from = sum(s == "outcome" for s, _, _ in inputs[first_auth:])
+    assert batched._tracks[("error", "error_type=auth")].count == outcomes_from  # noqa: SLF001
+
+
+def test_a_bad_value_refuses_the_whole_batch_before_any_detector_sees_it() -> None:
+    monitor = DriftMonitor(DetectionSettings(), source="w")
+    batch = DriftBatch()
+    batch.add("cpu", 0.5, key="e0", at=T0)
+    batch.add_outcome("timeout", key="e1", at=T0)
+    batch.add("execution_time", -1.0, key="e2", at=T0)
+    with pytest.raises(ValueError, match="execution_time: negative value"):
+        monitor.observe_batch(batch)
+    assert monitor._tracks == {}  # noqa: SLF001
 
 
 def test_state_pickled_before_the_error_scope_cache_still_feeds_every_error_type() -> None:
