@@ -11,7 +11,8 @@ delivering has got past them (the watermark: the least of the partitions'
 latest event times), then releases them in event-time order. A partition that
 delivered nothing for ``idle_s`` stops holding the others back, and at most
 ``max_items`` are held (beyond that the oldest go first), so a stalled
-partition delays detection by at most ``idle_s`` and costs bounded memory.
+partition delays detection by at most ``idle_s`` and costs bounded memory (less with
+``slim``, which replaces each item still held after a release by a lighter copy).
 Partitions just assigned are announced with :meth:`EventTimeOrder.expect`:
 until they deliver or go idle, the first records of the others wait for them.
 The same holds after a lull: when every partition has gone idle, the first
@@ -26,7 +27,7 @@ import heapq
 import itertools
 import math
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -35,13 +36,19 @@ T = TypeVar("T")
 class EventTimeOrder(Generic[T]):
     """Reorder items by event time (epoch seconds) under a per-source watermark."""
 
-    def __init__(self, *, idle_s: float, max_items: int) -> None:
+    def __init__(self, *, idle_s: float, max_items: int,
+                 slim: Callable[[T], T] | None = None) -> None:
         if idle_s <= 0 or max_items < 1:
             raise ValueError("idle_s must be > 0 and max_items >= 1")
         self.idle_s = idle_s
         self.max_items = max_items
+        self.slim = slim
+        """Applied once to each item still held after the release that followed its
+        arrival: what a long hold keeps (items released at once are never slimmed)."""
         self._held: list[tuple[float, int, T]] = []
         self._arrival = itertools.count()  # equal times keep their arrival order
+        self._unslimmed_from = 0
+        """The arrival number of the first item not slimmed yet."""
         self._sources: dict[Hashable, tuple[float, float]] = {}
         """source -> (latest event time it delivered, monotonic time it last delivered)."""
 
@@ -83,7 +90,18 @@ class EventTimeOrder(Generic[T]):
         held, out = self._held, []
         while held and (held[0][0] <= mark or len(held) > self.max_items):
             out.append(heapq.heappop(held)[2])
+        if self.slim is not None:
+            self._slim(self.slim)
         return out
+
+    def _slim(self, slim: Callable[[T], T]) -> None:
+        """Slim the held items that arrived since the last release (their keys unchanged,
+        so the heap stays a heap)."""
+        held, first = self._held, self._unslimmed_from
+        for i, (at, arrival, item) in enumerate(held):
+            if arrival >= first:
+                held[i] = (at, arrival, slim(item))
+        self._unslimmed_from = next(self._arrival)
 
     def drain(self) -> list[T]:
         """Every held item, oldest first (at shutdown)."""

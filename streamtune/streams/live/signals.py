@@ -31,6 +31,7 @@ from streamtune.streams.live.watched import (
     WatchedCommand,
     WatchedError,
     WatchedMetric,
+    watched_view,
 )
 
 RESOURCE_SIGNALS = {"cpu_usage": "cpu", "memory_used": "memory"}
@@ -98,7 +99,7 @@ class Served:
 NOTHING_SERVED = Served({}, ())
 
 _Held = tuple[Event | Watched, ServedIntent | None, str]
-"""A watched event held for event-time order, with its served intent and its id as text."""
+"""An event held for event-time order, with its served intent and its id as text."""
 
 
 class Watch:
@@ -110,7 +111,7 @@ class Watch:
         self.state = DetectionState.load(self.path, settings.detection, source=source)
         self.order: EventTimeOrder[_Held] = EventTimeOrder(
             idle_s=settings.detection.reorder_idle_s,
-            max_items=settings.detection.reorder_max_events)
+            max_items=settings.detection.reorder_max_events, slim=_slim)
         self._saved_at = time.monotonic()
 
     def observe(self, events: Sequence[Event | Watched], served: Served = NOTHING_SERVED,
@@ -194,6 +195,16 @@ def _to_hold(events: Sequence[Event | Watched], intents: Mapping[str, ServedInte
             key = str(event.event_id)
             yield (event.event_time.timestamp(), event.kind if sources is None else sources[i],
                    (event, intents.get(key), key))
+
+
+def _slim(held: _Held) -> _Held:
+    """A held event as the fields the detectors read: a worker's full event, held on past
+    its batch, lets go of the rest."""
+    event, intent, key = held
+    if isinstance(event, WatchedCommand | WatchedError | WatchedMetric):
+        return held
+    view = watched_view(event, key)
+    return held if view is None else (view, intent, key)
 
 
 def _watched(event: Event | Watched) -> bool:

@@ -14,7 +14,7 @@ from streamtune.simulator.scenario import ErrorRateDrift, ExecutionTimeDrift
 from streamtune.sinks.rows import event_json
 from streamtune.streams.detect.stage import resolved
 from streamtune.streams.live.signals import NOTHING_SERVED, Resolved, Served, ServedIntent, Watch
-from streamtune.streams.live.watched import WATCHED
+from streamtune.streams.live.watched import WATCHED, watched_view
 from tests.support.loop_models import clean, simulated
 from tests.support.settings import make_settings
 
@@ -87,3 +87,18 @@ def test_a_watch_on_decoded_clean_records_raises_what_a_watch_on_full_events_doe
         alerts.append([(a.alert_id, a.title) for a in raised + watch.drain()])
     assert alerts[0], "the drift raised nothing: the comparison would say nothing"
     assert alerts[1] == alerts[0]
+
+
+def test_a_worker_holds_of_its_events_what_the_stage_decodes_of_their_records(
+        tmp_path: Path) -> None:
+    """An event a worker holds for event-time order keeps only the detectors' fields: the
+    very values the stage decodes from the event's clean record."""
+    events = clean(make_settings(tmp_path), simulated(11, 600))
+    watched = [e for e in events if e.kind in ("command", "error", "metric")]
+    assert {e.kind for e in watched} == {"command", "error", "metric"}
+    for event in watched:
+        view = watched_view(event, str(event.event_id))
+        assert view == WATCHED.validate_json(event_json(event))
+        assert view is not None and view.model_dump() == WATCHED.validate_json(
+            event_json(event)).model_dump()
+    assert all(watched_view(e, str(e.event_id)) is None for e in events if e not in watched)

@@ -27,6 +27,24 @@ def test_items_wait_until_every_delivering_source_has_passed_them() -> None:
     assert len(order) == 3  # b9 to b11 wait for a
 
 
+def test_items_held_past_a_release_are_slimmed_once_and_keep_their_order() -> None:
+    slimmed: list[str] = []
+
+    def slim(item: str) -> str:
+        slimmed.append(item)
+        return item.upper()
+
+    order: EventTimeOrder[str] = EventTimeOrder(idle_s=5.0, max_items=100, slim=slim)
+    order.add([(float(t), "a", f"a{t}") for t in range(4)], now=0.0)
+    order.add([(t + 0.5, "b", f"b{t}") for t in range(2)], now=0.0)
+    assert order.release(now=0.0) == ["a0", "b0", "a1", "b1"]  # released at once: as they came
+    assert sorted(slimmed) == ["a2", "a3"]
+    order.add([(t + 0.5, "b", f"b{t}") for t in range(2, 6)], now=0.0)
+    assert order.release(now=0.0) == ["A2", "b2", "A3"]
+    assert sorted(slimmed) == ["a2", "a3", "b3", "b4", "b5"]  # each once, only while held
+    assert order.drain() == ["B3", "B4", "B5"]
+
+
 def test_a_silent_source_stops_holding_the_others_back() -> None:
     order: EventTimeOrder[str] = EventTimeOrder(idle_s=2.0, max_items=100)
     order.add([(0.0, "b", "b0")], now=0.0)
