@@ -6,7 +6,9 @@ Starts its own dev broker, then in one run:
 2. throughput: a real ``streamtune worker`` process, started and warmed up first, lands N events
    produced at once (validate, clean, redact, de-duplicate, annotate, score, window,
    ClickHouse insert, commit) — timed from the first event sent to the last one committed
-   (augmentation is a stage of its own: ``benchmarks/augment_stage.py``);
+   (augmentation is a stage of its own: ``benchmarks/augment_stage.py``); its CPU is
+   counted until the worker's detectors were also fed the events they held for event-time
+   order (up to ``reorder_idle_s`` later, the idle worker's CPU meanwhile included);
 3. latency: events are produced at a fixed rate into a running worker, each stamped with its
    send time; ``ingested_at - event_time`` of the stored rows gives produce -> row-visible
    latency (p50/p99); a few metric events first make sure the worker has joined its group,
@@ -219,10 +221,13 @@ class _Run:
     """The largest anonymous RSS seen (heaps and buffers: Python's, librdkafka's, chdb's)."""
     chdb_code_mb: float
     """Resident pages of embedded chdb's library at the end (absent with a server)."""
+    window_s: float
+    """Seconds the CPU was counted over: until the worker's detectors were fed every event
+    (the rate's clock stops at the last commit)."""
     shares: dict[str, float]
-    """Share of one core each part used over the run, the dev broker's included."""
+    """Share of one core each part used over ``window_s``, the dev broker's included."""
     stages: dict[str, float]
-    """Share of the run's wall time the ingest thread spent in each step of its batches."""
+    """Share of ``window_s`` the ingest thread spent in each step of its batches."""
     events_per_batch: float
     """Raw events per batch the ingest loop committed, on average."""
     records_per_event: float
@@ -267,18 +272,22 @@ def _throughput(settings: Settings, broker: DevBroker, count: int,
         _produce(settings, count, on_start=start_clock)
         _wait_caught_up(settings, on_wait=worker.sample_memory)
         elapsed = time.perf_counter() - marks["started"]
+        if not settings.detection.stage:
+            _wait_detected(worker)
+        window = time.perf_counter() - marks["started"]  # the CPU's: held events detected
         after = worker.cpu_parts()
         figures = {name: _stage_figures(settings, name, stage, count, marks)
                    for name, stage in running.items()}
         written = _records_written(settings) - marks["written"]
         used = _grown(marks["before"], after)
-        shares = {part: seconds / elapsed for part, seconds in used.items()}
-        shares["dev broker"] = (group_ticks(broker_group) - marks["broker"]) / tick / elapsed
-        stages = {stage: seconds / elapsed
+        shares = {part: seconds / window for part, seconds in used.items()}
+        shares["dev broker"] = (group_ticks(broker_group) - marks["broker"]) / tick / window
+        stages = {stage: seconds / window
                   for stage, seconds in _grown(marks["stages"], worker.stages()).items()}
         batches = worker.batches() - marks["batches"]
         return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
-                    worker.peak_rss_mb(), worker.peak_anon_mb, worker.chdb_code_mb(), shares,
+                    worker.peak_rss_mb(), worker.peak_anon_mb, worker.chdb_code_mb(), window,
+                    shares,
                     stages, count / max(batches, 1), written / count, figures)
     finally:
         worker.stop()
@@ -320,6 +329,16 @@ def _warm_up(worker: _Worker, settings: Settings,
         time.sleep(0.1)
     while time.monotonic() < deadline and not all(
             _stage_caught_up(settings, name) for name in stages):
+        time.sleep(0.2)
+
+
+def _wait_detected(worker: _Worker) -> None:
+    """Wait until the worker's detectors were fed every event: those it holds for event-time
+    order go when every partition has passed them or gone idle (``reorder_idle_s``)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and scrape(worker.port).get(
+            "streamtune_detection_held_events", 0.0) > 0:
+        worker.sample_memory()
         time.sleep(0.2)
 
 
@@ -410,7 +429,7 @@ def main() -> None:
           f"chdb's library {run.chdb_code_mb:,.0f} MB resident (mapped code, shared, not "
           "loaded with a ClickHouse server)")
     print("      CPU, share of one core (µs per event): " + ", ".join(
-        f"{part} {share:.0%} ({share / run.rate * 1e6:.0f})"
+        f"{part} {share:.0%} ({share * run.window_s / args.events * 1e6:.0f})"
         for part, share in run.shares.items() if share >= 0.005))
     print(f"      broker records written per raw event: {run.records_per_event:.2f}")
     print("      ingest thread, share of the run's time: " + ", ".join(
