@@ -1,7 +1,7 @@
 """Drift alerts from named live signals: one River detector per (signal, scope).
 
-The worker feeds every clean event's signals to :meth:`DriftMonitor.observe`;
-a detector that fires becomes an ``Alert`` (kind ``drift``). Three rules keep
+The worker feeds every clean event's signals to the monitor (a batch at a time,
+below); a detector that fires becomes an ``Alert`` (kind ``drift``). Three rules keep
 alerts few and meaningful:
 
 - scopes other than ``global`` (e.g. ``command_type=start_pump``) get a
@@ -203,7 +203,7 @@ class DriftMonitor:
                 self._error_types.add(error_type)
                 first[error_type] = i
             else:
-                first[error_type] = -1  # said once per batch
+                first[error_type] = -1  # over the limit, never fed: warned once a batch
                 log.warning("more than %d error types; %r only counts in 'error'",
                             MAX_ERROR_TYPES, error_type)
         if first:
