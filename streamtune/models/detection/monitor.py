@@ -35,6 +35,7 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from streamtune.config import DetectionSettings
@@ -128,7 +129,7 @@ class DriftMonitor:
             self._feed(signal, kind, scope, run, found)
         if batch.outcomes:
             self._feed_outcomes(batch.outcomes, found)
-        found.sort(key=_rank)
+        found.sort(key=itemgetter(0))
         return found
 
     def _checked(self, signal: str, scope: str, run: _Run) -> SignalKind:
@@ -268,10 +269,6 @@ def _check_times(ats: list[datetime]) -> None:
     for at in ats:
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError("at must be timezone-aware")
-
-
-def _rank(ranked: tuple[tuple[int, str], Alert]) -> tuple[int, str]:
-    return ranked[0]
 
 
 @dataclass(slots=True)

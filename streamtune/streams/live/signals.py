@@ -18,6 +18,7 @@ import time
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 from streamtune.config import Settings
 from streamtune.models.detection import DetectionState, state_path
@@ -175,7 +176,7 @@ class Watch:
         for r in resolved:
             batch.add("predictor_correct", float(r.correct), key=r.key, at=r.at)
         return [alert for _, alert in sorted(drift.observe_batch(batch) + mined,
-                                             key=lambda ranked: ranked[0])]
+                                             key=itemgetter(0))]
 
     def _maybe_save(self) -> None:
         if time.monotonic() - self._saved_at > self.save_every:
