@@ -198,9 +198,10 @@ class _Pattern:
         if confidence is not None:
             self.confidence_sum += confidence
             self.confidence_n += 1
-        example = _redactor().redact(text[:MAX_TEXT])[0]
-        if len(self.examples) < MAX_EXAMPLES and example not in self.examples:
-            self.examples.append(example)
+        if len(self.examples) < MAX_EXAMPLES:
+            example = _redactor().redact(text[:MAX_TEXT])[0]
+            if example not in self.examples:
+                self.examples.append(example)
         if label:
             self.labels[label] += 1
 

@@ -9,11 +9,12 @@ run that is a day or month name (``Thu``, ``Aug``) and every run of 8+ hex chara
 becomes ``<*>`` (delimiters ``= , : ; ( ) [ ] { } " ' < > |`` bound a run, so
 ``ambient=30`` keeps its key); a token that is only ``<*>`` after another such token
 is dropped, so a list of numbers of any length, or a date, is one variable.
-The masked tokens are the line's key; a key seen before is a dictionary hit (the cache,
-not saved with the miner's state).
+The masked tokens are the line's key; a key seen before is a dictionary hit, and so is
+a line seen before, unmasked (the caches, not saved with the miner's state).
 
 A new key joins a template of the same length whose constant tokens all equal its
-own (a template of ``<*>`` only holds nothing but its own key). Otherwise templates
+own (a template of ``<*>`` only holds nothing but its own key); an index of templates
+by (length, position, token) finds the few a key is close to. Otherwise templates
 are merged when their difference is a variable:
 
 - at most ``max_diff`` positions, each holding variable-looking tokens on both
@@ -34,6 +35,7 @@ differ from one only there: the new-pattern detector's evidence of a variable wo
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 WILDCARD = "<*>"
@@ -47,6 +49,14 @@ a run that is a day or month name (``Thu``, ``Aug``), or 8+ hex characters."""
 _WILDCARD_RUN = re.compile(r"(?<!\S)<\*>(?:\s+<\*>)+(?!\S)")
 MAX_CACHE = 200_000
 """Keys remembered; the cache is emptied when full (templates are kept)."""
+MAX_LINES = 20_000
+"""Lines remembered as they came (about 3 MB); emptied when full, as the keys are."""
+
+
+def _remember(cache: dict[str, int], seen: str, cluster_id: int, most: int) -> None:
+    if len(cache) >= most:
+        cache.clear()
+    cache[seen] = cluster_id
 
 
 def mask(text: str) -> tuple[str, ...]:
@@ -105,25 +115,42 @@ class TemplateMiner:
     _by_length: dict[int, list[int]] = field(default_factory=dict)
     _merged_into: dict[int, int] = field(default_factory=dict)
     _cache: dict[str, int] = field(default_factory=dict)
+    _lines: dict[str, int] = field(default_factory=dict)
+    """Lines seen, with their template: a line seen again is not masked again."""
     _text: dict[int, str] = field(default_factory=dict)
+    _postings: dict[tuple[int, int, str], set[int]] = field(default_factory=dict)
+    """Templates by (length, position, token): the index that finds the few templates a
+    line or a template is close to without comparing it with every one of its length."""
+    _loose: dict[int, set[int]] = field(default_factory=dict)
+    """Per length, the templates with so few constant tokens that any line of that length
+    is close to them (see :meth:`_near`)."""
 
     def add(self, text: str) -> Match:
         """Mine one line."""
-        key = masked(text)
-        hit = self._cache.get(key)
-        if hit is not None:
-            hit = self.resolve(hit)
-            return Match(hit, self._text[hit], False)
-        cluster_id, created = self._place(tuple(key.split()))
-        if len(self._cache) >= MAX_CACHE:
-            self._cache.clear()
-        self._cache[key] = cluster_id
-        return Match(cluster_id, self._text[cluster_id], created)
+        hit = self._lines.get(text)
+        if hit is None:
+            key = masked(text)
+            hit = self._cache.get(key)
+            if hit is None:
+                cluster_id, created = self._place(tuple(key.split()))
+                _remember(self._cache, key, cluster_id, MAX_CACHE)
+                _remember(self._lines, text, cluster_id, MAX_LINES)
+                return Match(cluster_id, self._text[cluster_id], created)
+            _remember(self._lines, text, hit, MAX_LINES)
+        hit = self.resolve(hit)
+        return Match(hit, self._text[hit], False)
 
     def __getstate__(self) -> dict[str, object]:
-        """Saved without the cache (a worker saves its miners every few seconds); it fills
-        again as lines come, as it does after it was emptied when full."""
-        return {**self.__dict__, "_cache": {}}
+        """Saved without the caches (a worker saves its miners every few seconds); they fill
+        again as lines come, as it does after it was emptied when full. The index is not
+        saved either: it is built again from the templates when loaded."""
+        return {**self.__dict__, "_cache": {}, "_lines": {}, "_postings": {}, "_loose": {}}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)  # also state saved before the line cache and the index
+        self._lines, self._postings, self._loose = {}, {}, {}
+        for cluster_id, tokens in self._templates.items():
+            self._index(cluster_id, tokens)
 
     @property
     def merges(self) -> int:
@@ -166,12 +193,40 @@ class TemplateMiner:
         there and nowhere else hold there."""
         mine = self._templates[self.resolve(cluster_id)]
         out: dict[int, set[str]] = {}
-        for other in self._by_length[len(mine)]:
-            theirs = self._templates[other]
-            diff = [i for i, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b]
-            if len(diff) == 1:
-                out.setdefault(diff[0], set()).add(theirs[diff[0]])
+        shared = self._same_tokens(mine, wildcards=True)
+        if len(mine) == 1:  # a one-token template differs from each other one there
+            shared.update(dict.fromkeys(self._by_length[1], 0))
+        for other, same in shared.items():
+            if same == len(mine) - 1:
+                theirs = self._templates[other]
+                position = next(i for i, (a, b) in enumerate(zip(mine, theirs, strict=True))
+                                if a != b)
+                out.setdefault(position, set()).add(theirs[position])
         return out
+
+    def _same_tokens(self, tokens: tuple[str, ...], *, wildcards: bool) -> Counter[int]:
+        """Per template of the same length sharing a token with ``tokens`` at the same
+        position, how many it shares (``<*>`` positions of ``tokens`` counted or not)."""
+        postings, length = self._postings, len(tokens)
+        same: Counter[int] = Counter()
+        for i, token in enumerate(tokens):
+            if wildcards or token != WILDCARD:
+                found = postings.get((length, i, token))
+                if found:
+                    same.update(found)
+        return same
+
+    def _near(self, tokens: tuple[str, ...]) -> list[int]:
+        """The templates of ``tokens``' length whose constant tokens differ from it in at
+        most ``max(max_diff, 1)`` positions (the only ones :meth:`_place` can put it in),
+        in the order they were made."""
+        most = self._most_diff()
+        near = set(self._loose.get(len(tokens), ()))
+        for cid, same in self._same_tokens(tokens, wildcards=False).items():
+            template = self._templates[cid]
+            if len(template) - template.count(WILDCARD) - same <= most:
+                near.add(cid)
+        return sorted(near)  # ids grow as templates are made
 
     def _place(self, tokens: tuple[str, ...]) -> tuple[int, bool]:
         p = self.params
@@ -179,7 +234,7 @@ class TemplateMiner:
         exact: int | None = None
         joinable: list[tuple[int, list[int]]] = []
         words: dict[int, list[int]] = {}
-        for cid in same_length:
+        for cid in self._near(tokens):
             template = self._templates[cid]
             diff = [i for i, (a, b) in enumerate(zip(template, tokens, strict=True))
                     if a != WILDCARD and a != b]
@@ -227,13 +282,38 @@ class TemplateMiner:
             if cid != kept:
                 self._merged_into[cid] = kept
                 same_length.remove(cid)
+                self._unindex(cid, self._templates[cid])
                 del self._templates[cid], self._text[cid]
         self._set(kept, tuple(merged))
         return kept
 
     def _set(self, cluster_id: int, tokens: tuple[str, ...]) -> None:
+        before = self._templates.get(cluster_id)
+        if before is not None:
+            self._unindex(cluster_id, before)
         self._templates[cluster_id] = tokens
         self._text[cluster_id] = " ".join(tokens)
+        self._index(cluster_id, tokens)
+
+    def _most_diff(self) -> int:
+        """Constant tokens that may differ from a template's and still put a line in it."""
+        return max(self.params.max_diff, 1)
+
+    def _index(self, cluster_id: int, tokens: tuple[str, ...]) -> None:
+        length = len(tokens)
+        for i, token in enumerate(tokens):
+            self._postings.setdefault((length, i, token), set()).add(cluster_id)
+        if length - tokens.count(WILDCARD) <= self._most_diff():
+            self._loose.setdefault(length, set()).add(cluster_id)
+
+    def _unindex(self, cluster_id: int, tokens: tuple[str, ...]) -> None:
+        length = len(tokens)
+        for i, token in enumerate(tokens):
+            found = self._postings[(length, i, token)]
+            found.discard(cluster_id)
+            if not found:
+                del self._postings[(length, i, token)]
+        self._loose.get(length, set()).discard(cluster_id)
 
     def _constant_enough(self, tokens: list[str]) -> bool:
         constant = sum(token != WILDCARD for token in tokens)

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamtune.models.detection.scope import OutOfScope
-from streamtune.models.detection.templates import MinerParams, TemplateMiner, mask
+from streamtune.models.detection.templates import MinerParams, TemplateMiner, mask, masked
 from streamtune.transforms.redaction import Redactor
 from tests.support.paths import SHARED_DATA
 
@@ -219,3 +219,71 @@ def test_a_saved_miner_places_the_lines_it_saw_as_before_without_its_cache(syste
     restored = pickle.loads(saved)  # noqa: S301 - our own bytes
     assert restored._cache == {} and restored.templates() == miner.templates()
     assert [restored.resolve(restored.add(text).cluster_id) for text in texts] == before
+
+
+def _near_by_scan(miner: TemplateMiner, tokens: tuple[str, ...]) -> list[int]:
+    """The templates ``TemplateMiner._near`` must find, by comparing with every one."""
+    most = max(miner.params.max_diff, 1)
+    return [cid for cid in miner._by_length.get(len(tokens), [])
+            if sum(a not in ("<*>", b) for a, b in zip(miner._templates[cid], tokens,
+                                                          strict=True)) <= most]
+
+
+def _siblings_by_scan(miner: TemplateMiner, cluster_id: int) -> dict[int, set[str]]:
+    mine = miner.tokens(cluster_id)
+    out: dict[int, set[str]] = {}
+    for other in miner._by_length[len(mine)]:
+        diff = [i for i, (a, b) in enumerate(zip(mine, miner._templates[other], strict=True))
+                if a != b]
+        if len(diff) == 1:
+            out.setdefault(diff[0], set()).add(miner._templates[other][diff[0]])
+    return out
+
+
+_WORDS = st.sampled_from(["link", "eth0", "up", "down", "<*>", "x=1", "a/b", "com.a.b", "is"])
+
+
+@given(st.lists(st.lists(_WORDS, min_size=1, max_size=5).map(" ".join), max_size=60),
+       st.sampled_from([MinerParams(), MinerParams(max_diff=1, merge_values=2),
+                        MinerParams(max_diff=0, min_constant_share=0.3)]))
+def test_the_index_finds_what_a_scan_of_every_template_finds(texts: list[str],
+                                                             params: MinerParams) -> None:
+    """Merges and joins rewrite templates; the index follows them (and comes back when a
+    saved miner is loaded), and a line seen again goes where its key goes."""
+    miner = TemplateMiner(params)
+    for text in texts:
+        match = miner.add(text)  # a line seen before comes from the line cache
+        assert match.cluster_id == miner.resolve(miner._cache[masked(text)])
+        tokens = mask(text)
+        assert miner._near(tokens) == _near_by_scan(miner, tokens)
+    restored = pickle.loads(pickle.dumps(miner))  # noqa: S301 - our own bytes
+    for cid in miner.templates():
+        assert miner.siblings(cid) == _siblings_by_scan(miner, cid)
+        assert restored.siblings(cid) == miner.siblings(cid)
+        assert restored._near(miner.tokens(cid)) == _near_by_scan(miner, miner.tokens(cid))
+
+
+@needs_loghub
+@pytest.mark.parametrize("system", ["Mac", "Thunderbird"])
+def test_the_index_finds_what_a_scan_finds_on_real_logs(system: str) -> None:
+    miner = TemplateMiner()
+    texts, _ = lines(system)
+    for text in texts:
+        miner.add(text)
+    for text in texts[::7]:
+        assert miner._near(mask(text)) == _near_by_scan(miner, mask(text))
+    for cid in miner.templates():
+        assert miner.siblings(cid) == _siblings_by_scan(miner, cid)
+
+
+def test_state_saved_before_the_line_cache_and_the_index_loads() -> None:
+    miner = TemplateMiner()
+    for text in ("link eth0 is up", "link eth0 is down", "disk 3 full"):
+        miner.add(text)
+    old = {k: v for k, v in miner.__getstate__().items()
+           if k not in ("_lines", "_postings", "_loose")}
+    restored = TemplateMiner.__new__(TemplateMiner)
+    restored.__setstate__(old)
+    assert restored.siblings(1) == {3: {"up"}}
+    assert restored.add("disk 4 full") == miner.add("disk 4 full")
+    assert restored.add("link eth0 is up").cluster_id == 0
