@@ -10,7 +10,8 @@ once the events it read are gone, and divided by its entries:
 - per command, the served intent records kept until feedback or a correction may
   re-emit them (up to ``scoring.max_sessions``; only with an intent model served);
 - the featurizer's cache of hashed ids per distinct text (with a model served);
-- the template miner's cache per distinct masked line, per stream (commands, errors).
+- the template miner's caches, per stream (commands, errors): per distinct masked line,
+  and per line as it came.
 
 The last column is the memory each holds at its bound with the default settings.
 Run: ``.venv/bin/python benchmarks/memory.py [--events 20000]`` (trains a small model
@@ -36,7 +37,11 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from streamtune.config import Settings  # noqa: E402
 from streamtune.models import features  # noqa: E402
-from streamtune.models.detection.templates import MAX_CACHE, TemplateMiner  # noqa: E402
+from streamtune.models.detection.templates import (  # noqa: E402
+    MAX_CACHE,
+    MAX_LINES,
+    TemplateMiner,
+)
 from streamtune.schemas.events import CommandEvent, Event  # noqa: E402
 from streamtune.streams.live.scoring import InlineScorer  # noqa: E402
 from streamtune.streams.live.serving import ServingTable  # noqa: E402
@@ -134,16 +139,22 @@ def main() -> None:
 
     lines = [f"{text} by {name}" for name, text in zip(names, texts, strict=True)]
     miner = TemplateMiner()
-    for line in lines:  # the templates first: the cache alone is measured
+    for line in lines:  # the templates first: the caches alone are measured
         miner.add(line)
-    miner._cache.clear()  # noqa: SLF001
 
-    def miner_cache() -> tuple[int, object]:
+    def miner_cache(kept: dict[str, int], other: dict[str, int]) -> tuple[int, object]:
+        kept.clear()
         for line in lines:  # each line a kind of its own (a name the mask keeps)
+            other.clear()  # each line goes through the cache measured
             miner.add(line.encode().decode())
-        return len(miner._cache), miner  # noqa: SLF001
+        other.clear()
+        return len(kept), miner
 
-    rows["template miner cache, per masked line (2 streams)"] = (2 * MAX_CACHE, held(miner_cache))
+    keys, seen = miner._cache, miner._lines  # noqa: SLF001 - what it keeps is measured
+    rows["template miner cache, per masked line (2 streams)"] = (
+        2 * MAX_CACHE, held(lambda: miner_cache(keys, seen)))
+    rows["template miner cache, per line as it came (2 streams)"] = (
+        2 * MAX_LINES, held(lambda: miner_cache(seen, keys)))
     table = Table("structure", "bound (default)", "bytes per entry", "MB at the bound",
                   title=f"{len(events):,} simulated events", title_justify="left")
     total = 0.0

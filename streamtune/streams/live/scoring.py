@@ -24,6 +24,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
+from streamtune import json_bytes
 from streamtune.config import Settings
 from streamtune.models.rollout import in_rollout
 from streamtune.models.scoring import Prediction
@@ -39,6 +42,11 @@ from streamtune.streams.live.serving import Loaded, ServingTable, Slot
 
 Record = dict[str, Any]
 """A prediction record as plain data (the fields of PredictionRecord)."""
+_Kept = tuple[tuple[str, ...], tuple[Any, ...]]
+"""An intent record as kept for the feedback that may follow: its keys (one tuple shared by
+all records with the same keys) and its values, ``outputs`` as JSON bytes. Half the memory
+of the record (``benchmarks/memory.py``), as up to ``scoring.max_sessions`` are kept."""
+_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 _Step = tuple[str, bool, tuple[tuple[str, Any], ...] | None]
 """A session's command as its history keeps it: type, success, parameters (None: none).
 Small, since up to ``scoring.max_sessions`` histories are kept (``benchmarks/memory.py``)."""
@@ -55,7 +63,7 @@ class InlineScorer:
         self._history: OrderedDict[str, tuple[_Step, ...]] = OrderedDict()
         self._pending: dict[str, list[Record]] = {}
         """Next-command predictions per session, waiting for the truth."""
-        self._intents: OrderedDict[str, list[Record]] = OrderedDict()
+        self._intents: OrderedDict[str, list[_Kept]] = OrderedDict()
         """Recent intent records by event_id, for feedback and corrections that follow."""
 
     def score(self, events: Sequence[Event]) -> list[Record]:
@@ -89,7 +97,7 @@ class InlineScorer:
     def _remember_intents(self, records: list[Record]) -> None:
         for record in records:
             if record["model"] == "intent_classifier":
-                self._intents.setdefault(record["event_id"], []).append(record)
+                self._intents.setdefault(record["event_id"], []).append(_kept(record))
         while len(self._intents) > self.max_sessions:
             self._intents.popitem(last=False)
 
@@ -100,10 +108,12 @@ class InlineScorer:
             meant = (event.corrected_command_type if isinstance(event, CorrectionEvent)
                      else event.actual_command_type)
             kept = self._intents.get(str(event.refers_to), []) if meant else []
-            for i, earlier in enumerate(kept):
-                kept[i] = {**earlier, "truth": meant, "correct": int(earlier["label"] == meant),
-                           "replaces": earlier["correct"], "reemitted": True}
-                out.append(kept[i])
+            for i, compact in enumerate(kept):
+                earlier = _record_of(compact)
+                again = {**earlier, "truth": meant, "correct": int(earlier["label"] == meant),
+                         "replaces": earlier["correct"], "reemitted": True}
+                kept[i] = _kept(again)
+                out.append(again)
         return out
 
     # -- per model -----------------------------------------------------------------------
@@ -207,6 +217,20 @@ class InlineScorer:
             "truth": truth, "correct": -1 if not truth else int(label == truth),
             "latency_us": latency_us, "worker": self.worker,
         }
+
+
+def _kept(record: Record) -> _Kept:
+    keys = tuple(record)
+    keys = _KEYS.setdefault(keys, keys)
+    return keys, tuple(json_bytes.dumps(v) if k == "outputs" else v
+                       for k, v in zip(keys, record.values(), strict=True))
+
+
+def _record_of(kept: _Kept) -> Record:
+    keys, values = kept
+    record = dict(zip(keys, values, strict=True))
+    record["outputs"] = orjson.loads(record["outputs"])
+    return record
 
 
 def _output(prediction: Prediction) -> dict[str, Any]:

@@ -167,6 +167,9 @@ def test_a_correction_later_changes_the_truth_of_the_intent_it_refers_to(
     fixed = by_event[str(target.event_id)]
     assert (fixed["truth"], fixed["correct"]) == (meant, 0)  # the model said something else
     assert fixed["label"] == first[str(target.event_id)]["label"]  # same answer, new truth
+    changed = {"truth", "correct", "replaces", "reemitted"}  # the rest as first published
+    assert {k: v for k, v in fixed.items() if k not in changed} == {
+        k: v for k, v in first[str(target.event_id)].items() if k not in changed}
     confirmed = by_event[str(commands[8].event_id)]
     assert confirmed["correct"] == first[str(commands[8].event_id)]["correct"]
     # each re-emission names the outcome it supersedes, so live counts stay one per event
