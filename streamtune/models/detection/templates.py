@@ -50,7 +50,8 @@ _WILDCARD_RUN = re.compile(r"(?<!\S)<\*>(?:\s+<\*>)+(?!\S)")
 MAX_CACHE = 200_000
 """Keys remembered; the cache is emptied when full (templates are kept)."""
 MAX_LINES = 20_000
-"""Lines remembered as they came (about 3 MB); emptied when full, as the keys are."""
+"""Lines remembered as they came (about 2 MB a miner, ``benchmarks/memory.py``); emptied
+when full, as the keys are."""
 
 
 def _remember(cache: dict[str, int], seen: str, cluster_id: int, most: int) -> None:
@@ -142,7 +143,7 @@ class TemplateMiner:
 
     def __getstate__(self) -> dict[str, object]:
         """Saved without the caches (a worker saves its miners every few seconds); they fill
-        again as lines come, as it does after it was emptied when full. The index is not
+        again as lines come, as they do after being emptied when full. The index is not
         saved either: it is built again from the templates when loaded."""
         return {**self.__dict__, "_cache": {}, "_lines": {}, "_postings": {}, "_loose": {}}
 
