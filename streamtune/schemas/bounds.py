@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import orjson
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -116,6 +117,12 @@ def _uuid_input(value: Any) -> Any:
 Uuid = Annotated[UUID, BeforeValidator(_uuid_input),
                  WithJsonSchema({"type": "string", "format": "uuid", "pattern": _UUID})]
 """A UUID: in JSON a string of 8-4-4-4-12 hex digits; in Python also a ``UUID``."""
+
+
+def uuid_text(value: UUID | str) -> str:
+    """``str(value)``: a UUID's 8-4-4-4-12 text written by orjson in C (0.19 µs against
+    0.6; the worker's detectors and scorer key every event by it), a text as it is."""
+    return value if isinstance(value, str) else orjson.dumps(value)[1:-1].decode()
 
 
 _SCALARS = (int, float, bool, type(None))

@@ -163,7 +163,7 @@ class DetectStage(BatchStage):
                             message.offset(), exc.errors()[0]["msg"])
                 continue
             if isinstance(event, WatchedCommand) and (intent := served_intent(message)):
-                intents[str(event.event_id)] = intent
+                intents[event.event_id] = intent
             events.append(event)
             sources.append((topic, partition))
         for topic, count in read.items():

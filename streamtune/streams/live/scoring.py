@@ -31,6 +31,7 @@ from streamtune.config import Settings
 from streamtune.models.rollout import in_rollout
 from streamtune.models.scoring import Prediction
 from streamtune.models.tasks.predictor import carry_parameters
+from streamtune.schemas.bounds import uuid_text
 from streamtune.schemas.events import (
     CommandEvent,
     CorrectionEvent,
@@ -211,7 +212,7 @@ class InlineScorer:
         is_candidate = slot.candidate is not None and loaded is slot.candidate
         role = ("challenger" if is_candidate else "champion") if served else "shadow"
         return {
-            "event_id": str(event.event_id), "session_id": event.session_id,
+            "event_id": uuid_text(event.event_id), "session_id": event.session_id,
             "event_time": event.event_time, "kind": event.kind,
             "command_type": _command_type(event), "input": text, "model": model,
             "version": loaded.version, "role": role, "served": served, "label": label,

@@ -24,6 +24,7 @@ from streamtune.config import Settings
 from streamtune.models.detection import DetectionState, state_path
 from streamtune.models.detection.monitor import DriftBatch
 from streamtune.schemas.alerts import Alert
+from streamtune.schemas.bounds import uuid_text
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event, MetricEvent
 from streamtune.streams.live.event_order import EventTimeOrder
 from streamtune.streams.live.scoring import Record
@@ -193,7 +194,7 @@ def _to_hold(events: Sequence[Event | Watched], intents: Mapping[str, ServedInte
     """The watched events as (event time, source, held), each with its served intent."""
     for i, event in enumerate(events):
         if _watched(event):
-            key = str(event.event_id)
+            key = uuid_text(event.event_id)
             yield (event.event_time.timestamp(), event.kind if sources is None else sources[i],
                    (event, intents.get(key), key))
 

@@ -43,6 +43,7 @@ from streamtune.consumers import JOIN_STALL_S, known_lags
 from streamtune.errors import BrokerUnavailable
 from streamtune.processes import close_consumer, close_within
 from streamtune.prometheus import PipelineMetrics
+from streamtune.schemas.bounds import uuid_text
 from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.topics import SOURCES, clean_topic, dlq_topic, loop_topic, raw_topic
 from streamtune.sinks.batching import SinkUnavailable, grace_after
@@ -247,7 +248,7 @@ class IngestLoop:
         topics = self._clean_topics
         intents = live.served.intents if live is not None else {}
         for i, ((event, _), data) in enumerate(zip(result.events, encoded, strict=True)):
-            intent = intents.get(str(event.event_id)) if intents else None
+            intent = intents.get(uuid_text(event.event_id)) if intents else None
             produce(topics[event.kind], data, key=event.session_id.encode(),
                     headers=None if intent is None else [(SERVED_INTENT_HEADER, intent.header())])
             if i % 1000 == 999:  # serve delivery reports now and then, not per event

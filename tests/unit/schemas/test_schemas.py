@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 
 from streamtune.errors import InvalidEvent
 from streamtune.schemas import EVENT_MODELS, DeadLetter, decode_batch, decode_event
-from streamtune.schemas.bounds import MAX_EVENT_BYTES, MAX_OBJECT_DEPTH
+from streamtune.schemas.bounds import MAX_EVENT_BYTES, MAX_OBJECT_DEPTH, uuid_text
 from streamtune.schemas.json_schema import export_json_schemas
 from tests.support.events import RECENT, VALID, payload
 
@@ -273,3 +274,9 @@ def test_previous_version_keeps_strict_types() -> None:
     assert error.reason == "value: Input should be a valid number"
     error = reason_of(json.dumps({**old, "timestamp": "1772366400"}))
     assert error.reason.startswith("event_time: Field required")
+
+
+@given(st.uuids())
+def test_a_uuids_text_is_what_str_writes(value: UUID) -> None:
+    assert uuid_text(value) == str(value)
+    assert uuid_text(str(value)) == str(value)  # a view's id, already text
