@@ -100,6 +100,10 @@ _GENERIC = re.compile(
     r"|(?P<version>v\d+(?:\.\d+){1,2})(?!\.?\w))"
     r"|(?P<person>(?:(?<=@)|(?<=\buser )|(?<=\buser=)|(?<=\buser:))[a-z][\w.-]*[a-z0-9])",
     re.IGNORECASE)
+_MAY_TAG = re.compile(r"[\d.@]|user", re.IGNORECASE)
+"""What every generic tag needs in the text: a digit (durations, quantities, IPv4 and
+``app-01`` hosts, versions), a dot (domain names), ``@`` or ``user`` (persons). A text
+without one has none, and is not scanned by :data:`_GENERIC`."""
 _NOT_NAMES = frozenset(("needs", "should", "is", "has", "was", "can", "cannot", "lacks", "with",
                         "to", "for", "from", "and", "the", "access", "account", "role", "rights"))
 _SEQUENCE = re.compile(r"\b(?:and|then|followed by)\b|;")
@@ -176,6 +180,12 @@ _CATEGORY_ACTION: dict[str, str] = {
 
 # --- commands -----------------------------------------------------------------------------
 
+@lru_cache(maxsize=1024)
+def _identifier(name: str) -> bool:
+    """Whether a parameter name is snake_case (names repeat: remembered)."""
+    return _IDENTIFIER.fullmatch(name) is not None
+
+
 @lru_cache(maxsize=4096)
 def _value_pattern(value: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w.-])" + re.escape(value) + r"(?![\w-]|\.\w)", re.IGNORECASE)
@@ -229,7 +239,7 @@ def _locate(text: str, parameters: dict[str, JsonValue]) -> list[_Span]:
     numbers: list[tuple[int, int, float]] | None = None
     lowered = text.lower() if text.isascii() else None
     for name, value in parameters.items():
-        if isinstance(value, bool) or _IDENTIFIER.fullmatch(name) is None:
+        if isinstance(value, bool) or not _identifier(name):
             continue
         if isinstance(value, int | float):
             if numbers is None:
@@ -254,7 +264,7 @@ def _tag(text: str, command_type: str, spans: list[_Span]) -> list[_Span]:
         param = spec.param_index.get(name) if spec is not None else None
         tags.append((param.entity if param is not None and param.entity != "value" else name,
                      start, end))
-    for match in _GENERIC.finditer(text):
+    for match in _GENERIC.finditer(text) if _MAY_TAG.search(text) else ():
         label = match.lastgroup or "value"
         start, end = match.span()
         if label == "person" and match.group().lower() in _NOT_NAMES:
@@ -266,7 +276,10 @@ def _tag(text: str, command_type: str, spans: list[_Span]) -> list[_Span]:
 
 
 def _overlaps(start: int, end: int, taken: list[_Span]) -> bool:
-    return any(start < b and a < end for _, a, b in taken)
+    for _, a, b in taken:  # noqa: SIM110 - a loop, not any(): short lists, a generator costs more
+        if start < b and a < end:
+            return True
+    return False
 
 
 def _span_models(text: str, spans: list[_Span]) -> list[ParameterSpan]:

@@ -18,6 +18,7 @@ from streamtune.schemas.events import (
     FeedbackEvent,
     ParameterSpan,
 )
+from streamtune.transforms import annotation
 from streamtune.transforms.annotation import (
     ACTION_COST,
     HIDDEN_CHARACTERS,
@@ -279,3 +280,33 @@ def test_the_flag_is_added_to_labels_the_producer_sent() -> None:
     event = annotate(command("stop\u200b pump-1", intent_labels=full))
     assert event.intent_labels == [*full[:15], HIDDEN_CHARACTERS]
     assert type(event).model_validate_json(event.model_dump_json()) == event
+
+
+_WORDS = ["db.internal", "a.io", "user", "USER", "u\u017fer", "jsmith", "@ops", "v1.2", "30m",
+          "40%", "app-01", "10.0.0.1", "\u0661\u0662m", "restart", "now", "-", "x", "K\u212a"]
+_TAGGABLE = st.lists(st.tuples(st.sampled_from(_WORDS),
+                               st.sampled_from([" ", ":", "=", "@", "", "."])), max_size=6).map(
+    lambda pairs: "".join(word + gap for word, gap in pairs))
+
+
+@given(_TAGGABLE)
+@settings(max_examples=400)
+def test_a_text_the_generic_tagger_skips_has_no_generic_tag(text: str) -> None:
+    """The tagger scans only texts with a digit, a dot, ``@`` or ``user``: every generic
+    tag needs one (Unicode digits and case folding included)."""
+    if annotation._MAY_TAG.search(text) is None:
+        assert list(annotation._GENERIC.finditer(text)) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("notify user jsmith at db.internal in 30m",
+     [("person", "jsmith"), ("host", "db.internal"), ("duration", "30m")]),
+    ("restart db.internal now", [("host", "db.internal")]),
+    ("page @oncall", [("person", "oncall")]),
+    ("grant USER jsmith", [("person", "jsmith")]),
+    ("grant u\u017fer jsmith", [("person", "jsmith")]),
+    ("wait \u0661\u0662m", [("duration", "\u0661\u0662m")]),
+])
+def test_generic_tags_come_from_whichever_of_them_a_text_holds(
+        text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(t.label, t.text) for t in tag_entities(text, "notify", [])] == expected
