@@ -10,15 +10,18 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaException, Producer
+from prometheus_client import CollectorRegistry
 
-from streamtune.config import Settings
+from streamtune.config import Settings, client_config
 from streamtune.schemas.alerts import Alert
-from streamtune.schemas.topics import loop_topic
+from streamtune.schemas.events import CommandEvent
+from streamtune.schemas.topics import clean_topic, loop_topic
 from streamtune.simulator import Scenario
 from streamtune.simulator.scenario import ErrorRateDrift, ExecutionTimeDrift
 from streamtune.sinks.journal import read_from
 from streamtune.sinks.outbox import StoreOutbox
+from streamtune.sinks.rows import event_json
 from streamtune.sinks.stage_sink import stage_sink
 from streamtune.streams.detect.metrics import DetectMetrics
 from streamtune.streams.detect.stage import DetectStage as StageInProcess
@@ -26,7 +29,7 @@ from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.kafka.dev_broker import DevBroker
 from streamtune.streams.kafka.producer import EventProducer
 from tests.support.drift import check_one_alert_per_signal
-from tests.support.loop_models import simulated
+from tests.support.loop_models import clean, simulated
 from tests.support.settings import make_settings
 from tests.support.worker_harness import (
     DetectStage,
@@ -119,3 +122,43 @@ def test_alerts_kafka_did_not_confirm_are_kept_and_sent_once_it_is_back(
                                                         str(second.alert_id)}
     landed = [record["row"]["alert_id"] for record in read_from(StoreOutbox(settings).path, 0)[0]]
     assert set(landed) == {str(first.alert_id), str(second.alert_id)}  # ids fold the repeat
+
+
+def test_the_held_events_gauge_falls_to_zero_when_idle_partitions_release_them(
+        settings: Settings, tmp_path: Path) -> None:
+    """Events a lagging partition holds back are fed when it goes idle, between batches;
+    the gauge operators read says so then, not only after the next batch."""
+    idle_s = 4.0
+    stage_settings = make_settings(
+        tmp_path, kafka={"dev_broker_port": settings.kafka.dev_broker_port},
+        topics={"prefix": settings.topics.prefix, "partitions": 2},  # deleted after the test
+        detection={"stage": True, "reorder_idle_s": idle_s})
+    create_topics(stage_settings)
+    commands = [e for e in clean(stage_settings, simulated(5, 300, hours_ago=0.5))
+                if isinstance(e, CommandEvent)][:40]
+    producer = Producer(client_config(stage_settings))
+    topic = clean_topic("command", stage_settings.topics.prefix)
+    producer.produce(topic, event_json(commands[0]), partition=1)  # the oldest, then silence
+    for event in commands[1:]:  # later ones: held until partition 1 goes idle
+        producer.produce(topic, event_json(event), partition=0)
+    assert producer.flush(10) == 0
+    metrics = DetectMetrics(CollectorRegistry())
+
+    def held() -> float | None:
+        return metrics.registry.get_sample_value("streamtune_detection_held_events")
+
+    with stage_sink(stage_settings) as (sink, _):
+        stage = StageInProcess(stage_settings, sink=sink, metrics=metrics, confirm_s=10.0)
+        try:
+            read, deadline = 0, time.monotonic() + 60
+            while read < len(commands) and time.monotonic() < deadline:
+                read += stage.step()
+            assert read == len(commands)
+            assert held() == len(stage.watch.order) > 0  # partition 1 has not passed them
+            time.sleep(idle_s + 0.5)
+            while stage.step():  # nothing new: the idle release
+                pass
+            assert len(stage.watch.order) == 0
+            assert held() == 0
+        finally:
+            stage.close()

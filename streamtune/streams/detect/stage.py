@@ -140,6 +140,7 @@ class DetectStage(BatchStage):
         records = [m for m in messages if m.error() is None]
         if not records:
             self.publish(self.watch.release())
+            self.metrics.held.set(len(self.watch.order))  # released now: not a batch's count
             return 0
         started = time.perf_counter()
         events: list[Watched] = []
