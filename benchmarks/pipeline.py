@@ -303,10 +303,12 @@ def _stage_caught_up(settings: Settings, name: str) -> bool:
 def _stage_figures(settings: Settings, name: str, stage: _Worker, count: int,
                    marks: dict[str, Any]) -> _Stage:
     """Once the stage's group has caught up: its rate and CPU since the clock started, per
-    raw event of the run."""
+    raw event of the run (the detect stage's CPU until it fed the events it held too)."""
     while not _stage_caught_up(settings, name):
         time.sleep(0.2)
     elapsed = time.perf_counter() - marks["started"]
+    if name == "detect":
+        _wait_detected(stage)
     used = sum(_grown(marks["stage"][name], stage.cpu_parts()).values())
     return _Stage(count / elapsed, count / max(used, 1e-9), stage.peak_rss_mb())
 
@@ -333,8 +335,9 @@ def _warm_up(worker: _Worker, settings: Settings,
 
 
 def _wait_detected(worker: _Worker) -> None:
-    """Wait until the worker's detectors were fed every event: those it holds for event-time
-    order go when every partition has passed them or gone idle (``reorder_idle_s``)."""
+    """Wait until the detectors of ``worker`` (a worker, or a detect stage) were fed every
+    event: those held for event-time order go when every partition has passed them or
+    gone idle (``reorder_idle_s``)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and scrape(worker.port).get(
             "streamtune_detection_held_events", 0.0) > 0:
