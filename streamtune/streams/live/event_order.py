@@ -24,7 +24,6 @@ topic would be fed before the other topic's share of the same minutes.
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 import time
 from collections.abc import Callable, Hashable, Iterable
@@ -46,7 +45,8 @@ class EventTimeOrder(Generic[T]):
         """Applied once to each item still held after the release that followed its
         arrival: what a long hold keeps (items released at once are never slimmed)."""
         self._held: list[tuple[float, int, T]] = []
-        self._arrival = itertools.count()  # equal times keep their arrival order
+        self._arrivals = 0
+        """Items added so far: the next one's arrival number (equal times keep their order)."""
         self._unslimmed_from = 0
         """The arrival number of the first item not slimmed yet."""
         self._sources: dict[Hashable, tuple[float, float]] = {}
@@ -67,16 +67,20 @@ class EventTimeOrder(Generic[T]):
             now: float | None = None) -> None:
         """Hold ``(event time, source, item)`` triples until the watermark passes them."""
         now = time.monotonic() if now is None else now
-        sources = self._sources
+        sources, arrival = self._sources, self._arrivals
         lull = bool(sources) and all(now - seen >= self.idle_s for _, seen in sources.values())
-        for at, source, item in items:
-            if lull:  # the first delivery after a lull: expect every source again
-                for name, (reached, _) in list(sources.items()):
-                    sources[name] = (reached, now)
-                lull = False
-            latest = sources.get(source)
-            sources[source] = (at if latest is None else max(latest[0], at), now)
-            heapq.heappush(self._held, (at, next(self._arrival), item))
+        try:
+            for at, source, item in items:
+                if lull:  # the first delivery after a lull: expect every source again
+                    for name, (reached, _) in list(sources.items()):
+                        sources[name] = (reached, now)
+                    lull = False
+                latest = sources.get(source)
+                sources[source] = (at if latest is None else max(latest[0], at), now)
+                heapq.heappush(self._held, (at, arrival, item))
+                arrival += 1
+        finally:  # also when ``items`` fails midway: every number is given once
+            self._arrivals = arrival
 
     def watermark(self, *, now: float | None = None) -> float:
         """The event time every source still delivering has reached (inf when all are idle)."""
@@ -96,12 +100,14 @@ class EventTimeOrder(Generic[T]):
 
     def _slim(self, slim: Callable[[T], T]) -> None:
         """Slim the held items that arrived since the last release (their keys unchanged,
-        so the heap stays a heap)."""
+        so the heap stays a heap); no scan when none did (idle polls release too)."""
         held, first = self._held, self._unslimmed_from
+        if first == self._arrivals:
+            return
         for i, (at, arrival, item) in enumerate(held):
             if arrival >= first:
                 held[i] = (at, arrival, slim(item))
-        self._unslimmed_from = next(self._arrival)
+        self._unslimmed_from = self._arrivals
 
     def drain(self) -> list[T]:
         """Every held item, oldest first (at shutdown)."""
