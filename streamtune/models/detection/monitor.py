@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from streamtune.config import DetectionSettings
 from streamtune.models.detection.detectors import (
@@ -132,7 +132,7 @@ class DriftMonitor:
         found.sort(key=itemgetter(0))
         return found
 
-    def _checked(self, signal: str, scope: str, run: _Run) -> SignalKind:
+    def _checked(self, signal: str, scope: str, run: _Run[float]) -> SignalKind:
         """The signal's kind, once every value of its run is valid for it."""
         kind = self.signals.get(signal)
         if kind is None:
@@ -148,7 +148,7 @@ class DriftMonitor:
                 raise ValueError(f"execution_time: negative value {value!r}")
         return kind
 
-    def _feed(self, signal: str, kind: SignalKind, scope: str, run: _Run,
+    def _feed(self, signal: str, kind: SignalKind, scope: str, run: _Run[float],
               found: list[tuple[tuple[int, str], Alert]], tiebreak: str = "") -> None:
         """Feed a run of checked values to the (signal, scope) detector, adding the alerts
         it raises to ``found`` (ranked by arrival, then ``tiebreak``)."""
@@ -188,11 +188,11 @@ class DriftMonitor:
         track.count, track.updates = count, updates
         track.mean, track.mean_n, track.recent = mean, mean_n, recent
 
-    def _feed_outcomes(self, outcomes: _Outcomes,
+    def _feed_outcomes(self, outcomes: _Run[str | None],
                        found: list[tuple[tuple[int, str], Alert]]) -> None:
         """The ``error`` stream in scope ``global``, then one 0/1 stream per error type
         known (each from the outcome that made it known)."""
-        types = outcomes.types
+        types = outcomes.values
         self._feed("error", "binary", "global",
                    _Run(outcomes.ranks, [0.0 if t is None else 1.0 for t in types],
                         outcomes.keys, outcomes.ats), found)
@@ -271,23 +271,17 @@ def _check_times(ats: list[datetime]) -> None:
             raise ValueError("at must be timezone-aware")
 
 
-@dataclass(slots=True)
-class _Run:
-    """One (signal, scope)'s values in a batch, in arrival order, with their arrival ranks,
-    keys and event times."""
-
-    ranks: list[int] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)
-    ats: list[datetime] = field(default_factory=list)
+V = TypeVar("V")
 
 
 @dataclass(slots=True)
-class _Outcomes:
-    """A batch's outcomes (``None``: a command without error; else an error type)."""
+class _Run(Generic[V]):
+    """Values in a batch, in arrival order, with their arrival ranks, keys and event times:
+    one (signal, scope)'s, or the outcomes (``None``: a command without error; else an
+    error type)."""
 
     ranks: list[int] = field(default_factory=list)
-    types: list[str | None] = field(default_factory=list)
+    values: list[V] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     ats: list[datetime] = field(default_factory=list)
 
@@ -301,8 +295,8 @@ class DriftBatch:
     """
 
     def __init__(self) -> None:
-        self.runs: dict[tuple[str, str], _Run] = {}
-        self.outcomes = _Outcomes()
+        self.runs: dict[tuple[str, str], _Run[float]] = {}
+        self.outcomes: _Run[str | None] = _Run()
         self._next = 0
 
     def add(self, signal: str, value: float, *, scope: str = "global", key: str,
@@ -324,7 +318,7 @@ class DriftBatch:
         outcomes = self.outcomes
         outcomes.ranks.append(self._next)
         self._next += 1
-        outcomes.types.append(error_type)
+        outcomes.values.append(error_type)
         outcomes.keys.append(key)
         outcomes.ats.append(at)
 
