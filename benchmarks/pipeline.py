@@ -303,12 +303,11 @@ def _stage_caught_up(settings: Settings, name: str) -> bool:
 def _stage_figures(settings: Settings, name: str, stage: _Worker, count: int,
                    marks: dict[str, Any]) -> _Stage:
     """Once the stage's group has caught up: its rate and CPU since the clock started, per
-    raw event of the run (the detect stage's CPU until it fed the events it held too)."""
+    raw event of the run (its CPU until it fed any events it held for order too)."""
     while not _stage_caught_up(settings, name):
         time.sleep(0.2)
     elapsed = time.perf_counter() - marks["started"]
-    if name == "detect":
-        _wait_detected(stage)
+    _wait_detected(stage)  # at once for a stage that holds nothing (no such gauge)
     used = sum(_grown(marks["stage"][name], stage.cpu_parts()).values())
     return _Stage(count / elapsed, count / max(used, 1e-9), stage.peak_rss_mb())
 
