@@ -344,14 +344,16 @@ def _live_stage() -> Any:
 
 
 def _layouts(no_insert: bool) -> tuple[dict[str, Any], Any]:
-    """Every event table's layout (and dead_letters'), read from a migrated chdb store."""
-    from streamtune.sinks.migrations import migrate
+    """Every event table's layout (and dead_letters'), read from a chdb store migrated and
+    tuned as a worker's."""
+    from streamtune.sinks.migrations import migrate, tune_embedded_tables
     from streamtune.sinks.rows import TableLayout
     from streamtune.sinks.store import ClickHouseStore
 
     root = Path(tempfile.mkdtemp(prefix="st-steps-"))
     store = ClickHouseStore(f"chdb://{root / 'db'}")
     migrate(store)
+    tune_embedded_tables(store)
     layouts = {t: TableLayout.read(store, t) for t in [*SOURCES.values(), "dead_letters"]}
     if no_insert:
         store.close()

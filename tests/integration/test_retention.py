@@ -1,6 +1,7 @@
 """Retention on a real chdb store: the settings' TTLs land on every table that has one,
 count from when a row was stored, and a merge drops what is older while keeping the rest
-(history imported today included); an embedded store's tables merge a few parts at a time."""
+(history imported today included); an embedded store's tables merge a few parts at a time
+and write small parts as one packed file."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from streamtune.schemas.topics import SOURCES
-from streamtune.sinks.migrations import EMBEDDED_MERGES, apply_retention, tune_embedded_merges
+from streamtune.sinks.migrations import (
+    EMBEDDED_TABLE_SETTINGS,
+    apply_retention,
+    tune_embedded_tables,
+)
 from streamtune.sinks.store import ClickHouseStore
 
 
@@ -48,15 +53,22 @@ def test_settings_set_every_ttl_and_a_merge_expires_old_rows(store: ClickHouseSt
     assert [o for (o,) in letters] == [2]
 
 
-def test_an_embedded_stores_tables_merge_a_few_parts_at_a_time(
+def test_an_embedded_stores_tables_merge_a_few_parts_at_a_time_and_pack_small_ones(
         store: ClickHouseStore) -> None:
     tables = {name for (name,) in store.query_rows(
         "SELECT name FROM system.tables WHERE database = {db:String} "
         "AND engine LIKE '%MergeTree'", {"db": store.database})}
-    assert set(tune_embedded_merges(store)) == tables >= {*SOURCES.values(), "dead_letters"}
-    assert tune_embedded_merges(store) == []  # already so: no ALTER
+    assert set(tune_embedded_tables(store)) == tables >= {*SOURCES.values(), "dead_letters"}
+    assert tune_embedded_tables(store) == []  # already so: no ALTER
     settings = store.query_rows(
         "SELECT create_table_query FROM system.tables WHERE database = {db:String} "
         "AND name = 'commands'", {"db": store.database})[0][0].split(" SETTINGS ", 1)[1]
-    for name, value in EMBEDDED_MERGES.items():
+    for name, value in EMBEDDED_TABLE_SETTINGS.items():
         assert f"{name} = {value}" in settings, name
+    now = datetime.now(UTC)
+    store.insert("commands", [(uuid.uuid4(), now, now, "start pump 3")],
+                 ["event_id", "event_time", "ingested_at", "raw_input"])
+    parts = store.query_rows(
+        "SELECT part_storage_type, count() FROM system.parts WHERE database = {db:String} "
+        "AND table = 'commands' AND active GROUP BY ALL", {"db": store.database})
+    assert parts == [("Packed", 1)]  # one file: half the CPU of a part's directory

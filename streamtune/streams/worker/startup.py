@@ -28,7 +28,7 @@ from streamtune.models.registry import import_outbox
 from streamtune.processes import tune_gc
 from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.clickhouse import ClickHouseSink
-from streamtune.sinks.migrations import apply_retention, migrate, tune_embedded_merges
+from streamtune.sinks.migrations import apply_retention, migrate, tune_embedded_tables
 from streamtune.sinks.outbox import StoreOutbox
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.sinks.webhooks import AlertDispatcher, WebhookMetrics
@@ -117,7 +117,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
         migrate(store)
         apply_retention(store, raw_days=settings.pipeline.raw_ttl_days,
                         dlq_days=settings.pipeline.dlq_ttl_days)
-        tune_embedded_merges(store)
+        tune_embedded_tables(store)
         metrics = PipelineMetrics()
         metrics.serve(settings.metrics_port)
         sink = ClickHouseSink(store, metrics=metrics,
