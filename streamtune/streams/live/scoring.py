@@ -50,9 +50,12 @@ instead of the record's 1,268 (``benchmarks/memory.py``): up to ``scoring.max_se
 are kept."""
 _KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 """Each key tuple seen, shared (two: a record as scored, and as re-emitted)."""
-_Step = tuple[str, bool, tuple[tuple[str, Any], ...] | None]
-"""A session's command as its history keeps it: type, success, parameters (None: none).
-Small, since up to ``scoring.max_sessions`` histories are kept (``benchmarks/memory.py``)."""
+_Parameters = bytes | tuple[tuple[str, Any], ...] | None
+"""A command's parameters as a history keeps them: JSON bytes, or (name, value) pairs when
+orjson cannot write them (an integer beyond 64 bits, a lone surrogate); None: none."""
+_Step = tuple[str, bool, _Parameters]
+"""A session's command as its history keeps it: type, success, parameters. Small, since up
+to ``scoring.max_sessions`` histories are kept (``benchmarks/memory.py``)."""
 
 
 class InlineScorer:
@@ -196,9 +199,7 @@ class InlineScorer:
 
     def _remember(self, event: CommandEvent) -> tuple[_Step, ...]:
         """Add ``event`` to its session's history; return the history it ends."""
-        parameters = event.parameters
-        step = (sys.intern(event.command_type), event.success,
-                tuple(parameters.items()) if parameters else None)
+        step = (sys.intern(event.command_type), event.success, _kept_parameters(event.parameters))
         history = (*self._history.pop(event.session_id, ()), step)[-self.history_len:]
         self._history[event.session_id] = history
         while len(self._history) > self.max_sessions:
@@ -292,10 +293,27 @@ def _flat(parameters: dict[str, Any]) -> str:
     return ",".join(f"{k}={parameters[k]}" for k in sorted(parameters))
 
 
+def _kept_parameters(parameters: dict[str, Any]) -> _Parameters:
+    """``parameters`` as a history keeps them: JSON bytes (about half the size of pairs)."""
+    if not parameters:
+        return None
+    try:
+        return json_bytes.dumps(parameters)
+    except orjson.JSONEncodeError:
+        return tuple(parameters.items())
+
+
+def _parameters(kept: _Parameters) -> dict[str, Any]:
+    """The parameters a history kept, as a dict again."""
+    if kept is None:
+        return {}
+    return orjson.loads(kept) if isinstance(kept, bytes) else dict(kept)
+
+
 def _readable(history: tuple[_Step, ...], event: CommandEvent) -> list[dict[str, Any]]:
     """A history as the predictor reads it (``event``, its last command, gives the text)."""
     out: list[dict[str, Any]] = [{"command_type": command_type, "success": success,
-                                  "parameters": dict(parameters or ())}
+                                  "parameters": _parameters(parameters)}
                                  for command_type, success, parameters in history]
     out[-1]["normalized_input"] = event.normalized_input or ""
     return out

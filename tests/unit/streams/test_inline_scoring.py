@@ -6,9 +6,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from streamtune.config import Settings
 from streamtune.models.control import Serving
@@ -23,7 +26,7 @@ from streamtune.schemas.events import (
     FeedbackEvent,
 )
 from streamtune.schemas.predictions import PredictionRecord
-from streamtune.streams.live.scoring import InlineScorer
+from streamtune.streams.live.scoring import InlineScorer, _kept_parameters, _parameters
 from streamtune.streams.live.serving import ServingTable
 from tests.support.loop_models import QUICK_TRAINING, clean, simulated, train_champions
 from tests.support.settings import make_settings
@@ -232,3 +235,19 @@ def test_the_predictor_reads_a_live_session_as_it_reads_dataset_rows(served: Ser
         assert record["outputs"]["parameters"] == expected
         carried += bool(expected)
     assert carried > 0  # some predictions carry a value named earlier in the session
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8)
+
+
+@given(st.dictionaries(st.text(), _JSON_VALUES, max_size=4))
+def test_a_history_gives_back_the_parameters_it_kept(parameters: dict[str, Any]) -> None:
+    """Kept as JSON bytes where orjson can write them, as pairs where not (integers beyond
+    64 bits, lone surrogates): every value comes back equal and of its type."""
+    back = _parameters(_kept_parameters(parameters))
+    assert back == parameters
+    assert repr(back) == repr(parameters)  # 1 stays 1 (not 1.0), -0.0 stays -0.0
