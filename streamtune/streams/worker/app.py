@@ -29,7 +29,7 @@ from mode import Service
 from streamtune.config import Settings, client_config
 from streamtune.errors import BrokerUnavailable
 from streamtune.models.control import ControlReader
-from streamtune.processes import name_thread
+from streamtune.processes import name_thread, unmap_startup_code
 from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.streams.kafka.empty_assignment import rejoin_on_empty_assignment
@@ -62,6 +62,7 @@ class IngestService(Service):
         self.ingest: IngestLoop | None = None
         self.failure: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._startup_code_unmapped = False
 
     async def on_start(self) -> None:
         self.ingest = self._factory()
@@ -73,12 +74,19 @@ class IngestService(Service):
             return
         name_thread("st-ingest")
         try:
-            self.ingest.run()
+            self.ingest.run(on_batch=self._after_batch)
         except BaseException as exc:  # the worker must die loudly, not limp on
             self.failure = exc
             log.exception("ingest loop failed; stopping the worker")
             if self._on_failure is not None:
                 self._on_failure()
+
+    def _after_batch(self, count: int) -> None:
+        """After the first batch, let go of the code only start-up ran (embedded chdb's
+        initialisation: ~80 MB of RSS, :func:`~streamtune.processes.unmap_startup_code`)."""
+        if not self._startup_code_unmapped:
+            self._startup_code_unmapped = True
+            unmap_startup_code()
 
     def stop_ingest(self) -> None:
         """Tell the ingest loop to finish its batch and stop (from a signal handler too)."""
