@@ -1,6 +1,6 @@
 """What every streamtune process sets up: dying with its parent, thread names, GC,
-starting children without losing a Ctrl-C, closes that cannot hang a stop, and start-up's
-code pages let go."""
+starting children without losing a Ctrl-C, closes that cannot hang a stop, and code pages
+not run lately let go."""
 
 from __future__ import annotations
 
@@ -113,11 +113,12 @@ def _code_mappings() -> list[tuple[int, int, int]]:
             if resident and not written]
 
 
-def unmap_startup_code() -> int:
+def release_code_pages() -> int:
     """Let the resident pages of the process's code go (Linux; elsewhere nothing happens):
-    those run again come back from the page cache, so what ran only at start-up leaves RSS
-    (embedded chdb's initialisation: ~80 of its 130 MB of code). Only mappings whose pages
-    all match their file are let go. Returns the resident bytes let go."""
+    those run again come back from the page cache, so code that ran only at start-up, or
+    not lately, leaves RSS (embedded chdb's initialisation: ~80 of its 130 MB of code). The
+    kernel reclaims such pages itself under memory pressure; this does it early, and only
+    for mappings whose pages all match their file. Returns the resident bytes let go."""
     try:
         mappings = _code_mappings()
         madvise = ctypes.CDLL(None, use_errno=True).madvise
@@ -128,7 +129,7 @@ def unmap_startup_code() -> int:
     for start, length, resident in mappings:
         if madvise(start, length, MADV_DONTNEED) == 0:
             released += resident
-    log.info("%d MB of resident code let go (start-up's)", released >> 20)
+    log.info("%d MB of resident code let go", released >> 20)
     return released
 
 

@@ -29,7 +29,7 @@ from mode import Service
 from streamtune.config import Settings, client_config
 from streamtune.errors import BrokerUnavailable
 from streamtune.models.control import ControlReader
-from streamtune.processes import name_thread, unmap_startup_code
+from streamtune.processes import name_thread, release_code_pages
 from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.streams.kafka.empty_assignment import rejoin_on_empty_assignment
@@ -49,6 +49,8 @@ from streamtune.streams.worker.windows import (
 
 log = logging.getLogger(__name__)
 WINDOW_RETENTION_S = 3600
+RELEASE_CODE_S = 60.0
+"""How often a worker lets go of its resident code pages (each time a few ms of faults)."""
 
 
 class IngestService(Service):
@@ -62,7 +64,7 @@ class IngestService(Service):
         self.ingest: IngestLoop | None = None
         self.failure: BaseException | None = None
         self._thread: threading.Thread | None = None
-        self._startup_code_unmapped = False
+        self._release_code_at = 0.0
 
     async def on_start(self) -> None:
         self.ingest = self._factory()
@@ -82,11 +84,13 @@ class IngestService(Service):
                 self._on_failure()
 
     def _after_batch(self, count: int) -> None:
-        """After the first batch, let go of the code only start-up ran (embedded chdb's
-        initialisation: ~80 MB of RSS, :func:`~streamtune.processes.unmap_startup_code`)."""
-        if not self._startup_code_unmapped:
-            self._startup_code_unmapped = True
-            unmap_startup_code()
+        """After the first batch, and then every :data:`RELEASE_CODE_S`, let go of the code
+        pages (:func:`~streamtune.processes.release_code_pages`): embedded chdb's
+        initialisation alone leaves ~80 MB of them resident, its merges more as they go."""
+        now = time.monotonic()
+        if now >= self._release_code_at:
+            self._release_code_at = now + RELEASE_CODE_S
+            release_code_pages()
 
     def stop_ingest(self) -> None:
         """Tell the ingest loop to finish its batch and stop (from a signal handler too)."""

@@ -1,4 +1,4 @@
-"""``unmap_startup_code`` lets go of the resident pages of code the process ran, which run
+"""``release_code_pages`` lets go of the resident pages of code the process ran, which run
 again from the page cache, and never of a mapping whose pages were written (its file no
 longer holds what it runs)."""
 
@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from streamtune.processes import _code_mappings, unmap_startup_code
+from streamtune.processes import _code_mappings, release_code_pages
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="/proc/self/smaps: Linux")
 PAGE = mmap.PAGESIZE
@@ -26,7 +26,7 @@ def _resident_code() -> int:
 def test_code_pages_go_and_the_code_still_runs() -> None:
     assert pc.sum(pa.array([1, 2, 3])).as_py() == 6  # Arrow's compute code is resident
     before = _resident_code()
-    released = unmap_startup_code()
+    released = release_code_pages()
     assert released > 4 * 2**20  # this interpreter's code, Arrow's and more
     assert pc.sum(pa.array([4, 5, 6])).as_py() == 15  # runs again, from the page cache
     assert _resident_code() < before - released // 2
@@ -55,6 +55,6 @@ def test_a_written_mapping_keeps_its_pages(tmp_path: Path) -> None:
     clean, clean_at = _executable(tmp_path / "clean", written=False)
     starts = {start for start, _, _ in _code_mappings()}
     assert clean_at in starts and written_at not in starts
-    unmap_startup_code()
+    release_code_pages()
     assert written[:4] == b"BBBB"  # let go, it would read "AAAA" from its file
     assert clean[:4] == b"AAAA"
