@@ -50,7 +50,8 @@ from streamtune.streams.worker.windows import (
 log = logging.getLogger(__name__)
 WINDOW_RETENTION_S = 3600
 RELEASE_CODE_S = 60.0
-"""How often a worker lets go of its resident code pages (each time a few ms of faults)."""
+"""How often a worker lets go of its resident code pages: each time ~10 ms to read its
+mappings, then the page faults that bring back the code it runs (a few ms)."""
 
 
 class IngestService(Service):
