@@ -28,7 +28,8 @@ time; at each offered rate, the worker's CPU and those steps per event.
 With ``--detect-stage`` the workers leave detection to a ``streamtune detect`` process,
 with ``--augment-stage`` a ``streamtune augment`` process runs beside them; each such
 stage's rate (raw events of the run per second, until its group has caught up), raw
-events per stage CPU-second and peak RSS are printed under the worker's.
+events per stage CPU-second with its threads' parts (its loop, librdkafka, the others),
+and peak RSS are printed under the worker's.
 Run: ``.venv/bin/python benchmarks/pipeline.py [--detect-stage] [--augment-stage]``.
 """
 
@@ -118,14 +119,15 @@ def _consume_rate(settings: Settings, count: int) -> float:
     return count / (time.perf_counter() - (started or time.perf_counter()))
 
 
-def _thread_part(name: str, *, main: bool) -> str:
+def _thread_part(name: str, *, main: bool, stage: bool) -> str:
+    """The part a thread of a worker (or of a stage, whose loop is its main thread) is in."""
     if name == "st-ingest":
         return "batch thread"
     if name.startswith("rdk:"):
         return "librdkafka"
     if main:
-        return "faust loop"
-    return "other threads (chdb, webhooks)"
+        return "stage loop" if stage else "faust loop"
+    return "other threads" if stage else "other threads (chdb, webhooks)"
 
 
 def _records_written(settings: Settings) -> int:
@@ -159,6 +161,7 @@ class _Worker:
             [sys.executable, "-m", "streamtune", command], env=env, stdout=self.log,
             stderr=subprocess.STDOUT, start_new_session=True)
         self.peak_anon_mb = 0.0
+        self.stage = command != "worker"
 
     def read(self) -> float:
         return scrape(self.port).get("streamtune_events_in_total", 0.0)
@@ -180,7 +183,8 @@ class _Worker:
         for task in Path(f"/proc/{self.process.pid}/task").iterdir():
             with contextlib.suppress(FileNotFoundError):
                 name = (task / "comm").read_text().strip()
-                part = _thread_part(name, main=task.name == str(self.process.pid))
+                part = _thread_part(name, main=task.name == str(self.process.pid),
+                                    stage=self.stage)
                 parts[part] = parts.get(part, 0.0) + ticks(stat_fields(task / "stat")) / tick
         return parts
 
@@ -246,6 +250,8 @@ class _Stage:
     per_cpu: float
     """Raw events per CPU-second of the stage's process."""
     rss_mb: float
+    cpu_us: dict[str, float]
+    """The stage's CPU per raw event by part (its threads), µs."""
 
 
 def _throughput(settings: Settings, broker: DevBroker, count: int,
@@ -275,7 +281,7 @@ def _throughput(settings: Settings, broker: DevBroker, count: int,
         if not settings.detection.stage:
             _wait_detected(worker)
         window = time.perf_counter() - marks["started"]  # the CPU's: held events detected
-        after = worker.cpu_parts()
+        after, steps = worker.cpu_parts(), worker.stages()  # before the stages are waited for
         figures = {name: _stage_figures(settings, name, stage, count, marks)
                    for name, stage in running.items()}
         written = _records_written(settings) - marks["written"]
@@ -283,7 +289,7 @@ def _throughput(settings: Settings, broker: DevBroker, count: int,
         shares = {part: seconds / window for part, seconds in used.items()}
         shares["dev broker"] = (group_ticks(broker_group) - marks["broker"]) / tick / window
         stages = {stage: seconds / window
-                  for stage, seconds in _grown(marks["stages"], worker.stages()).items()}
+                  for stage, seconds in _grown(marks["stages"], steps).items()}
         batches = worker.batches() - marks["batches"]
         return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
                     worker.peak_rss_mb(), worker.peak_anon_mb, worker.chdb_code_mb(), window,
@@ -308,8 +314,9 @@ def _stage_figures(settings: Settings, name: str, stage: _Worker, count: int,
         time.sleep(0.2)
     elapsed = time.perf_counter() - marks["started"]
     _wait_detected(stage)  # at once for a stage that holds nothing (no such gauge)
-    used = sum(_grown(marks["stage"][name], stage.cpu_parts()).values())
-    return _Stage(count / elapsed, count / max(used, 1e-9), stage.peak_rss_mb())
+    used = _grown(marks["stage"][name], stage.cpu_parts())
+    return _Stage(count / elapsed, count / max(sum(used.values()), 1e-9), stage.peak_rss_mb(),
+                  {part: seconds / count * 1e6 for part, seconds in used.items()})
 
 
 def _grown(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -441,6 +448,8 @@ def main() -> None:
         print(f"  {name + ' stage':<41}{stage.rate:>10,.0f} events/s   "
               f"{stage.rate / baseline:.3f}x   {stage.per_cpu:>6,.0f} raw events per stage "
               f"CPU-s   peak RSS {stage.rss_mb:,.0f} MB")
+        print("      CPU, µs per raw event: " + ", ".join(
+            f"{part} {us:,.0f}" for part, us in stage.cpu_us.items() if us >= 0.5))
     for rate, latency in latencies.items():
         print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
               f"produce -> row visible p50 {latency.p50:.2f} s, p99 {latency.p99:.2f} s, "
