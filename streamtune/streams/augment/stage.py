@@ -42,7 +42,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from pydantic import Field, TypeAdapter, ValidationError
 
 from streamtune.config import AugmentationSettings, Settings, client_config
-from streamtune.consumers import GroupConsumer
+from streamtune.consumers import GroupConsumer, read_ahead
 from streamtune.models.augmentation import AugmentationResult, Augmenter
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.schemas.topics import clean_topic
@@ -134,11 +134,7 @@ class AugmentStage(BatchStage):
             # static membership: a restarted stage takes its partitions back at once
             "group.instance.id": f"{settings.worker_id}-augment",
             "session.timeout.ms": 10_000, "heartbeat.interval.ms": 1000,
-            "max.poll.interval.ms": 300_000, "fetch.wait.max.ms": 100,
-            "fetch.queue.backoff.ms": 20,
-            **({"queued.min.messages": 200, "max.partition.fetch.bytes": 128 * 1024}
-               if settings.kafka.embedded
-               else {"queued.min.messages": 2 * settings.pipeline.batch_max_events}),
+            "max.poll.interval.ms": 300_000, "fetch.wait.max.ms": 100, **read_ahead(settings),
         }, augment_topics(settings), dev_broker=settings.kafka.embedded,
             on_assign=self._on_assign, on_revoke=self._on_revoke)
 

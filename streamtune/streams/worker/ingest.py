@@ -39,7 +39,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from streamtune.config import Settings, client_config
-from streamtune.consumers import JOIN_STALL_S, known_lags
+from streamtune.consumers import JOIN_STALL_S, known_lags, read_ahead
 from streamtune.errors import BrokerUnavailable
 from streamtune.processes import close_consumer, close_within
 from streamtune.prometheus import PipelineMetrics
@@ -118,7 +118,7 @@ class IngestLoop:
             "auto.offset.reset": "earliest", "session.timeout.ms": 10_000,
             "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 300_000,
             "fetch.wait.max.ms": 100,
-            **_prefetch(settings),
+            **read_ahead(settings),
         })
         producer = Producer({**conf, "enable.idempotence": True, "linger.ms": 5,
                              "compression.type": "lz4", "on_delivery": watch.on_delivery,
@@ -425,26 +425,6 @@ class _Unfinished:
 
     result: BatchResult
     started: float
-
-
-def _prefetch(settings: Settings) -> dict[str, int]:
-    """How much the ingest consumer reads ahead, per partition.
-
-    librdkafka keeps fetching a partition until ``queued.min.messages`` of it wait
-    locally (100,000 by default). Against the dev broker, which answers a fetch at
-    once, a partition whose records are all fetched but not yet read is then
-    re-fetched without pause: with 1 MB fetches and 10,000 records read ahead per
-    partition, a worker working off a backlog spent 38 % of a core in librdkafka and
-    47 % in the broker (2,339 and 3,491 events/s). Reading 200 records (128 KB) ahead
-    per partition: 12-26 % and 23-40 %, 3,232-6,154 events/s over 12 runs in the
-    same session. With a real broker (which holds a fetch) two batches are read
-    ahead per partition. Either way a partition over its read-ahead is checked
-    again after 20 ms, not 1 s.
-    """
-    read_ahead = ({"queued.min.messages": 200, "max.partition.fetch.bytes": 128 * 1024}
-                  if settings.kafka.embedded
-                  else {"queued.min.messages": 2 * settings.pipeline.batch_max_events})
-    return {**read_ahead, "fetch.queue.backoff.ms": 20}
 
 
 def _record(message: Message) -> RawRecord:
