@@ -1,6 +1,6 @@
 """What every streamtune process sets up: dying with its parent, thread names, GC,
-starting children without losing a Ctrl-C, closes that cannot hang a stop, and code pages
-not run lately let go."""
+starting children without losing a Ctrl-C, closes that cannot hang a stop, and memory let
+go: code pages not run lately, the C heap's free pages."""
 
 from __future__ import annotations
 
@@ -131,6 +131,14 @@ def release_code_pages() -> int:
             released += resident
     log.info("%d MB of resident code let go", released >> 20)
     return released
+
+
+def trim_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere
+    nothing happens). A batch's working set, once freed, leaves free pages between live
+    blocks that stay resident otherwise; a trim takes ~1 ms."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def stop_on_signals(stop: Callable[[], None]) -> None:

@@ -29,7 +29,7 @@ from mode import Service
 from streamtune.config import Settings, client_config
 from streamtune.errors import BrokerUnavailable
 from streamtune.models.control import ControlReader
-from streamtune.processes import name_thread, release_code_pages
+from streamtune.processes import name_thread, release_code_pages, trim_heap
 from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.clickhouse import ClickHouseSink
 from streamtune.streams.kafka.empty_assignment import rejoin_on_empty_assignment
@@ -85,9 +85,11 @@ class IngestService(Service):
                 self._on_failure()
 
     def _after_batch(self, count: int) -> None:
-        """After the first batch, and then every :data:`RELEASE_CODE_S`, let go of the code
-        pages (:func:`~streamtune.processes.release_code_pages`): embedded chdb's
+        """After each batch, give the heap's free pages back (:func:`~streamtune.processes.
+        trim_heap`); after the first, and then every :data:`RELEASE_CODE_S`, let go of the
+        code pages (:func:`~streamtune.processes.release_code_pages`): embedded chdb's
         initialisation alone leaves ~80 MB of them resident, its merges more as they go."""
+        trim_heap()
         now = time.monotonic()
         if now >= self._release_code_at:
             self._release_code_at = now + RELEASE_CODE_S

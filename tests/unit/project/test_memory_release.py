@@ -1,6 +1,6 @@
 """``release_code_pages`` lets go of the resident pages of code the process ran, which run
 again from the page cache, and never of a mapping whose pages were written (its file no
-longer holds what it runs)."""
+longer holds what it runs); ``trim_heap`` gives the C heap's free pages back."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from streamtune.processes import _code_mappings, release_code_pages
+from streamtune.processes import _code_mappings, release_code_pages, trim_heap
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="/proc/self/smaps: Linux")
 PAGE = mmap.PAGESIZE
@@ -58,3 +58,18 @@ def test_a_written_mapping_keeps_its_pages(tmp_path: Path) -> None:
     release_code_pages()
     assert written[:4] == b"BBBB"  # let go, it would read "AAAA" from its file
     assert clean[:4] == b"AAAA"
+
+
+def _resident() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE
+
+
+def test_a_trim_gives_the_heaps_free_pages_back() -> None:
+    blocks = [b"x" * 65536 for _ in range(2048)]  # 128 MB from the C heap, each page written
+    kept = blocks[::2]  # every other block freed: free pages between live ones, not at the top
+    del blocks
+    before = _resident()
+    trim_heap()
+    assert before - _resident() > 32 * 2**20  # of the 64 MB freed
+    assert all(block[-1:] == b"x" for block in kept)
