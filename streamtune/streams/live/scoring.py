@@ -113,7 +113,7 @@ class InlineScorer:
         for event in events:
             meant = (event.corrected_command_type if isinstance(event, CorrectionEvent)
                      else event.actual_command_type)
-            kept = self._intents.get(str(event.refers_to), []) if meant else []
+            kept = self._intents.get(uuid_text(event.refers_to), []) if meant else []
             for i, compact in enumerate(kept):
                 earlier = _record_of(compact)
                 again = {**earlier, "truth": meant, "correct": int(earlier["label"] == meant),
