@@ -51,7 +51,8 @@ fetched. A worker used to wait the whole 3 s, its fetcher busy for ~1.4 CPU-s.""
 
 
 def read_ahead(settings: Settings) -> dict[str, int]:
-    """How much a consumer of batches reads ahead, per partition (librdkafka options).
+    """How a consumer of batches fetches (librdkafka options): a fetch waits at most 100 ms
+    for records, and each partition is read so far ahead.
 
     librdkafka keeps fetching a partition until ``queued.min.messages`` of it wait
     locally (100,000 by default). Against the dev broker, which answers a fetch at
@@ -67,7 +68,8 @@ def read_ahead(settings: Settings) -> dict[str, int]:
     ahead = ({"queued.min.messages": 200, "max.partition.fetch.bytes": 128 * 1024}
              if settings.kafka.embedded
              else {"queued.min.messages": 2 * settings.pipeline.batch_max_events})
-    return {**ahead, "fetch.queue.backoff.ms": 20}
+    return {**ahead, "fetch.wait.max.ms": 100, "fetch.queue.backoff.ms": 20}
+
 
 Rebalanced = Callable[[Consumer, list[TopicPartition]], None]
 

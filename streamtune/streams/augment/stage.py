@@ -134,7 +134,7 @@ class AugmentStage(BatchStage):
             # static membership: a restarted stage takes its partitions back at once
             "group.instance.id": f"{settings.worker_id}-augment",
             "session.timeout.ms": 10_000, "heartbeat.interval.ms": 1000,
-            "max.poll.interval.ms": 300_000, "fetch.wait.max.ms": 100, **read_ahead(settings),
+            "max.poll.interval.ms": 300_000, **read_ahead(settings),
         }, augment_topics(settings), dev_broker=settings.kafka.embedded,
             on_assign=self._on_assign, on_revoke=self._on_revoke)
 

@@ -117,7 +117,6 @@ class IngestLoop:
             "group.instance.id": f"{settings.worker_id}-ingest",
             "auto.offset.reset": "earliest", "session.timeout.ms": 10_000,
             "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 300_000,
-            "fetch.wait.max.ms": 100,
             **read_ahead(settings),
         })
         producer = Producer({**conf, "enable.idempotence": True, "linger.ms": 5,
