@@ -324,7 +324,8 @@ class DetectionSettings(BaseModel):
     cooldown_events: int = Field(2000, ge=0, description="after an alert, per signal and scope")
     cooldown_s: float = Field(300.0, ge=0)
     state_save_s: float = Field(2.0, gt=0, description="how often detector state is saved, "
-                                "at a batch boundary (a save of 28,000 lines' state: ~10 ms)")
+                                "at a batch boundary (a save of 28,000 lines' state: ~10 ms); "
+                                "a detect stage commits its offsets with each save")
     pattern_min_count: int = Field(20, ge=1, description="most recurrences a new pattern "
                                    "needs (the count adapts to the source's rate up to this)")
     pattern_rate_per_count: float = Field(10.0, gt=0, description="lines/s of a source that "

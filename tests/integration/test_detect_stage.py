@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from streamtune.config import Settings, client_config
@@ -25,9 +25,11 @@ from streamtune.sinks.rows import event_json
 from streamtune.sinks.stage_sink import stage_sink
 from streamtune.streams.detect.metrics import DetectMetrics
 from streamtune.streams.detect.stage import DetectStage as StageInProcess
+from streamtune.streams.detect.stage import detect_group
 from streamtune.streams.kafka.admin import create_topics
 from streamtune.streams.kafka.dev_broker import DevBroker
 from streamtune.streams.kafka.producer import EventProducer
+from streamtune.streams.live.signals import RESOURCE_SIGNALS
 from tests.support.drift import check_one_alert_per_signal
 from tests.support.loop_models import clean, simulated
 from tests.support.settings import make_settings
@@ -162,3 +164,62 @@ def test_the_held_events_gauge_falls_to_zero_when_idle_partitions_release_them(
             assert held() == 0
         finally:
             stage.close()
+
+
+def test_a_stage_killed_holding_events_feeds_them_after_its_restart(
+        settings: Settings, tmp_path: Path) -> None:
+    """Offsets are committed with the detector state they are in: events a SIGKILLed stage
+    held for event-time order are read again by its restart, what it fed is not."""
+    stage_settings = make_settings(
+        tmp_path, kafka={"dev_broker_port": settings.kafka.dev_broker_port},
+        topics={"prefix": settings.topics.prefix, "partitions": 2},  # deleted after the test
+        detection={"stage": True, "reorder_idle_s": 120.0, "state_save_s": 0.001})
+    create_topics(stage_settings)
+    stream = clean(stage_settings, simulated(6, 300, hours_ago=0.5))
+    commands = [e for e in stream if isinstance(e, CommandEvent)][:40]
+    producer = Producer(client_config(stage_settings))
+    prefix = stage_settings.topics.prefix
+    for kind in ("error", "metric"):  # each partition delivers a late watched event
+        watched = [e for e in stream if e.kind == kind
+                   and getattr(e, "metric", "cpu_usage") in RESOURCE_SIGNALS]
+        for partition, event in enumerate(watched[-2:]):
+            producer.produce(clean_topic(kind, prefix), event_json(event), partition=partition)
+    topic = clean_topic("command", prefix)
+    producer.produce(topic, event_json(commands[0]), partition=1)  # the oldest, then silence
+    for event in commands[1:]:  # later ones: held while partition 1 is not idle
+        producer.produce(topic, event_json(event), partition=0)
+    assert producer.flush(10) == 0
+    held = len(commands) - 1 + 4
+
+    first = DetectStage(stage_settings, log=tmp_path / "detect-1.log").start()
+    try:
+        wait_for(lambda: first.metric("streamtune_detection_held_events") == held
+                 and _committed(stage_settings, topic, 1) == 1, timeout=120,
+                 what="the first stage holding its events", worker=first)
+        first.kill()  # no closing save, no commit
+    finally:
+        first.ensure_stopped()
+    with stage_sink(stage_settings) as (sink, _):
+        second = StageInProcess(stage_settings, sink=sink, metrics=DetectMetrics(
+            CollectorRegistry()), confirm_s=10.0)
+        try:
+            success = ("success", "global")
+            assert second.watch.state.drift.detectors()[success] == 1  # the oldest command
+            read, deadline = 0, time.monotonic() + 60
+            while read < held and time.monotonic() < deadline:
+                read += second.step()
+            assert read == held  # the held ones again, not the one fed
+            second.finish()
+            assert second.watch.state.drift.detectors()[success] == len(commands)
+        finally:
+            second.close()
+
+
+def _committed(settings: Settings, topic: str, partition: int) -> int:
+    """The detect group's committed offset of one partition (negative: none)."""
+    consumer = Consumer({**client_config(settings), "group.id": detect_group(settings)})
+    try:
+        found = consumer.committed([TopicPartition(topic, partition)], timeout=10)
+        return found[0].offset
+    finally:
+        consumer.close()

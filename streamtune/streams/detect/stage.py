@@ -11,12 +11,15 @@ apart. It reads
 - the ``scored`` topic, for the served next-command predictions whose truth arrived.
 
 Per batch it feeds the detectors, lands the alerts (a ClickHouse server it inserts
-into, or the store outbox the worker imports), publishes them to the alerts topic
-(webhooks and the trainer read it there), and then commits the batch's offsets. Alert
-ids are deterministic, so the batch a crash replays folds into the rows it wrote.
-Detector state is saved every ``detection.state_save_s`` and at the stop, under the
-stage's own name (``<worker_id>-detect``); what a crash loses is what a worker loses:
-the signals since the last save are fed again, events held for order are not.
+into, or the store outbox the worker imports) and publishes them to the alerts topic
+(webhooks and the trainer read it there). Every ``detection.state_save_s`` (and at the
+stop) it saves the detector state, under the stage's own name (``<worker_id>-detect``),
+and then commits, per partition, the offset of the first event it still holds for
+event-time order, or else of the next record to read: the offsets committed are those
+of the state saved. A crash therefore loses nothing to detection: a restarted stage
+loads the last state and reads again what came after it, held events included. Alert
+ids are deterministic, so the alerts of what is fed again fold into the rows written.
+(A crash between a save and its commit feeds a save's worth of signals twice.)
 """
 
 from __future__ import annotations
@@ -110,7 +113,11 @@ class DetectStage(BatchStage):
         super().__init__(sink, metrics)
         self.settings = settings
         self.metrics = metrics
-        self.watch = Watch(settings, source=f"{settings.worker_id}-detect")
+        self.watch = Watch(settings, source=f"{settings.worker_id}-detect", autosave=False)
+        self._read: dict[tuple[str, int], int] = {}
+        """Per partition, the offset of the next record to read."""
+        self._held_at: dict[str, tuple[tuple[str, int], int]] = {}
+        """Per watched event (its id as text): its partition and offset, while it may be held."""
         self._scored = loop_topic("scored", settings.topics.prefix)
         self._alerts_topic = loop_topic("alerts", settings.topics.prefix)
         self._outgoing: list[Alert] = []
@@ -139,6 +146,7 @@ class DetectStage(BatchStage):
         records = [m for m in messages if m.error() is None]
         if not records:
             self.publish(self.watch.release())
+            self._checkpoint_if_due()
             self.metrics.held.set(len(self.watch.order))  # released now: not a batch's count
             return 0
         started = time.perf_counter()
@@ -166,11 +174,14 @@ class DetectStage(BatchStage):
                 intents[event.event_id] = intent
             events.append(event)
             sources.append((topic, partition))
+            self._held_at.setdefault(event.event_id, ((topic, partition), message.offset() or 0))
         for topic, count in read.items():
             self.metrics.events_in.labels(topic).inc(count)
         alerts = self.watch.observe(events, Served(intents, answers), sources)
         self.publish(alerts)
-        self._commit(records)
+        self._read.update(((m.topic() or "", m.partition() or 0), (m.offset() or 0) + 1)
+                          for m in records)
+        self._checkpoint_if_due()
         self.metrics.held.set(len(self.watch.order))
         self.metrics.batch_latency.observe(time.perf_counter() - started)
         self.metrics.last_batch.set(time.time())
@@ -200,16 +211,45 @@ class DetectStage(BatchStage):
         if err is not None:
             self._undelivered += 1
 
-    def _commit(self, records: list[Message]) -> None:
-        self.commit({(m.topic() or "", m.partition() or 0): (m.offset() or 0) + 1
-                     for m in records})
+    def _checkpoint_if_due(self) -> None:
+        if self.watch.save_due():
+            self._checkpoint()
+
+    def _checkpoint(self, revoked: frozenset[tuple[str, int]] = frozenset()) -> None:
+        """Save the detector state, then commit the offsets it holds (see the module
+        docstring); ``revoked`` partitions commit all that was read (their held events
+        are fed here, not by their next owner)."""
+        self.watch.save()
+        ends = dict(self._read)
+        held_at: dict[str, tuple[tuple[str, int], int]] = {}
+        for _, _, key in self.watch.order.items():
+            found = self._held_at.get(key)
+            if found is not None and found[0] in ends:
+                held_at[key] = found
+                if found[0] not in revoked:
+                    ends[found[0]] = min(ends[found[0]], found[1])
+        self._held_at = held_at  # what was fed is let go
+        if ends:
+            self.commit(ends)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.watch.expect([(tp.topic, tp.partition) for tp in partitions
                            if tp.topic != self._scored])
+        read_on = False
+        for tp in partitions:  # a new client of this process (a stalled join): read on
+            at = self._read.get((tp.topic, tp.partition))
+            if at is not None:
+                tp.offset, read_on = at, True
+        if read_on:
+            consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.forget_lag(partitions)
+        revoked = frozenset((tp.topic, tp.partition) for tp in partitions)
+        if not self._outgoing:  # else the last save stands: what came after is read again
+            self._checkpoint(revoked)
+        for partition in revoked:
+            self._read.pop(partition, None)
 
     def finish(self) -> None:
         """Feed the events held for order, and publish their alerts."""
@@ -219,8 +259,13 @@ class DetectStage(BatchStage):
             log.warning("the alerts of the held events were not published: %s", exc)
 
     def close(self) -> None:
-        self.watch.save()
-        super().close()
+        """Save and commit, unless alerts of what was fed are unconfirmed: then what came
+        after the last save is read and fed again at the next start."""
+        try:
+            if not self._outgoing:
+                self._checkpoint()
+        finally:
+            super().close()
 
 
 def run_stage(settings: Settings) -> int:

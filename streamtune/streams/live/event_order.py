@@ -26,7 +26,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -108,6 +108,10 @@ class EventTimeOrder(Generic[T]):
             if arrival >= first:
                 held[i] = (at, arrival, slim(item))
         self._unslimmed_from = self._arrivals
+
+    def items(self) -> Iterator[T]:
+        """The held items, in no particular order."""
+        return (item for _, _, item in self._held)
 
     def drain(self) -> list[T]:
         """Every held item, oldest first (at shutdown)."""

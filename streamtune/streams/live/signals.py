@@ -107,9 +107,11 @@ _Held = tuple[Event | Watched, ServedIntent | None, str]
 class Watch:
     """The worker's detectors and miner, with their saved state."""
 
-    def __init__(self, settings: Settings, *, source: str) -> None:
+    def __init__(self, settings: Settings, *, source: str, autosave: bool = True) -> None:
         self.path = state_path(settings.data_dir, source)
         self.save_every = settings.detection.state_save_s
+        self.autosave = autosave
+        """Save every ``save_every`` as batches are fed; else the owner saves (``save_due``)."""
         self.state = DetectionState.load(self.path, settings.detection, source=source)
         self.order: EventTimeOrder[_Held] = EventTimeOrder(
             idle_s=settings.detection.reorder_idle_s,
@@ -179,8 +181,12 @@ class Watch:
         return [alert for _, alert in sorted(drift.observe_batch(batch) + mined,
                                              key=itemgetter(0))]
 
+    def save_due(self) -> bool:
+        """Whether ``save_every`` has passed since the last save."""
+        return time.monotonic() - self._saved_at > self.save_every
+
     def _maybe_save(self) -> None:
-        if time.monotonic() - self._saved_at > self.save_every:
+        if self.autosave and self.save_due():
             self.save()
 
     def save(self) -> None:
