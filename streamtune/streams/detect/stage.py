@@ -235,18 +235,12 @@ class DetectStage(BatchStage):
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.watch.expect([(tp.topic, tp.partition) for tp in partitions
                            if tp.topic != self._scored])
-        read_on = False
-        for tp in partitions:  # a new client of this process (a stalled join): read on
-            at = self._read.get((tp.topic, tp.partition))
-            if at is not None:
-                tp.offset, read_on = at, True
-        if read_on:
-            consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.forget_lag(partitions)
         revoked = frozenset((tp.topic, tp.partition) for tp in partitions)
-        if not self._outgoing:  # else the last save stands: what came after is read again
+        # with alerts unconfirmed the last save stands: what came after is read again
+        if not self._outgoing and revoked & self._read.keys():
             self._checkpoint(revoked)
         for partition in revoked:
             self._read.pop(partition, None)
@@ -264,6 +258,7 @@ class DetectStage(BatchStage):
         try:
             if not self._outgoing:
                 self._checkpoint()
+            self._read.clear()  # the consumer's closing revoke commits nothing more
         finally:
             super().close()
 
