@@ -37,18 +37,26 @@ def terminate_with_parent() -> None:
 
 @contextlib.contextmanager
 def ctrl_c_held() -> Iterator[None]:
-    """Hold back SIGINT until the block is done; it is then raised as usual.
+    """Hold back SIGINT until the block is done; it is then raised as usual. Main thread only.
 
     For starting a child with a ``preexec_fn`` (use :func:`child_setup`) and registering
     its cleanup: ``Popen`` then runs Python's after-fork hooks in the parent, and a SIGINT
     that came during the fork raised its KeyboardInterrupt inside one of them (logging's),
-    which swallowed it: the Ctrl-C was lost.
+    which swallowed it: the Ctrl-C was lost. The calling thread blocks SIGINT, but the
+    kernel then hands it to another thread that does not (numpy's BLAS threads, started at
+    import, do not): Python's handler would still raise in this thread, mid-block (inside
+    ``Popen``, the child started and unregistered). So the handler only notes it meanwhile.
     """
+    noted: list[int] = []
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.signal(signal.SIGINT, lambda signum, _: noted.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # one pending here comes now
+        if noted:
+            signal.raise_signal(signal.SIGINT)
 
 
 def ctrl_c_released() -> None:

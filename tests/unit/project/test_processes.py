@@ -56,6 +56,32 @@ def test_a_ctrl_c_during_a_child_start_is_raised_once_the_start_is_done(mode: st
         assert out.strip().endswith("Ctrl-C lost")
 
 
+# Another thread that does not block SIGINT (as numpy's BLAS threads in every streamtune
+# process): the kernel gives it the Ctrl-C the main thread holds back, and Python's handler
+# then raised in the main thread mid-block.
+OTHER_THREAD_SCRIPT = """
+import os, signal, threading, time
+from streamtune.processes import ctrl_c_held
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+try:
+    with ctrl_c_held():
+        os.kill(os.getpid(), signal.SIGINT)  # to the process, as a terminal sends it
+        time.sleep(0.5)
+        print("block done", flush=True)
+    print("Ctrl-C lost", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_a_ctrl_c_another_thread_receives_waits_for_the_end_of_the_block() -> None:
+    done = subprocess.run([sys.executable, "-c", OTHER_THREAD_SCRIPT], capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["block", "done", "interrupted"]
+
+
 def test_a_close_that_hangs_is_left_behind_and_one_that_returns_is_waited_for() -> None:
     release, closed = threading.Event(), []
     assert not close_within(release.wait, 0.2, name="st-test-close")  # it still waits
