@@ -39,15 +39,15 @@ except KeyboardInterrupt:
 """
 
 
-def _run(mode: str) -> str:
-    done = subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True,
+def _run(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
                           text=True, timeout=60, check=True)
     return done.stdout
 
 
 @pytest.mark.parametrize("mode", ["held", "not held"])
 def test_a_ctrl_c_during_a_child_start_is_raised_once_the_start_is_done(mode: str) -> None:
-    out = _run(mode)
+    out = _run(SCRIPT, mode)
     # the child never has SIGINT blocked: it stops on Ctrl-C like any process
     assert "child blocks SIGINT: False" in out
     if mode == "held":
@@ -77,9 +77,7 @@ except KeyboardInterrupt:
 
 
 def test_a_ctrl_c_another_thread_receives_waits_for_the_end_of_the_block() -> None:
-    done = subprocess.run([sys.executable, "-c", OTHER_THREAD_SCRIPT], capture_output=True,
-                          text=True, timeout=60, check=True)
-    assert done.stdout.split() == ["block", "done", "interrupted"]
+    assert _run(OTHER_THREAD_SCRIPT).split() == ["block", "done", "interrupted"]
 
 
 def test_a_close_that_hangs_is_left_behind_and_one_that_returns_is_waited_for() -> None:
