@@ -70,10 +70,14 @@ def _event_ids(settings: Settings) -> set[bytes]:
     consumer.assign([TopicPartition(t, p, 0) for t, p in ends])
     ids: set[bytes] = set()
     left = dict(ends)
-    deadline = time.monotonic() + 20
+    errors: list[str] = []
+    deadline = time.monotonic() + 60
     while left and time.monotonic() < deadline:
         msg = consumer.poll(0.5)
-        if msg is None or msg.error():
+        if msg is None:
+            continue
+        if msg.error():
+            errors.append(str(msg.error()))
             continue
         event_id = dict(msg.headers() or []).get("event_id")
         assert isinstance(event_id, bytes)
@@ -82,6 +86,7 @@ def _event_ids(settings: Settings) -> set[bytes]:
         if (msg.offset() or 0) + 1 >= left.get(where, 0):
             left.pop(where, None)
     consumer.close()
+    assert not left, f"read back short of the end offsets {left}: {errors[:5]}"
     return ids
 
 
@@ -187,11 +192,11 @@ def test_a_worker_outlives_a_broker_restart(own_broker: DevBroker, tmp_path: Pat
             producer.communicate()
         worker.ensure_stopped()
     sent = _event_ids(settings)
-    assert len(sent) == EVENTS
     tables = sorted(set(SOURCES.values()))
     counts = read_store(wsettings, {table: f"SELECT count(), uniqExact(event_id) FROM "
                                            f"streamtune.{table} FINAL" for table in tables})
     stored = sum(distinct for (_, distinct), in counts.values())
+    assert len(sent) == EVENTS, (stored, out + err)
     assert all(rows == distinct for (rows, distinct), in counts.values()), counts
     assert stored == EVENTS, counts
     outage = worker.log.read_text(errors="replace")[len(before):]
