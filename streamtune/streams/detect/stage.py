@@ -19,7 +19,9 @@ event-time order, or else of the next record to read: the offsets committed are 
 of the state saved. A crash therefore loses nothing to detection: a restarted stage
 loads the last state and reads again what came after it, held events included. Alert
 ids are deterministic, so the alerts of what is fed again fold into the rows written.
-(A crash between a save and its commit feeds a save's worth of signals twice.)
+(A crash between a save and its commit feeds a save's worth of signals twice.) A revoke
+saves and commits the same way, and the revoked partitions' held events are dropped
+unfed: their next owner reads them from the committed offsets and feeds them.
 """
 
 from __future__ import annotations
@@ -215,10 +217,9 @@ class DetectStage(BatchStage):
         if self.watch.save_due():
             self._checkpoint()
 
-    def _checkpoint(self, revoked: frozenset[tuple[str, int]] = frozenset()) -> None:
+    def _checkpoint(self) -> None:
         """Save the detector state, then commit the offsets it holds (see the module
-        docstring); ``revoked`` partitions commit all that was read (their held events
-        are fed here, not by their next owner)."""
+        docstring)."""
         self.watch.save()
         ends = dict(self._read)
         held_at: dict[str, tuple[tuple[str, int], int]] = {}
@@ -226,8 +227,7 @@ class DetectStage(BatchStage):
             found = self._held_at.get(key)
             if found is not None and found[0] in ends:
                 held_at[key] = found
-                if found[0] not in revoked:
-                    ends[found[0]] = min(ends[found[0]], found[1])
+                ends[found[0]] = min(ends[found[0]], found[1])
         self._held_at = held_at  # what was fed is let go
         if ends:
             self.commit(ends)
@@ -237,13 +237,21 @@ class DetectStage(BatchStage):
                            if tp.topic != self._scored])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Save and commit as at a checkpoint, then let the revoked partitions' held events
+        go unfed: their committed offsets are at the first of them, so the partitions' next
+        owner reads and feeds them (fed here, a crash before the next save lost them)."""
         self.forget_lag(partitions)
         revoked = frozenset((tp.topic, tp.partition) for tp in partitions)
         # with alerts unconfirmed the last save stands: what came after is read again
         if not self._outgoing and revoked & self._read.keys():
-            self._checkpoint(revoked)
+            self._checkpoint()
+        theirs = {key for key, (partition, _) in self._held_at.items() if partition in revoked}
+        self.watch.forget(list(revoked), theirs)
+        for key in theirs:
+            del self._held_at[key]
         for partition in revoked:
             self._read.pop(partition, None)
+        self.metrics.held.set(len(self.watch.order))
 
     def finish(self) -> None:
         """Feed the events held for order, and publish their alerts."""

@@ -113,6 +113,19 @@ class EventTimeOrder(Generic[T]):
         """The held items, in no particular order."""
         return (item for _, _, item in self._held)
 
+    def forget(self, sources: Iterable[Hashable], held: Callable[[T], bool]) -> list[T]:
+        """Stop waiting for ``sources`` (partitions revoked) and drop the held items
+        ``held`` picks (theirs: their next owner reads them again); return those."""
+        for source in sources:
+            self._sources.pop(source, None)
+        kept, dropped = [], []
+        for entry in self._held:
+            (dropped if held(entry[2]) else kept).append(entry)
+        if dropped:
+            heapq.heapify(kept)
+            self._held = kept
+        return [item for _, _, item in sorted(dropped)]
+
     def drain(self) -> list[T]:
         """Every held item, oldest first (at shutdown)."""
         out = [item for _, _, item in sorted(self._held)]

@@ -15,7 +15,7 @@ them, and their rows are stored all the same).
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -141,6 +141,11 @@ class Watch:
         alerts = self._feed(self.order.release(now=now))
         self._maybe_save()
         return alerts
+
+    def forget(self, sources: Sequence[Hashable], keys: Set[str]) -> int:
+        """Partitions revoked: stop waiting for them, and drop the held events whose ids
+        are in ``keys`` without feeding them (their next owner does); return how many."""
+        return len(self.order.forget(sources, lambda held: held[2] in keys))
 
     def drain(self) -> list[Alert]:
         """Feed every held event (at shutdown, before the closing :meth:`save`)."""

@@ -75,6 +75,17 @@ def test_an_expected_source_holds_the_others_back_until_it_delivers_or_goes_idle
     assert order.release(now=3.1) == ["a5", "b7"]  # c never delivered
 
 
+def test_a_forgotten_source_holds_nothing_back_and_its_items_are_handed_back() -> None:
+    order: EventTimeOrder[str] = EventTimeOrder(idle_s=60.0, max_items=100)
+    order.add([(float(t), "a", f"a{t}") for t in (5, 1, 3)], now=0.0)
+    order.add([(t + 0.5, "b", f"b{t}") for t in (4, 2)], now=0.0)
+    order.expect(["c"], now=0.0)
+    assert order.release(now=1.0) == []  # c expected: everything waits for it
+    assert order.forget(["a", "c"], lambda item: item.startswith("a")) == ["a1", "a3", "a5"]
+    assert order.release(now=1.0) == ["b2", "b4"]  # b alone delivers now: its own mark
+    assert len(order) == 0
+
+
 def test_equal_times_keep_their_arrival_order_and_bad_limits_are_refused() -> None:
     order: EventTimeOrder[str] = EventTimeOrder(idle_s=1.0, max_items=10)
     order.add([(1.0, "a", x) for x in "xyz"], now=0.0)
