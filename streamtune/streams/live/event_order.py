@@ -118,7 +118,8 @@ class EventTimeOrder(Generic[T]):
         ``held`` picks (theirs: their next owner reads them again); return those."""
         for source in sources:
             self._sources.pop(source, None)
-        kept, dropped = [], []
+        kept: list[tuple[float, int, T]] = []
+        dropped: list[tuple[float, int, T]] = []
         for entry in self._held:
             (dropped if held(entry[2]) else kept).append(entry)
         if dropped:
