@@ -245,10 +245,7 @@ class DetectStage(BatchStage):
         # with alerts unconfirmed the last save stands: what came after is read again
         if not self._outgoing and revoked & self._read.keys():
             self._checkpoint()
-        theirs = {key for key, (partition, _) in self._held_at.items() if partition in revoked}
-        self.watch.forget(list(revoked), theirs)
-        for key in theirs:
-            del self._held_at[key]
+        self.watch.forget(revoked)  # their entries in _held_at go at the next checkpoint
         for partition in revoked:
             self._read.pop(partition, None)
         self.metrics.held.set(len(self.watch.order))

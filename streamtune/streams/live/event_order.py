@@ -44,7 +44,8 @@ class EventTimeOrder(Generic[T]):
         self.slim = slim
         """Applied once to each item still held after the release that followed its
         arrival: what a long hold keeps (items released at once are never slimmed)."""
-        self._held: list[tuple[float, int, T]] = []
+        self._held: list[tuple[float, int, Hashable, T]] = []
+        """(event time, arrival number, source, item), a heap."""
         self._arrivals = 0
         """Items added so far: the next one's arrival number (equal times keep their order)."""
         self._unslimmed_from = 0
@@ -77,7 +78,7 @@ class EventTimeOrder(Generic[T]):
                     lull = False
                 latest = sources.get(source)
                 sources[source] = (at if latest is None else max(latest[0], at), now)
-                heapq.heappush(self._held, (at, arrival, item))
+                heapq.heappush(self._held, (at, arrival, source, item))
                 arrival += 1
         finally:  # also when ``items`` fails midway: every number is given once
             self._arrivals = arrival
@@ -93,7 +94,7 @@ class EventTimeOrder(Generic[T]):
         mark = self.watermark(now=now)
         held, out = self._held, []
         while held and (held[0][0] <= mark or len(held) > self.max_items):
-            out.append(heapq.heappop(held)[2])
+            out.append(heapq.heappop(held)[3])
         if self.slim is not None:
             self._slim(self.slim)
         return out
@@ -104,31 +105,29 @@ class EventTimeOrder(Generic[T]):
         held, first = self._held, self._unslimmed_from
         if first == self._arrivals:
             return
-        for i, (at, arrival, item) in enumerate(held):
+        for i, (at, arrival, source, item) in enumerate(held):
             if arrival >= first:
-                held[i] = (at, arrival, slim(item))
+                held[i] = (at, arrival, source, slim(item))
         self._unslimmed_from = self._arrivals
 
     def items(self) -> Iterator[T]:
         """The held items, in no particular order."""
-        return (item for _, _, item in self._held)
+        return (item for _, _, _, item in self._held)
 
-    def forget(self, sources: Iterable[Hashable], held: Callable[[T], bool]) -> list[T]:
-        """Stop waiting for ``sources`` (partitions revoked) and drop the held items
-        ``held`` picks (theirs: their next owner reads them again); return those."""
-        for source in sources:
+    def forget(self, sources: Iterable[Hashable]) -> list[T]:
+        """Stop waiting for ``sources`` (partitions revoked) and drop the items held from
+        them (their next owner reads them again); return those, oldest first."""
+        gone = set(sources)
+        for source in gone:
             self._sources.pop(source, None)
-        kept: list[tuple[float, int, T]] = []
-        dropped: list[tuple[float, int, T]] = []
-        for entry in self._held:
-            (dropped if held(entry[2]) else kept).append(entry)
+        dropped = sorted(entry for entry in self._held if entry[2] in gone)
         if dropped:
-            heapq.heapify(kept)
-            self._held = kept
-        return [item for _, _, item in sorted(dropped)]
+            self._held = [entry for entry in self._held if entry[2] not in gone]
+            heapq.heapify(self._held)
+        return [item for _, _, _, item in dropped]
 
     def drain(self) -> list[T]:
         """Every held item, oldest first (at shutdown)."""
-        out = [item for _, _, item in sorted(self._held)]
+        out = [item for _, _, _, item in sorted(self._held)]
         self._held.clear()
         return out

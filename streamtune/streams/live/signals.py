@@ -15,7 +15,7 @@ them, and their rows are stored all the same).
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Iterator, Mapping, Sequence, Set
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -142,10 +142,10 @@ class Watch:
         self._maybe_save()
         return alerts
 
-    def forget(self, sources: Sequence[Hashable], keys: Set[str]) -> int:
-        """Partitions revoked: stop waiting for them, and drop the held events whose ids
-        are in ``keys`` without feeding them (their next owner does); return how many."""
-        return len(self.order.forget(sources, lambda held: held[2] in keys))
+    def forget(self, sources: Iterable[Hashable]) -> None:
+        """Partitions revoked: stop waiting for them, and drop their held events without
+        feeding them (their next owner does)."""
+        self.order.forget(sources)
 
     def drain(self) -> list[Alert]:
         """Feed every held event (at shutdown, before the closing :meth:`save`)."""
