@@ -14,6 +14,13 @@ every event not acknowledged yet, and those acknowledged in the last
 ``replay_window`` seconds, which such a broker may have lost: rows are
 idempotent by ``event_id``, so a resend is harmless downstream.
 
+The fatal error is not the only sign of a lost log: a partition's offsets only
+grow, so an acknowledgement at or below the highest offset acknowledged there
+before means Kafka came back shorter (a producer with idempotence off gets no
+error at all). The events of that partition still in the replay window are then
+resent. Whatever the log lost below the window cannot be resent: it is counted
+in ``lost``, logged as an error, and ``flush`` raises :class:`DeliveryFailed`.
+
 Examples
 --------
 >>> with EventProducer("127.0.0.1:19092") as producer:  # doctest: +SKIP
@@ -30,7 +37,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from streamtune import __version__
 from streamtune.config import Settings
@@ -46,6 +53,8 @@ Headers = list[tuple[str, str | bytes | None]]
 
 LOGGED_FAILURES = 3
 """Failed deliveries logged one by one; the rest are only counted (see ``reasons``)."""
+_PRODUCER_ONLY = frozenset({"enable.idempotence", "acks", "linger.ms", "compression.type"})
+"""Options of the producer a consumer (checking where partitions end) leaves out."""
 MAX_RECOVERIES = 5
 """Fatal errors in a row, without an acknowledgement between them, before giving up."""
 
@@ -73,6 +82,19 @@ class _Record:
     key: bytes | None
     headers: Headers | None
     event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Acked:
+    """A record Kafka acknowledged, and where it landed."""
+
+    record: _Record
+    partition: int
+    offset: int
+
+    @property
+    def where(self) -> tuple[str, int]:
+        return self.record.topic, self.partition
 
 
 class RateLimitFilter(logging.Filter):
@@ -134,9 +156,9 @@ class EventProducer:
         Called with a :class:`DeliveryReport` for every event; without it,
         failures are raised by ``flush``/``close``.
     replay_window
-        Seconds of acknowledged events resent after a fatal error (the dev broker
-        loses up to its last save, about a second, when it is killed); time while
-        Kafka is unreachable does not count.
+        Seconds of acknowledged events resent when Kafka comes back with a shorter log
+        (the dev broker loses up to its last save, about a second, when it is killed);
+        time while Kafka is unreachable does not count.
     """
 
     def __init__(
@@ -163,7 +185,20 @@ class EventProducer:
         self._on_delivery = on_delivery
         self._failures: list[DeliveryReport] = []
         self._pending: dict[int, _Record] = {}
-        self._recent: ReplayWindow[_Record] = ReplayWindow(replay_window)
+        self._recent: ReplayWindow[_Acked] = ReplayWindow(replay_window)
+        self._highest: dict[tuple[str, int], int] = {}
+        """Per partition written to, the highest offset Kafka acknowledged there."""
+        self._replayed_from: dict[tuple[str, int], int] = {}
+        """Per partition, the lowest offset among the acknowledged records the last
+        recovery resent (until its first acknowledgement after that recovery)."""
+        self._shortened: list[_Acked] = []
+        """Acknowledged records of partitions found shorter, to resend at the next poll."""
+        self._missing: dict[tuple[str, int], int] = {}
+        """Per partition found shorter, how many acknowledged records it lost below those
+        resent (to count and report at the next poll)."""
+        self._lost_unraised = 0
+        self._verify = False
+        """Whether Kafka was away since the partitions' ends were last checked."""
         self._next_id = 0
         self._fatal: KafkaError | None = None
         self._fatal_streak = 0
@@ -176,6 +211,9 @@ class EventProducer:
         self.resent = 0
         self.recoveries = 0
         self.outages = 0
+        self.lost = 0
+        """Acknowledged events a shortened log lost below the replay window (an upper
+        bound: other producers' records of those partitions count too)."""
         self._producer = Producer(self._conf)
 
     @classmethod
@@ -260,6 +298,8 @@ class EventProducer:
             self._fatal = exc.args[0]
         if self._fatal is not None:
             self._recover()
+        if self._shortened or self._missing:
+            self._resend_shortened()
 
     def _client_error(self, error: KafkaError) -> None:
         if error.fatal():
@@ -267,6 +307,7 @@ class EventProducer:
         elif error.code() == KafkaError._ALL_BROKERS_DOWN and self._away_since is None:
             self._away_since = time.monotonic()
             self._recent.away()
+            self._verify = True
             self.outages += 1
             log.warning("Kafka at %s is unreachable; holding %d unacknowledged events and "
                         "retrying until it is back", self._conf["bootstrap.servers"],
@@ -283,6 +324,7 @@ class EventProducer:
             self._back()
             report = DeliveryReport(record.event_id, msg.topic() or "", msg.partition() or 0,
                                     msg.offset() or 0, None)
+            self._check_log((report.topic, report.partition), report.offset)
         else:
             report = DeliveryReport(record.event_id, record.topic, -1, -1, err.str())
         self._settle(token, report)
@@ -298,7 +340,7 @@ class EventProducer:
         record = self._pending.pop(token)
         if report.error is None:
             self.acknowledged += 1
-            self._recent.acknowledged(record)
+            self._recent.acknowledged(_Acked(record, report.partition, report.offset))
         else:
             self._fail(report)
         if self._on_delivery is not None:
@@ -323,6 +365,7 @@ class EventProducer:
         self._pending.clear()
         old.purge()
         self._fatal_streak += 1
+        self._verify = True
         if self._fatal_streak > MAX_RECOVERIES:
             for token, record in pending:
                 self._pending[token] = record
@@ -330,17 +373,85 @@ class EventProducer:
                                                    reason))
             return
         replay = self._recent.take()
+        self._replayed_from = {}
+        for acked in replay:
+            lowest = self._replayed_from.get(acked.where, acked.offset)
+            self._replayed_from[acked.where] = min(lowest, acked.offset)
         self.recoveries += 1
         self.resent += len(pending) + len(replay)
         log.warning("the producer failed (%s); recreated it, resending %d unacknowledged "
                     "events and %d acknowledged in the last %.0f s", reason, len(pending),
                     len(replay), self._recent.seconds)
         self._producer = Producer(self._conf)
-        for record in replay:
+        for acked in replay:
             self.acknowledged -= 1  # counted again when acknowledged again
-            self._produce(record)
+            self._produce(acked.record)
         for _, record in pending:
             self._produce(record)
+
+    def _check_log(self, where: tuple[str, int], offset: int) -> None:
+        """Note an acknowledgement at ``offset`` of partition ``where``: one at or below the
+        highest acknowledged there before means its log came back shorter."""
+        replayed_from = self._replayed_from.pop(where, None)
+        highest = self._highest.get(where)
+        if offset < 0:  # no offset reported (acks=0)
+            return
+        self._highest[where] = offset
+        if highest is not None and offset <= highest:
+            self._shortened_at(where, offset, highest, replayed_from)
+
+    def _verify_logs(self) -> None:
+        """After an outage, ask Kafka where each partition written to ends: one that ends at
+        or below the highest offset acknowledged there came back shorter (this finds it even
+        when nothing is written there again)."""
+        self._verify = False
+        conf = {k: v for k, v in self._conf.items() if k not in _PRODUCER_ONLY}
+        consumer = Consumer({**conf, "group.id": "streamtune-producer-check"})
+        try:
+            for where, highest in list(self._highest.items()):
+                end = consumer.get_watermark_offsets(TopicPartition(*where), timeout=5.0)[1]
+                if end <= highest:
+                    self._highest[where] = end - 1
+                    self._shortened_at(where, end, highest, self._replayed_from.pop(where, None))
+        except KafkaException:
+            self._verify = True  # away again: checked at the next flush
+        finally:
+            consumer.close()
+
+    def _shortened_at(self, where: tuple[str, int], end: int, highest: int,
+                      replayed_from: int | None) -> None:
+        """Partition ``where`` lost its records from offset ``end`` on (at most), up to
+        ``highest``: take those still in the replay window for a resend, and count what it
+        lost below them (below ``replayed_from`` too, when a recovery resent that already)."""
+        kept = self._recent.take(lambda acked: acked.where == where)
+        self._shortened += kept
+        resent_from = [acked.offset for acked in kept]
+        if replayed_from is not None:
+            resent_from.append(replayed_from)
+        missing = min(resent_from, default=highest + 1) - end
+        if missing > 0:
+            self._missing[where] = missing
+
+    def _resend_shortened(self) -> None:
+        """Resend what :meth:`_shortened_at` took, and say what was lost: outside the
+        delivery callbacks, one line for all the partitions found shorter meanwhile."""
+        shortened, self._shortened = self._shortened, []
+        missing, self._missing = self._missing, {}
+        if shortened:
+            log.warning("Kafka came back with a shorter log than it acknowledged: resending "
+                        "%d events acknowledged in the last %.0f s", len(shortened),
+                        self._recent.seconds)
+        if missing:
+            lost = sum(missing.values())
+            self.lost += lost
+            self._lost_unraised += lost
+            log.error("Kafka lost up to %d acknowledged events of %d partition(s) (%s), older "
+                      "than the replay window: they cannot be resent", lost, len(missing),
+                      ", ".join(f"{topic} [{partition}]" for topic, partition in missing))
+        self.resent += len(shortened)
+        for acked in shortened:
+            self.acknowledged -= 1  # counted again when acknowledged again
+            self._produce(acked.record)
 
     @property
     def unacknowledged(self) -> int:
@@ -362,13 +473,23 @@ class EventProducer:
             rejected some (and no ``on_delivery`` callback takes failures).
         """
         deadline = time.monotonic() + timeout
-        while self._pending and time.monotonic() < deadline:
-            self._poll(min(0.1, max(0.0, deadline - time.monotonic())))
+        self._poll(0)  # an outage while idle is told here (then the partitions are checked)
+        while time.monotonic() < deadline:
+            while self._pending and time.monotonic() < deadline:
+                self._poll(min(0.1, max(0.0, deadline - time.monotonic())))
+            if self._pending or not self._verify:
+                break
+            self._verify_logs()
+            self._poll(0)  # resends what a shortened log lost
         if self._pending:
             raise DeliveryFailed(
                 f"{len(self._pending)} events still undelivered after {timeout:.0f} s "
                 "(is the broker reachable?)"
             )
+        if self._lost_unraised:
+            lost, self._lost_unraised = self._lost_unraised, 0
+            raise DeliveryFailed(f"Kafka lost up to {lost} acknowledged events, older than the "
+                                 "replay window (its log came back shorter): not resent")
         if self._failures:
             first = self._failures[0]
             count = len(self._failures)

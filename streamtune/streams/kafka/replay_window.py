@@ -49,11 +49,17 @@ class ReplayWindow(Generic[T]):
         while self._records[0][0] < now - self.seconds:
             self._records.popleft()
 
-    def take(self) -> list[T]:
-        """Every record in the window, oldest first; the window is empty afterwards."""
-        records = [record for _, record in self._records]
-        self._records.clear()
-        return records
+    def take(self, which: Callable[[T], bool] | None = None) -> list[T]:
+        """The records in the window (``which``: those it is true of), oldest first; they
+        leave the window."""
+        if which is None:
+            records = [record for _, record in self._records]
+            self._records.clear()
+            return records
+        taken = [record for _, record in self._records if which(record)]
+        if taken:
+            self._records = deque(entry for entry in self._records if not which(entry[1]))
+        return taken
 
     def __len__(self) -> int:
         return len(self._records)

@@ -148,19 +148,21 @@ class SendSummary:
     elapsed: float
     resent: int = 0
     outages: int = 0
+    lost: int = 0
+    """Acknowledged events Kafka lost and the producer could not resend (an upper bound)."""
     reasons: tuple[tuple[str, int], ...] = ()
     """``(reason, events)`` of the failures, most frequent first."""
 
     @classmethod
     def of(cls, producer: EventProducer, elapsed: float) -> SendSummary:
         return cls(producer.sent, producer.acknowledged, producer.failed, elapsed,
-                   producer.resent, producer.outages,
+                   producer.resent, producer.outages, producer.lost,
                    tuple(producer.reasons.most_common()))
 
     @property
     def complete(self) -> bool:
-        """True when Kafka acknowledged every event sent."""
-        return self.acknowledged == self.sent
+        """True when Kafka acknowledged every event sent and lost none of them."""
+        return self.acknowledged == self.sent and not self.lost
 
     def lines(self, *, first: int = FIRST_REASONS) -> list[str]:
         """The counts, what recovered, then the first ``first`` reasons of failures."""
@@ -174,6 +176,9 @@ class SendSummary:
         if self.resent:
             lines.append(f"{self.resent:,} events were resent after a producer failure "
                          "(event ids make resends harmless downstream)")
+        if self.lost:
+            lines.append(f"Kafka lost up to {self.lost:,} acknowledged events too old to resend "
+                         "(its log came back shorter than it had acknowledged)")
         lines += [f"failed: {count:,} x {reason}" for reason, count in self.reasons[:first]]
         if len(self.reasons) > first:
             lines.append(f"... and {len(self.reasons) - first} more reasons")

@@ -53,3 +53,13 @@ def test_the_window_ages_again_once_kafka_is_back() -> None:
     window.acknowledged("later")
     assert len(window) == 1
     assert window.take() == ["later"]
+
+
+def test_records_taken_by_a_test_leave_the_window_and_the_rest_stay_in_order() -> None:
+    clock = Clock()
+    window: ReplayWindow[tuple[str, int]] = ReplayWindow(5.0, clock)
+    for record in [("a", 0), ("b", 1), ("a", 2), ("b", 3)]:
+        window.acknowledged(record)
+    assert window.take(lambda record: record[0] == "a") == [("a", 0), ("a", 2)]
+    assert window.take(lambda record: record[0] == "a") == []
+    assert window.take() == [("b", 1), ("b", 3)]

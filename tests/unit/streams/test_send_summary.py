@@ -30,6 +30,14 @@ def test_an_incomplete_send_names_outages_resends_and_the_first_reasons() -> Non
                          "... and 5 more reasons"]
 
 
+def test_acknowledged_events_kafka_lost_make_a_send_incomplete() -> None:
+    summary = SendSummary(sent=300, acknowledged=300, failed=0, elapsed=1.0, resent=40,
+                          lost=25)
+    assert not summary.complete
+    assert summary.lines()[2] == ("Kafka lost up to 25 acknowledged events too old to resend "
+                                  "(its log came back shorter than it had acknowledged)")
+
+
 def test_a_flood_is_one_line_per_period_that_counts_what_it_held_back(
         monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
