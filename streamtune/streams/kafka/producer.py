@@ -53,10 +53,10 @@ Headers = list[tuple[str, str | bytes | None]]
 
 LOGGED_FAILURES = 3
 """Failed deliveries logged one by one; the rest are only counted (see ``reasons``)."""
-_PRODUCER_ONLY = frozenset({"enable.idempotence", "acks", "linger.ms", "compression.type"})
-"""Options of the producer a consumer (checking where partitions end) leaves out."""
 MAX_RECOVERIES = 5
 """Fatal errors in a row, without an acknowledgement between them, before giving up."""
+_PRODUCER_ONLY = frozenset({"enable.idempotence", "acks", "linger.ms", "compression.type"})
+"""Options of the producer a consumer (checking where partitions end) leaves out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,9 +383,7 @@ class EventProducer:
                     "events and %d acknowledged in the last %.0f s", reason, len(pending),
                     len(replay), self._recent.seconds)
         self._producer = Producer(self._conf)
-        for acked in replay:
-            self.acknowledged -= 1  # counted again when acknowledged again
-            self._produce(acked.record)
+        self._produce_again(replay)
         for _, record in pending:
             self._produce(record)
 
@@ -449,8 +447,12 @@ class EventProducer:
                       "than the replay window: they cannot be resent", lost, len(missing),
                       ", ".join(f"{topic} [{partition}]" for topic, partition in missing))
         self.resent += len(shortened)
-        for acked in shortened:
-            self.acknowledged -= 1  # counted again when acknowledged again
+        self._produce_again(shortened)
+
+    def _produce_again(self, acknowledged: list[_Acked]) -> None:
+        """Send acknowledged records again (counted acknowledged again when they are)."""
+        self.acknowledged -= len(acknowledged)
+        for acked in acknowledged:
             self._produce(acked.record)
 
     @property
