@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +88,34 @@ def test_sql_looking_values_are_stored_verbatim(store: ClickHouseStore) -> None:
                             "WHERE raw_input = {t:String}", {"t": text}) == [
         (text, '{"q":"\' OR 1=1 --"}')]
     assert store.count("commands") == 1
+
+
+_AFTER_A_LARGE_QUERY = """
+import re, sys
+from streamtune.sinks.store import ClickHouseStore
+store = ClickHouseStore("chdb://" + sys.argv[1])
+store.query_rows("SELECT length(groupArray(toString(number))) FROM numbers(5000000) "
+                 "SETTINGS max_threads = 1")
+stats = store.query_rows("SELECT * FROM system.jemalloc_stats")[0][0]
+print(*(re.search(pattern, stats).group(1) for pattern in (
+    r"Allocated: ([0-9]+)", r"resident: ([0-9]+)", r"opt.dirty_decay_ms: (-?[0-9]+)")))
+"""
+
+
+@pytest.mark.parametrize("own_conf", [None, "dirty_decay_ms:5000"])
+def test_embedded_chdb_gives_freed_memory_back_at_once(tmp_path: Path,
+                                                       own_conf: str | None) -> None:
+    """A query that used ~400 MB leaves little of it resident (its allocator's default kept
+    it for 5 s: 455 MB); a JE_MALLOC_CONF of the user's own is kept. A process of its own:
+    the allocator reads its configuration once, when chdb loads."""
+    env = {name: value for name, value in os.environ.items() if name != "JE_MALLOC_CONF"}
+    if own_conf is not None:
+        env["JE_MALLOC_CONF"] = own_conf
+    done = subprocess.run([sys.executable, "-c", _AFTER_A_LARGE_QUERY, str(tmp_path / "db")],
+                          env=env, capture_output=True, text=True, timeout=120, check=True)
+    allocated, resident, decay_ms = map(int, done.stdout.split())
+    if own_conf is None:
+        assert decay_ms == 0
+        assert resident - allocated < 64 * 2**20
+    else:
+        assert decay_ms == 5000
