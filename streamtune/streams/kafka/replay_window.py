@@ -52,13 +52,14 @@ class ReplayWindow(Generic[T]):
     def take(self, which: Callable[[T], bool] | None = None) -> list[T]:
         """The records in the window (``which``: those it is true of), oldest first; they
         leave the window."""
-        if which is None:
-            records = [record for _, record in self._records]
-            self._records.clear()
-            return records
-        taken = [record for _, record in self._records if which(record)]
-        if taken:
-            self._records = deque(entry for entry in self._records if not which(entry[1]))
+        taken: list[T] = []
+        kept: deque[tuple[float, T]] = deque()
+        for entry in self._records:
+            if which is None or which(entry[1]):
+                taken.append(entry[1])
+            else:
+                kept.append(entry)
+        self._records = kept
         return taken
 
     def __len__(self) -> int:
