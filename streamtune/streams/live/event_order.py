@@ -114,17 +114,16 @@ class EventTimeOrder(Generic[T]):
         """The held items, in no particular order."""
         return (item for _, _, _, item in self._held)
 
-    def forget(self, sources: Iterable[Hashable]) -> list[T]:
+    def forget(self, sources: Iterable[Hashable]) -> None:
         """Stop waiting for ``sources`` (partitions revoked) and drop the items held from
-        them (their next owner reads them again); return those, oldest first."""
+        them (their next owner reads them again)."""
         gone = set(sources)
         for source in gone:
             self._sources.pop(source, None)
-        dropped = sorted(entry for entry in self._held if entry[2] in gone)
-        if dropped:
-            self._held = [entry for entry in self._held if entry[2] not in gone]
-            heapq.heapify(self._held)
-        return [item for _, _, _, item in dropped]
+        kept = [entry for entry in self._held if entry[2] not in gone]
+        if len(kept) < len(self._held):
+            self._held = kept
+            heapq.heapify(kept)
 
     def drain(self) -> list[T]:
         """Every held item, oldest first (at shutdown)."""
