@@ -22,6 +22,7 @@ from streamtune.cli.app import (
     topics_app,
 )
 from streamtune.errors import InputFileError, UsageError
+from streamtune.processes import ctrl_c_held
 
 
 @config_app.command("show")
@@ -74,7 +75,13 @@ def broker_start() -> None:
     if not settings.kafka.embedded:
         console.print(f"using Kafka at {settings.kafka.servers}; no dev broker started")
         return
-    status = DevBroker.from_settings(settings).start()
+    broker = DevBroker.from_settings(settings)
+    try:
+        with ctrl_c_held():  # a Ctrl-C inside Popen left a broker no pid file names
+            status = broker.start()
+    except KeyboardInterrupt:
+        broker.stop()
+        raise
     console.print(f"dev broker running at {status.address} (pid {status.pid}, "
                   f"data in {status.data_dir})")
 
