@@ -58,7 +58,7 @@ from streamtune.schemas.decode import _WHITESPACE, _keys_within, decode_event
 from streamtune.schemas.events import SCHEMA_VERSION, CommandEvent
 from streamtune.simulator import Simulator, hostile_payloads
 from streamtune.sinks.migrations import migrate
-from streamtune.sinks.rows import TableLayout, event_json
+from streamtune.sinks.rows import TableLayout, event_json, json_text
 from streamtune.sinks.store import ClickHouseStore
 from streamtune.streams.worker.batch import BatchProcessor, RawRecord
 from streamtune.streams.worker.startup import tune_worker_gc
@@ -190,8 +190,15 @@ def columnar(records_: list[RawRecord], redactor: Redactor, recent: RecentIds,
     for _, command in commands:
         values += (command.raw_input, command.normalized_input or None, command.parameters,
                    command.context)
-    flags = redactor.screen(values)
+    serialised: dict[int, tuple[Any, bytes]] = {}
+    flags = redactor.screen(values, serialised=serialised)
     lap("secret gate")
+
+    def object_json(value: dict[str, Any]) -> str:
+        """As today's rows: the screen's JSON of an object the cleaning kept."""
+        found = serialised.get(id(value))
+        return json_text(value, found[1] if found is not None and found[0] is value else None)
+
     columns: dict[str, list[Any]] = defaultdict(list)
     for i, (record, command) in enumerate(commands):
         normalized_in = command.normalized_input or None
@@ -208,7 +215,8 @@ def columnar(records_: list[RawRecord], redactor: Redactor, recent: RecentIds,
             command.command_type, normalized, raw if normalized is None else "",
             tuple((k, type(v), v) for k, v in params.items()), missing))  # type: ignore[arg-type]
         for name, value in (("raw_input", raw), ("normalized_input", normalized or ""),
-                            ("parameters", _json(params)), ("context", _json(context)),
+                            ("parameters", object_json(params)),
+                            ("context", object_json(context)),
                             ("kafka_topic", record.topic), ("kafka_partition", record.partition),
                             ("kafka_offset", record.offset)):
             columns[name].append(value)
@@ -222,14 +230,17 @@ def columnar(records_: list[RawRecord], redactor: Redactor, recent: RecentIds,
             columns[name].append(list(value or ()) if name == "intent_labels" else
                                  value if name == "complexity_score" else _json(value or []))
     lap("clean, annotate, columns")
-    recent.see([UUID(c.event_id).bytes for _, c in commands if c.event_id is not UNSET],
-               [hash(r.value) for r, _ in commands], now=0.0)
+    ids = []
+    for record, command in commands:
+        if command.event_id is UNSET:  # as today: an id from the record's position
+            command.event_id = str(record.identity)
+        ids.append(UUID(command.event_id).bytes)
+    recent.see(ids, [hash(r.value) for r, _ in commands], now=0.0)
     lap("de-duplicate")
     plain = {name: [getattr(c, name) for _, c in commands] for name in (
         "event_time", "source", "session_id", "command_type", "success", "execution_time")}
     table = pa.table({
-        "event_id": pa.array([UUID(c.event_id).bytes if c.event_id is not UNSET else None
-                              for _, c in commands], pa.binary(16)),
+        "event_id": pa.array(ids, pa.binary(16)),
         "event_time": pa.array(plain["event_time"], pa.timestamp("us", "UTC")),
         **{name: pa.array(plain[name], STRING) for name in ("source", "session_id",
                                                             "command_type")},
