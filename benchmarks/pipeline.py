@@ -3,9 +3,13 @@
 Starts its own dev broker, then in one run:
 
 1. baseline: a confluent-kafka consumer reads N pre-produced raw events (no processing);
-2. throughput: a real ``streamtune worker`` process, started and warmed up first, lands N events
-   produced at once (validate, clean, redact, de-duplicate, annotate, score, window,
-   ClickHouse insert, commit) — timed from the first event sent to the last one committed
+2. throughput, twice: a real ``streamtune worker`` process, started and warmed up first, lands
+   N events produced at once (validate, clean, redact, de-duplicate, annotate, score, window,
+   ClickHouse insert, commit) — timed from the first event sent to the last one committed.
+   The first run's events are timed as a live stream at ``--live-rate`` events/s (20,000
+   events span a second of event time, as they do for a worker taking them live); the
+   second's keep the simulator's times (~7 event-minutes per 20,000 events: a backlog
+   caught up at ~200x real time, each window key closed several times a second)
    (augmentation is a stage of its own: ``benchmarks/augment_stage.py``); its CPU is
    counted until the worker's detectors were also fed the events they held for event-time
    order (up to ``reorder_idle_s`` later, the idle worker's CPU meanwhile included);
@@ -55,6 +59,7 @@ from scratch import scratch_broker
 
 from streamtune.config import Settings
 from streamtune.prometheus import scrape, scrape_series
+from streamtune.schemas.events import Event
 from streamtune.schemas.topics import SOURCES, catalogue, raw_topic
 from streamtune.simulator import Simulator
 from streamtune.streams.augment.stage import augment_group, augment_topics
@@ -75,15 +80,21 @@ def _settings(root: Path, port: int, prefix: str, *, detect_stage: bool = False)
 
 def _produce(settings: Settings, count: int, *, rate: float | None = None,
              kinds: frozenset[str] | None = None, on_start: Callable[[], None] | None = None,
-             ) -> None:
+             event_rate: float | None = None) -> float:
     """Produce ``count`` simulated events: at once, or at ``rate`` events/s stamped with
-    their send time; ``on_start`` is called when the first one is about to go out."""
+    their send time; ``on_start`` is called when the first one is about to go out.
+
+    ``event_rate`` (events produced at once): their event times spaced as those of a
+    stream of that many events per second (:func:`_live_times`), not the simulator's.
+    Returns the seconds of event time the events span."""
     producer = Producer({"bootstrap.servers": settings.kafka.servers, "linger.ms": 5,
                          "compression.type": "lz4"})
     # generated (and, unpaced, encoded) before the clock starts: the simulator must not
     # compete with the worker
     stream = Simulator(3).events(count if kinds is None else 10**9)
     events = list(islice((e for e in stream if kinds is None or e.kind in kinds), count))
+    if event_rate is not None:
+        events = _live_times(events, event_rate)
     prefix = settings.topics.prefix
     encoded = [] if rate is not None else [
         (raw_topic(e.kind, prefix), e.model_dump_json().encode(), e.session_id.encode())
@@ -103,6 +114,25 @@ def _produce(settings: Settings, count: int, *, rate: float | None = None,
             producer.produce(topic, value, key=key)
         producer.poll(0)
     producer.flush(60)
+    times = [event.event_time for event in events]
+    return (max(times) - min(times)).total_seconds()
+
+
+def _live_times(events: list[Event], event_rate: float) -> list[Event]:
+    """The events with their event times squeezed, order kept, to span what a stream of
+    ``event_rate`` events/s spans in event time (20,000 events at 20,000 events/s: 1 s).
+
+    The simulator writes ~3,000 events per event-minute: replayed at once, 20,000 of them
+    span ~7 minutes of event time, so the worker closes ~7 windows per key in a 2-second
+    run (a backlog caught up at ~200x real time). A worker taking 20,000 events/s live
+    sees event time advance a second per second, and closes each window once a minute."""
+    start = min(event.event_time for event in events)
+    span = max(event.event_time for event in events) - start
+    if not span:
+        return events
+    squeeze = (len(events) / event_rate) / span.total_seconds()
+    return [event.model_copy(update={"event_time": start + (event.event_time - start) * squeeze})
+            for event in events]
 
 
 def _consume_rate(settings: Settings, count: int) -> float:
@@ -239,6 +269,8 @@ class _Run:
     and ticks, the window table's changelog) per raw event, as of its last commit."""
     beside: dict[str, _Stage]
     """The figures of each stage that ran beside the worker (augment, detect), by name."""
+    event_span_s: float
+    """The seconds of event time the run's events span."""
 
 
 @dataclass
@@ -255,11 +287,13 @@ class _Stage:
 
 
 def _throughput(settings: Settings, broker: DevBroker, count: int,
-                beside: list[str]) -> _Run:
+                beside: list[str], *, event_rate: float | None) -> _Run:
     """Events/s (wall), events per worker CPU-second, peak RSS, CPU shares.
 
     The worker is started and warmed up first; the clock runs from the moment the ``count``
-    events start going out to the moment the worker has committed the last of them."""
+    events start going out to the moment the worker has committed the last of them.
+    ``event_rate``: the events' times those of a live stream at that rate, else the
+    simulator's (see :func:`_produce`)."""
     worker = _Worker(settings)
     running = {name: _Worker(settings, name) for name in beside}
     broker_group = broker.status().pid or 0
@@ -275,7 +309,7 @@ def _throughput(settings: Settings, broker: DevBroker, count: int,
                          written=written, batches=worker.batches(),
                          stage={name: stage.cpu_parts() for name, stage in running.items()})
 
-        _produce(settings, count, on_start=start_clock)
+        event_span_s = _produce(settings, count, on_start=start_clock, event_rate=event_rate)
         _wait_caught_up(settings, on_wait=worker.sample_memory)
         elapsed = time.perf_counter() - marks["started"]
         if not settings.detection.stage:
@@ -294,7 +328,7 @@ def _throughput(settings: Settings, broker: DevBroker, count: int,
         return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
                     worker.peak_rss_mb(), worker.peak_anon_mb, worker.chdb_code_mb(), window,
                     shares,
-                    stages, count / max(batches, 1), written / count, figures)
+                    stages, count / max(batches, 1), written / count, figures, event_span_s)
     finally:
         worker.stop()
         for process in running.values():
@@ -406,6 +440,9 @@ def main() -> None:
     parser.add_argument("--latency-rates", default="1000,5000,10000",
                         help="offered loads (events/s), comma-separated")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--live-rate", type=float, default=20_000.0,
+                        help="the first throughput run's events are timed as a live stream "
+                             "at this rate (events/s); the second keeps the simulator's times")
     parser.add_argument("--detect-stage", action="store_true",
                         help="detection in a `streamtune detect` stage, not in the worker")
     parser.add_argument("--augment-stage", action="store_true",
@@ -416,11 +453,15 @@ def main() -> None:
         create_topics(baseline_settings)
         _produce(baseline_settings, args.events)
         baseline = _consume_rate(baseline_settings, args.events)
-        settings = _settings(root, broker.port, "throughput.", detect_stage=args.detect_stage)
-        create_topics(settings)
         beside = [name for name, on in (("augment", args.augment_stage),
                                         ("detect", args.detect_stage)) if on]
-        run = _throughput(settings, broker, args.events, beside)
+        runs = {}
+        for name, event_rate in (("live", args.live_rate), ("replay", None)):
+            settings = _settings(root, broker.port, f"throughput-{name}.",
+                                 detect_stage=args.detect_stage)
+            create_topics(settings)
+            runs[name] = _throughput(settings, broker, args.events, beside,
+                                     event_rate=event_rate)
         latencies = {}
         for rate in (float(r) for r in args.latency_rates.split(",")):
             lat_settings = _settings(root, broker.port, f"latency{rate:.0f}.",
@@ -431,6 +472,23 @@ def main() -> None:
           + (", detection in a detect stage" if args.detect_stage else "")
           + (", an augment stage beside it" if args.augment_stage else ""))
     print(f"  raw confluent-kafka consume                {baseline:>10,.0f} events/s   1.00x")
+    titles = {"live": f"timed as a live stream at {args.live_rate:,.0f} events/s",
+              "replay": "the simulator's times, replayed as a backlog"}
+    for name, run in runs.items():
+        print(f"  {titles[name]} (event times span {run.event_span_s:,.0f} s, caught up at "
+              f"{run.event_span_s * run.rate / args.events:,.1f}x real time):")
+        _print_run(run, baseline, args.events)
+    for rate, latency in latencies.items():
+        print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
+              f"produce -> row visible p50 {latency.p50:.2f} s, p99 {latency.p99:.2f} s, "
+              f"worker peak RSS {latency.rss_mb:,.0f} MB")
+        print(f"      worker CPU {sum(latency.cpu_us.values()):,.0f} µs per event (" + ", ".join(
+            f"{part} {us:,.0f}" for part, us in latency.cpu_us.items() if us >= 1) + ")")
+        print("      ingest thread's steps, µs per event: " + ", ".join(
+            f"{stage} {us:,.0f}" for stage, us in latency.stages.items() if stage != "poll"))
+
+
+def _print_run(run: _Run, baseline: float, events: int) -> None:
     print(f"  worker                                     {run.rate:>10,.0f} events/s   "
           f"{run.rate / baseline:.3f}x   {run.per_cpu:>6,.0f} events per worker CPU-s   "
           f"peak RSS {run.rss_mb:,.0f} MB")
@@ -438,7 +496,7 @@ def main() -> None:
           f"chdb's library {run.chdb_code_mb:,.0f} MB resident (mapped code, shared, not "
           "loaded with a ClickHouse server)")
     print("      CPU, share of one core (µs per event): " + ", ".join(
-        f"{part} {share:.0%} ({share * run.window_s / args.events * 1e6:.0f})"
+        f"{part} {share:.0%} ({share * run.window_s / events * 1e6:.0f})"
         for part, share in run.shares.items() if share >= 0.005))
     print(f"      broker records written per raw event: {run.records_per_event:.2f}")
     print("      ingest thread, share of the run's time: " + ", ".join(
@@ -450,14 +508,6 @@ def main() -> None:
               f"CPU-s   peak RSS {stage.rss_mb:,.0f} MB")
         print("      CPU, µs per raw event: " + ", ".join(
             f"{part} {us:,.0f}" for part, us in stage.cpu_us.items() if us >= 0.5))
-    for rate, latency in latencies.items():
-        print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
-              f"produce -> row visible p50 {latency.p50:.2f} s, p99 {latency.p99:.2f} s, "
-              f"worker peak RSS {latency.rss_mb:,.0f} MB")
-        print(f"      worker CPU {sum(latency.cpu_us.values()):,.0f} µs per event (" + ", ".join(
-            f"{part} {us:,.0f}" for part, us in latency.cpu_us.items() if us >= 1) + ")")
-        print("      ingest thread's steps, µs per event: " + ", ".join(
-            f"{stage} {us:,.0f}" for stage, us in latency.stages.items() if stage != "poll"))
 
 
 if __name__ == "__main__":
