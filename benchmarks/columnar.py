@@ -391,7 +391,6 @@ def main() -> None:
     for part, seconds in parts.items():
         table.add_row(f"  prototype: {part}", f"{seconds / runs * 1e6:.1f}")
     console.print(table)
-    console = Console()
     differ = differences(sets[0][:size], BatchProcessor(settings), redactor, layouts)
     left = differ.pop("left to the contract")
     console.print(f"one batch of {size:,} commands against today's output: {left} left to the "

@@ -5,14 +5,15 @@ Starts its own dev broker, then in one run:
 1. baseline: a confluent-kafka consumer reads N pre-produced raw events (no processing);
 2. throughput, twice: a real ``streamtune worker`` process, started and warmed up first, lands
    N events produced at once (validate, clean, redact, de-duplicate, annotate, score, window,
-   ClickHouse insert, commit) — timed from the first event sent to the last one committed.
-   The first run's events are timed as a live stream at ``--live-rate`` events/s (20,000
-   events span a second of event time, as they do for a worker taking them live); the
-   second's keep the simulator's times (~7 event-minutes per 20,000 events: a backlog
-   caught up at ~200x real time, each window key closed several times a second)
-   (augmentation is a stage of its own: ``benchmarks/augment_stage.py``); its CPU is
-   counted until the worker's detectors were also fed the events they held for event-time
-   order (up to ``reorder_idle_s`` later, the idle worker's CPU meanwhile included);
+   ClickHouse insert, commit; augmentation is a stage of its own:
+   ``benchmarks/augment_stage.py``) — timed from the first event sent to the last one
+   committed; its CPU is counted until the worker's detectors were also fed the events they
+   held for event-time order (up to ``reorder_idle_s`` later, the idle worker's CPU
+   meanwhile included). The first run's events are timed as a live stream at
+   ``--live-rate`` events/s (20,000 events span a second of event time, as they do for a
+   worker taking them live); the second's keep the simulator's times (~7 event-minutes per
+   20,000 events: a backlog caught up at ~200x real time, each window key closed several
+   times a second);
 3. latency: events are produced at a fixed rate into a running worker, each stamped with its
    send time; ``ingested_at - event_time`` of the stored rows gives produce -> row-visible
    latency (p50/p99); a few metric events first make sure the worker has joined its group,
