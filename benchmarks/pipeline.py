@@ -24,9 +24,12 @@ the peak of the anonymous part of RSS (heaps and buffers, chdb's too) and the pa
 embedded chdb's library resident (mapped code, which a worker with a ClickHouse server
 does not load) apart. Events per worker CPU-second is the figure that holds when the
 machine is shared and wall-clock rates swing. Where that CPU went (the batch thread,
-librdkafka's threads, faust's event loop on the main thread, the other threads: chdb's
-pools, webhooks) and the dev broker's CPU are printed as shares of one core over the
-run, the records the worker wrote to Kafka per raw event, and the ingest thread's time
+librdkafka's threads, faust's event loop on the main thread, chdb's own threads, the other
+Python threads: webhooks, the window agent's writes) and the dev broker's CPU are printed
+as shares of one core over the run; then embedded chdb's own work (the CPU its inserts took
+in the threads that called them, ``streamtune_store_engine_cpu_seconds``, and its threads)
+and the worker's events per CPU-second without it, the part of its work a ClickHouse server
+would do; the records the worker wrote to Kafka per raw event, and the ingest thread's time
 per step of its batches (``streamtune_batch_stage_seconds``) as shares of the run's wall
 time; at each offered rate, the worker's CPU and those steps per event.
 
@@ -150,15 +153,22 @@ def _consume_rate(settings: Settings, count: int) -> float:
     return count / (time.perf_counter() - (started or time.perf_counter()))
 
 
-def _thread_part(name: str, *, main: bool, stage: bool) -> str:
-    """The part a thread of a worker (or of a stage, whose loop is its main thread) is in."""
+def _thread_part(name: str, *, main: bool, stage: bool, python: str) -> str:
+    """The part a thread of a worker (or of a stage, whose loop is its main thread) is in;
+    ``python``: the process's name, which threads Python starts without naming them keep."""
     if name == "st-ingest":
         return "batch thread"
     if name.startswith("rdk:"):
         return "librdkafka"
     if main:
         return "stage loop" if stage else "faust loop"
-    return "other threads" if stage else "other threads (chdb, webhooks)"
+    if stage:
+        return "other threads"
+    return CHDB_THREADS if name != python else PYTHON_THREADS
+
+
+CHDB_THREADS = "chdb's threads (merges)"
+PYTHON_THREADS = "other Python threads (webhooks, window writes)"
 
 
 def _records_written(settings: Settings) -> int:
@@ -201,6 +211,10 @@ class _Worker:
         """Batches the ingest loop committed so far."""
         return scrape(self.port).get("streamtune_batch_seconds_count", 0.0)
 
+    def engine_cpu(self) -> float:
+        """CPU seconds the worker's threads spent inside embedded chdb's inserts so far."""
+        return scrape(self.port).get("streamtune_store_engine_cpu_seconds_total", 0.0)
+
     def stages(self) -> dict[str, float]:
         """Seconds the worker's ingest thread spent so far per step of its batches."""
         prefix = 'streamtune_batch_stage_seconds_total{stage="'
@@ -211,11 +225,12 @@ class _Worker:
         """CPU seconds used so far by the worker's threads, by part."""
         tick = os.sysconf("SC_CLK_TCK")
         parts: dict[str, float] = {}
+        python = Path(f"/proc/{self.process.pid}/comm").read_text().strip()
         for task in Path(f"/proc/{self.process.pid}/task").iterdir():
             with contextlib.suppress(FileNotFoundError):
                 name = (task / "comm").read_text().strip()
                 part = _thread_part(name, main=task.name == str(self.process.pid),
-                                    stage=self.stage)
+                                    stage=self.stage, python=python)
                 parts[part] = parts.get(part, 0.0) + ticks(stat_fields(task / "stat")) / tick
         return parts
 
@@ -272,6 +287,8 @@ class _Run:
     """The figures of each stage that ran beside the worker (augment, detect), by name."""
     event_span_s: float
     """The seconds of event time the run's events span."""
+    engine_cpu_s: float
+    """CPU seconds the worker's threads spent inside embedded chdb's inserts."""
 
 
 @dataclass
@@ -308,6 +325,7 @@ def _throughput(settings: Settings, broker: DevBroker, count: int,
             marks.update(started=time.perf_counter(), before=worker.cpu_parts(),
                          broker=group_ticks(broker_group), stages=worker.stages(),
                          written=written, batches=worker.batches(),
+                         engine=worker.engine_cpu(),
                          stage={name: stage.cpu_parts() for name, stage in running.items()})
 
         event_span_s = _produce(settings, count, on_start=start_clock, event_rate=event_rate)
@@ -317,6 +335,7 @@ def _throughput(settings: Settings, broker: DevBroker, count: int,
             _wait_detected(worker)
         window = time.perf_counter() - marks["started"]  # the CPU's: held events detected
         after, steps = worker.cpu_parts(), worker.stages()  # before the stages are waited for
+        engine_cpu_s = worker.engine_cpu() - marks["engine"]
         figures = {name: _stage_figures(settings, name, stage, count, marks)
                    for name, stage in running.items()}
         written = _records_written(settings) - marks["written"]
@@ -329,7 +348,8 @@ def _throughput(settings: Settings, broker: DevBroker, count: int,
         return _Run(count / elapsed, count / max(sum(used.values()), 1e-9),
                     worker.peak_rss_mb(), worker.peak_anon_mb, worker.chdb_code_mb(), window,
                     shares,
-                    stages, count / max(batches, 1), written / count, figures, event_span_s)
+                    stages, count / max(batches, 1), written / count, figures, event_span_s,
+                    engine_cpu_s)
     finally:
         worker.stop()
         for process in running.values():
@@ -499,6 +519,14 @@ def _print_run(run: _Run, baseline: float, events: int) -> None:
     print("      CPU, share of one core (µs per event): " + ", ".join(
         f"{part} {share:.0%} ({share * run.window_s / events * 1e6:.0f})"
         for part, share in run.shares.items() if share >= 0.005))
+    used_s = sum(share for part, share in run.shares.items() if part != "dev broker") \
+        * run.window_s
+    store_s = run.engine_cpu_s + run.shares.get(CHDB_THREADS, 0.0) * run.window_s
+    print(f"      embedded chdb's own work: its inserts {run.engine_cpu_s / events * 1e6:.0f} "
+          f"µs per event (in the threads above), its threads "
+          f"{run.shares.get(CHDB_THREADS, 0.0) * run.window_s / events * 1e6:.0f}; "
+          f"the worker without it (as with a ClickHouse server): "
+          f"{events / max(used_s - store_s, 1e-9):,.0f} events per worker CPU-s")
     print(f"      broker records written per raw event: {run.records_per_event:.2f}")
     print("      ingest thread, share of the run's time: " + ", ".join(
         f"{stage} {share:.0%}" for stage, share in run.stages.items())

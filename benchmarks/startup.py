@@ -18,7 +18,7 @@ import os
 import statistics
 import time
 
-from pipeline import _settings, _Worker
+from pipeline import CHDB_THREADS, PYTHON_THREADS, _settings, _Worker
 from procfs import group_ticks
 from rich.console import Console
 from rich.table import Table
@@ -50,7 +50,7 @@ def main() -> None:
             finally:
                 worker.stop()
     columns = ["worker", "faust loop", "librdkafka", "batch thread",
-               "other threads (chdb, webhooks)", "dev broker", "peak RSS MB"]
+               CHDB_THREADS, PYTHON_THREADS, "dev broker", "peak RSS MB"]
     table = Table(title=f"worker start-up, first {args.seconds:g} s, {args.runs} runs: "
                         "CPU seconds (median, range)")
     table.add_column("part")

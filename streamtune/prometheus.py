@@ -54,6 +54,10 @@ class PipelineMetrics(ProcessMetrics):
                                       buckets=LATENCY_BUCKETS, registry=r)
         self.sink_failures = Counter("streamtune_sink_failures", "Failed sink write attempts",
                                      registry=r)
+        self.store_engine_cpu = Counter(
+            "streamtune_store_engine_cpu_seconds",
+            "CPU the worker spent inside embedded chdb's inserts (ClickHouse's own work, which "
+            "a ClickHouse server does itself; 0 with one)", registry=r)
         self.batch_latency = Histogram("streamtune_batch_seconds",
                                        "Read-to-commit time of a batch",
                                        buckets=LATENCY_BUCKETS, registry=r)

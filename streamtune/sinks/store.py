@@ -20,7 +20,8 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -185,6 +186,10 @@ class ClickHouseStore:
         """Whether the store is chdb in this process (its work counts as the process's)."""
         self._lock = threading.RLock()
         self._insert_settings = EMBEDDED_INSERT_SETTINGS if self.embedded else {}
+        self.on_engine_cpu: Callable[[float], None] | None = None
+        """Called with the CPU seconds each insert's thread spent inside embedded chdb:
+        ClickHouse's own work (parsing, sorting, writing parts), which a ClickHouse server
+        does itself (never called with a server)."""
         try:
             self._client = _open_client(url, username=username, password=password)
             self._client.command("SELECT 1")
@@ -250,18 +255,26 @@ class ClickHouseStore:
         if isinstance(rows, pa.Table):
             if not rows.num_rows:
                 return
-            try:
-                with self._lock:
-                    self._client.insert_arrow(self.table(table), rows.select(list(columns)),
-                                              settings=self._insert_settings)
-            except ClickHouseError as exc:
-                raise StoreUnavailable(f"insert into {table} failed: {str(exc)[:300]}") from exc
+            selected = rows.select(list(columns))
+            self._timed_insert(table, lambda: self._client.insert_arrow(
+                self.table(table), selected, settings=self._insert_settings))
             return
         if not rows:
             return
+        self._timed_insert(table, lambda: self._client.insert(
+            self.table(table), list(rows), column_names=list(columns)))
+
+    def _timed_insert(self, table: str, run: Callable[[], Any]) -> None:
+        """Run an insert under the lock; with embedded chdb, report its thread's CPU to
+        :attr:`on_engine_cpu`."""
         try:
             with self._lock:
-                self._client.insert(self.table(table), list(rows), column_names=list(columns))
+                started = time.thread_time()
+                try:
+                    run()
+                finally:
+                    if self.embedded and self.on_engine_cpu is not None:
+                        self.on_engine_cpu(time.thread_time() - started)
         except ClickHouseError as exc:
             raise StoreUnavailable(f"insert into {table} failed: {str(exc)[:300]}") from exc
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,22 @@ def test_every_kind_lands_once_even_when_replayed(store: ClickHouseStore) -> Non
     writer.write([("dead_letters", dict(letter))] * 2)
     assert store.query_rows(f"SELECT raw_b64, reason, offset FROM "
                             f"{store.table('dead_letters')} FINAL") == [("/w==", letter.reason, 9)]
+
+
+def test_embedded_inserts_report_the_cpu_chdb_took_in_the_calling_thread(
+        store: ClickHouseStore) -> None:
+    reported: list[float] = []
+    store.on_engine_cpu = reported.append
+    events = [decode_event(json.dumps(payload(kind))) for kind in EVENT_MODELS]
+    rows = [(table_for(e.kind), event_fields(e, ("raw.x", 0, i))) for i, e in enumerate(events)]
+    started = time.thread_time()
+    RowWriter(store).write(rows)
+    spent = time.thread_time() - started
+    assert len(reported) == len(EVENT_MODELS)  # one report per table inserted into
+    assert all(cpu > 0 for cpu in reported)
+    assert sum(reported) <= spent  # the calling thread's own CPU, a part of the write's
+    store.insert("commands", [], ["event_id"])  # nothing to insert: nothing reported
+    assert len(reported) == len(EVENT_MODELS)
 
 
 def test_sql_looking_values_are_stored_verbatim(store: ClickHouseStore) -> None:

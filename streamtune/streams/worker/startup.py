@@ -120,6 +120,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
         tune_embedded_tables(store)
         metrics = PipelineMetrics()
         metrics.serve(settings.metrics_port)
+        store.on_engine_cpu = metrics.store_engine_cpu.inc
         sink = ClickHouseSink(store, metrics=metrics,
                               retry_initial_s=settings.pipeline.sink_retry_initial_s,
                               retry_max_s=settings.pipeline.sink_retry_max_s)
