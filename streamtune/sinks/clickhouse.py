@@ -8,14 +8,13 @@ The store serialises calls, so the ingest thread and the window agent share a si
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.batching import BatchingSink
-from streamtune.sinks.rows import RowWriter
+from streamtune.sinks.rows import Row, RowWriter
 from streamtune.sinks.store import ClickHouseStore
 
-TableRow = tuple[str, dict[str, Any]]
+TableRow = tuple[str, Row]
 
 
 class ClickHouseSink(BatchingSink[TableRow]):

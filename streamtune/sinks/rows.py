@@ -6,7 +6,9 @@ encoded for its column's ClickHouse type — JSON text for free-form objects in
 ``NULL`` only where the column is ``Nullable``.
 
 Rows are written columnar: one Arrow column per table column (UUIDs as 16
-bytes, times as UTC microsecond timestamps), one Arrow insert per table.
+bytes, times as UTC microsecond timestamps), one Arrow insert per table. Rows
+come as a dict each, or, for the events of a batch, as :class:`EventColumns`
+(their columns read straight from the events, no dict per row).
 ClickHouse ingests Arrow at millions of rows a second, against ~170 k rows/s
 for row-wise inserts encoded in Python.
 """
@@ -200,6 +202,39 @@ def arrow_converter(ch_type: str) -> Converter:
 
 
 @dataclass(frozen=True, slots=True)
+class EventColumns:
+    """Events of one kind as their table's columns, with no dict per row.
+
+    ``fields``: the events' ``__dict__`` (not copies); ``given``: whole columns that take
+    the place of the fields' values (where each event was read from Kafka, the JSON text
+    of free-form objects already written)."""
+
+    fields: list[dict[str, Any]]
+    given: dict[str, list[Any]]
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def column(self, name: str) -> list[Any]:
+        found = self.given.get(name)
+        if found is not None:
+            return found
+        return [values.get(name) for values in self.fields]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The same rows, a dict each (for writers that take rows one by one)."""
+        rows = [dict(values) for values in self.fields]
+        for name, column in self.given.items():
+            for row, value in zip(rows, column, strict=True):
+                row[name] = value
+        return rows
+
+
+Row = dict[str, Any] | EventColumns
+"""What a writer takes for a table: one row, or a batch's events of one kind as columns."""
+
+
+@dataclass(frozen=True, slots=True)
 class TableLayout:
     """Columns a writer fills for one table, with their types."""
 
@@ -215,10 +250,14 @@ class TableLayout:
     def row(self, fields: dict[str, Any]) -> list[Any]:
         return [encode(fields.get(c), t) for c, t in zip(self.columns, self.types, strict=True)]
 
-    def arrow(self, rows: list[dict[str, Any]]) -> pa.Table:
+    def arrow(self, rows: list[dict[str, Any]] | EventColumns) -> pa.Table:
         """The rows as one Arrow table with this layout's columns."""
-        arrays = [_converter(t)([r.get(c) for r in rows])
-                  for c, t in zip(self.columns, self.types, strict=True)]
+        if isinstance(rows, EventColumns):
+            columns = [rows.column(c) for c in self.columns]
+        else:
+            columns = [[r.get(c) for r in rows] for c in self.columns]
+        arrays = [_converter(t)(values)
+                  for values, t in zip(columns, self.types, strict=True)]
         return pa.Table.from_arrays(arrays, names=list(self.columns))
 
 
@@ -244,15 +283,33 @@ class RowWriter:
             self._layouts[table] = TableLayout.read(self.store, table)
         return self._layouts[table]
 
-    def write(self, items: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, int]:
+    def write(self, items: Iterable[tuple[str, Row]]) -> dict[str, int]:
         """Insert the rows, one Arrow insert per table; return rows written per table."""
-        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for table, fields in items:
-            grouped[table].append(fields)
-        for table, rows in grouped.items():
-            layout = self.layout(table)
-            self.store.insert(table, layout.arrow(rows), layout.columns)
-        return {table: len(rows) for table, rows in grouped.items()}
+        written: dict[str, int] = {}
+        for table, data in arrow_tables(items, self.layout).items():
+            self.store.insert(table, data, self.layout(table).columns)
+            written[table] = data.num_rows
+        return written
+
+
+def arrow_tables(items: Iterable[tuple[str, Row]],
+                 layout: Callable[[str], TableLayout]) -> dict[str, pa.Table]:
+    """The rows as one Arrow table per table, in each table's ``layout``."""
+    single: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    columnar: dict[str, list[EventColumns]] = defaultdict(list)
+    for table, row in items:
+        if isinstance(row, EventColumns):
+            columnar[table].append(row)
+        else:
+            single[table].append(row)
+    tables: dict[str, pa.Table] = {}
+    for table in {**single, **columnar}:
+        shape = layout(table)
+        parts = [shape.arrow(part) for part in columnar.get(table, ())]
+        if table in single:
+            parts.append(shape.arrow(single[table]))
+        tables[table] = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+    return tables
 
 
 def event_fields(event: Event, position: tuple[str, int, int] | None = None) -> dict[str, Any]:

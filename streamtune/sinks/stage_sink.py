@@ -19,6 +19,7 @@ from streamtune.sinks.batching import BatchingSink, SinkUnavailable
 from streamtune.sinks.clickhouse import ClickHouseSink, TableRow
 from streamtune.sinks.migrations import migrate
 from streamtune.sinks.outbox import StoreOutbox
+from streamtune.sinks.rows import EventColumns
 from streamtune.sinks.store import ClickHouseStore
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ class OutboxSink(BatchingSink[TableRow]):
 
     def write(self, items: list[TableRow]) -> None:
         try:
-            self.outbox.append_many(items)
+            self.outbox.append_many([(table, row) for table, data in items
+                                     for row in (data.rows() if isinstance(data, EventColumns)
+                                                 else [data])])
         except OSError as exc:
             raise StoreUnavailable(f"store outbox {self.outbox.path}: {exc}") from exc
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -69,7 +69,7 @@ class BatchStage:
         """Handle one batch; return the number of records it held."""
         raise NotImplementedError
 
-    def land(self, rows: list[TableRow]) -> None:
+    def land(self, rows: Sequence[TableRow]) -> None:
         """Write the rows; while that fails, retry with the partitions paused (until the
         stop's grace runs out: then :class:`SinkUnavailable`)."""
         paused: list[TopicPartition] = []

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from typing import Any
 
 from confluent_kafka import Message
 from pydantic import ValidationError
@@ -93,14 +94,15 @@ class SecondOpinionStage(BatchStage):
         self.metrics.last_batch.set(time.time())
         return len(records)
 
-    def rows(self, unsure: list[tuple[PredictionRecord, SecondOpinion]]) -> list[TableRow]:
+    def rows(self, unsure: list[tuple[PredictionRecord, SecondOpinion]]
+             ) -> list[tuple[str, dict[str, Any]]]:
         """The ``second_opinions`` rows of answers below their version's level."""
         by_version: dict[str, list[PredictionRecord]] = defaultdict(list)
         opinions: dict[str, SecondOpinion] = {}
         for record, opinion in unsure:
             by_version[record.version].append(record)
             opinions[record.version] = opinion
-        rows: list[TableRow] = []
+        rows: list[tuple[str, dict[str, Any]]] = []
         for version, records in by_version.items():
             with self.metrics.teacher_seconds.time():
                 answers = opinions[version].answer([r.input for r in records])

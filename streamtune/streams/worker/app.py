@@ -31,7 +31,7 @@ from streamtune.errors import BrokerUnavailable
 from streamtune.models.control import ControlReader
 from streamtune.processes import name_thread, release_code_pages, trim_heap
 from streamtune.prometheus import PipelineMetrics
-from streamtune.sinks.clickhouse import ClickHouseSink
+from streamtune.sinks.clickhouse import ClickHouseSink, TableRow
 from streamtune.streams.kafka.empty_assignment import rejoin_on_empty_assignment
 from streamtune.streams.kafka.fetch_pacing import pace_fetches
 from streamtune.streams.live.stage import LiveStage
@@ -368,8 +368,8 @@ def build_app(settings: Settings, *, sink: ClickHouseSink, metrics: PipelineMetr
     async def write(closed: list[tuple[WindowKey, WindowState]],
                     rewritten: list[tuple[WindowKey, WindowState]],
                     late: list[dict[str, Any]]) -> None:
-        rows = [("aggregates", aggregate_row(key, window_s, state.total()))
-                for key, state in closed + rewritten]
+        rows: list[TableRow] = [("aggregates", aggregate_row(key, window_s, state.total()))
+                                for key, state in closed + rewritten]
         rows += [("late_arrivals", row) for row in late]
         await asyncio.get_running_loop().run_in_executor(None, sink.write, rows)
         metrics.windows_emitted.inc(len(closed))

@@ -22,7 +22,7 @@ from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.decode import decode_event
 from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
 from streamtune.schemas.topics import SOURCES
-from streamtune.sinks.rows import event_fields, json_text, table_for
+from streamtune.sinks.rows import EventColumns, Row, json_text, table_for
 from streamtune.streams.worker.windows import (
     Aggregate,
     WindowDelta,
@@ -86,25 +86,38 @@ class BatchResult:
     """The JSON of the decoded events' free-form objects by ``id`` (with the object):
     written once by the secret screen, reused for the rows of events that kept them."""
 
-    def table_rows(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every row this batch writes, as ``(table, fields)``."""
-        return self.event_rows() + self.augmentation_rows()
+    def table_rows(self) -> list[tuple[str, Row]]:
+        """Every row this batch writes, as ``(table, fields)`` or ``(table, columns)``."""
+        return [*self.event_rows(), *self.augmentation_rows()]
 
-    def event_rows(self) -> list[tuple[str, dict[str, Any]]]:
-        """The clean events' and dead letters' rows."""
-        rows: list[tuple[str, dict[str, Any]]] = []
-        serialised = self.serialised
-        for event, position in self.events:
-            fields = event_fields(event, position)
-            kind = fields["kind"]
-            for name in _JSON_FIELDS[kind]:
-                value = fields[name]
-                found = serialised.get(id(value))
-                if found is not None and found[0] is value:
-                    fields[name] = json_text(value, found[1])
-            rows.append((_TABLES[kind], fields))
+    def event_rows(self) -> list[tuple[str, Row]]:
+        """The clean events' rows, as columns per kind, and the dead letters' rows."""
+        by_kind: dict[str, list[tuple[Event, tuple[str, int, int]]]] = defaultdict(list)
+        for item in self.events:
+            by_kind[item[0].kind].append(item)
+        rows: list[tuple[str, Row]] = [
+            (_TABLES[kind], self._columns(kind, items)) for kind, items in by_kind.items()]
         rows += [("dead_letters", dict(letter)) for letter in self.dead_letters]
         return rows
+
+    def _columns(self, kind: str,
+                 items: list[tuple[Event, tuple[str, int, int]]]) -> EventColumns:
+        """Events of one kind as columns: free-form objects as the JSON text the secret
+        screen wrote for them (when the event kept that very object)."""
+        fields = [event.__dict__ for event, _ in items]
+        topics, partitions, offsets = (list(column) for column in
+                                       zip(*(position for _, position in items), strict=True))
+        given: dict[str, list[Any]] = {"kafka_topic": topics, "kafka_partition": partitions,
+                                       "kafka_offset": offsets}
+        serialised = self.serialised
+        for name in _JSON_FIELDS[kind]:
+            column = given[name] = []
+            for values in fields:
+                value = values[name]
+                found = serialised.get(id(value))
+                column.append(json_text(value, found[1])
+                              if found is not None and found[0] is value else value)
+        return EventColumns(fields, given)
 
     def augmentation_rows(self) -> list[tuple[str, dict[str, Any]]]:
         """The augmented rows and their QC reports (none before augmentation ran)."""

@@ -1,5 +1,8 @@
 """A batch's rows reuse the JSON its secret screen wrote, and hold what they held before.
 
+The events' rows come as columns per kind (``EventColumns``); they must hold what the
+rows built event by event (``event_fields``) held, and give the same Arrow table.
+
 ``BatchResult.event_rows`` takes the JSON text of a free-form object from the
 screen when the event kept that very object; it must equal ``json_text`` of
 the stored value, and a value the cleaning replaced (a redacted secret) must
@@ -9,12 +12,21 @@ never take the JSON of the value it replaced.
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.simulator import Simulator, hostile_payloads
-from streamtune.sinks.rows import TableLayout, json_text
+from streamtune.sinks.rows import (
+    EventColumns,
+    Row,
+    TableLayout,
+    event_fields,
+    json_text,
+    table_for,
+)
 from streamtune.streams.worker.batch import BatchProcessor, RawRecord
 from tests.support.settings import make_settings
 
@@ -39,11 +51,16 @@ def _records() -> tuple[list[RawRecord], int]:
     return records, planted
 
 
+def _rows(rows: list[tuple[str, Row]]) -> list[tuple[str, dict[str, Any]]]:
+    return [(table, row) for table, data in rows
+            for row in (data.rows() if isinstance(data, EventColumns) else [data])]
+
+
 def test_rows_reuse_the_screened_json_and_equal_json_text(tmp_path: Path) -> None:
     records, planted = _records()
     result = BatchProcessor(make_settings(tmp_path)).process(records, augment=False)
-    rows = result.event_rows()
-    plain = dataclasses.replace(result, serialised={}).event_rows()
+    rows = _rows(result.event_rows())
+    plain = _rows(dataclasses.replace(result, serialised={}).event_rows())
     reused = 0
     for (table, fields), (plain_table, plain_fields) in zip(rows, plain, strict=True):
         assert table == plain_table and fields.keys() == plain_fields.keys()
@@ -58,6 +75,45 @@ def test_rows_reuse_the_screened_json_and_equal_json_text(tmp_path: Path) -> Non
     dumped = repr(rows)
     assert "hunter2" not in dumped and "t0k3n99" not in dumped
     assert dumped.count("[REDACTED:") >= planted > 50
+
+
+def test_event_columns_hold_each_events_fields_and_position(tmp_path: Path) -> None:
+    records, _ = _records()
+    result = BatchProcessor(make_settings(tmp_path)).process(records, augment=False)
+    columnar = result.event_rows()
+    assert {table for table, _ in columnar} == {table_for(e.kind) for e, _ in result.events} \
+        | {"dead_letters"}
+    by_table = defaultdict(list)  # what each table's rows were, built event by event
+    for event, position in result.events:
+        by_table[table_for(event.kind)].append(event_fields(event, position))
+    for table, data in columnar:
+        if table == "dead_letters":
+            continue
+        assert isinstance(data, EventColumns)
+        expected = by_table[table]
+        assert len(data) == len(expected)
+        for row, fields in zip(data.rows(), expected, strict=True):
+            assert row.keys() == fields.keys()
+            for name, value in row.items():
+                if isinstance(fields[name], dict | list) and isinstance(value, str):
+                    assert value == json_text(fields[name])  # the screen's JSON
+                else:
+                    assert value is fields[name] or value == fields[name]
+
+
+def test_columns_give_the_arrow_table_their_rows_give(tmp_path: Path) -> None:
+    records, _ = _records()
+    result = BatchProcessor(make_settings(tmp_path)).process(records, augment=False)
+    layout = TableLayout(
+        "commands",
+        ("event_id", "event_time", "raw_input", "context", "intent_labels",
+         "complexity_score", "kafka_topic", "kafka_offset", "not_a_field"),
+        ("UUID", "DateTime64(3, 'UTC')", "String", "String", "Array(LowCardinality(String))",
+         "Nullable(Float32)", "LowCardinality(String)", "Int64", "String"))
+    (commands,) = [data for table, data in result.event_rows() if table == "commands"]
+    assert isinstance(commands, EventColumns) and len(commands) > 500
+    assert layout.arrow(commands).equals(layout.arrow(commands.rows()))
+    assert set(layout.arrow(commands).column("not_a_field").to_pylist()) == {""}
 
 
 def test_a_column_a_row_does_not_fill_gets_its_type_default() -> None:
