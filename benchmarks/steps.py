@@ -61,7 +61,7 @@ from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
 from streamtune.schemas.text import normalize_text
 from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Simulator, hostile_payloads
-from streamtune.sinks.rows import EventColumns, arrow_tables, event_json
+from streamtune.sinks.rows import arrow_tables, event_json, row_by_row
 from streamtune.streams.worker.batch import BatchProcessor, BatchResult, RawRecord
 from streamtune.streams.worker.startup import tune_worker_gc
 from streamtune.transforms.annotation import annotate
@@ -144,9 +144,8 @@ def _arrow_tables(results: list[BatchResult], layouts: dict[str, Any]) -> list[d
 def _arrow_tables_by_row(results: list[BatchResult],
                          layouts: dict[str, Any]) -> list[dict[str, Any]]:
     """:func:`_arrow_tables` with a dict built per row first (the rows as built before)."""
-    return [arrow_tables([(table, row) for table, data in result.event_rows()
-                          for row in (data.rows() if isinstance(data, EventColumns) else [data])],
-                         layouts.__getitem__) for result in results]
+    return [arrow_tables(row_by_row(result.event_rows()), layouts.__getitem__)
+            for result in results]
 
 
 def main() -> None:

@@ -234,6 +234,13 @@ Row = dict[str, Any] | EventColumns
 """What a writer takes for a table: one row, or a batch's events of one kind as columns."""
 
 
+def row_by_row(items: Iterable[tuple[str, Row]]) -> list[tuple[str, dict[str, Any]]]:
+    """The rows as ``(table, fields)``, a dict each: columns given as their rows (for
+    writers that take rows one by one)."""
+    return [(table, row) for table, data in items
+            for row in (data.rows() if isinstance(data, EventColumns) else [data])]
+
+
 @dataclass(frozen=True, slots=True)
 class TableLayout:
     """Columns a writer fills for one table, with their types."""

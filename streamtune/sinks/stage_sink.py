@@ -19,7 +19,7 @@ from streamtune.sinks.batching import BatchingSink, SinkUnavailable
 from streamtune.sinks.clickhouse import ClickHouseSink, TableRow
 from streamtune.sinks.migrations import migrate
 from streamtune.sinks.outbox import StoreOutbox
-from streamtune.sinks.rows import EventColumns
+from streamtune.sinks.rows import row_by_row
 from streamtune.sinks.store import ClickHouseStore
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,7 @@ class OutboxSink(BatchingSink[TableRow]):
 
     def write(self, items: list[TableRow]) -> None:
         try:
-            self.outbox.append_many([(table, row) for table, data in items
-                                     for row in (data.rows() if isinstance(data, EventColumns)
-                                                 else [data])])
+            self.outbox.append_many(row_by_row(items))
         except OSError as exc:
             raise StoreUnavailable(f"store outbox {self.outbox.path}: {exc}") from exc
 

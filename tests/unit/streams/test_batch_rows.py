@@ -15,16 +15,15 @@ import dataclasses
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.simulator import Simulator, hostile_payloads
 from streamtune.sinks.rows import (
     EventColumns,
-    Row,
     TableLayout,
     event_fields,
     json_text,
+    row_by_row,
     table_for,
 )
 from streamtune.streams.worker.batch import BatchProcessor, RawRecord
@@ -51,16 +50,11 @@ def _records() -> tuple[list[RawRecord], int]:
     return records, planted
 
 
-def _rows(rows: list[tuple[str, Row]]) -> list[tuple[str, dict[str, Any]]]:
-    return [(table, row) for table, data in rows
-            for row in (data.rows() if isinstance(data, EventColumns) else [data])]
-
-
 def test_rows_reuse_the_screened_json_and_equal_json_text(tmp_path: Path) -> None:
     records, planted = _records()
     result = BatchProcessor(make_settings(tmp_path)).process(records, augment=False)
-    rows = _rows(result.event_rows())
-    plain = _rows(dataclasses.replace(result, serialised={}).event_rows())
+    rows = row_by_row(result.event_rows())
+    plain = row_by_row(dataclasses.replace(result, serialised={}).event_rows())
     reused = 0
     for (table, fields), (plain_table, plain_fields) in zip(rows, plain, strict=True):
         assert table == plain_table and fields.keys() == plain_fields.keys()
