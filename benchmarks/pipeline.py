@@ -519,14 +519,12 @@ def _print_run(run: _Run, baseline: float, events: int) -> None:
     print("      CPU, share of one core (µs per event): " + ", ".join(
         f"{part} {share:.0%} ({share * run.window_s / events * 1e6:.0f})"
         for part, share in run.shares.items() if share >= 0.005))
-    used_s = sum(share for part, share in run.shares.items() if part != "dev broker") \
-        * run.window_s
-    store_s = run.engine_cpu_s + run.shares.get(CHDB_THREADS, 0.0) * run.window_s
+    threads_s = run.shares.get(CHDB_THREADS, 0.0) * run.window_s
+    own_s = events / run.per_cpu - run.engine_cpu_s - threads_s  # the worker's CPU, chdb's out
     print(f"      embedded chdb's own work: its inserts {run.engine_cpu_s / events * 1e6:.0f} "
-          f"µs per event (in the threads above), its threads "
-          f"{run.shares.get(CHDB_THREADS, 0.0) * run.window_s / events * 1e6:.0f}; "
+          f"µs per event (in the threads above), its threads {threads_s / events * 1e6:.0f}; "
           f"the worker without it (as with a ClickHouse server): "
-          f"{events / max(used_s - store_s, 1e-9):,.0f} events per worker CPU-s")
+          f"{events / max(own_s, 1e-9):,.0f} events per worker CPU-s")
     print(f"      broker records written per raw event: {run.records_per_event:.2f}")
     print("      ingest thread, share of the run's time: " + ", ".join(
         f"{stage} {share:.0%}" for stage, share in run.stages.items())
