@@ -148,3 +148,28 @@ def test_a_repeated_key_is_found_however_written(kind: str, data: st.DataObject)
         decode_event(raw)
     assert info.value.category == "json"
     check_same(raw)
+
+
+_TIMES = st.builds(
+    lambda date, sep, clock, fraction, zone: f"{date}{sep}{clock}{fraction}{zone}",
+    st.sampled_from(["2026-01-01", "1999-12-31", "2099-12-31", "2100-01-01", "2026-02-30"]),
+    st.sampled_from(["T", "t", " "]),
+    st.sampled_from(["00:00:00", "23:59:59", "23:59:60", "24:00:00", "12:60:00"]),
+    st.sampled_from(["", ".5", ".123456", ".1234567", "."]),
+    st.sampled_from(["Z", "z", "+00:00", "-00:00", "+05:30", "+24:00", "-23:59", ""]))
+_NAMES = st.text(st.sampled_from(["a", "b", " ", "\t", "\n", "\x1c", "\x85", "\xa0", "\u2003",
+                                  "\u200b", "\u180e", "\u3000", "\x00", "é"]), max_size=6)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(VALID)), moment=_TIMES, name=_NAMES,
+       event_id=st.one_of(st.uuids().map(str), st.uuids().map(lambda u: u.hex),
+                          st.uuids().map(lambda u: str(u).upper()),
+                          st.uuids().map(lambda u: f"{{{u}}}")))
+def test_times_names_and_ids_decode_alike(kind: str, moment: str, name: str,
+                                          event_id: str) -> None:
+    """At the edges of the envelope's own checks (RFC 3339 times, names stripped of
+    Unicode white space, UUID spellings) the fast path decides as the step by step one."""
+    body = payload(kind) | {"event_time": moment, "session_id": name, "event_id": event_id}
+    check_same(json.dumps(body))
+    check_same(json.dumps(body, ensure_ascii=False).encode())
