@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 # module whole on one worker (the scheduler is in tests/conftest.py)
 XDIST ?= -n $(shell echo $$(( $$(nproc) + 1 ))) --dist loadscope
 
-.PHONY: install system-deps demo test test-unit test-integration lint bench bench-models clean
+.PHONY: install native system-deps demo test test-unit test-integration lint bench bench-models clean
 
 # compiled modules are kept (__pycache__, git-ignored) where the environment says not to:
 # each test worker, CLI and worker subprocess compiled them again (~25 CPU-s a suite)
@@ -28,10 +28,16 @@ $(STAMP): pyproject.toml
 	$(PY) -c 'from streamtune.config import get_settings as s; from streamtune.models.encoder.static import static_vectors as v; v(cache=s().cache_dir, threads=2)'
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) native
 
-# Debian packages the tests use: promtool (alert rules) and headless Chromium (report).
-SYSTEM_DEPS := promtool:prometheus chromium:chromium
+# the hot path compiled by mypyc into build/native (streamtune/native.py): built again when
+# its modules change, and used only while it matches them (else they run as plain Python)
+native: $(STAMP)
+	@$(PY) -m streamtune.native_build
+
+# Debian packages the tests use: promtool (alert rules), headless Chromium (report) and a
+# C compiler (the native build, which the tests then run on).
+SYSTEM_DEPS := promtool:prometheus chromium:chromium gcc:gcc
 system-deps:
 	@missing=""; for pair in $(SYSTEM_DEPS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
@@ -48,13 +54,13 @@ system-deps:
 demo: install
 	$(VENV)/bin/streamtune demo
 
-test: install system-deps
+test: system-deps install
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15 $(XDIST)
 
-test-unit: install system-deps
+test-unit: system-deps install
 	$(PY) -m pytest -q tests/unit $(XDIST)
 
-test-integration: install system-deps
+test-integration: system-deps install
 	$(PY) -m pytest -q tests/integration $(XDIST)
 
 lint: install
@@ -72,4 +78,4 @@ bench-models: install
 	$(PY) benchmarks/train.py --sweep
 
 clean:
-	rm -rf $(VENV) .streamtune .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build/native .streamtune .pytest_cache .mypy_cache .ruff_cache

@@ -52,6 +52,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import re2
+from mypy_extensions import mypyc_attr
 from pydantic import JsonValue
 
 from streamtune import json_bytes
@@ -417,6 +418,7 @@ _RULES: tuple[_Rule, ...] = (
 JsonT = TypeVar("JsonT", bound=JsonValue)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled (native.py), still extensible
 class Redactor:
     """Find and replace secrets in text and JSON values.
 

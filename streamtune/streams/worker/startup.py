@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from streamtune.config import Settings
 from streamtune.models.registry import import_outbox
+from streamtune.native import compiled
 from streamtune.processes import tune_gc
 from streamtune.prometheus import PipelineMetrics
 from streamtune.sinks.clickhouse import ClickHouseSink
@@ -139,10 +140,10 @@ def run_worker(settings: Settings, *, loglevel: str = "warn") -> int:
             delivering = threading.Thread(target=dispatcher.run, name="webhooks", daemon=True)
             delivering.start()
         port = settings.metrics_port
-        log.info("worker %s: reading %sraw.* as group %s-ingest, %s; progress every %.0f s "
-                 "while there is work", settings.worker_id, settings.topics.prefix,
+        log.info("worker %s: reading %sraw.* as group %s-ingest, %s; hot path %s; progress "
+                 "every %.0f s while there is work", settings.worker_id, settings.topics.prefix,
                  app.conf.id, f"metrics on port {port}" if port else "no metrics endpoint",
-                 progress.every_s)
+                 "compiled (mypyc)" if compiled() else "plain Python", progress.every_s)
         code = 0
         try:
             worker.execute_from_commandline()

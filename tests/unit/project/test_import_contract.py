@@ -20,7 +20,8 @@ PACKAGE = "streamtune"
 ROOT = REPO / PACKAGE
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("streamtune", "errors", "json_bytes"),  # "streamtune": the package's own __init__
+    ("native",),  # what the package's __init__ sets up first: the compiled hot path
+    ("streamtune", "errors", "json_bytes", "native_build"),  # "streamtune": its own __init__
     ("config", "processes", "prometheus"),
     ("consumers",),
     ("schemas",),
