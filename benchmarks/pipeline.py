@@ -62,6 +62,7 @@ from procfs import group_ticks, stat_fields, ticks
 from scratch import scratch_broker
 
 from streamtune.config import Settings
+from streamtune.native import compiled
 from streamtune.prometheus import scrape, scrape_series
 from streamtune.schemas.events import Event
 from streamtune.schemas.topics import SOURCES, catalogue, raw_topic
@@ -190,7 +191,8 @@ class _Worker:
 
     def __init__(self, settings: Settings, command: str = "worker") -> None:
         self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMTUNE_")}
+        env = {k: v for k, v in os.environ.items()  # the native switch: as in this process
+               if not k.startswith("STREAMTUNE_") or k == "STREAMTUNE_NATIVE"}
         env |= {"STREAMTUNE_DATA_DIR": str(settings.data_dir),
                 "STREAMTUNE_KAFKA__DEV_BROKER_PORT": str(settings.kafka.dev_broker_port),
                 "STREAMTUNE_TOPICS__PREFIX": settings.topics.prefix,
@@ -489,7 +491,8 @@ def main() -> None:
                                      detect_stage=args.detect_stage)
             create_topics(lat_settings)
             latencies[rate] = _latency(lat_settings, int(rate * args.latency_seconds), rate)
-    print(f"{args.events:,} simulated events, dev broker, one worker"
+    print(f"{args.events:,} simulated events, dev broker, one worker (hot path "
+          f"{'compiled by mypyc' if compiled() else 'plain Python'})"
           + (", detection in a detect stage" if args.detect_stage else "")
           + (", an augment stage beside it" if args.augment_stage else ""))
     print(f"  raw confluent-kafka consume                {baseline:>10,.0f} events/s   1.00x")
