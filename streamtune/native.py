@@ -101,8 +101,7 @@ def compiled_extensions(build: Path = BUILD, root: Path = ROOT) -> dict[str, Pat
 
 def enable() -> bool:
     """Import the compiled modules from now on, if the build matches; return whether so."""
-    if os.environ.get("STREAMTUNE_NATIVE", "1") == "0" or any(
-            isinstance(finder, _CompiledFinder) for finder in sys.meta_path):
+    if os.environ.get("STREAMTUNE_NATIVE", "1") == "0" or compiled():
         return False
     extensions = compiled_extensions()
     if extensions is None:
