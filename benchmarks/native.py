@@ -6,9 +6,10 @@ this times the same work in fresh processes that import them compiled and as pla
 
 - ``BatchProcessor.process`` without augmentation (decode, screen, clean, de-duplicate,
   annotate, windows) over batches of ``batch_max_events`` records it has not seen, then
-  the batch's rows as Arrow tables (``event_rows`` + ``arrow_tables``) and the clean-topic
-  JSON (``event_json``): the ingest thread's work on a batch but for the live stage and
-  the store insert; least CPU time per event of the rounds.
+  the batch's rows as Arrow tables (``event_rows`` + ``arrow_tables``, as ``steps.py``
+  builds them) and the clean-topic JSON (``event_json``): the ingest thread's work on a
+  batch but for the live stage and the store insert; least CPU time per event of the
+  rounds.
 
 Run: ``.venv/bin/python benchmarks/native.py [--events 20000] [--rounds 3]`` (after
 ``make install``, or ``.venv/bin/python -m streamtune.native_build``).
@@ -34,35 +35,22 @@ ROOT = Path(__file__).resolve().parent.parent
 def measure(events: int, rounds: int) -> dict[str, object]:
     """In this process: µs per event of the batch work (module doc), least of ``rounds``."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from steps import records
+    from steps import _arrow_tables, _layouts, records
 
     import streamtune.streams.worker.batch as batch_module
     from streamtune.config import Settings
     from streamtune.native import compiled
-    from streamtune.sinks.migrations import migrate
-    from streamtune.sinks.rows import TableLayout, arrow_tables, event_json
-    from streamtune.sinks.store import ClickHouseStore
+    from streamtune.sinks.rows import event_json
     from streamtune.streams.worker.startup import tune_worker_gc
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     size = settings.pipeline.batch_max_events
     raws = records(events * (rounds + 1), hostile_share=0.02, secret_share=0.02)
-    with tempfile.TemporaryDirectory() as path:
-        store = ClickHouseStore(f"chdb://{path}")
-        migrate(store)
-        layouts: dict[str, TableLayout] = {}
-
-        def layout(table: str) -> TableLayout:
-            if table not in layouts:
-                layouts[table] = TableLayout.read(store, table)
-            return layouts[table]
-
-        processor = batch_module.BatchProcessor(settings)
-        warm = raws[:events]
-        for start in range(0, len(warm), size):  # caches and layouts filled, as in a worker
-            arrow_tables(processor.process(warm[start:start + size], augment=False)
-                         .event_rows(), layout)
-        store.close()
+    layouts, _ = _layouts(no_insert=True)
+    processor = batch_module.BatchProcessor(settings)
+    warm = raws[:events]
+    for start in range(0, len(warm), size):  # caches filled, as in a worker
+        _arrow_tables([processor.process(warm[start:start + size], augment=False)], layouts)
     tune_worker_gc()
     best = float("inf")
     for n in range(1, rounds + 1):
@@ -70,7 +58,7 @@ def measure(events: int, rounds: int) -> dict[str, object]:
         started = time.process_time()
         for start in range(0, len(fresh), size):
             result = processor.process(fresh[start:start + size], augment=False)
-            arrow_tables(result.event_rows(), layout)
+            _arrow_tables([result], layouts)
             for event, _ in result.events:
                 event_json(event)
         best = min(best, time.process_time() - started)

@@ -43,6 +43,7 @@ import dataclasses
 import itertools
 import logging
 import random
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -362,6 +363,7 @@ def _layouts(no_insert: bool) -> tuple[dict[str, Any], Any]:
     layouts = {t: TableLayout.read(store, t) for t in [*SOURCES.values(), "dead_letters"]}
     if no_insert:
         store.close()
+        shutil.rmtree(root, ignore_errors=True)
         return layouts, None
     return layouts, store
 
