@@ -63,12 +63,36 @@ def read_ahead(settings: Settings) -> dict[str, int]:
     per partition: 12-26 % and 23-40 %, 3,232-6,154 events/s over 12 runs in the
     same session. With a real broker (which holds a fetch) two batches are read
     ahead per partition. Either way a partition over its read-ahead is checked
-    again after 20 ms, not 1 s.
+    again after 20 ms, not 1 s. (A stage reads ahead less: :func:`stage_read_ahead`.)
     """
     ahead = ({"queued.min.messages": 200, "max.partition.fetch.bytes": 128 * 1024}
              if settings.kafka.embedded
              else {"queued.min.messages": 2 * settings.pipeline.batch_max_events})
     return {**ahead, "fetch.wait.max.ms": 100, "fetch.queue.backoff.ms": 20}
+
+
+STAGE_FETCH_REST_MS = 10
+"""Dev broker only: how long a stage's partition rests after a fetch that brought a record."""
+
+
+def stage_read_ahead(settings: Settings) -> dict[str, int]:
+    """How a stage's :class:`GroupConsumer` fetches (detect, augment): as :func:`read_ahead`,
+    but against the dev broker a partition is fetched again only :data:`STAGE_FETCH_REST_MS`
+    after a fetch that brought any record (a threshold of one record), not at once while
+    fewer than 200 wait.
+
+    ``benchmarks/pipeline.py --events 20000 --detect-stage``, three alternating pairs: the
+    detect stage did 26,316-31,250 raw events per stage CPU-second live against
+    21,277-23,529 (24,691-31,746 against 22,222-25,000 over a backlog), its librdkafka
+    15-20 µs per raw event against 24-28 live. The ingest loop did not gain: with it, its worker
+    did 7-9 % fewer events per CPU-second at full speed, though p99 at 5,000 events/s
+    halved (``docs/performance.md``). The rest must stay shorter than a poll's
+    :data:`FETCH_WINDOW_S`, or records fetched late wait out the next rest.
+    """
+    options = read_ahead(settings)
+    if settings.kafka.embedded:
+        options.update({"queued.min.messages": 1, "fetch.queue.backoff.ms": STAGE_FETCH_REST_MS})
+    return options
 
 
 Rebalanced = Callable[[Consumer, list[TopicPartition]], None]

@@ -42,7 +42,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from pydantic import Field, TypeAdapter, ValidationError
 
 from streamtune.config import AugmentationSettings, Settings, client_config
-from streamtune.consumers import GroupConsumer, read_ahead
+from streamtune.consumers import GroupConsumer, stage_read_ahead
 from streamtune.models.augmentation import AugmentationResult, Augmenter
 from streamtune.schemas.events import CommandEvent, ErrorEvent
 from streamtune.schemas.topics import clean_topic
@@ -134,7 +134,7 @@ class AugmentStage(BatchStage):
             # static membership: a restarted stage takes its partitions back at once
             "group.instance.id": f"{settings.worker_id}-augment",
             "session.timeout.ms": 10_000, "heartbeat.interval.ms": 1000,
-            "max.poll.interval.ms": 300_000, **read_ahead(settings),
+            "max.poll.interval.ms": 300_000, **stage_read_ahead(settings),
         }, augment_topics(settings), dev_broker=settings.kafka.embedded,
             on_assign=self._on_assign, on_revoke=self._on_revoke)
 

@@ -43,7 +43,7 @@ from confluent_kafka import (
 from pydantic import ValidationError
 
 from streamtune.config import Settings, client_config
-from streamtune.consumers import GroupConsumer, read_ahead
+from streamtune.consumers import GroupConsumer, stage_read_ahead
 from streamtune.schemas.alerts import Alert
 from streamtune.schemas.topics import clean_topic, loop_topic
 from streamtune.sinks.batching import BatchingSink
@@ -137,7 +137,7 @@ class DetectStage(BatchStage):
             # static membership: a restarted stage takes its partitions back at once
             "group.instance.id": f"{settings.worker_id}-detect",
             "session.timeout.ms": 10_000, "heartbeat.interval.ms": 1000,
-            "max.poll.interval.ms": 300_000, **read_ahead(settings),
+            "max.poll.interval.ms": 300_000, **stage_read_ahead(settings),
         }, detect_topics(settings), dev_broker=settings.kafka.embedded,
             on_assign=self._on_assign, on_revoke=self._on_revoke)
 
