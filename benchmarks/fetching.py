@@ -18,9 +18,11 @@ each with its setting and the other one, over
 
 The consumer sleeps ``--pace`` µs per record read (the worker's work; a sleep, so only
 librdkafka's threads use CPU meanwhile). Each run reads topics of its own, from the start.
-Printed: librdkafka's threads' CPU per event (µs, from /proc), Fetch requests per second
-(librdkafka's statistics; live only: a backlog is read before they come) and, live, how
-long records waited from their send to the poll that returned them (p50/p99).
+Printed: librdkafka's threads' CPU per event (µs, from /proc), the polling thread's
+(``time.thread_time`` around each poll: librdkafka hands the records over in it), Fetch
+requests per second (librdkafka's statistics; live only: a backlog is read before they
+come) and, live, how long records waited from their send to the poll that returned them
+(p50/p99).
 
 Run: ``.venv/bin/python benchmarks/fetching.py [--events 60000] [--rate 1000,5000,15000]
 [--seconds 6] [--pace 45] [--rounds 2]``
@@ -141,10 +143,12 @@ def _run(servers: str, options: dict[str, Any], topics: list[str], count: int,
         producer = subprocess.Popen(  # noqa: S603 - fixed argv
             [sys.executable, "-c", _PRODUCER, servers, str(rate), str(records)])
     waits: list[float] = []
-    read, fetches_before = 0, _fetches(stats)
+    read, fetches_before, polling = 0, _fetches(stats), 0.0
     cpu, started = _rdk_seconds(), time.perf_counter()
     while read < count and time.perf_counter() - started < 120:
+        before = time.thread_time()
         batch = poll.batch()
+        polling += time.thread_time() - before
         now = time.time() * 1000
         waits += [now - message.timestamp()[1] for message in batch if message.error() is None]
         read += len(batch)
@@ -155,7 +159,8 @@ def _run(servers: str, options: dict[str, Any], topics: list[str], count: int,
     if producer is not None:
         producer.wait(60)
     waits.sort()
-    return {"cpu_us": cpu / max(read, 1) * 1e6, "fetches_s": fetches / elapsed,
+    return {"cpu_us": cpu / max(read, 1) * 1e6, "poll_us": polling / max(read, 1) * 1e6,
+            "fetches_s": fetches / elapsed,
             "p50_ms": waits[len(waits) // 2] if waits else 0.0,
             "p99_ms": waits[int(len(waits) * 0.99)] if waits else 0.0, "read": read}
 
@@ -215,14 +220,15 @@ def _print(results: dict[tuple[str, str, str], list[dict[str, float]]],
            args: argparse.Namespace) -> None:
     table = Table(title=f"backlog of {args.events:,} events, live for {args.seconds:.0f} s; "
                         f"{args.pace:.0f} µs of work per event; median of {args.rounds} rounds")
-    for column in ("mode", "polled as", "setting", "librdkafka µs/event", "Fetch requests/s",
+    for column in ("mode", "polled as", "setting", "librdkafka µs/event",
+                   "polling thread µs/event", "Fetch requests/s",
                    "wait p50 ms", "wait p99 ms", "read"):
         table.add_column(column, justify="left" if column in (
             "mode", "polled as", "setting") else "right")
     for (mode, poller, name), runs in results.items():
         med = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
         live = mode != "backlog"
-        table.add_row(mode, poller, name, f"{med['cpu_us']:.1f}",
+        table.add_row(mode, poller, name, f"{med['cpu_us']:.1f}", f"{med['poll_us']:.1f}",
                       f"{med['fetches_s']:,.0f}" if live else "",
                       f"{med['p50_ms']:.0f}" if live else "",
                       f"{med['p99_ms']:.0f}" if live else "",
