@@ -202,6 +202,8 @@ def main() -> None:
             results.setdefault((mode, poller, name), []).append(_run(
                 broker.address, options, list(topics.values()), count, args.pace / 1e6,
                 stage=poller == "stage", rate=rate, records=records))
+            for future in admin.delete_topics(list(topics.values())).values():
+                future.result()  # the broker's log stays small: it saves it when stopped
     _print(results, args)
 
 
