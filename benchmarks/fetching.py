@@ -31,6 +31,7 @@ Run: ``.venv/bin/python benchmarks/fetching.py [--events 60000] [--rate 1000,500
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -41,8 +42,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from procfs import stat_fields, ticks
 from rich.console import Console
 from rich.table import Table
 from scratch import scratch_broker
@@ -78,16 +80,12 @@ producer.flush(60)
 
 def _rdk_seconds() -> float:
     """CPU seconds of this process's librdkafka threads (``rdk:*``), live ones."""
-    ticks = 0
+    used = 0
     for task in Path("/proc/self/task").iterdir():
-        try:
-            if not (task / "comm").read_text().startswith("rdk:"):
-                continue
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+        with contextlib.suppress(OSError):  # a thread gone meanwhile
+            if (task / "comm").read_text().startswith("rdk:"):
+                used += ticks(stat_fields(task / "stat"))
+    return used / os.sysconf("SC_CLK_TCK")
 
 
 class _Poll:
@@ -140,8 +138,7 @@ def _run(servers: str, options: dict[str, Any], topics: list[str], count: int,
     producer = None
     if rate:
         poll.join()
-        producer = subprocess.Popen(  # noqa: S603 - fixed argv
-            [sys.executable, "-c", _PRODUCER, servers, str(rate), str(records)])
+        producer = _produce(servers, rate, records)
     waits: list[float] = []
     read, fetches_before, polling = 0, _fetches(stats), 0.0
     cpu, started = _rdk_seconds(), time.perf_counter()
@@ -198,7 +195,7 @@ def main() -> None:
             records.write_bytes(b"\n".join(topics[kind].encode() + b" " + value
                                            for kind, value in events[:count]))
             if rate is None:
-                _backlog(broker.address, records)
+                _produce(broker.address, float("inf"), records).wait(120)
             results.setdefault((mode, poller, name), []).append(_run(
                 broker.address, options, list(topics.values()), count, args.pace / 1e6,
                 stage=poller == "stage", rate=rate, records=records))
@@ -207,15 +204,10 @@ def main() -> None:
     _print(results, args)
 
 
-def _backlog(servers: str, records: Path) -> None:
-    producer = Producer({"bootstrap.servers": servers, "linger.ms": 5})
-    for i, line in enumerate(records.read_bytes().splitlines()):
-        topic, value = line.split(b" ", 1)
-        producer.produce(topic.decode(), value, key=str(i % 97).encode(),
-                         timestamp=int(time.time() * 1000))
-        if i % 1000 == 0:
-            producer.poll(0)
-    producer.flush(60)
+def _produce(servers: str, rate: float, records: Path) -> subprocess.Popen[bytes]:
+    """A process sending ``records`` at ``rate`` events/s (``inf``: at once)."""
+    return subprocess.Popen(  # noqa: S603 - fixed argv
+        [sys.executable, "-c", _PRODUCER, servers, str(rate), str(records)])
 
 
 def _print(results: dict[tuple[str, str, str], list[dict[str, float]]],
