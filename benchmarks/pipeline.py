@@ -22,16 +22,17 @@ Starts its own dev broker, then in one run:
 Peak worker RSS and the CPU time of the worker (all threads) are read from /proc, with
 the peak of the anonymous part of RSS (heaps and buffers, chdb's too) and the pages of
 embedded chdb's library resident (mapped code, which a worker with a ClickHouse server
-does not load) apart. Events per worker CPU-second is the figure that holds when the
-machine is shared and wall-clock rates swing. Where that CPU went (the batch thread,
-librdkafka's threads, faust's event loop on the main thread, chdb's own threads, the other
-Python threads: webhooks, the window agent's writes) and the dev broker's CPU are printed
-as shares of one core over the run; then embedded chdb's own work (the CPU its inserts took
-in the threads that called them, ``streamtune_store_engine_cpu_seconds``, and its threads)
-and the worker's events per CPU-second without it, the part of its work a ClickHouse server
-would do; the records the worker wrote to Kafka per raw event, and the ingest thread's time
-per step of its batches (``streamtune_batch_stage_seconds``) as shares of the run's wall
-time; at each offered rate, the worker's CPU and those steps per event.
+does not load) apart, at each offered rate too. Events per worker CPU-second is the figure
+that holds when the machine is shared and wall-clock rates swing. Where that CPU went (the
+batch thread, librdkafka's threads, faust's event loop on the main thread, chdb's own
+threads, the other Python threads: webhooks, the window agent's writes) and the dev
+broker's CPU are printed as shares of one core over the run; then embedded chdb's own work
+(the CPU its inserts took in the threads that called them,
+``streamtune_store_engine_cpu_seconds``, and its threads) and the worker's events per
+CPU-second without it, the part of its work a ClickHouse server would do; the records the
+worker wrote to Kafka per raw event, and the ingest thread's time per step of its batches
+(``streamtune_batch_stage_seconds``) as shares of the run's wall time; at each offered
+rate, the worker's CPU and those steps per event.
 
 With ``--detect-stage`` the workers leave detection to a ``streamtune detect`` process,
 with ``--augment-stage`` a ``streamtune augment`` process runs beside them; each such
@@ -49,6 +50,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -430,29 +432,46 @@ class _Latency:
     rss_mb: float
     """The worker's peak RSS over the run: with a long run, a worker in its steady state
     (its de-duplication memory filled, the store's tables grown and merging)."""
+    anon_mb: float
+    """The largest anonymous RSS seen over the run (sampled every half second)."""
+    chdb_code_mb: float
+    """Resident pages of embedded chdb's library at the end."""
 
 
 def _latency(settings: Settings, count: int, rate: float) -> _Latency:
     import clickhouse_connect
 
     worker = _Worker(settings)
+    done = threading.Event()
+    sampler = threading.Thread(target=lambda: _sample_until(worker, done), daemon=True)
     try:
         _warm_up(worker, settings)
         cpu, stages = worker.cpu_parts(), worker.stages()
+        sampler.start()
         _produce(settings, count, rate=rate)
         _wait_caught_up(settings)
         cpu = {part: s / count * 1e6 for part, s in _grown(cpu, worker.cpu_parts()).items()}
         stages = {stage: s / count * 1e6
                   for stage, s in _grown(stages, worker.stages()).items()}
-        rss_mb = worker.peak_rss_mb()
+        rss_mb, chdb_code_mb = worker.peak_rss_mb(), worker.chdb_code_mb()
     finally:
+        done.set()
+        if sampler.is_alive():
+            sampler.join()
         worker.stop()
     client = clickhouse_connect.get_client(dsn=settings.store_url)
     (p50, p99), = client.query(
         "SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', event_time, ingested_at)) "
         "FROM streamtune.commands").result_rows[0]
     client.close()
-    return _Latency(p50 / 1000, p99 / 1000, cpu, stages, rss_mb)
+    return _Latency(p50 / 1000, p99 / 1000, cpu, stages, rss_mb, worker.peak_anon_mb,
+                    chdb_code_mb)
+
+
+def _sample_until(worker: _Worker, done: threading.Event) -> None:
+    """Sample the worker's anonymous RSS every half second until ``done``."""
+    while not done.wait(0.5):
+        worker.sample_memory()
 
 
 WARM_UP_EVENTS = 20
@@ -506,6 +525,8 @@ def main() -> None:
         print(f"  latency at {rate:>6,.0f} events/s offered for {args.latency_seconds:.0f} s: "
               f"produce -> row visible p50 {latency.p50:.2f} s, p99 {latency.p99:.2f} s, "
               f"worker peak RSS {latency.rss_mb:,.0f} MB")
+        print(f"      memory: peak anonymous RSS {latency.anon_mb:,.0f} MB; chdb's library "
+              f"{latency.chdb_code_mb:,.0f} MB resident at the end")
         print(f"      worker CPU {sum(latency.cpu_us.values()):,.0f} µs per event (" + ", ".join(
             f"{part} {us:,.0f}" for part, us in latency.cpu_us.items() if us >= 1) + ")")
         print("      ingest thread's steps, µs per event: " + ", ".join(
