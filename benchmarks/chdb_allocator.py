@@ -47,7 +47,7 @@ def _peak_mb() -> float:
 
 def child(events: int, batch: int) -> dict[str, float]:
     """One setting's figures (the allocator is configured by this process's environment)."""
-    from steps import _layouts, records
+    from steps import _layouts, drop_store, records
 
     from streamtune.config import Settings
     from streamtune.sinks.rows import arrow_tables
@@ -73,6 +73,7 @@ def child(events: int, batch: int) -> dict[str, float]:
     stats = store.query_rows("SELECT * FROM system.jemalloc_stats")[0][0]
     allocated, resident = (int(re.search(p, stats)[1])  # type: ignore[index]
                            for p in (r"Allocated: ([0-9]+)", r"resident: ([0-9]+)"))
+    drop_store(store)
     return {"cpu_us": cpu / len(raws) * 1e6, "insert_us": inserts / len(raws) * 1e6,
             "faults": faults / len(raws), "peak_mb": _peak_mb(),
             "kept_mb": (resident - allocated) / 2**20}

@@ -253,7 +253,7 @@ def main() -> None:
         rows["insert, one row per table (its fixed cost)"] = (
             fixed * inserts / n, f"part of insert: {fixed / 1000:.1f} ms per insert, "
                                  f"{inserts / len(tables):.0f} inserts per batch")
-        store.close()
+        drop_store(store)
     rows["clean-topic JSON (event_json)"] = (
         best_us(lambda: [event_json(e) for e in annotated], n, rounds), "")
     rows["clean-topic JSON, model_dump_json"] = (
@@ -271,6 +271,7 @@ def main() -> None:
     rows["live stage, the same events again"] = (
         best_us(lambda: watch(batched), n, rounds), "reference: lines seen before")
     live.close()
+    shutil.rmtree(live.settings.data_dir, ignore_errors=True)
 
     path = ("decode (decode_batch)", PROCESS, "rows (event_rows -> Arrow)",
             "clean-topic JSON (event_json)")
@@ -362,10 +363,15 @@ def _layouts(no_insert: bool) -> tuple[dict[str, Any], Any]:
     tune_embedded_tables(store)
     layouts = {t: TableLayout.read(store, t) for t in [*SOURCES.values(), "dead_letters"]}
     if no_insert:
-        store.close()
-        shutil.rmtree(root, ignore_errors=True)
+        drop_store(store)
         return layouts, None
     return layouts, store
+
+
+def drop_store(store: Any) -> None:
+    """Close a store :func:`_layouts` opened, and remove its directory."""
+    store.close()
+    shutil.rmtree(Path(store.url.removeprefix("chdb://")).parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
