@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from confluent_kafka import Producer
+from procfs import stat_fields, status_mb, ticks
 from scratch import scratch_broker
 
 from streamtune.config import Settings
@@ -57,13 +58,7 @@ def _send(settings: Settings, records: list[tuple[str, bytes, bytes]]) -> None:
 
 
 def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _peak_rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1]) / 1024
+    return ticks(stat_fields(Path(f"/proc/{pid}/stat"))) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait(condition: object, what: str, timeout: float = 600) -> None:
@@ -111,7 +106,7 @@ def main() -> None:
                                           augment_topics(settings)), "the stage to catch up")
             elapsed, cpu = time.perf_counter() - started, _cpu_s(stage.pid) - cpu_before
             after = scrape(port)
-            rss = _peak_rss_mb(stage.pid)
+            rss = status_mb(stage.pid, "VmHWM")
         finally:
             if stage is not None:
                 stage.send_signal(signal.SIGTERM)

@@ -31,18 +31,13 @@ import sys
 import time
 from pathlib import Path
 
-from procfs import stat_fields
+from procfs import stat_fields, status_mb
 from rich.console import Console
 from rich.table import Table
 
 FIELDS = {"cpu_us": "CPU per event, µs", "insert_us": "inserts' thread, µs per event",
           "faults": "minor faults per event", "peak_mb": "peak RSS, MB",
           "kept_mb": "chdb's jemalloc: resident beyond allocated, 2 s idle, MB"}
-
-
-def _peak_mb() -> float:
-    status = Path("/proc/self/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+)", status)[1]) / 1024  # type: ignore[index]
 
 
 def child(events: int, batch: int) -> dict[str, float]:
@@ -75,7 +70,7 @@ def child(events: int, batch: int) -> dict[str, float]:
                            for p in (r"Allocated: ([0-9]+)", r"resident: ([0-9]+)"))
     drop_store(store)
     return {"cpu_us": cpu / len(raws) * 1e6, "insert_us": inserts / len(raws) * 1e6,
-            "faults": faults / len(raws), "peak_mb": _peak_mb(),
+            "faults": faults / len(raws), "peak_mb": status_mb("self", "VmHWM"),
             "kept_mb": (resident - allocated) / 2**20}
 
 

@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from procfs import group_ticks, stat_fields, ticks
+from procfs import group_ticks, stat_fields, status_mb, ticks
 from scratch import scratch_broker
 
 from streamtune.config import Settings
@@ -256,9 +256,7 @@ class _Worker:
         return kb / 1024
 
     def _status_mb(self, field: str) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        line = next(x for x in status.splitlines() if x.startswith(field + ":"))
-        return int(line.split()[1]) / 1024
+        return status_mb(self.process.pid, field)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)

@@ -18,6 +18,14 @@ def ticks(stat: list[str]) -> int:
     return int(stat[11]) + int(stat[12]) if stat else 0
 
 
+def status_mb(process: int | str, field: str) -> float:
+    """A memory field of ``/proc/<process>/status`` (``VmHWM``, ``RssAnon``...) in MB;
+    ``process``: a pid or ``"self"``."""
+    status = Path(f"/proc/{process}/status").read_text()
+    line = next(x for x in status.splitlines() if x.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
+
+
 def group_ticks(pgid: int) -> int:
     """CPU ticks of every process in a process group (the dev broker runs as one)."""
     total = 0
