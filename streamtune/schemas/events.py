@@ -94,6 +94,15 @@ def with_fields(model: StrictT, update: dict[str, Any]) -> StrictT:
                        model.__pydantic_fields_set__ | update.keys())
 
 
+def set_fields(model: StrictT, update: dict[str, Any]) -> StrictT:
+    """:func:`with_fields` written into ``model`` itself: no copy (in a batch of thousands
+    a copy costs about 3 µs, a fresh dict for each). Only for a model its caller alone
+    holds, as the worker its freshly decoded events: frozen models are otherwise shared."""
+    model.__dict__.update(update)
+    model.__pydantic_fields_set__.update(update)
+    return model
+
+
 class EventBase(_Strict):
     """Envelope every event carries."""
 

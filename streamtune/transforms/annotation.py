@@ -444,10 +444,14 @@ def annotate(event: EventT) -> EventT:
 
     Returns the same object when there is nothing to fill (and for other kinds).
     """
-    if isinstance(event, CommandEvent):
-        update = _annotate_command(event)
-    elif isinstance(event, ErrorEvent):
-        update = _annotate_error(event)
-    else:
-        return event
+    update = annotation_update(event)
     return with_fields(event, update) if update else event
+
+
+def annotation_update(event: EventBase) -> dict[str, Any]:
+    """What :func:`annotate` fills in ``event`` (field -> value; empty when nothing)."""
+    if isinstance(event, CommandEvent):
+        return _annotate_command(event)
+    if isinstance(event, ErrorEvent):
+        return _annotate_error(event)
+    return {}

@@ -206,16 +206,21 @@ def clean_event(event: EventT, *, redactor: Redactor,
         The cleaned event (the same object when nothing changed) and the
         number of secrets redacted per kind.
     """
+    update, counts = cleaning_update(event, redactor=redactor, cleared=cleared)
+    return (with_fields(event, update) if update else event), counts
+
+
+def cleaning_update(event: EventBase, *, redactor: Redactor,
+                    cleared: Collection[int] = ()) -> tuple[dict[str, Any], Counter[str]]:
+    """What :func:`clean_event` changes in ``event`` (field -> new value; empty when
+    nothing), and the number of secrets redacted per kind."""
     counts: Counter[str] = Counter()
     if isinstance(event, CommandEvent):
-        update = _clean_command(event, redactor, counts, cleared)
-    else:
-        update = {}
-        for name, limit in FREE_TEXT_FIELDS.get(getattr(event, "kind", ""), ()):
-            old = getattr(event, name)
-            new = _redact_field(old, limit, redactor, counts, cleared)
-            if new is not old:
-                update[name] = new
-    if not update:
-        return event, counts
-    return with_fields(event, update), counts
+        return _clean_command(event, redactor, counts, cleared), counts
+    update = {}
+    for name, limit in FREE_TEXT_FIELDS.get(getattr(event, "kind", ""), ()):
+        old = getattr(event, name)
+        new = _redact_field(old, limit, redactor, counts, cleared)
+        if new is not old:
+            update[name] = new
+    return update, counts

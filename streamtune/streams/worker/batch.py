@@ -20,7 +20,7 @@ from streamtune.errors import InvalidEvent
 from streamtune.models.augmentation import AugmentationResult, Augmenter
 from streamtune.schemas.dead_letter import DeadLetter
 from streamtune.schemas.decode import decode_event
-from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
+from streamtune.schemas.events import CommandEvent, ErrorEvent, Event, set_fields
 from streamtune.schemas.topics import SOURCES
 from streamtune.sinks.rows import EventColumns, Row, json_text, table_for
 from streamtune.streams.worker.windows import (
@@ -30,8 +30,8 @@ from streamtune.streams.worker.windows import (
     bucket_of,
     window_start_ms,
 )
-from streamtune.transforms.annotation import annotate
-from streamtune.transforms.cleaning import FREE_TEXT_FIELDS, clean_event, screen_events
+from streamtune.transforms.annotation import annotation_update
+from streamtune.transforms.cleaning import FREE_TEXT_FIELDS, cleaning_update, screen_events
 from streamtune.transforms.dedup import RecentIds, Seen
 from streamtune.transforms.redaction import Redactor
 
@@ -244,13 +244,15 @@ class BatchProcessor:
 
     def _clean(self, outcome: Event | _Refused,
                cleared: set[int]) -> tuple[Event, Counter[str]] | _Refused:
-        """The decoded event redacted and cleaned, with its redaction counts, or why not."""
+        """The decoded event redacted and cleaned in place (the batch alone holds it), with
+        its redaction counts, or why not."""
         if isinstance(outcome, _Refused):
             return outcome
         try:
-            return clean_event(outcome, redactor=self.redactor, cleared=cleared)
+            update, counts = cleaning_update(outcome, redactor=self.redactor, cleared=cleared)
         except Exception as exc:  # as in _decode
             return _failed(exc)
+        return (set_fields(outcome, update) if update else outcome), counts
 
     def _one(self, record: RawRecord, outcome: tuple[Event, Counter[str]] | _Refused,
              seen: Iterator[Seen], result: BatchResult) -> Event | None:
@@ -271,7 +273,9 @@ class BatchProcessor:
         event, redactions = outcome
         if redactions:
             result.redactions.update(redactions)
-        event = annotate(event)
+        annotations = annotation_update(event)
+        if annotations:
+            set_fields(event, annotations)  # as cleaning: the batch alone holds the event
         result.events.append((event, record.position))
         return event
 
