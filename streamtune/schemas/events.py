@@ -84,7 +84,8 @@ def unvalidated(model: type[ModelT], values: dict[str, Any], fields_set: Set[str
 
 
 def with_fields(model: StrictT, update: dict[str, Any]) -> StrictT:
-    """``model.model_copy(update=update)`` without its overhead (the hot path copies a lot).
+    """``model.model_copy(update=update)`` without its overhead (the worker's batch writes
+    into its own events instead: :func:`set_fields`).
 
     Like ``model_copy`` nothing is validated: ``update`` must hold valid values.
     Event models forbid extra fields and have no private attributes, so a copy

@@ -191,7 +191,7 @@ class BatchProcessor:
                                 self.redactor,  # held by `decoded` while in use
                                 serialised=result.serialised)
         cleaned = [self._clean(outcome, cleared) for outcome in decoded]
-        del decoded, cleared  # an event replaced by its clean copy goes now
+        del decoded, cleared  # cleaned in place: `cleaned` holds the events now
         ids, digests = [], []
         for record, outcome in zip(records, cleaned, strict=True):
             if not isinstance(outcome, _Refused):
