@@ -13,6 +13,10 @@ this times the same work in fresh processes that import them compiled and as pla
 
 Run: ``.venv/bin/python benchmarks/native.py [--events 20000] [--rounds 3]`` (after
 ``make install``, or ``.venv/bin/python -m streamtune.native_build``).
+
+Two builds (a change against its parent, each in a ``git worktree`` with its own native
+build): ``PYTHONPATH=<tree> .venv/bin/python <tree>/benchmarks/native.py --measure`` in each
+tree in turn prints that tree's figure in this process, as JSON.
 """
 
 from __future__ import annotations
@@ -79,7 +83,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--measure", action="store_true",
+                        help="time the imported build in this process only; print JSON")
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.events, args.rounds)))
