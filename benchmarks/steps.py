@@ -10,7 +10,8 @@ per event (the rest), with the garbage collector tuned as the worker tunes it. R
 marked "reference" time what a step did before it was made faster, for comparison:
 
 - decode: ``decode_batch`` (bytes -> events, or failures with their reason);
-- clean: ``screen_events`` then ``clean_event`` (redaction, NFKC normalisation, parameters);
+- clean: ``screen_events`` then ``cleaning_update`` (redaction, NFKC normalisation,
+  parameters), written into the event (``set_fields``) as the worker's batch does;
   clean, annotate and process run each round on records no step has seen, as a worker's
   steps do (they cache what they made of a text: on the same records again, a reference
   row each, every text is a cache hit from the second round on);
@@ -18,7 +19,7 @@ marked "reference" time what a step did before it was made faster, for compariso
   its full rules on every value (the reference) and gated by ``Redactor.screen``;
 - NFKC: ``normalize_text`` of the command texts (uncached);
 - dedup: ``RecentIds.see`` per batch, from empty and at its bound (a million ids held);
-- annotate: ``annotate`` per cleaned event;
+- annotate: ``annotation_update`` per cleaned event, written into it as the worker does;
 - process: ``BatchProcessor.process`` without augmentation (all of the above, windows), in
   batches of ``batch_max_events`` records;
 - rows: the batch's table rows as Arrow tables (``event_rows``: the events of each kind as
@@ -58,15 +59,20 @@ from rich.table import Table
 
 from streamtune.config import Settings
 from streamtune.schemas.decode import decode_batch
-from streamtune.schemas.events import CommandEvent, ErrorEvent, Event
+from streamtune.schemas.events import CommandEvent, ErrorEvent, Event, set_fields
 from streamtune.schemas.text import normalize_text
 from streamtune.schemas.topics import SOURCES
 from streamtune.simulator import Simulator, hostile_payloads
 from streamtune.sinks.rows import arrow_tables, event_json, row_by_row
 from streamtune.streams.worker.batch import BatchProcessor, BatchResult, RawRecord
 from streamtune.streams.worker.startup import tune_worker_gc
-from streamtune.transforms.annotation import annotate
-from streamtune.transforms.cleaning import FREE_TEXT_FIELDS, clean_event, screen_events
+from streamtune.transforms.annotation import annotate, annotation_update
+from streamtune.transforms.cleaning import (
+    FREE_TEXT_FIELDS,
+    clean_event,
+    cleaning_update,
+    screen_events,
+)
 from streamtune.transforms.dedup import RecentIds
 from streamtune.transforms.redaction import Redactor
 
@@ -131,10 +137,14 @@ def _redact(redactor: Redactor, events: list[Event], *, gated: bool) -> None:
             redactor.redact_value_into(value, counts)
 
 
-def _clean(redactor: Redactor, events: list[Event]) -> None:
+def _clean(redactor: Redactor, events: list[Event], *, write: bool = False) -> None:
+    """The batch's cleaning: the screen, then each event's update, written into the event
+    with ``write`` (as the worker does; not on events other rows use again)."""
     cleared = screen_events(events, redactor)
     for event in events:
-        clean_event(event, redactor=redactor, cleared=cleared)
+        update, _ = cleaning_update(event, redactor=redactor, cleared=cleared)
+        if write and update:
+            set_fields(event, update)
 
 
 def _arrow_tables(results: list[BatchResult], layouts: dict[str, Any]) -> list[dict[str, Any]]:
@@ -203,11 +213,11 @@ def main() -> None:
     rows: dict[str, tuple[float, str]] = {
         "decode (decode_batch)": (best_us(lambda: decode_batch(values), len(values), rounds),
                                   "per record"),
-        "clean (screen + clean_event: redact, NFKC, parameters)": (new["clean"], ""),
+        "clean (screen + cleaning_update: redact, NFKC, parameters)": (new["clean"], ""),
         "clean, the same events again": (
             best_us(lambda: _clean(redactor, events), n, rounds), "reference: texts seen"),
-        "clean, clean_event alone (full rules on every value)": (
-            best_us(lambda: [clean_event(e, redactor=redactor) for e in events], n, rounds),
+        "clean, cleaning_update alone (full rules on every value)": (
+            best_us(lambda: [cleaning_update(e, redactor=redactor) for e in events], n, rounds),
             "reference: against the same events again"),
         "redact free-text fields, full rules on every value": (
             best_us(lambda: _redact(redactor, events, gated=False), n, rounds), "reference"),
@@ -221,7 +231,8 @@ def main() -> None:
                                                   "each batch new ids"),
         "annotate": (new["annotate"], ""),
         "annotate, the same events again": (
-            best_us(lambda: [annotate(e) for e in cleaned], n, rounds), "reference: texts seen"),
+            best_us(lambda: [annotation_update(e) for e in cleaned], n, rounds),
+            "reference: texts seen"),
         PROCESS: (new["process"], "per record"),
         "process, the same records again": (best_us(process, len(values), rounds),
                                             "reference: texts seen"),
@@ -305,12 +316,12 @@ def _on_new_records(args: argparse.Namespace, processor: BatchProcessor,
                 for i in range(2)]
         events = decode_batch([r.value for r in made[0]])[0]
         started = time.process_time()
-        _clean(redactor, events)
+        _clean(redactor, events, write=True)
         best["clean"] = min(best["clean"], (time.process_time() - started) / len(events))
-        cleaned = [clean_event(e, redactor=redactor)[0] for e in events]
         started = time.process_time()
-        for event in cleaned:
-            annotate(event)
+        for event in events:
+            if annotations := annotation_update(event):
+                set_fields(event, annotations)
         best["annotate"] = min(best["annotate"], (time.process_time() - started) / len(events))
         processor.recent = RecentIds(horizon_s=600, max_ids=100_000)
         started = time.process_time()
