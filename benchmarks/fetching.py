@@ -31,7 +31,6 @@ Run: ``.venv/bin/python benchmarks/fetching.py [--events 60000] [--rate 1000,500
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import os
@@ -44,7 +43,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-from procfs import stat_fields, ticks
+from procfs import thread_ticks
 from rich.console import Console
 from rich.table import Table
 from scratch import scratch_broker
@@ -80,11 +79,7 @@ producer.flush(60)
 
 def _rdk_seconds() -> float:
     """CPU seconds of this process's librdkafka threads (``rdk:*``), live ones."""
-    used = 0
-    for task in Path("/proc/self/task").iterdir():
-        with contextlib.suppress(OSError):  # a thread gone meanwhile
-            if (task / "comm").read_text().startswith("rdk:"):
-                used += ticks(stat_fields(task / "stat"))
+    used = sum(spent for _, name, spent in thread_ticks("self") if name.startswith("rdk:"))
     return used / os.sysconf("SC_CLK_TCK")
 
 

@@ -45,7 +45,6 @@ Run: ``.venv/bin/python benchmarks/pipeline.py [--detect-stage] [--augment-stage
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import subprocess
@@ -60,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from procfs import group_ticks, stat_fields, status_mb, ticks
+from procfs import group_ticks, status_mb, thread_ticks
 from scratch import scratch_broker
 
 from streamtune.config import Settings
@@ -230,20 +229,18 @@ class _Worker:
         tick = os.sysconf("SC_CLK_TCK")
         parts: dict[str, float] = {}
         python = Path(f"/proc/{self.process.pid}/comm").read_text().strip()
-        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                name = (task / "comm").read_text().strip()
-                part = _thread_part(name, main=task.name == str(self.process.pid),
-                                    stage=self.stage, python=python)
-                parts[part] = parts.get(part, 0.0) + ticks(stat_fields(task / "stat")) / tick
+        for tid, name, used in thread_ticks(self.process.pid):
+            part = _thread_part(name, main=tid == str(self.process.pid), stage=self.stage,
+                                python=python)
+            parts[part] = parts.get(part, 0.0) + used / tick
         return parts
 
     def peak_rss_mb(self) -> float:
-        return self._status_mb("VmHWM")
+        return status_mb(self.process.pid, "VmHWM")
 
     def sample_memory(self) -> None:
         """Keep the largest anonymous RSS seen (the kernel keeps the peak of RSS only)."""
-        self.peak_anon_mb = max(self.peak_anon_mb, self._status_mb("RssAnon"))
+        self.peak_anon_mb = max(self.peak_anon_mb, status_mb(self.process.pid, "RssAnon"))
 
     def chdb_code_mb(self) -> float:
         """Resident pages of chdb's shared library: mapped code, not the worker's data."""
@@ -254,9 +251,6 @@ class _Worker:
             elif inside and line.startswith("Rss:"):
                 kb += int(line.split()[1])
         return kb / 1024
-
-    def _status_mb(self, field: str) -> float:
-        return status_mb(self.process.pid, field)
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)

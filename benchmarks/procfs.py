@@ -1,7 +1,8 @@
-"""CPU time of processes and threads, read from ``/proc`` (shared by the benchmarks)."""
+"""CPU time and memory of processes and threads, read from ``/proc`` (shared by the benchmarks)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 
@@ -16,6 +17,17 @@ def stat_fields(path: Path) -> list[str]:
 def ticks(stat: list[str]) -> int:
     """CPU clock ticks (user + system) in a stat line's fields; 0 for a process gone."""
     return int(stat[11]) + int(stat[12]) if stat else 0
+
+
+def thread_ticks(process: int | str) -> list[tuple[str, str, int]]:
+    """(thread id, name, CPU ticks) of each thread of ``/proc/<process>`` (a pid or
+    ``"self"``) still there when read."""
+    found = []
+    for task in Path(f"/proc/{process}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread gone meanwhile
+            found.append((task.name, (task / "comm").read_text().strip(),
+                          ticks(stat_fields(task / "stat"))))
+    return found
 
 
 def status_mb(process: int | str, field: str) -> float:
