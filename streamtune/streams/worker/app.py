@@ -36,13 +36,13 @@ from streamtune.streams.kafka.empty_assignment import rejoin_on_empty_assignment
 from streamtune.streams.kafka.fetch_pacing import pace_fetches
 from streamtune.streams.live.stage import LiveStage
 from streamtune.streams.worker.ingest import IngestLoop, deltas_topic
+from streamtune.streams.worker.window_index import PartitionWindows, WindowIndex
 from streamtune.streams.worker.windows import (
     WindowDelta,
     WindowKey,
     WindowState,
     aggregate_row,
     applied_key,
-    is_window_key,
     late_key,
     late_row,
 )
@@ -217,6 +217,11 @@ class WindowAgent:
         self._decoded: dict[str, tuple[dict[str, Any], WindowState]] = {}
         """Per window, the state last written with the dict written: reused while the
         table holds that very dict (recovery or a tick puts another one there)."""
+        self._index = WindowIndex()
+
+    async def table_recovered(self) -> None:
+        """faust restored the table after a rebalance: the window index is built again."""
+        self._index.mark_stale()
 
     def applied(self, partition: int) -> int:
         """Highest offset of ``partition`` whose effect is in the table (-1: none).
@@ -248,6 +253,7 @@ class WindowAgent:
         await self._fold(partition, offset, value)
 
     async def _fold(self, partition: int, offset: int, value: bytes) -> None:
+        self._index.refresh(self.table)
         message = json.loads(value)
         if message["type"] == "deltas":
             self._deltas(partition, [WindowDelta.from_json(d) for d in message["deltas"]])
@@ -256,6 +262,7 @@ class WindowAgent:
                              float(message["idle_s"]) >= self.idle_close_s)
         self.table[applied_key(partition)] = {"offset": offset,
                                               "watermark_ms": self._watermark_ms}
+        self._index.seen(self.table)
         self._metrics.window_agent_offset.labels(str(partition)).set(offset)
 
     def _deltas(self, partition: int, deltas: list[WindowDelta]) -> None:
@@ -279,6 +286,7 @@ class WindowAgent:
         for table_key, state in changed.items():
             self.table[table_key] = written = state.to_json()
             self._decoded[table_key] = written, state
+            self._index.changed(table_key, state)
         if late:
             self.table[late_key(partition)] = [*self.table.get(late_key(partition), []), *late]
 
@@ -295,31 +303,30 @@ class WindowAgent:
         (its state is dropped once closed)."""
         return key.start_ms + (self.window_s + WINDOW_RETENTION_S) * 1000 < self._watermark_ms
 
+    def _forget(self, windows: PartitionWindows) -> None:
+        """Drop the partition's closed windows that ended :data:`WINDOW_RETENTION_S`
+        before the watermark (see :meth:`_forgotten`), unless a rewrite is due."""
+        horizon = self._watermark_ms - (self.window_s + WINDOW_RETENTION_S) * 1000
+        for table_key in windows.pop_closed_before(horizon):
+            raw = self.table.get(table_key)  # the heap may name a window twice
+            if raw is not None and raw["closed"] and not raw.get("rewrite"):
+                del self.table[table_key]
+                self._decoded.pop(table_key, None)
+
     async def _tick(self, partition: int, watermark_ms: int, idle: bool) -> None:
         watermark = self._watermark_ms = max(self._watermark_ms, watermark_ms)
         window_ms = self.window_s * 1000
-        still_open = 0
+        windows = self._index.partition(partition)
+        self._forget(windows)
         closing: list[tuple[str, WindowKey, WindowState]] = []
-        rewrites: list[tuple[str, WindowKey, WindowState]] = []
-        for table_key, raw in list(self.table.items()):
-            if not is_window_key(table_key):
-                continue
-            if raw["partition"] != partition:  # peek without decoding the whole state
-                still_open += not raw["closed"]
-                continue
+        for table_key in windows.open:
             key = WindowKey.parse(table_key)
-            end_ms = key.start_ms + window_ms
-            if raw["closed"]:
-                if raw.get("rewrite"):
-                    rewrites.append((table_key, key, self._state(table_key, raw, partition)))
-                elif self._forgotten(key):
-                    del self.table[table_key]
-                    self._decoded.pop(table_key, None)
-                continue
-            if idle or end_ms + window_ms <= watermark:  # grace: one window length
-                closing.append((table_key, key, self._state(table_key, raw, partition)))
-            else:
-                still_open += 1
+            if idle or key.start_ms + 2 * window_ms <= watermark:  # grace: one window length
+                closing.append((table_key, key,
+                                self._state(table_key, self.table[table_key], partition)))
+        rewrites = [(table_key, WindowKey.parse(table_key),
+                     self._state(table_key, self.table[table_key], partition))
+                    for table_key in windows.rewrite]
         late = self.table.get(late_key(partition)) or []
         if closing or rewrites or late:  # one insert per tick: inserts cost per call
             await self._write([(key, state) for _, key, state in closing],
@@ -328,9 +335,12 @@ class WindowAgent:
                 state.closed, state.rewrite = True, False
                 self.table[table_key] = written = state.to_json()
                 self._decoded[table_key] = written, state
+                windows.open.discard(table_key)
+                windows.rewrite.discard(table_key)
+                windows.add_closed(table_key)
             if late:
                 del self.table[late_key(partition)]
-        self._metrics.windows_open.set(still_open)
+        self._metrics.windows_open.set(self._index.open_count())
 
 
 def build_app(settings: Settings, *, sink: ClickHouseSink, metrics: PipelineMetrics) -> faust.App:
@@ -379,6 +389,7 @@ def build_app(settings: Settings, *, sink: ClickHouseSink, metrics: PipelineMetr
     agent = WindowAgent(windows, window_s=window_s,
                         idle_close_s=settings.pipeline.window_idle_close_s, write=write,
                         read_missed=DeltaLogReader(settings).read, metrics=metrics)
+    windows.on_recover(agent.table_recovered)
 
     @app.agent(deltas)
     async def fold_windows(stream: Any) -> None:

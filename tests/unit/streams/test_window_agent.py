@@ -248,3 +248,76 @@ def test_the_agent_folds_into_what_the_table_holds_after_a_recovery_not_what_it_
     harness.table[key] = restored.to_json()
     harness.deliver([3, 4, 5])
     assert harness.events() == {0: 16}
+
+
+def window_delta_record(command_type: str, start_ms: int, raw_offset: int, events: int) -> bytes:
+    key = WindowKey("commands", command_type, start_ms)
+    [(_, record)] = deltas_records(
+        [WindowDelta(key, "raw.commands/0", raw_offset, raw_offset, Aggregate(events=events))], 1)
+    return record
+
+
+class ReadLoggingTable(CountingTable):
+    """Also logs the keys read and whether the whole table was walked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[str] = []
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.append(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.append(key)
+        return super().__getitem__(key)
+
+    def items(self) -> Any:
+        self.read.append("<all>")
+        return super().items()
+
+
+def test_a_tick_reads_only_its_own_partitions_windows() -> None:
+    harness = Harness([])
+    harness.table = ReadLoggingTable()
+    harness.agent = harness.new_agent()
+    closing = 3 * WINDOW_S * 1000
+
+    async def run() -> None:
+        for partition in range(3):
+            for offset, command_type in enumerate(["open_valve", "close_valve"]):
+                record = window_delta_record(f"{command_type}{partition}", 0, offset, 1)
+                await harness.agent.handle(partition, offset, record)
+        harness.table.read.clear()
+        await harness.agent.handle(0, 2, tick_record(closing))
+
+    asyncio.run(run())
+    windows_read = {key for key in harness.table.read if not key.startswith("@")}
+    assert windows_read == {"commands|open_valve0|0", "commands|close_valve0|0"}
+    assert {key.command_type for key, _, _ in harness.written} == {"open_valve0", "close_valve0"}
+
+
+def test_windows_a_recovery_restores_are_closed_by_their_partitions_next_tick() -> None:
+    """faust's recovery after a rebalance drops the revoked partitions' windows and
+    restores the assigned ones': the agent never wrote them, and the table may keep
+    its size, so the recovery callback makes the agent index the table again."""
+    log = [window_delta_record("open_valve", 0, 0, 2), tick_record(3 * WINDOW_S * 1000)]
+    harness = Harness(log)
+    harness.deliver([0])
+    del harness.table["commands|open_valve|0"]  # revoked
+    restored = WindowState(Aggregate(events=5), partition=0)
+    harness.table["commands|close_valve|0"] = restored.to_json()  # assigned and restored
+    asyncio.run(harness.agent.table_recovered())
+    harness.deliver([1])
+    assert harness.written == [(WindowKey("commands", "close_valve", 0), 5, False)]
+
+
+def test_windows_put_in_the_table_by_anything_else_are_indexed_too() -> None:
+    log = [window_delta_record("open_valve", 0, 0, 2), tick_record(3 * WINDOW_S * 1000)]
+    harness = Harness(log)
+    harness.deliver([0])
+    harness.table["commands|close_valve|0"] = WindowState(Aggregate(events=5),
+                                                          partition=0).to_json()
+    harness.deliver([1])
+    assert set(harness.written) == {(WindowKey("commands", "close_valve", 0), 5, False),
+                                    (WindowKey("commands", "open_valve", 0), 2, False)}
