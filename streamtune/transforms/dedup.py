@@ -98,6 +98,25 @@ class RecentIds:
     def __len__(self) -> int:
         return sum(map(len, self._runs))
 
+    def forget(self, ids: Sequence[bytes]) -> None:
+        """Forget ``ids`` (16 bytes each), every entry of them: those of a batch that was
+        not committed, so that its replay counts them as new again."""
+        if not ids or not self._runs:
+            return
+        keys, lows = _keys(ids)
+        wanted = set(zip(keys.tolist(), lows.tolist(), strict=True))
+        runs = []
+        for run in self._runs:
+            candidates = np.flatnonzero(np.isin(run.keys, keys)).tolist()
+            if candidates:
+                keep = np.ones(len(run), dtype=bool)
+                for i in candidates:
+                    keep[i] = (int(run.keys[i]), int(run.lows[i])) not in wanted
+                run = run.taken(keep)
+            if len(run):
+                runs.append(run)
+        self._runs = runs
+
     def see(self, ids: Sequence[bytes], digests: Sequence[int], *,
             now: float) -> list[Seen]:
         """Classify each id (16 bytes) with its content digest (a 64-bit ``hash``), in

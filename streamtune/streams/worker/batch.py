@@ -229,6 +229,12 @@ class BatchProcessor:
             result.augmentation = self.augmenter.augment(augmentable)
         return result
 
+    def forget(self, result: BatchResult) -> None:
+        """Let de-duplication forget the events ``result`` accepted: the batch was not
+        committed, and its replay, here or elsewhere, must count them again (its window
+        deltas replace this batch's)."""
+        self.recent.forget([event.event_id.bytes for event, _ in result.events])
+
     @staticmethod
     def _decode(record: RawRecord) -> Event | _Refused:
         """The record's event (with an id from its position if it came without), or why not."""

@@ -18,7 +18,9 @@ order the window agent relies on). A crash anywhere replays at most the
 uncommitted batch; rows fold by identity and window deltas by (partition, first offset),
 so replays change nothing. On a rebalance the unfinished batch is dropped, not
 committed: with the eager assignment the worker uses, every partition restarts
-from its committed offset, so its new owner (maybe this worker) redoes it.
+from its committed offset, so its new owner (maybe this worker) redoes it. A batch
+not committed (a fault, a refused commit) is forgotten by de-duplication, so that a
+replay in this process counts its events again rather than judging them replays.
 
 A broker fault (``recovery.py``) is met the same way: the unfinished batches are
 dropped, the consumer and producer replaced once the broker answers again, and
@@ -99,6 +101,8 @@ class IngestLoop:
         self._watermark_ms = 0
         self._paused: list[TopicPartition] = []
         self._unfinished: _Unfinished | None = None
+        self._uncommitted: BatchResult | None = None
+        """The batch processed and not yet committed (its events de-duplication knows)."""
         batching = settings.pipeline
         self._rests = (Rests(batching.batch_max_events, self._known_lag,
                              rest_s=batching.batch_max_wait_ms / 1000)
@@ -149,7 +153,7 @@ class IngestLoop:
             return 0
         started = time.perf_counter()
         with self._stage("process"):
-            result = self.processor.process(records, augment=False)
+            result = self._uncommitted = self.processor.process(records, augment=False)
             encoded = [event_json(event) for event, _ in result.events]
             unfinished = _Unfinished(result, started)
             self.sink.add(result.event_rows())
@@ -293,8 +297,19 @@ class IngestLoop:
                    for (topic, partition), (_, last) in result.spans.items()]
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as exc:  # e.g. partitions revoked meanwhile: replayed elsewhere
+        except KafkaException as exc:  # e.g. partitions revoked meanwhile: replayed
             log.warning("offset commit failed, the batch will be replayed: %s", exc)
+            self._forget_uncommitted()
+        self._uncommitted = None
+
+    def _forget_uncommitted(self) -> None:
+        """The batch in hand will be redone from the committed offsets, maybe by this
+        worker (static membership gets its partitions back; a recovery re-reads them):
+        de-duplication forgets its events, which would otherwise be judged replays and
+        left out of the redone batch's window deltas, which replace this batch's."""
+        if self._uncommitted is not None:
+            self.processor.forget(self._uncommitted)
+            self._uncommitted = None
 
     def _maybe_tick(self) -> None:
         """Tell every window-agent partition how far event time got, and how idle we are."""
@@ -389,6 +404,7 @@ class IngestLoop:
         log.warning("Kafka fault (%s): the unfinished batches are dropped, to be redone "
                     "from the committed offsets", fault)
         self._unfinished = None
+        self._forget_uncommitted()
         self._paused = []
         old_consumer, old_producer = self.consumer, self.producer
         close_within(old_consumer.close, CLOSE_WAIT_S, name="st-closing-consumer")

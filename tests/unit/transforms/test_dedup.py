@@ -106,3 +106,21 @@ def test_an_id_seen_again_past_the_horizon_is_judged_against_its_newest_entry() 
     merged.see([b], [1], now=5)
     assert merged.see([a], [2], now=10.5) == [Seen.NEW]
     assert merged.see([a], [2], now=11) == [Seen.REPLAY]
+
+
+@pytest.mark.parametrize("make_id", [_counter_id, _same_key_id])
+def test_forgotten_ids_are_new_again_and_every_other_id_is_kept(
+        make_id: Callable[[int], bytes]) -> None:
+    """What a batch that was not committed forgets: its ids, in whichever run they are,
+    and none of the ids that share their search key (``_same_key_id``: all of them)."""
+    seen = RecentIds(horizon_s=100, max_ids=10_000)
+    early = [make_id(n) for n in range(50)]
+    late = [make_id(n) for n in range(50, 90)]
+    seen.see(early, [1] * len(early), now=0)
+    seen.see(late, [1] * len(late), now=1)
+    forgotten = set(early[:3] + early[10:30] + late[:5])
+    seen.forget(list(forgotten))
+    assert len(seen) == len(early) + len(late) - len(forgotten)
+    every = early + late
+    judged = seen.see(every, [1] * len(every), now=2)
+    assert judged == [Seen.NEW if i in forgotten else Seen.REPLAY for i in every]
