@@ -4,7 +4,8 @@ Feeds a :class:`~streamtune.streams.worker.app.WindowAgent` over a plain dict th
 window-deltas of ``--groups`` (source, command type) pairs spread over six
 partitions: each minute of event time a deltas record per partition, then a tick
 per partition. Once the table holds an hour of closed windows (the retention), it
-times the ticks, and as the reference one pass over the whole table reading each
+times the ticks (each also writes what its partition held since the last one, see
+``held_writes.py``), and as the reference one pass over the whole table reading each
 window's partition: what a tick that walks the table (the agent's before December
 8) pays at the least. The worker sends six ticks a second, idle or not. It also
 times building the window index from the table, done after each rebalance.

@@ -35,6 +35,7 @@ from streamtune.sinks.clickhouse import ClickHouseSink, TableRow
 from streamtune.streams.kafka.empty_assignment import rejoin_on_empty_assignment
 from streamtune.streams.kafka.fetch_pacing import pace_fetches
 from streamtune.streams.live.stage import LiveStage
+from streamtune.streams.worker.held_writes import HeldWrites
 from streamtune.streams.worker.ingest import IngestLoop, deltas_topic
 from streamtune.streams.worker.window_index import PartitionWindows, WindowIndex
 from streamtune.streams.worker.windows import (
@@ -49,6 +50,9 @@ from streamtune.streams.worker.windows import (
 
 log = logging.getLogger(__name__)
 WINDOW_RETENTION_S = 3600
+MAX_HELD_WRITES = 10_000
+"""A partition's table writes held past this many are written without waiting for its
+tick (``held_writes.py``)."""
 RELEASE_CODE_S = 60.0
 """How often a worker lets go of its resident code pages: each time ~10 ms to read its
 mappings, then the page faults that bring back the code it runs (a few ms)."""
@@ -173,16 +177,19 @@ class WindowAgent:
     timeout, so an offset may be committed before the changelog writes below it
     are on the broker. So the agent does not take its input position from faust:
 
-    * every record's effect is followed, in the same changelog partition, by the
-      table key ``@applied|<partition>`` holding its offset. A changelog partition
-      is written in order, so whatever recovery restores is exactly the effect of
-      the records up to that marker;
-    * a record at or below the marker is already in the table and is skipped —
+    * the records' effects are followed, in the same changelog partition, by the
+      table key ``@applied|<partition>`` holding the offset of the last. A changelog
+      partition is written in order, so whatever recovery restores is exactly the
+      effect of the records up to that marker. The writes are held until the
+      partition's next tick (``held_writes.py``: a window is written once however
+      many records changed it), then written with the marker last;
+    * a record at or below the marker is already folded and is skipped —
       re-delivered deltas are folded once without relying on the folding rules;
-    * a record above ``marker + 1`` means faust skipped some: the agent reads the
-      missing offsets straight from the topic (:class:`DeltaLogReader`) and folds
-      them first. Ticks arrive on every partition every second, so a skipped tail
-      is picked up within a second too.
+    * a record above ``marker + 1`` means faust skipped some, or that writes held
+      were dropped (a restart, a recovery): the agent reads the missing offsets
+      straight from the topic (:class:`DeltaLogReader`) and folds them first. Ticks
+      arrive on every partition every second, so a skipped tail is picked up within
+      a second too.
 
     The marker makes the table, not the consumer group, the record of progress;
     faust's commits only decide how far back it starts reading after a restart.
@@ -191,14 +198,14 @@ class WindowAgent:
     The ``aggregates`` write of a closing window happens before the window is
     marked closed and before the marker moves, so a crash in between rewrites the
     same row (``ReplacingMergeTree`` keeps one). A delta for a window that already
-    closed marks it ``rewrite`` in the table; the partition's next tick writes every
+    closed marks it ``rewrite``; the partition's next tick writes every
     such window with the ones it closes, in one insert (a chdb insert costs ~10 ms
     whatever its size, and a worker catching up on a backlog receives many late
-    deltas). The mark travels in the changelog with the state, so a crash before
-    that tick loses no rewrite. A delta for a window closed and forgotten
+    deltas). The mark is a record's effect like any other: a crash before that tick
+    leaves it to the records read back. A delta for a window closed and forgotten
     (:data:`WINDOW_RETENTION_S` behind the watermark) cannot be folded into it
-    without replacing its row with a partial one: it is kept in the table as a late
-    arrival and the partition's next tick writes it to ``late_arrivals``.
+    without replacing its row with a partial one: it is kept as a late arrival and
+    the partition's next tick writes it to ``late_arrivals``.
     """
 
     def __init__(self, table: MutableMapping[str, Any], *, window_s: int, idle_close_s: float,
@@ -206,30 +213,33 @@ class WindowAgent:
                                   list[tuple[WindowKey, WindowState]],
                                   list[dict[str, Any]]], Awaitable[None]],
                  read_missed: Callable[[int, int, int], list[tuple[int, bytes]]],
-                 metrics: PipelineMetrics) -> None:
+                 metrics: PipelineMetrics, max_held: int = MAX_HELD_WRITES) -> None:
         self.table = table
         self.window_s = window_s
         self.idle_close_s = idle_close_s
+        self.max_held = max_held
         self._write = write
         self._read_missed = read_missed
         self._metrics = metrics
         self._watermark_ms = 0
+        self._held = HeldWrites(table)
         self._decoded: dict[str, tuple[dict[str, Any], WindowState]] = {}
         """Per window, the state last written with the dict written: reused while the
-        table holds that very dict (recovery or a tick puts another one there)."""
+        table holds that very dict (recovery puts another one there)."""
         self._index = WindowIndex()
 
     async def table_recovered(self) -> None:
-        """faust restored the table after a rebalance: the window index is built again."""
+        """faust restored the table after a rebalance: the window index is built again,
+        and the writes held are dropped (the records they came from are read back)."""
         self._index.mark_stale()
 
     def applied(self, partition: int) -> int:
-        """Highest offset of ``partition`` whose effect is in the table (-1: none).
+        """Highest offset of ``partition`` whose effect is in the table or held (-1: none).
 
         The marker also carries the watermark as of that record, so a restarted agent
         knows at once which windows it has forgotten.
         """
-        marker = self.table.get(applied_key(partition))
+        marker = self._held.current(partition, applied_key(partition))
         if not marker:
             return -1
         self._watermark_ms = max(self._watermark_ms, int(marker.get("watermark_ms", 0)))
@@ -237,6 +247,9 @@ class WindowAgent:
 
     async def handle(self, partition: int, offset: int, value: bytes) -> None:
         """Fold the record at ``offset`` unless it already was, after any it skipped."""
+        if self._index.refresh(self.table):  # built again: the table changed under us
+            self._held.drop()
+            self._decoded.clear()
         applied = self.applied(partition)
         if offset <= applied:
             log.debug("window-deltas %d/%d already applied (up to %d): skipped",
@@ -245,101 +258,122 @@ class WindowAgent:
         if offset > applied + 1:
             missed = await asyncio.get_running_loop().run_in_executor(
                 None, self._read_missed, partition, applied + 1, offset)
-            log.warning("window-deltas %d/%d..%d never reached the agent; folded %d records "
-                        "read back from the topic", partition, applied + 1, offset - 1,
-                        len(missed))
+            log.info("window-deltas %d/%d..%d are not in the table (held writes dropped, or "
+                     "records faust never handed over): folded %d records read back from "
+                     "the topic", partition, applied + 1, offset - 1, len(missed))
             for missed_offset, missed_value in missed:
                 await self._fold(partition, missed_offset, missed_value)
         await self._fold(partition, offset, value)
 
     async def _fold(self, partition: int, offset: int, value: bytes) -> None:
-        self._index.refresh(self.table)
         message = json.loads(value)
-        if message["type"] == "deltas":
-            self._deltas(partition, [WindowDelta.from_json(d) for d in message["deltas"]])
-        else:
+        tick = message["type"] != "deltas"
+        if tick:
             await self._tick(partition, int(message["watermark_ms"]),
                              float(message["idle_s"]) >= self.idle_close_s)
-        self.table[applied_key(partition)] = {"offset": offset,
-                                              "watermark_ms": self._watermark_ms}
+        else:
+            self._deltas(partition, [WindowDelta.from_json(d) for d in message["deltas"]])
+        marker = applied_key(partition), {"offset": offset, "watermark_ms": self._watermark_ms}
+        if tick or self._held.count(partition) >= self.max_held:
+            self._held.write(partition, self._encode, marker)
+        else:
+            self._held.set(partition, *marker)
         self._index.seen(self.table)
         self._metrics.window_agent_offset.labels(str(partition)).set(offset)
+
+    def _encode(self, table_key: str, value: Any) -> Any:
+        """The table value of a held write (a window's state as JSON)."""
+        if isinstance(value, WindowState):
+            written = value.to_json()
+            self._decoded[table_key] = written, value
+            return written
+        return value
+
+    def _window(self, partition: int, table_key: str) -> WindowState | None:
+        """The window's current state (held, or as the table holds it), or None; a table
+        value is decoded only when this agent did not write that very dict."""
+        found, held = self._held.get(partition, table_key)
+        if found:
+            return held  # type: ignore[no-any-return]
+        raw = self.table.get(table_key)
+        if raw is None:
+            return None
+        kept = self._decoded.get(table_key)
+        if kept is not None and kept[0] is raw:
+            return kept[1]
+        state = WindowState.from_json(raw)
+        self._decoded[table_key] = raw, state
+        return state
+
+    def _indexed(self, partition: int, table_key: str) -> WindowState:
+        """The state of a window the index holds (so it exists)."""
+        state = self._window(partition, table_key)
+        if state is None:
+            raise KeyError(f"window {table_key} is indexed but not in the table")
+        return state
 
     def _deltas(self, partition: int, deltas: list[WindowDelta]) -> None:
         # A table key is only ever changed while handling a record of the partition its
         # deltas arrive on, so its changelog stays in that partition, beside the marker.
-        # A window gets one delta per raw partition: each window changed is written once.
         changed: dict[str, WindowState] = {}
         late: list[dict[str, Any]] = []
         for delta in deltas:
             table_key = delta.key.table_key()
-            state = changed.get(table_key)
+            state = changed.get(table_key) or self._window(partition, table_key)
             if state is None:
-                raw = self.table.get(table_key)
-                if raw is None and self._forgotten(delta.key):
+                if self._forgotten(delta.key):
                     late.append(late_row(delta))  # its window's row must not be replaced
                     continue
-                state = self._state(table_key, raw, partition)
+                state = WindowState(partition=partition)
             if state.apply(delta):
                 state.rewrite = state.closed  # its row is rewritten by the partition's next tick
                 changed[table_key] = state
         for table_key, state in changed.items():
-            self.table[table_key] = written = state.to_json()
-            self._decoded[table_key] = written, state
+            self._held.set(partition, table_key, state)
             self._index.changed(table_key, state)
         if late:
-            self.table[late_key(partition)] = [*self.table.get(late_key(partition), []), *late]
-
-    def _state(self, table_key: str, raw: dict[str, Any] | None, partition: int) -> WindowState:
-        """The window's state as the table holds it, decoded only when this agent did not
-        write that dict itself (decoding every changed window cost most of a fold)."""
-        kept = self._decoded.pop(table_key, None)  # taken out while it may change
-        if kept is not None and kept[0] is raw:
-            return kept[1]
-        return WindowState.from_json(raw) if raw else WindowState(partition=partition)
+            key = late_key(partition)
+            self._held.set(partition, key, [*(self._held.current(partition, key) or []), *late])
 
     def _forgotten(self, key: WindowKey) -> bool:
         """Whether ``key``'s window ended :data:`WINDOW_RETENTION_S` before the watermark
         (its state is dropped once closed)."""
         return key.start_ms + (self.window_s + WINDOW_RETENTION_S) * 1000 < self._watermark_ms
 
-    def _forget(self, windows: PartitionWindows) -> None:
+    def _forget(self, partition: int, windows: PartitionWindows) -> None:
         """Drop the partition's closed windows that ended :data:`WINDOW_RETENTION_S`
         before the watermark (see :meth:`_forgotten`), unless a rewrite is due."""
         horizon = self._watermark_ms - (self.window_s + WINDOW_RETENTION_S) * 1000
         for table_key in windows.pop_closed_before(horizon):
-            raw = self.table.get(table_key)  # the heap may name a window twice
-            if raw is not None and raw["closed"] and not raw.get("rewrite"):
-                del self.table[table_key]
+            state = self._window(partition, table_key)  # the heap may name a window twice
+            if state is not None and state.closed and not state.rewrite:
+                self._held.delete(partition, table_key)
                 self._decoded.pop(table_key, None)
 
     async def _tick(self, partition: int, watermark_ms: int, idle: bool) -> None:
         watermark = self._watermark_ms = max(self._watermark_ms, watermark_ms)
         window_ms = self.window_s * 1000
         windows = self._index.partition(partition)
-        self._forget(windows)
+        self._forget(partition, windows)
         closing: list[tuple[str, WindowKey, WindowState]] = []
         for table_key in windows.open:
             key = WindowKey.parse(table_key)
             if idle or key.start_ms + 2 * window_ms <= watermark:  # grace: one window length
-                closing.append((table_key, key,
-                                self._state(table_key, self.table[table_key], partition)))
-        rewrites = [(table_key, WindowKey.parse(table_key),
-                     self._state(table_key, self.table[table_key], partition))
+                closing.append((table_key, key, self._indexed(partition, table_key)))
+        rewrites = [(table_key, WindowKey.parse(table_key), self._indexed(partition, table_key))
                     for table_key in windows.rewrite]
-        late = self.table.get(late_key(partition)) or []
+        late = self._held.current(partition, late_key(partition)) or []
         if closing or rewrites or late:  # one insert per tick: inserts cost per call
             await self._write([(key, state) for _, key, state in closing],
                               [(key, state) for _, key, state in rewrites], late)
             for table_key, _, state in closing + rewrites:
                 state.closed, state.rewrite = True, False
-                self.table[table_key] = written = state.to_json()
-                self._decoded[table_key] = written, state
+                self._held.set(partition, table_key, state)
                 windows.open.discard(table_key)
                 windows.rewrite.discard(table_key)
                 windows.add_closed(table_key)
             if late:
-                del self.table[late_key(partition)]
+                self._held.delete(partition, late_key(partition))
         self._metrics.windows_open.set(self._index.open_count())
 
 

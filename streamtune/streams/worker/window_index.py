@@ -53,11 +53,12 @@ class WindowIndex:
         """Something other than the agent changed the table: build again before use."""
         self._stale = True
 
-    def refresh(self, table: Mapping[str, Any]) -> None:
+    def refresh(self, table: Mapping[str, Any]) -> bool:
         """Build the index again if it is stale, or if the table's size is not the one
-        :meth:`seen` last recorded (the agent's writes are all followed by :meth:`seen`)."""
+        :meth:`seen` last recorded (the agent's writes are all followed by :meth:`seen`);
+        whether it was built again."""
         if not self._stale and len(table) == self._table_size:
-            return
+            return False
         self._partitions = {}
         for table_key, raw in table.items():
             if is_window_key(table_key):
@@ -70,6 +71,7 @@ class WindowIndex:
                 windows.add_closed(table_key)
         self._stale = False
         self.seen(table)
+        return True
 
     def seen(self, table: Mapping[str, Any]) -> None:
         """Record the table's size after the agent's own writes."""

@@ -1,6 +1,8 @@
 """The window agent folds every window-deltas record exactly once, whatever faust
 re-delivers or skips: re-delivered records are ignored by the table's progress
-marker, and records faust never handed over are read back from the log."""
+marker, and records faust never handed over are read back from the log. Its table
+writes are held until the partition's next tick: a restart drops them, and the
+records they came from are read back from the log too."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamtune.prometheus import PipelineMetrics
-from streamtune.streams.worker.app import WINDOW_RETENTION_S, WindowAgent
+from streamtune.streams.worker.app import MAX_HELD_WRITES, WINDOW_RETENTION_S, WindowAgent
 from streamtune.streams.worker.windows import (
     Aggregate,
     WindowDelta,
@@ -66,7 +68,7 @@ class Harness:
         self.late: list[dict[str, Any]] = []
         self.agent = self.new_agent()
 
-    def new_agent(self) -> WindowAgent:
+    def new_agent(self, max_held: int = MAX_HELD_WRITES) -> WindowAgent:
         """A fresh agent on the same table (a restarted worker after recovery)."""
 
         async def write(closed: list[tuple[WindowKey, WindowState]],
@@ -82,7 +84,8 @@ class Harness:
             return [(o, self.log[o]) for o in range(start, min(end, len(self.log)))]
 
         return WindowAgent(self.table, window_s=WINDOW_S, idle_close_s=5.0, write=write,
-                           read_missed=read_missed, metrics=PipelineMetrics())
+                           read_missed=read_missed, metrics=PipelineMetrics(),
+                           max_held=max_held)
 
     def deliver(self, offsets: list[int]) -> None:
         async def run() -> None:
@@ -112,10 +115,12 @@ def test_records_faust_never_delivered_are_read_back_in_order() -> None:
     log, expected = stream_log(30)
     harness = Harness(log)
     harness.deliver(list(range(10)))
-    # a restarted worker: faust resumes past records it fetched and dropped
+    assert harness.table[applied_key(0)]["offset"] == 5  # written at the tick (offset 5)
+    # a restarted worker: faust resumes past records it fetched and dropped, and the
+    # writes of 6..9, held for the next tick, are gone
     harness.agent = harness.new_agent()
     harness.deliver(list(range(20, len(log))))
-    assert harness.reads == [(0, 10, 20)]
+    assert harness.reads == [(0, 6, 20)]
     assert harness.events() == expected
     assert harness.table[applied_key(0)]["offset"] == len(log) - 1
 
@@ -132,7 +137,7 @@ def test_a_record_delivered_twice_is_folded_once() -> None:
 
 
 def test_a_missing_marker_reads_the_partition_from_its_start() -> None:
-    log, expected = stream_log(8)
+    log, expected = stream_log(10)  # ending with a tick, which writes what it held
     harness = Harness(log)
     harness.deliver([len(log) - 1])
     assert harness.reads == [(0, 0, len(log) - 1)]
@@ -159,7 +164,7 @@ def test_late_deltas_are_rewritten_by_the_next_tick_in_one_insert_even_after_a_r
     assert harness.inserts == 1
     harness.deliver([3, 4, 5])  # three late deltas for two closed windows: nothing written yet
     assert harness.inserts == 1
-    harness.agent = harness.new_agent()  # a restart: the rewrite marks are in the table
+    harness.agent = harness.new_agent()  # a restart: the rewrite marks, held, are read back
     harness.deliver([6])
     late = {(key.start_ms, events) for key, events, is_late in harness.written if is_late}
     assert late == {(0, 8), (window, 5)}
@@ -177,9 +182,9 @@ def test_a_delta_for_a_forgotten_window_is_kept_as_a_late_arrival_not_a_partial_
     harness = Harness(log)
     harness.deliver([0, 1, 2, 3, 4])
     assert harness.written == [(WindowKey("commands", "open_valve", 0), 7, False)]
-    assert harness.events() == {far: 1}  # the first window left the state
-    harness.agent = harness.new_agent()  # a restart: the late arrival is in the table
+    harness.agent = harness.new_agent()  # a restart: the late arrival, held, is read back
     harness.deliver([5])
+    assert harness.events() == {far: 1}  # the first window left the state
     assert [(row["events"], row["start_offset"]) for row in harness.late] == [(2, 1)]
     assert harness.written == [(WindowKey("commands", "open_valve", 0), 7, False)]  # kept
     harness.deliver([6])
@@ -204,6 +209,7 @@ def test_any_delivery_faust_makes_folds_every_record_once(n: int, seed: int) -> 
     """Deliveries skip ahead, go back and repeat; restarts happen in between."""
     rng = random.Random(seed)
     log, expected = stream_log(n)
+    log.append(tick_record(0))  # every partition gets a tick each second
     harness = Harness(log)
     position = 0
     while position < len(log):
@@ -227,26 +233,31 @@ def test_a_record_of_many_deltas_writes_each_window_once() -> None:
     [(_, record)] = deltas_records(deltas, 1)
     harness = Harness([record])
     harness.deliver([0])
+    assert harness.table.writes == {}  # held for the tick
+    harness.log.append(tick_record(0))
+    harness.deliver([1])
     assert harness.events() == {0: 21, WINDOW_S * 1000: 12}
     window_writes = {k: n for k, n in harness.table.writes.items() if is_window_key(k)}
     assert window_writes == {"commands|open_valve|0": 1,
                              f"commands|open_valve|{WINDOW_S * 1000}": 1}
-    assert harness.table[applied_key(0)]["offset"] == 0
+    assert harness.table.writes[applied_key(0)] == 1
+    assert harness.table[applied_key(0)]["offset"] == 1
 
 
 def test_the_agent_folds_into_what_the_table_holds_after_a_recovery_not_what_it_wrote() -> None:
     """The agent reuses the states it wrote while the table holds those very values; a
     recovery that puts other values there (here: the same windows with more events, as
     another worker's changelog would) is what later deltas fold into."""
-    log = [delta_record(0, offset, 1) for offset in range(6)]
+    log = [delta_record(0, offset, 1) for offset in range(3)] + [tick_record(0)]
+    log += [delta_record(0, offset, 1) for offset in range(3, 6)] + [tick_record(0)]
     harness = Harness(log)
-    harness.deliver([0, 1, 2])
+    harness.deliver([0, 1, 2, 3])
     assert harness.events() == {0: 3}
     key = WindowKey("commands", "open_valve", 0).table_key()
     restored = WindowState.from_json(json.loads(json.dumps(harness.table[key])))
     restored.base.merge(Aggregate(events=10))  # what the changelog held beyond this agent
     harness.table[key] = restored.to_json()
-    harness.deliver([3, 4, 5])
+    harness.deliver([4, 5, 6, 7])
     assert harness.events() == {0: 16}
 
 
@@ -288,8 +299,9 @@ def test_a_tick_reads_only_its_own_partitions_windows() -> None:
             for offset, command_type in enumerate(["open_valve", "close_valve"]):
                 record = window_delta_record(f"{command_type}{partition}", 0, offset, 1)
                 await harness.agent.handle(partition, offset, record)
+            await harness.agent.handle(partition, 2, tick_record(0))  # written
         harness.table.read.clear()
-        await harness.agent.handle(0, 2, tick_record(closing))
+        await harness.agent.handle(0, 3, tick_record(closing))
 
     asyncio.run(run())
     windows_read = {key for key in harness.table.read if not key.startswith("@")}
@@ -301,23 +313,50 @@ def test_windows_a_recovery_restores_are_closed_by_their_partitions_next_tick() 
     """faust's recovery after a rebalance drops the revoked partitions' windows and
     restores the assigned ones': the agent never wrote them, and the table may keep
     its size, so the recovery callback makes the agent index the table again."""
-    log = [window_delta_record("open_valve", 0, 0, 2), tick_record(3 * WINDOW_S * 1000)]
+    log = [window_delta_record("open_valve", 0, 0, 2), tick_record(0),
+           tick_record(3 * WINDOW_S * 1000)]
     harness = Harness(log)
-    harness.deliver([0])
+    harness.deliver([0, 1])
     del harness.table["commands|open_valve|0"]  # revoked
     restored = WindowState(Aggregate(events=5), partition=0)
     harness.table["commands|close_valve|0"] = restored.to_json()  # assigned and restored
     asyncio.run(harness.agent.table_recovered())
-    harness.deliver([1])
+    harness.deliver([2])
     assert harness.written == [(WindowKey("commands", "close_valve", 0), 5, False)]
 
 
 def test_windows_put_in_the_table_by_anything_else_are_indexed_too() -> None:
-    log = [window_delta_record("open_valve", 0, 0, 2), tick_record(3 * WINDOW_S * 1000)]
+    log = [window_delta_record("open_valve", 0, 0, 2), tick_record(0),
+           tick_record(3 * WINDOW_S * 1000)]
     harness = Harness(log)
-    harness.deliver([0])
+    harness.deliver([0, 1])
     harness.table["commands|close_valve|0"] = WindowState(Aggregate(events=5),
                                                           partition=0).to_json()
-    harness.deliver([1])
+    harness.deliver([2])
     assert set(harness.written) == {(WindowKey("commands", "close_valve", 0), 5, False),
                                     (WindowKey("commands", "open_valve", 0), 2, False)}
+
+
+def test_a_window_changed_and_closed_between_two_ticks_is_written_once() -> None:
+    """Each write to the table is a changelog record: held until the tick, three deltas
+    and the close of one window make one write, and the marker one."""
+    closing = 3 * WINDOW_S * 1000
+    log = [delta_record(0, 0, 2), delta_record(0, 1, 3), delta_record(0, 2, 4),
+           tick_record(closing)]
+    harness = Harness(log)
+    harness.deliver([0, 1, 2])
+    assert harness.table.writes == {}
+    harness.deliver([3])
+    assert harness.table.writes == {"commands|open_valve|0": 1, applied_key(0): 1}
+    assert harness.written == [(WindowKey("commands", "open_valve", 0), 9, False)]
+    assert WindowState.from_json(harness.table["commands|open_valve|0"]).closed
+
+
+def test_writes_held_past_the_bound_are_written_without_a_tick() -> None:
+    log = [window_delta_record(f"type{n}", 0, n, 1) for n in range(5)]
+    harness = Harness(log)
+    harness.agent = harness.new_agent(max_held=2)
+    harness.deliver([0, 1, 2, 3, 4])
+    window_writes = {k for k in harness.table.writes if is_window_key(k)}
+    assert window_writes == {f"commands|type{n}|0" for n in range(4)}  # 2 held, + marker
+    assert harness.table[applied_key(0)]["offset"] == 3
