@@ -17,7 +17,7 @@ reads the ones in between back (``WindowAgent.handle``).
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 _DELETED = object()
@@ -54,7 +54,8 @@ class HeldWrites:
         """Writes held for ``partition``."""
         return len(self._held.get(partition, ()))
 
-    def write(self, partition: int, encode: Any, last: tuple[str, Any]) -> None:
+    def write(self, partition: int, encode: Callable[[str, Any], Any],
+              last: tuple[str, Any]) -> None:
         """Write ``partition``'s held writes to the table in the order they were made
         (``encode(key, value)`` gives the table value), then ``last`` (the marker)."""
         table = self.table
