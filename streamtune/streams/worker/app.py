@@ -80,6 +80,9 @@ class IngestService(Service):
         if self.ingest is None:
             return
         name_thread("st-ingest")
+        # start-up's code pages (imports, chdb's initialisation, models) go before the first
+        # batch: with a backlog waiting, that batch came on top of them (a 526 MB peak)
+        release_code_pages()
         try:
             self.ingest.run(on_batch=self._after_batch)
         except BaseException as exc:  # the worker must die loudly, not limp on
