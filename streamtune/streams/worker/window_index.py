@@ -4,11 +4,10 @@ A tick used to walk the whole ``windows`` table: every partition's windows, an
 hour of closed ones each (``benchmarks/window_tick.py``: ~4 ms per tick for 100
 (source, command type) pairs, six ticks a second). The index keeps, per
 partition, the open windows, the closed ones due for a rewrite, and the closed
-ones by start time, for forgetting. It only ever holds too many keys, never too
-few: a tick reads each key's state from the table and acts on what it finds
-there. The agent's own writes keep it; anything else that changes the table
-(faust's recovery after a rebalance) makes it stale, and it is built again from
-the table.
+ones by start time, for forgetting (the heap may name a window twice, or one gone
+already: forgetting checks each against the window's state). The agent's own
+writes keep it; anything else that changes the table (faust's recovery after a
+rebalance) makes it stale, and it is built again from the table.
 """
 
 from __future__ import annotations
