@@ -64,7 +64,7 @@ class HeldWrites:
                 continue
             if value is not _DELETED:
                 table[key] = encode(key, value)
-            elif key in table:  # a window forgotten before it was ever written is not
+            elif key in table:  # a key set and deleted between two ticks (late arrivals) is not
                 del table[key]
         table[last[0]] = last[1]
 
