@@ -22,27 +22,23 @@ import argparse
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, TopicPartition
 from pipeline import _consume_rate, _grown, _produce, _settings, _Worker
 from scratch import scratch_broker
 
 from streamtune.config import Settings
-from streamtune.streams.kafka.admin import create_topics
+from streamtune.schemas.topics import windows_changelog_topic
+from streamtune.streams.kafka.admin import create_topics, end_offsets
+from streamtune.streams.worker.ingest import deltas_topic
 
 IDLE_S = 2.0
 """The window agent is done once the faust loop's CPU grew less than 2 % of this."""
 
 
-def _records(settings: Settings, marks: tuple[str, ...]) -> dict[str, int]:
-    """Records in the topics whose name holds one of ``marks``, by mark."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka.servers, "group.id": "bench-ends"})
-    try:
-        topics = consumer.list_topics(timeout=10).topics
-        return {mark: sum(consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
-                          for name in topics if mark in name for p in topics[name].partitions)
-                for mark in marks}
-    finally:
-        consumer.close()
+def _records(settings: Settings) -> dict[str, int]:
+    """Records in the window table's changelog and in window-deltas."""
+    topics = {"windows-changelog": windows_changelog_topic(settings.topics.prefix),
+              "window-deltas": deltas_topic(settings)}
+    return {name: sum(end_offsets(settings, topic).values()) for name, topic in topics.items()}
 
 
 def _until(condition: Callable[[], bool], worker: _Worker, timeout: float = 600.0) -> None:
@@ -83,7 +79,7 @@ def main() -> None:
         finally:
             worker.process.terminate()
             worker.process.wait(30)
-        written = _records(settings, ("windows-changelog", "window-deltas"))
+        written = _records(settings)
     print(f"{count:,} simulated events ({span_s / 60:,.0f} minutes of event time) waiting on the "
           f"dev broker; one worker, detection in a detect stage (not started)")
     print(f"  raw confluent-kafka consume        {baseline:>10,.0f} events/s")
@@ -97,7 +93,7 @@ def main() -> None:
         f"{part} {_grown(start, ingest).get(part, 0.0) / count * 1e6:.1f} / "
         f"{used / count * 1e6:.1f}" for part, used in _grown(start, done).items()))
     print("  records written per raw event: " + ", ".join(
-        f"{mark} {records / count:.3f}" for mark, records in written.items()))
+        f"{name} {records / count:.3f}" for name, records in written.items()))
 
 
 def _read(worker: _Worker) -> float:

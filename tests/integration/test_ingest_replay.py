@@ -29,7 +29,12 @@ from streamtune.streams.kafka.producer import EventProducer
 from streamtune.streams.worker import ingest
 from streamtune.streams.worker.app import DeltaLogReader
 from streamtune.streams.worker.ingest import IngestLoop
-from streamtune.streams.worker.windows import WindowDelta, WindowState, window_start_ms
+from streamtune.streams.worker.windows import (
+    WindowDelta,
+    WindowKey,
+    WindowState,
+    window_start_ms,
+)
 from tests.support.worker_harness import caught_up, wait_for
 
 BATCH = 100
@@ -69,8 +74,8 @@ def _folded_deltas(settings: Settings) -> dict[tuple[str, int], int]:
                 states.setdefault(data["key"], WindowState()).apply(delta)
     counted: Counter[tuple[str, int]] = Counter()
     for table_key, state in states.items():
-        source, _, start = table_key.rsplit("|", 2)
-        counted[(source, int(start))] += state.total().events
+        key = WindowKey.parse(table_key)
+        counted[(key.source, key.start_ms)] += state.total().events
     return dict(counted)
 
 

@@ -83,7 +83,7 @@ class WindowIndex:
         return windows
 
     def changed(self, table_key: str, state: WindowState) -> None:
-        """The agent wrote ``state`` for ``table_key``."""
+        """The agent set ``state`` for ``table_key`` (held, then written at the tick)."""
         windows = self.partition(state.partition)
         if not state.closed:
             windows.open.add(table_key)

@@ -29,14 +29,17 @@ from streamtune.streams.worker.windows import (
 WINDOW_S = 60
 
 
-def delta(start_ms: int, raw_offset: int, events: int, raw_partition: int = 0) -> WindowDelta:
-    return WindowDelta(WindowKey("commands", "open_valve", start_ms),
+def delta(start_ms: int, raw_offset: int, events: int, raw_partition: int = 0,
+          command_type: str = "open_valve") -> WindowDelta:
+    return WindowDelta(WindowKey("commands", command_type, start_ms),
                        f"raw.commands/{raw_partition}", raw_offset, raw_offset,
                        Aggregate(events=events))
 
 
-def delta_record(start_ms: int, raw_offset: int, events: int) -> bytes:
-    [(_, record)] = deltas_records([delta(start_ms, raw_offset, events)], 1)
+def delta_record(start_ms: int, raw_offset: int, events: int,
+                 command_type: str = "open_valve") -> bytes:
+    [(_, record)] = deltas_records(
+        [delta(start_ms, raw_offset, events, command_type=command_type)], 1)
     return record
 
 
@@ -261,13 +264,6 @@ def test_the_agent_folds_into_what_the_table_holds_after_a_recovery_not_what_it_
     assert harness.events() == {0: 16}
 
 
-def window_delta_record(command_type: str, start_ms: int, raw_offset: int, events: int) -> bytes:
-    key = WindowKey("commands", command_type, start_ms)
-    [(_, record)] = deltas_records(
-        [WindowDelta(key, "raw.commands/0", raw_offset, raw_offset, Aggregate(events=events))], 1)
-    return record
-
-
 class ReadLoggingTable(CountingTable):
     """Also logs the keys read and whether the whole table was walked."""
 
@@ -297,7 +293,7 @@ def test_a_tick_reads_only_its_own_partitions_windows() -> None:
     async def run() -> None:
         for partition in range(3):
             for offset, command_type in enumerate(["open_valve", "close_valve"]):
-                record = window_delta_record(f"{command_type}{partition}", 0, offset, 1)
+                record = delta_record(0, offset, 1, f"{command_type}{partition}")
                 await harness.agent.handle(partition, offset, record)
             await harness.agent.handle(partition, 2, tick_record(0))  # written
         harness.table.read.clear()
@@ -313,7 +309,7 @@ def test_windows_a_recovery_restores_are_closed_by_their_partitions_next_tick() 
     """faust's recovery after a rebalance drops the revoked partitions' windows and
     restores the assigned ones': the agent never wrote them, and the table may keep
     its size, so the recovery callback makes the agent index the table again."""
-    log = [window_delta_record("open_valve", 0, 0, 2), tick_record(0),
+    log = [delta_record(0, 0, 2), tick_record(0),
            tick_record(3 * WINDOW_S * 1000)]
     harness = Harness(log)
     harness.deliver([0, 1])
@@ -326,7 +322,7 @@ def test_windows_a_recovery_restores_are_closed_by_their_partitions_next_tick() 
 
 
 def test_windows_put_in_the_table_by_anything_else_are_indexed_too() -> None:
-    log = [window_delta_record("open_valve", 0, 0, 2), tick_record(0),
+    log = [delta_record(0, 0, 2), tick_record(0),
            tick_record(3 * WINDOW_S * 1000)]
     harness = Harness(log)
     harness.deliver([0, 1])
@@ -353,7 +349,7 @@ def test_a_window_changed_and_closed_between_two_ticks_is_written_once() -> None
 
 
 def test_writes_held_past_the_bound_are_written_without_a_tick() -> None:
-    log = [window_delta_record(f"type{n}", 0, n, 1) for n in range(5)]
+    log = [delta_record(0, n, 1, f"type{n}") for n in range(5)]
     harness = Harness(log)
     harness.agent = harness.new_agent(max_held=2)
     harness.deliver([0, 1, 2, 3, 4])
